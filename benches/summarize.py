@@ -1,0 +1,59 @@
+"""Turns a pytest-benchmark JSON file into the markdown table of the README:
+per group, our figure, each anchor measured in the same run, and the ratio
+(anchor time / our time, so > 1 means we are faster).
+
+    python benches/summarize.py .benchmarks/latest.json > benches/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import platform
+import sys
+
+
+def rate(bench: dict) -> str:
+    info = bench["extra_info"]
+    return f"{info['units'] / bench['stats']['median']:,.1f} {info['unit']}/s"
+
+
+def summarize(report: dict) -> str:
+    groups: dict[str, list[dict]] = collections.defaultdict(list)
+    for bench in report["benchmarks"]:
+        if "role" in bench["extra_info"]:
+            groups[bench["group"]].append(bench)
+    machine = report.get("machine_info", {})
+    lines = [
+        f"Machine: {machine.get('cpu', {}).get('brand_raw', platform.processor())}, "
+        f"{machine.get('cpu', {}).get('count', '?')} cores, Python {machine.get('python_version', '?')}; "
+        f"{report.get('datetime', '')}",
+        "",
+        "| benchmark | ours | median s | anchor | median s | ratio (anchor / ours) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group, benches in groups.items():
+        ours = [b for b in benches if b["extra_info"]["role"] == "ours"]
+        anchors = [b for b in benches if b["extra_info"]["role"] == "anchor"]
+        for mine in ours:
+            for anchor in anchors:
+                ratio = anchor["stats"]["median"] / mine["stats"]["median"]
+                lines.append(
+                    f"| {group} | {mine['name']} ({rate(mine)}) | {mine['stats']['median']:.4f} "
+                    f"| {anchor['name']} ({rate(anchor)}) | {anchor['stats']['median']:.4f} "
+                    f"| **{ratio:.1f}x** |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", help="JSON written by pytest --benchmark-json")
+    args = parser.parse_args(argv)
+    with open(args.report, encoding="utf-8") as f:
+        sys.stdout.write(summarize(json.load(f)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

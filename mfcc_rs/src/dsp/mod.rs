@@ -1,0 +1,9 @@
+//! Signal processing of librosa's MFCC, one stage per module.
+
+pub mod dct;
+pub mod db;
+pub mod dot;
+pub mod frames;
+pub mod mel;
+pub mod mfcc;
+pub mod stft;

@@ -1,0 +1,208 @@
+//! Features of every window of one utterance. Windows that overlap share
+//! frames: a frame that lies wholly inside its window reads the same samples
+//! in every window that contains it, so its dB mel energies are computed once
+//! and copied. Only the frames that reach into a window's centre padding, and
+//! the per-window clamp and DCT, are computed per window.
+
+use crate::config::{FeatureConfig, ShortPolicy};
+use crate::dsp::frames::frame_first;
+use crate::dsp::mfcc::{check_signal, Pipeline, Scratch};
+use crate::error::Result;
+use crate::window::{pad_short, window_starts};
+
+/// Windows whose shared frames are cached together; bounds the cache for
+/// hour-long recordings while keeping nearly all of the sharing.
+const WINDOWS_PER_BLOCK: usize = 64;
+
+/// What became of one utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtteranceWindows {
+    pub n_windows: usize,
+    /// Why the utterance yielded fewer windows than one might expect
+    /// (dropped, tiled or zero-padded because it was short).
+    pub note: Option<String>,
+}
+
+/// Appends the `[n_features, n_frames]` matrix of each window of `signal` to
+/// `out`.
+pub fn featurize_utterance(
+    pipe: &Pipeline,
+    signal: &[f32],
+    scratch: &mut Scratch,
+    out: &mut Vec<f32>,
+) -> Result<UtteranceWindows> {
+    check_signal(signal)?;
+    let config = pipe.config();
+    let length = config.window_len();
+    let starts = window_starts(signal.len(), length, config.window_hop());
+    if !starts.is_empty() {
+        for block in starts.chunks(WINDOWS_PER_BLOCK) {
+            featurize_block(pipe, signal, block, scratch, out);
+        }
+        return Ok(UtteranceWindows {
+            n_windows: starts.len(),
+            note: None,
+        });
+    }
+    let seconds = signal.len() as f64 / config.sample_rate as f64;
+    let policy = config.pad;
+    let note = format!(
+        "{seconds:.3} s is shorter than one {:.3} s window: {}",
+        config.window_s,
+        match policy {
+            ShortPolicy::Drop => "dropped",
+            ShortPolicy::Tile => "tiled to one window",
+            ShortPolicy::Zero => "zero-padded to one window",
+        }
+    );
+    let n_windows = match pad_short(signal, length, policy) {
+        Some(window) => {
+            out.extend(pipe.features(&window, scratch)?);
+            1
+        }
+        None => 0,
+    };
+    Ok(UtteranceWindows {
+        n_windows,
+        note: Some(note),
+    })
+}
+
+/// Frames of a window that need no centre padding: frame `t` covers window
+/// samples `t * hop - n_fft / 2 ..` for `n_fft` samples.
+fn interior_frames(config: &FeatureConfig) -> std::ops::Range<usize> {
+    let (hop, length) = (config.hop_length, config.window_len());
+    let half = config.n_fft / 2;
+    let right = config.n_fft - half;
+    let first = half.div_ceil(hop);
+    let end = match length.checked_sub(right) {
+        Some(room) => (room / hop + 1).min(config.n_frames()),
+        None => 0,
+    };
+    first..end.max(first)
+}
+
+fn featurize_block(
+    pipe: &Pipeline,
+    signal: &[f32],
+    starts: &[usize],
+    scratch: &mut Scratch,
+    out: &mut Vec<f32>,
+) {
+    let config = pipe.config();
+    let (hop, n_fft, length) = (config.hop_length, config.n_fft, config.window_len());
+    let n_frames = config.n_frames();
+    let n_mels = pipe.n_mels();
+    let interior = interior_frames(config);
+
+    let mut offsets: Vec<isize> = starts
+        .iter()
+        .flat_map(|&s| interior.clone().map(move |t| s as isize + frame_first(t, hop, n_fft)))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut shared = vec![0.0f32; offsets.len() * n_mels];
+    for (&first, row) in offsets.iter().zip(shared.chunks_exact_mut(n_mels)) {
+        pipe.log_mel_frame(signal, first, scratch, row);
+    }
+
+    let matrix = config.n_features() * n_frames;
+    let mut log_mel = vec![0.0f32; n_frames * n_mels];
+    for &start in starts {
+        let window = &signal[start..start + length];
+        for (t, row) in log_mel.chunks_exact_mut(n_mels).enumerate() {
+            let first = frame_first(t, hop, n_fft);
+            if interior.contains(&t) {
+                let k = offsets
+                    .binary_search(&(start as isize + first))
+                    .expect("every interior frame was cached");
+                row.copy_from_slice(&shared[k * n_mels..(k + 1) * n_mels]);
+            } else {
+                pipe.log_mel_frame(window, first, scratch, row);
+            }
+        }
+        let at = out.len();
+        out.resize(at + matrix, 0.0);
+        pipe.finish(&mut log_mel, n_frames, &mut out[at..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PadMode;
+
+    fn signal(n: usize) -> Vec<f32> {
+        let mut state = 12345u32;
+        (0..n)
+            .map(|i| {
+                state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                let noise = (state >> 8) as f32 / (1 << 24) as f32 - 0.5;
+                0.3 * (i as f32 * 0.03).sin() + 0.05 * noise
+            })
+            .collect()
+    }
+
+    /// Sharing frames must give exactly what featurising each window alone gives.
+    fn assert_shared_equals_independent(config: FeatureConfig, n: usize) {
+        let pipe = Pipeline::new(&config).unwrap();
+        let mut s = pipe.scratch();
+        let y = signal(n);
+        let mut shared = Vec::new();
+        let info = featurize_utterance(&pipe, &y, &mut s, &mut shared).unwrap();
+        let starts = window_starts(n, config.window_len(), config.window_hop());
+        assert_eq!(info.n_windows, starts.len());
+        let mut alone = Vec::new();
+        for st in starts {
+            alone.extend(pipe.features(&y[st..st + config.window_len()], &mut s).unwrap());
+        }
+        assert_eq!(shared, alone);
+    }
+
+    #[test]
+    fn shared_frames_are_bit_identical() {
+        assert_shared_equals_independent(FeatureConfig::default(), 16000 * 5 + 123);
+        let reflect = FeatureConfig {
+            pad_mode: PadMode::Reflect,
+            ..FeatureConfig::default()
+        };
+        assert_shared_equals_independent(reflect, 16000 * 4);
+        let train = FeatureConfig {
+            overlap_s: 1.0,
+            ..FeatureConfig::default()
+        };
+        assert_shared_equals_independent(train, 16000 * 7);
+        let long_windows = FeatureConfig {
+            window_s: 1.8,
+            ..FeatureConfig::default()
+        };
+        assert_shared_equals_independent(long_windows, 16000 * 6);
+    }
+
+    #[test]
+    fn many_blocks_of_windows() {
+        // 200 windows span several cache blocks.
+        assert_shared_equals_independent(FeatureConfig::default(), 32000 + 199 * 6400);
+    }
+
+    #[test]
+    fn short_utterance_policies() {
+        let y = signal(20000);
+        for (policy, windows) in [
+            (ShortPolicy::Drop, 0),
+            (ShortPolicy::Tile, 1),
+            (ShortPolicy::Zero, 1),
+        ] {
+            let config = FeatureConfig {
+                pad: policy,
+                ..FeatureConfig::default()
+            };
+            let pipe = Pipeline::new(&config).unwrap();
+            let mut out = Vec::new();
+            let info = featurize_utterance(&pipe, &y, &mut pipe.scratch(), &mut out).unwrap();
+            assert_eq!(info.n_windows, windows);
+            assert_eq!(out.len(), windows * 26 * 63);
+            assert!(info.note.unwrap().contains("shorter than one 2.000 s window"));
+        }
+    }
+}

@@ -1,0 +1,177 @@
+"""The Python API of the frontend: configuration, windows, batches,
+streaming, errors and the zero-copy hand-over."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from glam_py import features
+from glam_py.features import AudioDecodeError, FeatureConfig
+
+
+def write(path, y, sr=16000, subtype="PCM_16"):
+    sf.write(path, y, sr, subtype=subtype)
+    return path
+
+
+def tone(seconds, sr=16000, freq=220.0):
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t * (1 + 0.2 * t))).astype(np.float32)
+
+
+def test_config_defaults_are_the_papers_test_setting():
+    cfg = FeatureConfig()
+    assert (cfg.sample_rate, cfg.n_mfcc, cfg.window_s, cfg.overlap_s, cfg.pad, cfg.pad_mode) == (
+        16000, 26, 2.0, 1.6, "drop", "constant")
+    assert (cfg.window_length, cfg.window_hop, cfg.n_frames, cfg.n_features) == (32000, 6400, 63, 26)
+    assert FeatureConfig(window_s=1.8).n_frames == 57
+
+
+def test_config_json_round_trip_and_differences():
+    cfg = FeatureConfig(pad="tile", overlap_s=1.0, fmax=7600.0)
+    again = FeatureConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert json.loads(cfg.to_json())["pad"] == "tile"
+    assert FeatureConfig().differences(cfg) == {
+        "pad": ("drop", "tile"), "overlap_s": (1.6, 1.0), "fmax": (None, 7600.0)}
+
+
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        (dict(n_mfcc=200), "n_mfcc"),
+        (dict(overlap_s=2.0), "overlap_s"),
+        (dict(pad="repeat"), "unknown variant"),
+        (dict(fmax=9000.0), "fmax"),
+        (dict(window_s=0.0), "window_s"),
+    ],
+)
+def test_bad_configs_are_rejected_with_the_reason(bad, needle):
+    with pytest.raises(ValueError, match=needle):
+        FeatureConfig(**bad)
+    with pytest.raises(ValueError, match="unknown FeatureConfig fields"):
+        FeatureConfig.from_dict({"hop": 3})
+
+
+def test_windows_follow_length_and_overlap():
+    y = tone(5.0)
+    for window_s, overlap_s, expected in [(2.0, 1.6, 8), (2.0, 1.0, 4), (1.8, 1.6, 17)]:
+        cfg = FeatureConfig(window_s=window_s, overlap_s=overlap_s)
+        windows, note = features.featurize_signal(y, 16000, cfg)
+        assert windows.shape == (expected, 26, cfg.n_frames)
+        assert windows.dtype == np.float32 and note is None
+        # Each window is the MFCC of its own slice of the signal.
+        start = cfg.window_hop * (expected - 1)
+        np.testing.assert_array_equal(
+            windows[-1], features.mfcc(y[start : start + cfg.window_length], 16000, cfg))
+
+
+def test_short_utterances_drop_tile_or_zero():
+    y = tone(1.3)
+    dropped, note = features.featurize_signal(y, 16000, FeatureConfig())
+    assert dropped.shape == (0, 26, 63) and "dropped" in note
+    tiled, note = features.featurize_signal(y, 16000, FeatureConfig(pad="tile"))
+    assert tiled.shape == (1, 26, 63) and "tiled" in note
+    expected = np.resize(y, 32000)  # numpy's resize repeats the signal
+    np.testing.assert_array_equal(tiled[0], features.mfcc(expected))
+    zeroed, _ = features.featurize_signal(y, 16000, FeatureConfig(pad="zero"))
+    padded = np.concatenate([y, np.zeros(32000 - y.size, np.float32)])
+    np.testing.assert_array_equal(zeroed[0], features.mfcc(padded))
+
+
+def test_featurize_files_reports_bad_files_and_keeps_the_rest(tmp_path):
+    good = [write(tmp_path / f"g{i}.wav", tone(2.5 + i)) for i in range(3)]
+    short = write(tmp_path / "short.wav", tone(1.0))
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio at all" * 10)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    paths = [good[0], tmp_path / "missing.wav", good[1], garbage, short, tmp_path, empty, good[2]]
+    batch = features.featurize(paths, FeatureConfig(), threads=2)
+    n = [f.n_windows for f in batch.files]
+    assert n == [2, 0, 4, 0, 0, 0, 0, 7]
+    assert batch.windows.shape == (13, 26, 63)
+    np.testing.assert_array_equal(batch.file_index, [0] * 2 + [2] * 4 + [7] * 7)
+    errors = {e.path: e for e in batch.errors}
+    assert set(errors) == {str(p) for p in [tmp_path / "missing.wav", garbage, tmp_path, empty]}
+    for e in batch.errors:
+        assert e.path in e.message
+    assert errors[str(tmp_path / "missing.wav")].kind == "io"
+    assert errors[str(garbage)].kind == "decode"
+    assert batch.files[4].error is None and "dropped" in batch.files[4].note
+    assert batch.files[0].sample_rate == 16000 and batch.files[0].duration_s == pytest.approx(2.5)
+    # Each file's windows are exactly what featurising it alone gives.
+    alone, _ = features.featurize_signal(features.load(good[1]), 16000)
+    np.testing.assert_array_equal(batch.windows[batch.file_index == 2], alone)
+
+
+def test_single_file_errors_are_python_exceptions_naming_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.wav"):
+        features.load(tmp_path / "nope.wav")
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        features.load(tmp_path)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    with pytest.raises(AudioDecodeError, match="bad.wav"):
+        features.load(bad)
+    assert issubclass(AudioDecodeError, ValueError)
+    with pytest.raises(ValueError, match="NaN"):
+        features.mfcc(np.array([0.0, np.nan, 1.0], np.float32))
+
+
+def test_nan_samples_in_a_float_file_are_an_error_entry(tmp_path):
+    y = tone(3.0)
+    y[1000] = np.nan
+    path = write(tmp_path / "nan.wav", y, subtype="FLOAT")
+    batch = features.featurize([path, write(tmp_path / "ok.wav", tone(3.0))])
+    assert [e.path for e in batch.errors] == [str(path)]
+    assert "NaN" in batch.errors[0].message
+    assert batch.windows.shape[0] == 3
+
+
+def test_streaming_equals_one_batch(tmp_path):
+    paths = [write(tmp_path / f"{i}.wav", tone(1.5 + 0.7 * i, freq=100 + 30 * i)) for i in range(9)]
+    paths.insert(4, tmp_path / "missing.wav")
+    cfg = FeatureConfig(pad="tile")
+    whole = features.featurize(paths, cfg, threads=1)
+    chunks = list(features.iter_featurize(paths, cfg, threads=2, files_per_chunk=3))
+    assert [c.first_file for c in chunks] == [0, 3, 6, 9]
+    np.testing.assert_array_equal(np.concatenate([c.windows for c in chunks]), whole.windows)
+    np.testing.assert_array_equal(np.concatenate([c.file_index for c in chunks]), whole.file_index)
+    assert [f for c in chunks for f in c.files] == whole.files
+    assert [e for c in chunks for e in c.errors] == whole.errors
+
+
+def test_arrays_are_handed_over_without_a_copy(tmp_path):
+    paths = [write(tmp_path / f"{i}.wav", tone(12.0, freq=150 + i)) for i in range(8)]
+    tracemalloc.start()
+    batch = features.featurize(paths, FeatureConfig(), threads=2)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    windows = batch.windows
+    # numpy does not own the buffer: its base is the Rust container that
+    # filled it, not another numpy array.
+    assert not windows.flags.owndata
+    assert type(windows.base).__name__ == "PySliceContainer"
+    assert windows.flags.c_contiguous and windows.flags.writeable
+    # Python's allocator never held a copy of the 1.5 MB of windows.
+    assert windows.nbytes > 1_000_000
+    assert peak < windows.nbytes / 4, (peak, windows.nbytes)
+    for arr in (batch.file_index, features.load(paths[0]), features.mfcc(tone(1.0))):
+        assert type(arr.base).__name__ == "PySliceContainer"
+
+
+def test_load_matches_soundfile_for_16_khz_pcm(tmp_path):
+    y = tone(1.0)
+    path = write(tmp_path / "a.wav", y)
+    expected, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(features.load(path), expected)
+    stereo = np.stack([y, -0.5 * y], axis=1)
+    path = write(tmp_path / "st.wav", stereo)
+    expected, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(features.load(path), expected.mean(axis=1, dtype=np.float32))
