@@ -20,7 +20,11 @@ setup() {
     echo "== building the Rust extension and installing glam =="
     # maturin installs the runtime and test dependencies from pyproject.toml;
     # pip leaves the ones already satisfied (torch among them) alone.
-    (. .venv/bin/activate && maturin develop --release --extras test -q)
+    if ! (. .venv/bin/activate && maturin develop --release --extras test) >.venv/build.log 2>&1; then
+        cat .venv/build.log
+        echo "setup failed; the log above is also in .venv/build.log" >&2
+        exit 1
+    fi
 }
 
 case "${1:-}" in

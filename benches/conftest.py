@@ -15,7 +15,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import corpora_root  # noqa: E402
+from helpers import corpora_root  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -37,24 +37,6 @@ def emodb_utterances(emodb_paths) -> list[np.ndarray]:
         if len(out) == 60:
             break
     return out
-
-
-def cut_windows(y: np.ndarray, length: int = 32000, hop: int = 6400) -> list[np.ndarray]:
-    """The authors' segmentation: full windows only, the tail left out."""
-    return [y[s : s + length] for s in range(0, len(y) - length + 1, hop)]
-
-
-def record(benchmark, role: str, units: float, unit: str) -> None:
-    """Tags a benchmark for the summary: 'ours' or 'anchor', and how much
-    work one round does (windows, audio seconds...)."""
-    benchmark.extra_info.update(role=role, units=units, unit=unit)
-
-
-def one_thread():
-    """Limits BLAS/OpenMP pools (numpy, scipy, torch) to one thread."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")

@@ -19,7 +19,7 @@ import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import corpora_root  # noqa: E402
+from helpers import corpora_root  # noqa: E402
 
 from glam_py import features  # noqa: E402
 

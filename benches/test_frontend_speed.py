@@ -8,7 +8,7 @@ import pytest
 
 from glam_py import features
 from glam_py.features import FeatureConfig
-from conftest import cut_windows, one_thread, record
+from benchutil import cut_windows, one_thread, record
 
 librosa = pytest.importorskip("librosa")
 

@@ -9,6 +9,7 @@ handed to numpy without a copy.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -145,8 +146,23 @@ class FeatureBatch:
         return len(self.file_index)
 
 
-def _config(config: FeatureConfig | None) -> FeatureConfig:
-    return FeatureConfig() if config is None else config
+def _config(config: FeatureConfig | None, sample_rate: int | None = None) -> FeatureConfig:
+    config = _default_config() if config is None else config
+    if sample_rate is not None and sample_rate != config.sample_rate:
+        config = config.replace(sample_rate=int(sample_rate))
+    return config
+
+
+@functools.lru_cache(maxsize=1)
+def _default_config() -> FeatureConfig:
+    return FeatureConfig()
+
+
+@functools.lru_cache(maxsize=64)
+def _json(config: FeatureConfig) -> str:
+    # Window-by-window callers pass the same config thousands of times; the
+    # Rust side caches its pipeline under this exact text.
+    return config.to_json()
 
 
 def _float32(y: np.ndarray) -> np.ndarray:
@@ -178,13 +194,12 @@ def mfcc(y: np.ndarray, sr: int = 16000, config: FeatureConfig | None = None) ->
     ``[n_features, 1 + len(y) // hop_length]`` float32. ``sr`` is the rate of
     ``y`` and sets the mel filterbank, as in librosa; window settings are
     ignored."""
-    cfg = _config(config).replace(sample_rate=int(sr))
-    return _mfcc_rs.mfcc(_float32(y), cfg.to_json())
+    return _mfcc_rs.mfcc(_float32(y), _json(_config(config, sr)))
 
 
 def mel_filterbank(config: FeatureConfig | None = None) -> np.ndarray:
     """``librosa.filters.mel`` for the configuration: ``[n_mels, 1 + n_fft // 2]``."""
-    return _mfcc_rs.mel_filterbank(_config(config).to_json())
+    return _mfcc_rs.mel_filterbank(_json(_config(config)))
 
 
 def featurize_signal(
@@ -198,7 +213,7 @@ def featurize_signal(
     y = _float32(y)
     if sr != cfg.sample_rate:
         y = resample(y, sr, cfg.sample_rate)
-    return _mfcc_rs.featurize_signal(y, cfg.to_json())
+    return _mfcc_rs.featurize_signal(y, _json(cfg))
 
 
 def _batch(raw: dict, paths: Sequence[str]) -> FeatureBatch:
@@ -238,7 +253,7 @@ def featurize(
     be featurised becomes an entry of ``errors`` naming the file and the
     problem; every other file is still featurised."""
     paths = _paths(paths)
-    return _batch(_mfcc_rs.featurize(paths, _config(config).to_json(), threads), paths)
+    return _batch(_mfcc_rs.featurize(paths, _json(_config(config)), threads), paths)
 
 
 def iter_featurize(
@@ -251,6 +266,6 @@ def iter_featurize(
     :class:`FeatureBatch` per ``files_per_chunk`` files, so memory stays
     bounded by the chunk however large the corpus."""
     paths = _paths(paths)
-    stream = _mfcc_rs.FeatureStream(paths, _config(config).to_json(), threads, files_per_chunk)
+    stream = _mfcc_rs.FeatureStream(paths, _json(_config(config)), threads, files_per_chunk)
     for raw in stream:
         yield _batch(raw, paths)

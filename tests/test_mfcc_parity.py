@@ -10,7 +10,7 @@ import soundfile as sf
 
 from glam_py import features
 from glam_py.features import FeatureConfig
-from conftest import synthetic_signals
+from helpers import synthetic_signals
 
 librosa = pytest.importorskip("librosa")
 

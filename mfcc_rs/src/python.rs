@@ -110,15 +110,10 @@ fn resample<'py>(py: Python<'py>, y: PyReadonlyArray1<'py, f32>, orig_sr: u32, t
 /// librosa's feature matrix of a whole signal: `[n_features, n_frames]`.
 #[pyfunction]
 fn mfcc<'py>(py: Python<'py>, y: PyReadonlyArray1<'py, f32>, config_json: &str) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let config = parse_config(config_json)?;
+    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
     let samples = y.as_slice()?;
-    let data = py
-        .detach(|| {
-            let pipe = Pipeline::shared(&config)?;
-            pipe.features(samples, &mut pipe.scratch())
-        })
-        .map_err(to_py)?;
-    let rows = config.n_features();
+    let data = py.detach(|| pipe.features(samples, &mut pipe.scratch())).map_err(to_py)?;
+    let rows = pipe.config().n_features();
     Ok(Array2::from_shape_vec((rows, data.len() / rows), data)
         .expect("the core fills whole matrices")
         .into_pyarray(py))
@@ -131,16 +126,16 @@ fn featurize_signal<'py>(
     y: PyReadonlyArray1<'py, f32>,
     config_json: &str,
 ) -> PyResult<(Bound<'py, PyArray3<f32>>, Option<String>)> {
-    let config = parse_config(config_json)?;
+    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
     let samples = y.as_slice()?;
     let (data, outcome) = py
         .detach(|| {
-            let pipe = Pipeline::shared(&config)?;
             let mut out = Vec::new();
             let outcome = featurize_utterance(&pipe, samples, &mut pipe.scratch(), &mut out)?;
             Ok::<_, Error>((out, outcome))
         })
         .map_err(to_py)?;
+    let config = pipe.config();
     Ok((windows_array(py, data, config.n_features(), config.n_frames()), outcome.note))
 }
 
@@ -153,12 +148,9 @@ fn featurize<'py>(
     config_json: &str,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let config = parse_config(config_json)?;
+    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
     let batch = py
-        .detach(|| {
-            let pipe = Pipeline::shared(&config)?;
-            Ok::<_, Error>(featurize_files(&pipe, &thread_pool(threads)?, &paths, 0))
-        })
+        .detach(|| Ok::<_, Error>(featurize_files(&pipe, &thread_pool(threads)?, &paths, 0)))
         .map_err(to_py)?;
     batch_dict(py, batch)
 }

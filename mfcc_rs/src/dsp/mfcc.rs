@@ -60,19 +60,24 @@ impl Pipeline {
     /// then shared: planning the FFT and the filterbank costs more than
     /// featurising one window, and callers featurise window by window.
     pub fn shared(config: &FeatureConfig) -> Result<Arc<Pipeline>> {
+        Self::shared_from_json(&config.to_json())
+    }
+
+    /// As [`Pipeline::shared`], keyed by the configuration's JSON text so a
+    /// repeated call skips parsing it too.
+    pub fn shared_from_json(config_json: &str) -> Result<Arc<Pipeline>> {
         const MAX_CACHED: usize = 16;
         static CACHE: OnceLock<Mutex<HashMap<String, Arc<Pipeline>>>> = OnceLock::new();
-        let key = config.to_json();
         let cache = CACHE.get_or_init(Default::default);
-        if let Some(pipe) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(pipe) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(config_json) {
             return Ok(pipe.clone());
         }
-        let pipe = Arc::new(Pipeline::new(config)?);
+        let pipe = Arc::new(Pipeline::new(&FeatureConfig::from_json(config_json)?)?);
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }
-        cache.insert(key, pipe.clone());
+        cache.insert(config_json.to_owned(), pipe.clone());
         Ok(pipe)
     }
 
