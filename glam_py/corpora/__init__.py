@@ -1,0 +1,1 @@
+"""Corpus readers: manifests and the built-in synthetic demo corpus."""
