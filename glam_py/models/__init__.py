@@ -1,0 +1,12 @@
+"""GLAM, its ablations and the paper's baselines, built by name.
+
+    >>> from glam_py import models
+    >>> model = models.build("glam", n_classes=4, input_shape=(26, 63))
+"""
+
+from glam_py.models import glam, baselines  # noqa: F401, I001  (registers the models, GLAM first)
+from glam_py.models.folding import fold_batchnorm
+from glam_py.models.official import from_official
+from glam_py.models.registry import ModelConfig, build, names
+
+__all__ = ["ModelConfig", "build", "fold_batchnorm", "from_official", "names"]
