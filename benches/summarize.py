@@ -33,7 +33,9 @@ def summarize(report: dict) -> str:
         "| benchmark | ours | median s | anchor | median s | ratio (anchor / ours) |",
         "|---|---|---|---|---|---|",
     ]
+    info = []
     for group, benches in groups.items():
+        info += [(group, b) for b in benches if b["extra_info"]["role"] == "info"]
         ours = [b for b in benches if b["extra_info"]["role"] == "ours"]
         anchors = [b for b in benches if b["extra_info"]["role"] == "anchor"]
         for mine in ours:
@@ -42,7 +44,10 @@ def summarize(report: dict) -> str:
                 lines.append(
                     f"| {group} | {mine['name']} ({rate(mine)}) | {mine['stats']['median']:.4f} "
                     f"| {anchor['name']} ({rate(anchor)}) | {anchor['stats']['median']:.4f} "
-                    f"| **{ratio:.1f}x** |")
+                    f"| **{ratio:.2f}x** |")
+    if info:
+        lines += ["", "| benchmark | variant | median s | throughput |", "|---|---|---|---|"]
+        lines += [f"| {group} | {b['name']} | {b['stats']['median']:.4f} | {rate(b)} |" for group, b in info]
     return "\n".join(lines) + "\n"
 
 

@@ -95,23 +95,34 @@ def _pair(name: str):
     return plain, fused
 
 
+def _relative_error(a: torch.Tensor, b: torch.Tensor, floor: float) -> float:
+    # Norm-wise, so a max-pool or ReLU that flips on a rounding-level tie
+    # moves a few entries, not the verdict; floored because some gradients
+    # are zero up to rounding (a conv bias before a train-mode BatchNorm).
+    return float((a - b).norm() / max(float(b.norm()), floor))
+
+
 @pytest.mark.parametrize("name", WITH_MULTISCALE_BLOCKS)
-def test_fused_and_unfused_agree_in_outputs_and_gradients(name):
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_fused_and_unfused_agree_in_outputs_and_gradients(name, mode):
     plain, fused = _pair(name)
+    with torch.no_grad():  # realistic BatchNorm statistics for eval mode
+        for _ in range(3):
+            batch = torch.randn(16, 1, 26, 63)
+            plain(batch), fused(batch)
     x = torch.randn(4, 1, 26, 63)
-    for mode in ("train", "eval"):
-        plain.train(mode == "train")
-        fused.train(mode == "train")
-        torch.manual_seed(1)  # the same dropout mask, where there is one
-        a = plain(x)
-        torch.manual_seed(1)
-        b = fused(x)
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
-    a.sum().backward()
-    b.sum().backward()
+    plain.train(mode == "train")
+    fused.train(mode == "train")
+    torch.manual_seed(1)  # the same dropout mask, where there is one
+    a = plain(x)
+    torch.manual_seed(1)
+    b = fused(x)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    floor = 1e-3 * max(float(p.grad.norm()) for p in plain.parameters())
     for (key, p), q in zip(plain.named_parameters(), fused.parameters()):
-        torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-4, msg=key)
-    # BatchNorm statistics move the same way in both forms.
+        assert _relative_error(q.grad, p.grad, floor) < 5e-3, key
     for (key, buf), other in zip(plain.named_buffers(), fused.buffers()):
         torch.testing.assert_close(buf, other, rtol=1e-4, atol=1e-5, msg=key)
 
