@@ -35,6 +35,14 @@ def summarize(report: dict) -> str:
     ]
     info = []
     for group, benches in groups.items():
+        for b in benches:
+            if b["extra_info"]["role"] == "paired":
+                e = b["extra_info"]
+                lines.append(
+                    f"| {group} | {b['name']} (interleaved median, {e['units'] / e['ours_s']:,.1f} "
+                    f"{e['unit']}/s) | {e['ours_s']:.4f} | same run, interleaved "
+                    f"({e['units'] / e['anchor_s']:,.1f} {e['unit']}/s) | {e['anchor_s']:.4f} "
+                    f"| **{e['ratio']:.2f}x** |")
         info += [(group, b) for b in benches if b["extra_info"]["role"] == "info"]
         ours = [b for b in benches if b["extra_info"]["role"] == "ours"]
         anchors = [b for b in benches if b["extra_info"]["role"] == "anchor"]

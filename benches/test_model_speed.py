@@ -5,6 +5,8 @@ utterance."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -63,6 +65,29 @@ def test_train_step_glam(benchmark, fused, channels_last):
     record(benchmark, "ours", BATCH, "windows")
     torch.manual_seed(0)
     run(benchmark, training_step(models.build("glam", fused=fused, channels_last=channels_last)))
+
+
+@pytest.mark.benchmark(group=GLAM_GROUP)
+def test_train_step_glam_paired_with_reference(benchmark):
+    """Anchor and default GLAM steps interleaved, so drift in the shared
+    machine's speed hits both alike; the medians' ratio is the figure to
+    quote."""
+    torch.manual_seed(0)
+    anchor = training_step(ReferenceGLAM())
+    torch.manual_seed(0)
+    ours = training_step(models.build("glam"))
+    times = {"anchor": [], "ours": []}
+    for _ in range(2):
+        anchor(), ours()
+    for _ in range(12):
+        for name, step in (("anchor", anchor), ("ours", ours)):
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    medians = {k: float(np.median(v)) for k, v in times.items()}
+    benchmark.extra_info.update(role="paired", anchor_s=medians["anchor"], ours_s=medians["ours"],
+                                ratio=medians["anchor"] / medians["ours"], units=BATCH, unit="windows")
+    benchmark.pedantic(ours, rounds=1)
 
 
 @pytest.mark.benchmark(group="training step of every model (batch 32, 2 threads)")
