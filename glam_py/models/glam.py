@@ -77,21 +77,7 @@ class MultiScaleNet(nn.Module):
         return self.classifier(self.embed(x))
 
 
-@register("glam")
-def glam(config: ModelConfig) -> nn.Module:
-    return MultiScaleNet(config, "glam", head="gmlp")
-
-
-@register("multiscale")
-def multiscale(config: ModelConfig) -> nn.Module:
-    return MultiScaleNet(config, "multiscale", head="none")
-
-
-@register("multiscale_mha")
-def multiscale_mha(config: ModelConfig) -> nn.Module:
-    return MultiScaleNet(config, "multiscale_mha", head="mha")
-
-
-@register("multiscale_aa")
-def multiscale_aa(config: ModelConfig) -> nn.Module:
-    return MultiScaleNet(config, "multiscale_aa", head="area")
+# The paper's model and its ablations differ only in the global layer.
+for _name, _head in [("glam", "gmlp"), ("multiscale", "none"), ("multiscale_mha", "mha"),
+                     ("multiscale_aa", "area")]:
+    register(_name)(lambda config, name=_name, head=_head: MultiScaleNet(config, name, head))

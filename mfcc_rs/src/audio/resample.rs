@@ -3,10 +3,14 @@
 //!
 //! soxr HQ filters with a linear-phase Kaiser-windowed sinc whose -6 dB point
 //! sits at 0.957 of the lower of the two Nyquist frequencies (passband to
-//! 0.914, stopband from 1.0, 126 dB). The constants below were fitted to
-//! impulse responses measured through `soxr.resample`; for the integer and
-//! small-fraction ratios (8, 32, 48 kHz into 16 kHz) they reproduce soxr's
-//! kernel to 1e-7.
+//! 0.914, stopband from 1.0). Its stopband attenuation, and so the window's
+//! shape and length, depends on how many stages soxr splits the conversion
+//! into; [`Filter::soxr_hq`] follows that. The constants were fitted to
+//! impulse responses measured through `soxr.resample`: for ratios soxr does
+//! in one filter stage (8, 12, 24, 32, 48, 96 kHz into 16 kHz) they reproduce
+//! its kernel to about 1e-7. Other ratios (11.025, 22.05, 44.1 kHz) go
+//! through soxr's polyphase stage, which adds a passband droop of about 1e-3
+//! near 0.9 of Nyquist that is not modelled here.
 //!
 //! The filter is applied in the frequency domain, block by block
 //! (overlap-save): a block of input is transformed, multiplied by the
@@ -23,11 +27,11 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::error::{Error, Result};
 
-/// Cutoff (-6 dB) as a fraction of the lower Nyquist frequency.
+/// Cutoff (-6 dB) as a fraction of the lower Nyquist frequency: midway
+/// between soxr HQ's passband end (0.9137) and stopband start (1.0).
 const CUTOFF: f64 = 0.956_871_8;
-const KAISER_BETA: f64 = 13.04;
-/// Half the kernel's length, in samples at the lower rate.
-const HALF_LENGTH: f64 = 97.0;
+/// soxr HQ's attenuation with one stage: 20 bits of precision plus one.
+const SINGLE_STAGE_DB: f64 = 126.43;
 
 /// Blocks grow up to about this many input samples; longer signals take
 /// several blocks, so memory and FFT plans stay small.
@@ -96,7 +100,7 @@ struct Plan {
 
 impl Plan {
     fn new(up: usize, down: usize, units: usize) -> Self {
-        let kernel = kernel_taps(up, down);
+        let kernel = Filter::soxr_hq(up as u64, down as u64).taps(up, down);
         let reach = kernel.len() / 2 + 1;
         let pad = reach.div_ceil(down);
         let block = block_units(units + 2 * pad, pad, down);
@@ -180,27 +184,66 @@ fn block_units(needed: usize, pad: usize, down: usize) -> usize {
     }
 }
 
-/// The kernel sampled at the input rate, centred: the tap `i` sits at
-/// `i - len / 2` input samples. Normalised to unit gain at DC.
-fn kernel_taps(up: usize, down: usize) -> Vec<f64> {
-    // Input samples per sample at the lower rate (<= 1 when upsampling).
-    let step = (up as f64 / down as f64).min(1.0);
-    let half = (HALF_LENGTH / step).ceil() as usize;
-    let i0_beta = bessel_i0(KAISER_BETA);
-    let taps: Vec<f64> = (0..=2 * half)
-        .map(|i| {
-            let u = (i as f64 - half as f64) * step;
-            let r = u / HALF_LENGTH;
-            if r.abs() >= 1.0 {
-                return 0.0;
-            }
-            let x = PI * CUTOFF * u;
-            let sinc = if x == 0.0 { 1.0 } else { x.sin() / x };
-            sinc * bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / i0_beta
-        })
-        .collect();
-    let sum: f64 = taps.iter().sum();
-    taps.into_iter().map(|t| t / sum).collect()
+/// A Kaiser-windowed sinc with [`CUTOFF`], in units of samples at the lower rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Filter {
+    beta: f64,
+    half_length: f64,
+}
+
+impl Filter {
+    /// The filter soxr HQ uses for a conversion by `up / down` (reduced).
+    ///
+    /// soxr first halves the rate while more than a factor 4 remains, then
+    /// does the rest in one filter stage when it is a ratio of integers up
+    /// to 4, else in a polyphase stage followed by a filter stage. Every
+    /// stage beyond the first takes a share of the error budget, so the
+    /// filter stage's attenuation rises by 20 log10 of the stage count (and
+    /// 6 dB for a polyphase stage). The filter stage runs at `factor` times
+    /// the lower rate and rounds its tap count there up to 1 (mod 4).
+    fn soxr_hq(up: u64, down: u64) -> Filter {
+        let halvings = (down / (2 * up)).max(1).ilog2();
+        let (a, b) = (down, up << halvings);
+        let g = gcd(a, b);
+        let largest_term = a.max(b) / g;
+        let polyphase = largest_term > 4;
+        let factor = if polyphase { 2 } else { largest_term } as f64;
+        let attenuation = SINGLE_STAGE_DB
+            + 20.0 * f64::from(halvings + 1).log10()
+            + if polyphase { 20.0 * 2f64.log10() } else { 0.0 };
+        let extra_db = attenuation - SINGLE_STAGE_DB;
+        // Fitted to soxr's window shape and tap counts at 126 and 132 dB.
+        let beta = 13.04 + 0.1115 * extra_db;
+        let taps_per_factor = 193.2 + 1.528 * extra_db;
+        let taps = ((factor * taps_per_factor + 1.0).ceil() as u64 - 1).next_multiple_of(4) + 1;
+        Filter {
+            beta,
+            half_length: ((taps - 1) as f64 / 2.0 + 0.5) / factor,
+        }
+    }
+
+    /// The kernel sampled at the input rate, centred: tap `i` sits at
+    /// `i - len / 2` input samples. Normalised to unit gain at DC.
+    fn taps(&self, up: usize, down: usize) -> Vec<f64> {
+        // Samples at the lower rate per input sample (1 when upsampling).
+        let step = (up as f64 / down as f64).min(1.0);
+        let half = (self.half_length / step).ceil() as usize;
+        let i0_beta = bessel_i0(self.beta);
+        let taps: Vec<f64> = (0..=2 * half)
+            .map(|i| {
+                let u = (i as f64 - half as f64) * step;
+                let r = u / self.half_length;
+                if r.abs() >= 1.0 {
+                    return 0.0;
+                }
+                let x = PI * CUTOFF * u;
+                let sinc = if x == 0.0 { 1.0 } else { x.sin() / x };
+                sinc * bessel_i0(self.beta * (1.0 - r * r).sqrt()) / i0_beta
+            })
+            .collect();
+        let sum: f64 = taps.iter().sum();
+        taps.into_iter().map(|t| t / sum).collect()
+    }
 }
 
 /// The kernel's response on the first `bins` bins of the forward FFT,
@@ -315,7 +358,7 @@ mod tests {
     #[test]
     fn blocks_are_few_sizes_and_hold_the_kernel() {
         for (up, down) in [(160, 441), (1, 3), (2, 1), (320, 441), (16000, 44101)] {
-            let kernel = kernel_taps(up, down);
+            let kernel = Filter::soxr_hq(up as u64, down as u64).taps(up, down);
             let plan = Plan::new(up, down, 10);
             assert!(plan.pad * down > kernel.len() / 2);
             assert!(plan.block > 2 * plan.pad);
