@@ -175,3 +175,13 @@ def test_load_matches_soundfile_for_16_khz_pcm(tmp_path):
     path = write(tmp_path / "st.wav", stereo)
     expected, _ = sf.read(path, dtype="float32")
     np.testing.assert_array_equal(features.load(path), expected.mean(axis=1, dtype=np.float32))
+
+
+@pytest.mark.parametrize("fmt,subtype", [("FLAC", "PCM_16"), ("FLAC", "PCM_24"), ("WAV", "PCM_24"),
+                                         ("WAV", "PCM_U8"), ("WAV", "DOUBLE"), ("WAV", "PCM_32")])
+def test_formats_decode_like_soundfile(tmp_path, fmt, subtype):
+    y = np.stack([tone(0.5), tone(0.5, freq=330.0)], axis=1) * 0.9
+    path = tmp_path / f"a.{fmt.lower()}"
+    sf.write(path, y, 16000, format=fmt, subtype=subtype)
+    expected, _ = sf.read(path, dtype="float32")
+    np.testing.assert_array_equal(features.load(path), expected.mean(axis=1, dtype=np.float32))
