@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from glam_py import features
+from glam_py import corpora, features
+from glam_py.corpora import Utterance
 from glam_py.corpora.demo import generate_demo_corpus
-from glam_py.corpora.manifest import Utterance, read_manifest
 from glam_py.features import FeatureConfig
 
 DEFAULT_DEMO_ROOT = Path("data/demo")
@@ -28,12 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Featurise a corpus (decode, resample, cut windows, MFCC) with the "
         "Rust frontend and print a summary.",
     )
-    p.add_argument("--corpus", choices=["demo", "csv"], default="demo",
+    p.add_argument("--corpus", choices=corpora.NAMES, default="demo",
                    help="demo: the built-in synthetic corpus, generated under --root if "
-                   "missing; csv: a manifest.csv (path,label[,speaker]) in --root. "
-                   "Default: demo.")
+                   "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
+                   "label; the others read that corpus's published layout. Default: demo.")
     p.add_argument("--root", type=Path, default=None,
                    help=f"corpus folder (default for demo: {DEFAULT_DEMO_ROOT}).")
+    p.add_argument("--manifest", type=Path, default=None,
+                   help="with --corpus csv: the manifest file (default ROOT/manifest.csv).")
+    p.add_argument("--subset", choices=["impro", "script", "full"], default="full",
+                   help="with --corpus iemocap: improvised, scripted or all sessions (default full).")
+    p.add_argument("--labels", default=None,
+                   help="label map: classes to keep, optionally renamed, e.g. "
+                   "'neutral,happy,sad,angry' or 'exc:happy,neu:neutral'. Default: the "
+                   "paper's four classes (all labels for csv, folders and demo).")
+    p.add_argument("--iemocap-happy", choices=["merge", "authors"], default="merge",
+                   help="IEMOCAP default map: merge 'excited' into happy (the paper) or keep "
+                   "only 'excited' as happy (the authors' code).")
     p.add_argument("--threads", type=int, default=None,
                    help="worker threads (default: all cores).")
     p.add_argument("--pad", choices=features.PAD_CHOICES, default="drop",
@@ -52,21 +63,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def corpus_utterances(corpus: str, root: Path | None) -> list[Utterance]:
-    if corpus == "demo":
+def corpus_utterances(args: argparse.Namespace) -> tuple[list[Utterance], list[corpora.Skipped]]:
+    """The corpus's utterances after the label map, and those left out."""
+    root = args.root
+    if args.corpus == "demo":
         root = root or DEFAULT_DEMO_ROOT
         print(f"demo corpus: {root} (generated if missing)")
-        return read_manifest(generate_demo_corpus(root, progress=True))
-    if root is None:
-        raise SystemExit("--corpus csv needs --root DIR holding manifest.csv")
-    return read_manifest(root / "manifest.csv")
+        generate_demo_corpus(root, progress=True)
+    elif root is None:
+        raise SystemExit(f"--corpus {args.corpus} needs --root DIR")
+    try:
+        utterances, skipped = corpora.read_corpus(args.corpus, root, args.subset, args.manifest)
+    except (corpora.LayoutError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
+    if args.labels:
+        mapping = corpora.parse_label_map(args.labels)
+    elif args.corpus in ("csv", "folders", "demo"):
+        return utterances, skipped
+    else:
+        mapping = corpora.default_label_map(args.corpus, args.iemocap_happy)
+    kept, dropped = corpora.apply_label_map(utterances, mapping)
+    return kept, skipped + dropped
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = FeatureConfig(window_s=args.window_s, overlap_s=args.overlap_s, pad=args.pad,
                         pad_mode=args.pad_mode)
-    utterances = corpus_utterances(args.corpus, args.root)
+    utterances, left_out = corpus_utterances(args)
+    if left_out:
+        print(f"left out before featurising: {len(left_out)} files (label not in the map, "
+              f"name not in the corpus convention, missing audio)")
     paths = [u.path for u in utterances]
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0

@@ -4,15 +4,9 @@ manifest's folder, the format every corpus reader can produce."""
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Utterance:
-    path: Path
-    label: str
-    speaker: str | None = None
+from glam_py.corpora.utterance import LayoutError, Utterance
 
 
 def read_manifest(manifest: str | Path) -> list[Utterance]:
@@ -20,19 +14,18 @@ def read_manifest(manifest: str | Path) -> list[Utterance]:
     names the file and the line."""
     manifest = Path(manifest)
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: manifest not found")
+        raise LayoutError(f"{manifest}: manifest not found (expected a CSV with columns path,label[,speaker])")
     with manifest.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = {"path", "label"} - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(
-                f"{manifest}: expected columns path,label[,speaker], found {reader.fieldnames}"
-            )
+            raise LayoutError(
+                f"{manifest}: expected columns path,label[,speaker], found {reader.fieldnames}")
         utterances = []
         for line, row in enumerate(reader, start=2):
             if not row["path"] or not row["label"]:
-                raise ValueError(f"{manifest}:{line}: empty path or label")
-            utterances.append(
-                Utterance(manifest.parent / row["path"], row["label"], row.get("speaker") or None)
-            )
+                raise LayoutError(f"{manifest}:{line}: empty path or label")
+            path = manifest.parent / row["path"]
+            utterances.append(Utterance(path, row["label"], row.get("speaker") or None,
+                                        utterance_id=Path(row["path"]).stem))
     return utterances
