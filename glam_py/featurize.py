@@ -1,13 +1,20 @@
-"""``python -m glam_py.featurize``: featurise a corpus with the Rust frontend
-and print what it gave.
+"""``python -m glam_py.featurize``: featurise a corpus with the Rust frontend.
 
-With no arguments it generates the built-in synthetic demo corpus (no
-download) and featurises it."""
+With ``--out DIR`` it writes a resumable feature store (see
+:mod:`glam_py.store`); without, it prints what the corpus gives. With no
+arguments it generates the built-in synthetic demo corpus (no download) and
+featurises it.
+
+Several machines: ``--shard K/N`` (or torchrun's RANK/WORLD_SIZE, or a SLURM
+array's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT) writes every N-th shard;
+into one shared folder the parts complete the store by themselves, into
+separate folders ``--merge PART_DIR ... --out DIR`` joins them."""
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +25,7 @@ from glam_py import corpora, features
 from glam_py.corpora import Utterance
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
+from glam_py.store import StoreMismatch, merge, write_store
 
 DEFAULT_DEMO_ROOT = Path("data/demo")
 
@@ -59,8 +67,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="STFT centre padding: constant (librosa >= 0.10, default) or "
                    "reflect (older librosa, the GLAM authors' era).")
     p.add_argument("--files-per-chunk", type=int, default=64,
-                   help="files featurised per streamed chunk; bounds memory (default 64).")
+                   help="without --out: files featurised per streamed chunk; bounds memory "
+                   "(default 64).")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write a feature store into this folder (resumable: run the same "
+                   "command again after an interruption).")
+    p.add_argument("--files-per-shard", type=int, default=256,
+                   help="with --out: files per shard; one shard is the unit of resuming and "
+                   "bounds memory (default 256).")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="with --out: write only part K of N (0-based) of the shards; default "
+                   "from RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/"
+                   "SLURM_ARRAY_TASK_COUNT, else 0/1.")
+    p.add_argument("--max-shards", type=int, default=None,
+                   help="with --out: stop after writing this many new shards (time-limited jobs).")
+    p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="PART_DIR",
+                   help="join stores written by --shard parts in separate folders into --out.")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any file could not be read (they are always "
+                   "reported in skipped.csv).")
     return p
+
+
+def part_from(args_shard: str | None, env: dict[str, str]) -> tuple[int, int]:
+    """K/N from the flag, else from torchrun or a SLURM array, else 0/1."""
+    if args_shard:
+        k, _, n = args_shard.partition("/")
+        return int(k), int(n)
+    if "WORLD_SIZE" in env and "RANK" in env:
+        return int(env["RANK"]), int(env["WORLD_SIZE"])
+    if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
+        first = int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        return int(env["SLURM_ARRAY_TASK_ID"]) - first, int(env["SLURM_ARRAY_TASK_COUNT"])
+    return 0, 1
 
 
 def corpus_utterances(args: argparse.Namespace) -> tuple[list[Utterance], list[corpora.Skipped]]:
@@ -86,14 +125,54 @@ def corpus_utterances(args: argparse.Namespace) -> tuple[list[Utterance], list[c
     return kept, skipped + dropped
 
 
+def write(args: argparse.Namespace, cfg: FeatureConfig, utterances, left_out) -> int:
+    part = part_from(args.shard, dict(os.environ))
+    start = time.perf_counter()
+    seconds = 0.0
+    n_mine = sum(len(utterances[k:k + args.files_per_shard])
+                 for k in range(part[0] * args.files_per_shard, len(utterances),
+                                part[1] * args.files_per_shard))
+    with tqdm(total=n_mine, unit="file", desc=f"featurising part {part[0]}/{part[1]}") as bar:
+        def progress(batch):
+            nonlocal seconds
+            seconds += sum(f.duration_s for f in batch.files)
+            bar.update(len(batch.files))
+            bar.set_postfix(audio_h_per_s=f"{seconds / 3600 / (time.perf_counter() - start):.3f}")
+
+        try:
+            report = write_store(args.out, utterances, cfg, left_out=left_out,
+                                 files_per_shard=args.files_per_shard, part=part,
+                                 threads=args.threads, max_shards=args.max_shards,
+                                 on_shard=progress)
+        except StoreMismatch as e:
+            raise SystemExit(f"error: {e}")
+    if report.shards_written == 0 and report.complete:
+        print(f"{args.out}: the store is complete; nothing to do")
+    else:
+        print(f"{args.out}: wrote {report.shards_written} shards ({report.shards_already_done} "
+              f"were already there) of {report.shards_total}; "
+              f"{'complete' if report.complete else 'not complete yet'}")
+    print(f"kept {len(utterances)} files for featurising, left out {len(left_out)} before; "
+          f"{report.failed_files} unreadable (see {args.out}/skipped.csv once complete)")
+    return 1 if args.strict and report.failed_files else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.merge:
+        if args.out is None:
+            raise SystemExit("--merge needs --out DIR")
+        complete = merge(args.out, args.merge)
+        print(f"{args.out}: merged {len(args.merge)} parts; {'complete' if complete else 'shards still missing'}")
+        return 0 if complete else 1
     cfg = FeatureConfig(window_s=args.window_s, overlap_s=args.overlap_s, pad=args.pad,
                         pad_mode=args.pad_mode)
     utterances, left_out = corpus_utterances(args)
     if left_out:
         print(f"left out before featurising: {len(left_out)} files (label not in the map, "
               f"name not in the corpus convention, missing audio)")
+    if args.out is not None:
+        return write(args, cfg, utterances, left_out)
     paths = [u.path for u in utterances]
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0

@@ -54,8 +54,8 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == to {
         return Ok(x.to_vec());
     }
-    let g = gcd(from as u64, to as u64);
-    let (up, down) = (to as u64 / g, from as u64 / g);
+    let g = gcd(u64::from(from), u64::from(to));
+    let (up, down) = (u64::from(to) / g, u64::from(from) / g);
     if up.max(down) > MAX_RATIO_TERM {
         return Err(Error::Config(format!(
             "cannot resample from {from} Hz to {to} Hz: the rates have too small a common divisor"
@@ -66,9 +66,8 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let computed_len = ((2 * n * up + down) / (2 * down)) as usize;
     let mut y = vec![0.0f32; full_len];
     if computed_len > 0 {
-        let units = computed_len.div_ceil(up as usize);
-        let plan = cached_plan(up as usize, down as usize, units);
-        plan.run(x, &mut y[..computed_len]);
+        let (up, down) = (up as usize, down as usize);
+        cached_plan(up, down, computed_len.div_ceil(up)).run(x, &mut y[..computed_len]);
     }
     Ok(y)
 }
@@ -100,7 +99,7 @@ struct Plan {
 
 impl Plan {
     fn new(up: usize, down: usize, units: usize) -> Self {
-        let kernel = Filter::soxr_hq(up as u64, down as u64).taps(up, down);
+        let kernel = Filter::soxr_hq(up, down).taps(up, down);
         let reach = kernel.len() / 2 + 1;
         let pad = reach.div_ceil(down);
         let block = block_units(units + 2 * pad, pad, down);
@@ -184,8 +183,7 @@ fn block_units(needed: usize, pad: usize, down: usize) -> usize {
     }
 }
 
-/// A Kaiser-windowed sinc with [`CUTOFF`], in units of samples at the lower rate.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A Kaiser-windowed sinc with [`CUTOFF`]; lengths in samples at the lower rate.
 struct Filter {
     beta: f64,
     half_length: f64,
@@ -194,17 +192,17 @@ struct Filter {
 impl Filter {
     /// The filter soxr HQ uses for a conversion by `up / down` (reduced).
     ///
-    /// soxr first halves the rate while more than a factor 4 remains, then
+    /// soxr first halves the rate while a factor of 4 or more remains, then
     /// does the rest in one filter stage when it is a ratio of integers up
-    /// to 4, else in a polyphase stage followed by a filter stage. Every
+    /// to 4, else in a polyphase stage and a filter stage. Every
     /// stage beyond the first takes a share of the error budget, so the
     /// filter stage's attenuation rises by 20 log10 of the stage count (and
     /// 6 dB for a polyphase stage). The filter stage runs at `factor` times
     /// the lower rate and rounds its tap count there up to 1 (mod 4).
-    fn soxr_hq(up: u64, down: u64) -> Filter {
+    fn soxr_hq(up: usize, down: usize) -> Filter {
         let halvings = (down / (2 * up)).max(1).ilog2();
         let (a, b) = (down, up << halvings);
-        let g = gcd(a, b);
+        let g = gcd(a as u64, b as u64) as usize;
         let largest_term = a.max(b) / g;
         let polyphase = largest_term > 4;
         let factor = if polyphase { 2 } else { largest_term } as f64;
@@ -215,7 +213,7 @@ impl Filter {
         // Fitted to soxr's window shape and tap counts at 126 and 132 dB.
         let beta = 13.04 + 0.1115 * extra_db;
         let taps_per_factor = 193.2 + 1.528 * extra_db;
-        let taps = ((factor * taps_per_factor + 1.0).ceil() as u64 - 1).next_multiple_of(4) + 1;
+        let taps = ((factor * taps_per_factor + 1.0).ceil() as usize - 1).next_multiple_of(4) + 1;
         Filter {
             beta,
             half_length: ((taps - 1) as f64 / 2.0 + 0.5) / factor,
@@ -358,7 +356,7 @@ mod tests {
     #[test]
     fn blocks_are_few_sizes_and_hold_the_kernel() {
         for (up, down) in [(160, 441), (1, 3), (2, 1), (320, 441), (16000, 44101)] {
-            let kernel = Filter::soxr_hq(up as u64, down as u64).taps(up, down);
+            let kernel = Filter::soxr_hq(up, down).taps(up, down);
             let plan = Plan::new(up, down, 10);
             assert!(plan.pad * down > kernel.len() / 2);
             assert!(plan.block > 2 * plan.pad);

@@ -1,0 +1,9 @@
+"""The feature store written by ``python -m glam_py.featurize --out DIR``
+and read by training: shards of windows as ``.npy`` files, ``index.csv``
+(one row per utterance), ``features.json`` (the exact settings) and
+``skipped.csv`` (every file left out, and why)."""
+
+from glam_py.store.reader import FeatureStore
+from glam_py.store.writer import StoreMismatch, WriteReport, assemble, merge, write_store
+
+__all__ = ["FeatureStore", "StoreMismatch", "WriteReport", "assemble", "merge", "write_store"]

@@ -1,0 +1,56 @@
+"""Reading a feature store: the index, and every utterance's windows as a
+view into memory-mapped shards (nothing is copied until used)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from glam_py.features import FeatureConfig
+from glam_py.store import layout
+from glam_py.store.writer import StoreMismatch, expected_shards
+
+
+class FeatureStore:
+    def __init__(self, root: str | Path, expected: FeatureConfig | None = None):
+        """Opens a complete store. With ``expected``, a store featurised
+        with other settings is refused with the differences named."""
+        self.root = Path(root)
+        if not (self.root / layout.SETTINGS).is_file():
+            raise FileNotFoundError(f"no feature store at {self.root} ({layout.SETTINGS} missing)")
+        settings = layout.read_json(self.root / layout.SETTINGS)
+        self.config = FeatureConfig.from_dict(settings["features"])
+        if expected is not None and expected != self.config:
+            raise StoreMismatch(f"{self.root} was featurised with other settings than asked for "
+                                f"(asked, stored): {expected.differences(self.config)}")
+        if not (self.root / layout.INDEX).is_file():
+            n = expected_shards(self.root)
+            done = sum(layout.shard_complete(self.root, k) for k in range(n))
+            raise ValueError(f"{self.root} is incomplete ({done} of {n} shards); run "
+                             f"python -m glam_py.featurize again with the same arguments to finish it")
+        self.index = layout.read_csv(self.root / layout.INDEX)
+        for row in self.index:
+            for key in ("shard", "first_window", "n_windows"):
+                row[key] = int(row[key])
+        self.skipped = layout.read_csv(self.root / layout.SKIPPED)
+        self.labels = list(dict.fromkeys(row["label"] for row in self.index))
+        self._shards: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def n_windows(self) -> int:
+        return sum(row["n_windows"] for row in self.index)
+
+    def shard(self, k: int) -> np.ndarray:
+        if k not in self._shards:
+            self._shards[k] = np.load(layout.shard_array(self.root, k), mmap_mode="r")
+        return self._shards[k]
+
+    def windows(self, i: int) -> np.ndarray:
+        """``[n_windows, n_features, n_frames]`` of utterance ``i``, a view
+        into its memory-mapped shard."""
+        row = self.index[i]
+        return self.shard(row["shard"])[row["first_window"]:row["first_window"] + row["n_windows"]]

@@ -1,0 +1,167 @@
+"""Writing a feature store: the file list is cut into fixed shards of
+consecutive files, each shard featurised and written on its own (array,
+skip list, then index, each atomically). A run that stops anywhere resumes
+at the first incomplete shard and ends with byte-identical arrays; several
+writers (``part=(k, n)``) take every n-th shard into the same folder, or
+into folders that :func:`merge` joins."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from glam_py import features
+from glam_py.corpora import Skipped, Utterance
+from glam_py.features import FeatureConfig
+from glam_py.store import layout
+
+FORMAT_VERSION = 1
+
+
+class StoreMismatch(ValueError):
+    """The folder holds a store written with other settings or files."""
+
+
+@dataclass
+class WriteReport:
+    shards_total: int
+    shards_written: int
+    shards_already_done: int
+    complete: bool
+    failed_files: int
+
+
+def _fingerprint(utterances: Sequence[Utterance]) -> str:
+    h = hashlib.sha256()
+    for u in utterances:
+        h.update(f"{u.path}\t{u.label}\t{u.speaker}\n".encode())
+    return h.hexdigest()
+
+
+def settings_of(config: FeatureConfig, utterances: Sequence[Utterance], files_per_shard: int) -> dict:
+    return dict(format=FORMAT_VERSION, features=config.to_dict(), files_per_shard=files_per_shard,
+                n_files=len(utterances), files_sha256=_fingerprint(utterances),
+                labels=list(dict.fromkeys(u.label for u in utterances)))
+
+
+def _claim(root: Path, settings: dict) -> None:
+    path = root / layout.SETTINGS
+    if path.exists():
+        found = layout.read_json(path)
+        if found != settings:
+            diffs = {k: (found.get(k), settings[k]) for k in settings if found.get(k) != settings[k]}
+            if "features" in diffs:
+                old, new = FeatureConfig.from_dict(found["features"]), FeatureConfig.from_dict(settings["features"])
+                diffs["features"] = new.differences(old)
+            raise StoreMismatch(f"{root} holds a store written with other settings (asked, stored): {diffs}; "
+                                f"use another --out or delete it")
+    else:
+        layout.write_json(path, settings)
+
+
+def _shard_rows(batch: features.FeatureBatch, chunk: Sequence[Utterance], k: int):
+    index, skipped, first = [], [], 0
+    for u, info in zip(chunk, batch.files):
+        if info.error is not None:
+            skipped.append(dict(path=str(u.path), reason=f"unreadable: {info.error}"))
+        elif info.n_windows == 0:
+            skipped.append(dict(path=str(u.path), reason=f"too short: {info.note}"))
+        else:
+            index.append(dict(utterance_id=u.utterance_id or Path(u.path).stem, path=str(u.path),
+                              label=u.label, speaker=u.speaker or "", session=u.session or "",
+                              subset=u.subset or "", shard=k, first_window=first,
+                              n_windows=info.n_windows, duration_s=f"{info.duration_s:.6f}",
+                              sample_rate=info.sample_rate, note=info.note or ""))
+            first += info.n_windows
+    return index, skipped
+
+
+def write_store(root: str | Path, utterances: Sequence[Utterance], config: FeatureConfig, *,
+                left_out: Sequence[Skipped] = (), files_per_shard: int = 256,
+                part: tuple[int, int] = (0, 1), threads: int | None = None,
+                max_shards: int | None = None,
+                on_shard: Callable[[features.FeatureBatch], None] | None = None) -> WriteReport:
+    """Featurises ``utterances`` into the store at ``root``, resuming what
+    an earlier run left. ``part=(k, n)`` writes shards k, k + n, ...;
+    ``max_shards`` stops after that many new shards (for time-limited jobs).
+    When every shard is there, the index and skip list are assembled."""
+    root = Path(root)
+    if not utterances:
+        raise ValueError("no utterance to featurise (did the label map drop them all?)")
+    k_part, n_parts = part
+    if not 0 <= k_part < n_parts:
+        raise ValueError(f"part {k_part}/{n_parts}: need 0 <= k < n")
+    root.mkdir(parents=True, exist_ok=True)
+    _claim(root, settings_of(config, utterances, files_per_shard))
+    if not (root / layout.LEFT_OUT).exists():
+        layout.write_csv(root / layout.LEFT_OUT, layout.SKIPPED_COLUMNS,
+                         [dict(path=str(s.path), reason=s.reason) for s in left_out])
+    n_shards = max(1, -(-len(utterances) // files_per_shard))
+    mine = [k for k in range(n_shards) if k % n_parts == k_part]
+    todo = [k for k in mine if not layout.shard_complete(root, k)]
+    if max_shards is not None:
+        todo = todo[:max_shards]
+    chunks = {k: utterances[k * files_per_shard:(k + 1) * files_per_shard] for k in todo}
+    paths = [u.path for k in todo for u in chunks[k]]
+    failed = 0
+    stream = features.iter_featurize(paths, config, threads, files_per_chunk=files_per_shard)
+    for k, batch in zip(todo, stream):
+        index, skipped = _shard_rows(batch, chunks[k], k)
+        failed += len(batch.errors)
+        layout.write_array(layout.shard_array(root, k), batch.windows)
+        layout.write_csv(layout.shard_skipped(root, k), layout.SKIPPED_COLUMNS, skipped)
+        layout.write_csv(layout.shard_index(root, k), layout.INDEX_COLUMNS, index)
+        if on_shard:
+            on_shard(batch)
+    complete = assemble(root)
+    done_before = sum(1 for k in mine if k not in chunks and layout.shard_complete(root, k))
+    return WriteReport(n_shards, len(todo), done_before, complete, failed)
+
+
+def assemble(root: Path) -> bool:
+    """Writes index.csv and skipped.csv once every shard is complete;
+    returns whether the store is complete."""
+    n_shards = expected_shards(root)
+    if not all(layout.shard_complete(root, k) for k in range(n_shards)):
+        return False
+    if (root / layout.INDEX).exists():
+        return True
+    skipped = layout.read_csv(root / layout.LEFT_OUT)
+    index = []
+    for k in range(n_shards):
+        skipped += layout.read_csv(layout.shard_skipped(root, k))
+        index += layout.read_csv(layout.shard_index(root, k))
+    layout.write_csv(root / layout.SKIPPED, layout.SKIPPED_COLUMNS, skipped)
+    layout.write_csv(root / layout.INDEX, layout.INDEX_COLUMNS, index)
+    return True
+
+
+def merge(out: str | Path, parts: Sequence[str | Path]) -> bool:
+    """Joins stores written by several machines into ``out`` (same settings
+    required); returns whether the result is complete."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in map(Path, parts):
+        settings = layout.read_json(part / layout.SETTINGS)
+        _claim(out, settings)
+        for name in [layout.LEFT_OUT] + sorted(p.name for p in part.glob("shard_*")
+                                               if ".tmp" not in p.name):
+            if not (out / name).exists():
+                shutil.copy2(part / name, out / name)
+    return assemble(out)
+
+
+def expected_shards(root: Path) -> int:
+    settings = layout.read_json(root / layout.SETTINGS)
+    return max(1, -(-settings["n_files"] // settings["files_per_shard"]))
+
+
+def load_windows(root: Path) -> np.ndarray:
+    """Every window of a complete store in index order, in memory (tests,
+    small stores); training memory-maps the shards instead."""
+    return np.concatenate([np.load(layout.shard_array(root, k)) for k in range(expected_shards(root))])

@@ -1,0 +1,132 @@
+"""The feature store: contents, resuming after a stop or a kill, several
+writers and merging, and refusing other settings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glam_py import features
+from glam_py.corpora import read_manifest
+from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.featurize import part_from
+from glam_py.features import FeatureConfig
+from glam_py.store import FeatureStore, StoreMismatch, merge, write_store
+from glam_py.store.writer import load_windows
+
+CFG = FeatureConfig()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    manifest = generate_demo_corpus(root, n_speakers=4, per_class_per_speaker=3)
+    bad = root / "wav" / "broken.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage")
+    with manifest.open("a") as f:
+        f.write("wav/broken.wav,sad,spk00\n")
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory):
+    root = tmp_path_factory.mktemp("store_ref")
+    write_store(root, read_manifest(corpus), CFG, files_per_shard=5)
+    return root
+
+
+def shard_bytes(root: Path) -> dict[str, bytes]:
+    names = sorted(p.name for p in root.glob("shard_*.npy"))
+    return {n: (root / n).read_bytes() for n in names} | {"index": (root / "index.csv").read_bytes()}
+
+
+def test_store_contents(reference, corpus):
+    store = FeatureStore(reference, expected=CFG)
+    utterances = read_manifest(corpus)
+    skipped = {Path(s["path"]).name: s["reason"] for s in store.skipped}
+    assert "unreadable" in skipped.pop("broken.wav")
+    assert skipped and all(r.startswith("too short") for r in skipped.values())
+    assert len(store) + len(skipped) + 1 == len(utterances)
+    assert store.n_windows == len(load_windows(reference))
+    assert set(store.labels) == {"neutral", "happy", "sad", "angry"}
+    row = store.index[7]
+    expected, _ = features.featurize_signal(features.load(row["path"]), 16000, CFG)
+    got = store.windows(7)
+    np.testing.assert_array_equal(got, expected)
+    assert isinstance(got.base, np.memmap) or isinstance(got, np.memmap)
+    assert {"utterance_id", "path", "label", "speaker", "shard", "first_window", "n_windows"} <= set(row)
+
+
+def test_resumes_after_a_stop_and_leftovers_of_a_crash(corpus, reference, tmp_path):
+    utterances = read_manifest(corpus)
+    report = write_store(tmp_path, utterances, CFG, files_per_shard=5, max_shards=3)
+    assert (report.shards_written, report.complete) == (3, False)
+    with pytest.raises(ValueError, match="incomplete .3 of 10 shards"):
+        FeatureStore(tmp_path)
+    # What a kill leaves: a half-written temporary file, and a shard whose
+    # array landed but whose index did not.
+    (tmp_path / "shard_00003.npy.tmp999").write_bytes(b"\x93NUMPY half")
+    (tmp_path / "shard_00002.csv").unlink()
+    (tmp_path / "shard_00002.npy").write_bytes(b"corrupt")
+    report = write_store(tmp_path, utterances, CFG, files_per_shard=5)
+    assert report.complete and report.shards_written == 8
+    assert shard_bytes(tmp_path) == shard_bytes(reference)
+    again = write_store(tmp_path, utterances, CFG, files_per_shard=5)
+    assert again.shards_written == 0 and again.complete
+
+
+def test_resumes_after_kill_minus_9(corpus, reference, tmp_path):
+    command = [sys.executable, "-m", "glam_py.featurize", "--corpus", "csv", "--root",
+               str(corpus.parent), "--out", str(tmp_path), "--files-per-shard", "5", "--threads", "1"]
+    killed_mid_run = False
+    for _ in range(20):
+        for p in tmp_path.iterdir():
+            p.unlink()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not (tmp_path / "shard_00001.csv").exists():
+            time.sleep(0.001)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if not (tmp_path / "index.csv").exists():
+            killed_mid_run = True
+            break
+    assert killed_mid_run, "the run always finished before it could be killed"
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert shard_bytes(tmp_path) == shard_bytes(reference)
+
+
+def test_three_writers_merged_equal_one(corpus, reference, tmp_path):
+    utterances = read_manifest(corpus)
+    parts = [tmp_path / f"part{k}" for k in range(3)]
+    for k, part in enumerate(parts):
+        report = write_store(part, utterances, CFG, files_per_shard=5, part=(k, 3))
+        assert not report.complete
+    assert merge(tmp_path / "merged", parts)
+    assert shard_bytes(tmp_path / "merged") == shard_bytes(reference)
+    shared = tmp_path / "shared"
+    for k in (2, 0, 1):
+        report = write_store(shared, utterances, CFG, files_per_shard=5, part=(k, 3))
+    assert report.complete
+    assert shard_bytes(shared) == shard_bytes(reference)
+
+
+def test_other_settings_are_refused_naming_the_difference(reference, corpus):
+    with pytest.raises(StoreMismatch, match=r"'pad': \('tile', 'drop'\)"):
+        FeatureStore(reference, expected=CFG.replace(pad="tile"))
+    with pytest.raises(StoreMismatch, match="overlap_s"):
+        write_store(reference, read_manifest(corpus), CFG.replace(overlap_s=1.0), files_per_shard=5)
+
+
+def test_part_from_flag_torchrun_and_slurm():
+    assert part_from("2/3", {}) == (2, 3)
+    assert part_from(None, {"RANK": "1", "WORLD_SIZE": "4"}) == (1, 4)
+    assert part_from(None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4",
+                            "SLURM_ARRAY_TASK_MIN": "3"}) == (2, 4)
+    assert part_from(None, {}) == (0, 1)
