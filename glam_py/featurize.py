@@ -152,8 +152,9 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, utterances, left_out) ->
         print(f"{args.out}: wrote {report.shards_written} shards ({report.shards_already_done} "
               f"were already there) of {report.shards_total}; "
               f"{'complete' if report.complete else 'not complete yet'}")
-    print(f"kept {len(utterances)} files for featurising, left out {len(left_out)} before; "
-          f"{report.failed_files} unreadable (see {args.out}/skipped.csv once complete)")
+    print(f"{len(utterances)} files to featurise ({len(left_out)} left out before); this run: "
+          f"{report.failed_files} unreadable, {report.too_short} shorter than a window "
+          f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete")
     return 1 if args.strict and report.failed_files else 0
 
 

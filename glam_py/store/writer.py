@@ -34,6 +34,7 @@ class WriteReport:
     shards_already_done: int
     complete: bool
     failed_files: int
+    too_short: int
 
 
 def _fingerprint(utterances: Sequence[Utterance]) -> str:
@@ -108,11 +109,12 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
         todo = todo[:max_shards]
     chunks = {k: utterances[k * files_per_shard:(k + 1) * files_per_shard] for k in todo}
     paths = [u.path for k in todo for u in chunks[k]]
-    failed = 0
+    failed = too_short = 0
     stream = features.iter_featurize(paths, config, threads, files_per_chunk=files_per_shard)
     for k, batch in zip(todo, stream):
         index, skipped = _shard_rows(batch, chunks[k], k)
         failed += len(batch.errors)
+        too_short += sum(1 for f in batch.files if f.error is None and f.n_windows == 0)
         layout.write_array(layout.shard_array(root, k), batch.windows)
         layout.write_csv(layout.shard_skipped(root, k), layout.SKIPPED_COLUMNS, skipped)
         layout.write_csv(layout.shard_index(root, k), layout.INDEX_COLUMNS, index)
@@ -120,7 +122,7 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
             on_shard(batch)
     complete = assemble(root)
     done_before = sum(1 for k in mine if k not in chunks and layout.shard_complete(root, k))
-    return WriteReport(n_shards, len(todo), done_before, complete, failed)
+    return WriteReport(n_shards, len(todo), done_before, complete, failed, too_short)
 
 
 def assemble(root: Path) -> bool:

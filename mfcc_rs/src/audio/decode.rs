@@ -98,7 +98,7 @@ enum Stage {
 fn describe(err: &SymphoniaError, stage: &Stage) -> String {
     match (err, stage) {
         (SymphoniaError::IoError(e), Stage::Header) if e.kind() == ErrorKind::UnexpectedEof => {
-            "truncated: the file ends inside its header".into()
+            "truncated: the file ends too early to be opened".into()
         }
         (SymphoniaError::IoError(e), Stage::Data { frames, declared }) if e.kind() == ErrorKind::UnexpectedEof => {
             match declared {
