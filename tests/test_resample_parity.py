@@ -2,10 +2,8 @@
 MFCC of every window of EmoDB recordings converted to other rates matches
 within the parity tolerance plus a measured resampling allowance.
 
-The allowance is the price of a different (windowed-sinc) resampler: the
-two filters differ in their transition band near the Nyquist frequency of
-the lower rate, which moves the top mel bands. It is measured by
-`benches/resample_allowance.py` and stated in the README."""
+The allowance is measured by `benches/resample_allowance.py` and stated in
+the README."""
 
 from __future__ import annotations
 
@@ -19,11 +17,13 @@ librosa = pytest.importorskip("librosa")
 soxr = pytest.importorskip("soxr")
 
 PARITY = 2e-3
-# Measured by benches/resample_allowance.py over 100 EmoDB recordings: the
-# largest difference is 0.12-1.37 depending on the rate (always in c0/c1 of
-# a quiet window), the mean 0.016-0.024.
-ALLOWANCE = 1.5
-MEAN_ALLOWANCE = 0.05
+# Measured by benches/resample_allowance.py over 100 EmoDB recordings. For
+# single-stage ratios (8 and 48 kHz) the resampler reproduces soxr's kernel
+# and the MFCCs stay within the parity tolerance itself. 22.05 and 44.1 kHz
+# go through soxr's polyphase stage: mean 0.003, and up to 1.4 in the first
+# two frames of a file, where soxr's multi-stage start-up transient differs.
+ALLOWANCE = {8000: 0.0, 48000: 0.0, 22050: 1.5, 44100: 1.5}
+MEAN_ALLOWANCE = {8000: 1e-4, 48000: 1e-4, 22050: 0.01, 44100: 0.01}
 RATES = (8000, 22050, 44100, 48000)
 
 
@@ -57,5 +57,5 @@ def test_resampled_windows_match_librosa_load(tmp_path, recordings, rate):
         assert len(ours) == len(ref) > 0
         diffs.append(np.abs(ours - ref).ravel())
     diffs = np.concatenate(diffs)
-    assert diffs.max() <= PARITY + ALLOWANCE, f"{rate} Hz: largest MFCC difference {diffs.max()}"
-    assert diffs.mean() <= MEAN_ALLOWANCE, f"{rate} Hz: mean MFCC difference {diffs.mean()}"
+    assert diffs.max() <= PARITY + ALLOWANCE[rate], f"{rate} Hz: largest MFCC difference {diffs.max()}"
+    assert diffs.mean() <= MEAN_ALLOWANCE[rate], f"{rate} Hz: mean MFCC difference {diffs.mean()}"

@@ -34,7 +34,12 @@ fn cases(encoding: Encoding) -> Vec<(f64, f32)> {
     match encoding {
         Encoding::U8 => vec![(-128.0, -1.0), (0.0, 0.0), (64.0, 0.5), (127.0, 127.0 / 128.0)],
         Encoding::I16 => vec![(-32768.0, -1.0), (0.0, 0.0), (16384.0, 0.5), (1.0, 1.0 / 32768.0)],
-        Encoding::I24 => vec![(-8388608.0, -1.0), (4194304.0, 0.5), (1.0, 1.0 / 8388608.0), (-3.0, -3.0 / 8388608.0)],
+        Encoding::I24 => vec![
+            (-8388608.0, -1.0),
+            (4194304.0, 0.5),
+            (1.0, 1.0 / 8388608.0),
+            (-3.0, -3.0 / 8388608.0),
+        ],
         Encoding::I32 => vec![
             (-2147483648.0, -1.0),
             (1073741824.0, 0.5),
@@ -171,7 +176,11 @@ fn flac_decodes_to_soundfile_values() {
     for bits in [8, 16, 24] {
         let full = 1i64 << (bits - 1);
         let codes = [-full, -1, 0, 1, full / 2, full - 1];
-        let frames: Vec<Vec<i32>> = codes.iter().zip(codes.iter().rev()).map(|(&l, &r)| vec![l as i32, r as i32]).collect();
+        let frames: Vec<Vec<i32>> = codes
+            .iter()
+            .zip(codes.iter().rev())
+            .map(|(&l, &r)| vec![l as i32, r as i32])
+            .collect();
         let scale = |code: i64| code as f32 / full as f32;
         let mono: Vec<Vec<i32>> = frames.iter().map(|f| vec![f[0]]).collect();
         let got = decode_bytes(flac(bits, 44100, &mono), Some("flac"), Path::new("m.flac"))
@@ -180,7 +189,11 @@ fn flac_decodes_to_soundfile_values() {
         assert_eq!(got.samples, codes.map(scale), "{bits}-bit mono");
         let got = decode_bytes(flac(bits, 44100, &frames), None, Path::new("s.flac"))
             .unwrap_or_else(|e| panic!("{bits}-bit stereo: {e}"));
-        let want: Vec<f32> = codes.iter().zip(codes.iter().rev()).map(|(&l, &r)| (scale(l) + scale(r)) / 2.0).collect();
+        let want: Vec<f32> = codes
+            .iter()
+            .zip(codes.iter().rev())
+            .map(|(&l, &r)| (scale(l) + scale(r)) / 2.0)
+            .collect();
         assert_eq!((got.channels, got.samples), (2, want), "{bits}-bit stereo");
     }
 }
@@ -194,7 +207,10 @@ fn load_resamples_to_the_target_rate() {
         .collect();
     std::fs::write(&path, wav(Encoding::I16, 44100, &frames, false)).unwrap();
     let audio = load(&path, Some(16000)).unwrap();
-    assert_eq!((audio.sample_rate, audio.original_sample_rate, audio.channels), (16000, 44100, 2));
+    assert_eq!(
+        (audio.sample_rate, audio.original_sample_rate, audio.channels),
+        (16000, 44100, 2)
+    );
     assert_eq!(audio.samples.len(), 16000);
     let native = load(&path, None).unwrap();
     assert_eq!((native.sample_rate, native.samples.len()), (44100, 44100));
@@ -212,11 +228,17 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
         p
     };
     let err = decode_file(&dir.join("missing.wav")).unwrap_err();
-    assert!(matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound), "{err}");
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{err}"
+    );
     assert!(err.to_string().contains("missing.wav"), "{err}");
 
     let err = load(&dir, Some(16000)).unwrap_err();
-    assert!(matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::IsADirectory), "{err}");
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::IsADirectory),
+        "{err}"
+    );
     assert!(err.to_string().contains("is a directory"), "{err}");
 
     let good = small_wav();
@@ -225,19 +247,39 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
     let good_flac = flac(16, 16000, &(0..300).map(|i| vec![i * 7]).collect::<Vec<_>>());
     let cases: Vec<(PathBuf, &str)> = vec![
         (write("empty.wav", b""), "file is empty"),
-        (write("text.wav", b"just some text, not a RIFF file at all......"), "not a recognised audio format"),
+        (
+            write("text.wav", b"just some text, not a RIFF file at all......"),
+            "not a recognised audio format",
+        ),
         (write("header.wav", &good[..30]), "truncated"),
         (write("data.wav", &good[..good.len() - 100]), "truncated: the file"),
         (write("data.flac", &good_flac[..good_flac.len() - 200]), "truncated"),
         (write("mp3inwav.wav", &unsupported), "unsupported"),
-        (write("nosamples.wav", &wav(Encoding::I16, 16000, &[], false)), "contains no samples"),
         (
-            write("nan.wav", &wav(Encoding::F32, 16000, &[vec![0.0], vec![f64::NAN], vec![0.5]], false)),
+            write("nosamples.wav", &wav(Encoding::I16, 16000, &[], false)),
+            "contains no samples",
+        ),
+        (
+            write(
+                "nan.wav",
+                &wav(Encoding::F32, 16000, &[vec![0.0], vec![f64::NAN], vec![0.5]], false),
+            ),
             "NaN or infinite sample at frame 1",
         ),
-        (write("inf.wav", &wav(Encoding::F64, 16000, &[vec![f64::INFINITY]], false)), "NaN or infinite sample at frame 0"),
         (
-            write("stereo_inf.wav", &wav(Encoding::F32, 16000, &[vec![0.0, 0.0], vec![0.0, f64::NEG_INFINITY]], true)),
+            write("inf.wav", &wav(Encoding::F64, 16000, &[vec![f64::INFINITY]], false)),
+            "NaN or infinite sample at frame 0",
+        ),
+        (
+            write(
+                "stereo_inf.wav",
+                &wav(
+                    Encoding::F32,
+                    16000,
+                    &[vec![0.0, 0.0], vec![0.0, f64::NEG_INFINITY]],
+                    true,
+                ),
+            ),
             "NaN or infinite sample at frame 1",
         ),
     ];
@@ -246,7 +288,10 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
         let text = err.to_string();
         assert!(matches!(err, Error::Decode { .. }), "{text}");
         let name = path.file_name().unwrap().to_str().unwrap();
-        assert!(text.starts_with(&path.display().to_string()), "'{text}' should start with the path");
+        assert!(
+            text.starts_with(&path.display().to_string()),
+            "'{text}' should start with the path"
+        );
         assert!(text.contains(needle), "{name}: expected '{needle}' in '{text}'");
         // The same bytes from memory give the same error.
         let again = load_bytes(std::fs::read(&path).unwrap(), None, &path, Some(16000)).unwrap_err();
@@ -327,7 +372,9 @@ fn output_is_not_delayed() {
                 .map(|i| y[i] as f64 * want[(i as isize + lag) as usize] as f64)
                 .sum()
         };
-        let best = (-20..=20).max_by(|&a, &b| correlation(a).total_cmp(&correlation(b))).unwrap();
+        let best = (-20..=20)
+            .max_by(|&a, &b| correlation(a).total_cmp(&correlation(b)))
+            .unwrap();
         assert_eq!(best, 0, "{from} Hz");
     }
     // An impulse on the output grid lands on its output sample.
@@ -368,7 +415,10 @@ fn short_inputs_resample() {
         for (from, to) in [(44100, 16000), (8000, 16000), (96000, 16000), (16000, 22050)] {
             let y = resample(&vec![0.5; n], from, to).unwrap();
             assert_eq!(y.len(), (n * to as usize).div_ceil(from as usize));
-            assert!(y.iter().all(|v| v.is_finite() && v.abs() < 1.0), "{n} {from} {to}: {y:?}");
+            assert!(
+                y.iter().all(|v| v.is_finite() && v.abs() < 1.0),
+                "{n} {from} {to}: {y:?}"
+            );
         }
     }
 }

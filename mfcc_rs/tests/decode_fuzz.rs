@@ -13,24 +13,36 @@ use proptest::prelude::*;
 fn check(bytes: Vec<u8>, ext: Option<&str>, target_sr: Option<u32>) {
     match load_bytes(bytes, ext, Path::new("fuzz.bin"), target_sr) {
         Ok(audio) => {
-            assert!(!audio.samples.is_empty() || target_sr.is_some());
+            assert!(!audio.samples.is_empty());
             assert!(audio.samples.iter().all(|v| v.is_finite()));
         }
         Err(e) => assert!(e.to_string().starts_with("fuzz.bin: "), "{e}"),
     }
 }
 
-/// A valid file of each kind to mutate.
-fn seeds() -> Vec<(Vec<u8>, &'static str)> {
+/// Openings of the formats symphonia probes for.
+const MAGIC: [&[u8]; 5] = [
+    b"RIFF\x24\x08\x00\x00WAVEfmt ",
+    b"fLaC\x00\x00\x00\x22",
+    b"OggS\x00\x02",
+    b"ID3\x04\x00\x00",
+    b"FORM\x00\x00\x08\x00AIFF",
+];
+
+/// Valid files of every sample encoding, to mutate.
+fn seeds() -> Vec<Vec<u8>> {
     let tone = |channels: usize, scale: f64| -> Vec<Vec<f64>> {
-        (0..300).map(|i| vec![((i as f64 * 0.3).sin() * scale).round(); channels]).collect()
+        (0..300)
+            .map(|i| vec![((i as f64 * 0.3).sin() * scale).round(); channels])
+            .collect()
     };
     vec![
-        (wav(Encoding::I16, 16000, &tone(1, 8000.0), false), "wav"),
-        (wav(Encoding::U8, 8000, &tone(2, 100.0), true), "wav"),
-        (wav(Encoding::I24, 44100, &tone(2, 4e6), false), "wav"),
-        (wav(Encoding::F32, 22050, &tone(1, 1.0 / 3.0), true), "wav"),
-        (wav(Encoding::F64, 48000, &tone(3, 0.001), false), "wav"),
+        wav(Encoding::I16, 16000, &tone(1, 8000.0), false),
+        wav(Encoding::U8, 8000, &tone(2, 100.0), true),
+        wav(Encoding::I24, 44100, &tone(2, 4e6), false),
+        wav(Encoding::I32, 11025, &tone(1, 1e9), true),
+        wav(Encoding::F32, 22050, &tone(1, 1.0 / 3.0), true),
+        wav(Encoding::F64, 48000, &tone(3, 0.001), false),
     ]
 }
 
@@ -38,37 +50,38 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048), ext in prop::sample::select(vec!["wav", "flac", "mp3", "ogg", "aiff", "txt"])) {
+    fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+                    ext in prop::sample::select(vec!["wav", "flac", "mp3", "ogg", "aiff", "txt"])) {
         check(bytes, Some(ext), None);
     }
 
     #[test]
-    fn random_bytes_behind_a_header(tail in proptest::collection::vec(any::<u8>(), 0..512), magic in prop::sample::select(vec![&b"RIFF\x24\x08\x00\x00WAVEfmt "[..], b"fLaC\x00\x00\x00\x22", b"OggS\x00\x02", b"ID3\x04\x00\x00", b"FORM\x00\x00\x08\x00AIFF"])) {
+    fn random_bytes_behind_a_header(tail in proptest::collection::vec(any::<u8>(), 0..512),
+                                    magic in prop::sample::select(MAGIC.to_vec())) {
         let mut bytes = magic.to_vec();
         bytes.extend(tail);
         check(bytes, None, Some(16000));
     }
 
     #[test]
-    fn mutated_and_truncated_wav(seed in 0..5usize,
+    fn mutated_and_truncated_wav(seed in 0..6usize,
                                  edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..12),
                                  cut in any::<prop::sample::Index>()) {
-        let (mut bytes, ext) = seeds().swap_remove(seed);
+        let mut bytes = seeds().swap_remove(seed);
         for (at, value) in edits {
             let i = at.index(bytes.len());
             bytes[i] = value;
         }
         bytes.truncate(cut.index(bytes.len() + 1));
-        check(bytes, Some(ext), Some(16000));
+        check(bytes, Some("wav"), Some(16000));
     }
 
     #[test]
-    fn mutated_header_fields(seed in 0..5usize, at in 0..48usize, value in any::<u32>()) {
+    fn mutated_header_fields(seed in 0..6usize, at in 0..64usize, value in any::<u32>()) {
         // Whole little-endian words over the header: sizes, rates, channel
         // counts and block alignments taking any value.
-        let (mut bytes, ext) = seeds().swap_remove(seed);
-        let at = at.min(bytes.len() - 4);
+        let mut bytes = seeds().swap_remove(seed);
         bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
-        check(bytes, Some(ext), Some(16000));
+        check(bytes, Some("wav"), Some(16000));
     }
 }

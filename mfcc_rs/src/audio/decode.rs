@@ -92,7 +92,10 @@ fn size_streamed_wav(bytes: &mut [u8]) {
 enum Stage {
     Header,
     /// After `frames` frames of the `declared` the header announced.
-    Data { frames: usize, declared: Option<u64> },
+    Data {
+        frames: usize,
+        declared: Option<u64>,
+    },
 }
 
 fn describe(err: &SymphoniaError, stage: &Stage) -> String {
@@ -102,7 +105,9 @@ fn describe(err: &SymphoniaError, stage: &Stage) -> String {
         }
         (SymphoniaError::IoError(e), Stage::Data { frames, declared }) if e.kind() == ErrorKind::UnexpectedEof => {
             match declared {
-                Some(declared) => format!("truncated: the file ends after {frames} of the {declared} frames its header declares"),
+                Some(declared) => {
+                    format!("truncated: the file ends after {frames} of the {declared} frames its header declares")
+                }
                 None => format!("truncated: the file ends inside its data, after {frames} frames"),
             }
         }
@@ -129,9 +134,7 @@ fn decode_stream(bytes: Vec<u8>, extension: Option<&str>) -> std::result::Result
             }
             other => describe(&other, &Stage::Header),
         })?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or("no audio track")?;
+    let track = format.default_track(TrackType::Audio).ok_or("no audio track")?;
     let (track_id, declared) = (track.id, track.num_frames);
     let params = track
         .codec_params

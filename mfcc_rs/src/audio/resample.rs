@@ -6,11 +6,13 @@
 //! 0.914, stopband from 1.0). Its stopband attenuation, and so the window's
 //! shape and length, depends on how many stages soxr splits the conversion
 //! into; [`Filter::soxr_hq`] follows that. The constants were fitted to
-//! impulse responses measured through `soxr.resample`: for ratios soxr does
-//! in one filter stage (8, 12, 24, 32, 48, 96 kHz into 16 kHz) they reproduce
-//! its kernel to about 1e-7. Other ratios (11.025, 22.05, 44.1 kHz) go
-//! through soxr's polyphase stage, which adds a passband droop of about 1e-3
-//! near 0.9 of Nyquist that is not modelled here.
+//! impulse responses measured through `soxr.resample`: where soxr converts
+//! with one filter stage, after halving the rate or not (8, 12, 24, 32, 48,
+//! 64, 96 kHz into 16 kHz), they reproduce its output to about 1e-7. Other
+//! ratios (11.025, 22.05, 44.1 kHz) go through soxr's polyphase stage, whose
+//! passband droop (1e-3 near 0.9 of Nyquist) is not modelled; nor is the
+//! start-up transient of soxr's multi-stage conversions, which changes their
+//! first few output samples by up to 1e-2.
 //!
 //! The filter is applied in the frequency domain, block by block
 //! (overlap-save): a block of input is transformed, multiplied by the
@@ -30,8 +32,6 @@ use crate::error::{Error, Result};
 /// Cutoff (-6 dB) as a fraction of the lower Nyquist frequency: midway
 /// between soxr HQ's passband end (0.9137) and stopband start (1.0).
 const CUTOFF: f64 = 0.956_871_8;
-/// soxr HQ's attenuation with one stage: 20 bits of precision plus one.
-const SINGLE_STAGE_DB: f64 = 126.43;
 
 /// Blocks grow up to about this many input samples; longer signals take
 /// several blocks, so memory and FFT plans stay small.
@@ -39,6 +39,9 @@ const MAX_BLOCK_INPUT: usize = 1 << 16;
 /// Reduced rate ratios with a larger term would need FFTs of millions of
 /// points even for a few samples; no audio format uses such rate pairs.
 const MAX_RATIO_TERM: u64 = 1 << 18;
+/// Rates further apart than this are no audio conversion but a broken header
+/// (a rate of a few Hz or GHz), whose kernel or output could exhaust memory.
+const MAX_FACTOR: u64 = 256;
 /// Plans kept for reuse: planning costs as much as resampling seconds of audio.
 const PLAN_CACHE_SIZE: usize = 16;
 
@@ -59,6 +62,11 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if up.max(down) > MAX_RATIO_TERM {
         return Err(Error::Config(format!(
             "cannot resample from {from} Hz to {to} Hz: the rates have too small a common divisor"
+        )));
+    }
+    if up > MAX_FACTOR * down || down > MAX_FACTOR * up {
+        return Err(Error::Config(format!(
+            "cannot resample from {from} Hz to {to} Hz: the rates differ by more than a factor {MAX_FACTOR}"
         )));
     }
     let n = x.len() as u64;
@@ -167,9 +175,9 @@ fn copy_zero_extended(x: &[f32], start: isize, out: &mut [f32]) {
     }
 }
 
-/// Units per block: enough for `needed` when that fits, else the largest
-/// size under [`MAX_BLOCK_INPUT`]. Sizes are 2^k or 3 * 2^k units so that few
-/// distinct FFT plans are ever made.
+/// Units per block: enough for `needed` when that fits in about
+/// [`MAX_BLOCK_INPUT`] input samples, else about that many. Sizes are 2^k or
+/// 3 * 2^k units so that few distinct FFT plans are ever made.
 fn block_units(needed: usize, pad: usize, down: usize) -> usize {
     let cap = (MAX_BLOCK_INPUT / down).max(4 * pad + 1);
     let mut size = 1;
@@ -201,16 +209,13 @@ impl Filter {
     /// the lower rate and rounds its tap count there up to 1 (mod 4).
     fn soxr_hq(up: usize, down: usize) -> Filter {
         let halvings = (down / (2 * up)).max(1).ilog2();
-        let (a, b) = (down, up << halvings);
-        let g = gcd(a as u64, b as u64) as usize;
-        let largest_term = a.max(b) / g;
+        let (rest_down, rest_up) = (down, up << halvings);
+        let largest_term = rest_down.max(rest_up) / gcd(rest_down as u64, rest_up as u64) as usize;
         let polyphase = largest_term > 4;
         let factor = if polyphase { 2 } else { largest_term } as f64;
-        let attenuation = SINGLE_STAGE_DB
-            + 20.0 * f64::from(halvings + 1).log10()
-            + if polyphase { 20.0 * 2f64.log10() } else { 0.0 };
-        let extra_db = attenuation - SINGLE_STAGE_DB;
-        // Fitted to soxr's window shape and tap counts at 126 and 132 dB.
+        let extra_db = 20.0 * f64::from(halvings + 1).log10() + if polyphase { 20.0 * 2f64.log10() } else { 0.0 };
+        // Fitted to soxr's window shape and tap counts with one stage (126.4
+        // dB: 20 bits of precision plus one) and with two (132.5 dB).
         let beta = 13.04 + 0.1115 * extra_db;
         let taps_per_factor = 193.2 + 1.528 * extra_db;
         let taps = ((factor * taps_per_factor + 1.0).ceil() as usize - 1).next_multiple_of(4) + 1;
@@ -277,9 +282,7 @@ fn bessel_i0(x: f64) -> f64 {
 fn cached_plan(up: usize, down: usize, units: usize) -> Arc<Plan> {
     static PLANS: OnceLock<Mutex<Vec<Arc<Plan>>>> = OnceLock::new();
     let plans = PLANS.get_or_init(|| Mutex::new(Vec::new()));
-    let fits = |p: &Plan| {
-        p.up == up && p.down == down && p.block == block_units(units + 2 * p.pad, p.pad, down)
-    };
+    let fits = |p: &Plan| p.up == up && p.down == down && p.block == block_units(units + 2 * p.pad, p.pad, down);
     if let Some(plan) = plans.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|p| fits(p)) {
         return Arc::clone(plan);
     }
@@ -331,6 +334,10 @@ mod tests {
         assert!(matches!(resample(&[0.5], 0, 16000), Err(Error::Config(_))));
         assert!(matches!(resample(&[0.5], 16000, 0), Err(Error::Config(_))));
         assert!(matches!(resample(&[0.5], 4_000_037, 16000), Err(Error::Config(_))));
+        assert!(matches!(resample(&[0.5], 62, 16000), Err(Error::Config(_))));
+        assert!(matches!(resample(&[0.5], 4_096_016_000, 16000), Err(Error::Config(_))));
+        assert_eq!(resample(&[0.5; 4096], 4_096_000, 16000).unwrap().len(), 16);
+        assert_eq!(resample(&[0.5], 63, 16000).unwrap().len(), 254);
     }
 
     #[test]
@@ -351,6 +358,26 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(worst < 2e-5, "{worst}");
+    }
+
+    #[test]
+    fn filters_are_the_ones_measured_through_soxr() {
+        // (up, down, half-length in lower-rate samples, Kaiser beta) fitted
+        // to soxr's impulse responses: 16 kHz from 8, 48, 12, 96 kHz.
+        for (up, down, half_length, beta) in [
+            (2, 1, 97.25, 13.04),
+            (1, 3, 96.833, 13.04),
+            (4, 3, 97.125, 13.04),
+            (1, 6, 101.5, 13.71),
+        ] {
+            let filter = Filter::soxr_hq(up, down);
+            assert!(
+                (filter.half_length - half_length).abs() < 1e-3,
+                "{up}/{down}: {}",
+                filter.half_length
+            );
+            assert!((filter.beta - beta).abs() < 0.01, "{up}/{down}: {}", filter.beta);
+        }
     }
 
     #[test]
