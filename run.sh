@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's two entry points, each setting everything up first:
-#   ./run.sh main   train GLAM on the built-in demo corpus (for now: featurise it)
+#   ./run.sh main   train GLAM on the built-in demo corpus and print the results table
 #   ./run.sh test   run every test (cargo test + pytest)
 # Setup is idempotent: the virtual environment in .venv is created once,
 # torch is installed only when missing, and the Rust extension is rebuilt
@@ -30,7 +30,7 @@ setup() {
 case "${1:-}" in
     main)
         setup
-        exec "$PY" -m glam_py.featurize "${@:2}"
+        exec "$PY" -m glam_py.train "${@:2}"
         ;;
     test)
         setup

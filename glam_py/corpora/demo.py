@@ -7,7 +7,7 @@ a spectral tilt for voice quality, vowel formants that move syllable by
 syllable, noise bursts for consonants, pauses and a little room noise. The
 four emotions differ the way acted emotions do: pitch level and range,
 speaking rate, vocal effort (tilt) and breathiness. Each utterance's
-recording gain is random over 30 dB, so loudness alone says little about
+recording gain is random over 16 dB, so loudness alone says little about
 the class; speakers differ in pitch, vocal-tract length and habits.
 
     python -m glam_py.corpora.demo --out data/demo
@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 DEMO_LABELS = ("neutral", "happy", "sad", "angry")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # F1, F2, F3 (Hz) of five vowels for an adult male vocal tract.
 VOWELS = np.array([
@@ -205,7 +205,7 @@ def synthesize(emotion: str, speaker: Speaker, duration: float, sr: int, rng) ->
     speech = _overlap_add(np.fft.irfft(voiced_spec + noise_spec, FRAME, axis=1) * window, n) / 2.0
     speech /= np.max(np.abs(speech)) + 1e-12
     room = 10 ** (-55 / 20) * rng.standard_normal(n)
-    gain_db = rng.uniform(-32.0, -4.0)
+    gain_db = rng.uniform(-24.0, -8.0)
     return (speech * 10 ** (gain_db / 20) + room).astype(np.float32)
 
 

@@ -40,6 +40,7 @@ def shard_complete(root: Path, k: int) -> bool:
 
 
 def atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with tmp.open("wb") as f:
         write(f)

@@ -38,9 +38,16 @@ class WriteReport:
 
 
 def _fingerprint(utterances: Sequence[Utterance]) -> str:
+    """Names, labels, speakers and each file's size and modification time,
+    so a store of files that changed since is not taken for current."""
     h = hashlib.sha256()
     for u in utterances:
-        h.update(f"{u.path}\t{u.label}\t{u.speaker}\n".encode())
+        try:
+            st = Path(u.path).stat()
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"{u.path}\t{u.label}\t{u.speaker}\t{stamp}\n".encode())
     return h.hexdigest()
 
 

@@ -1,0 +1,95 @@
+"""Every training setting in one dataclass, with the paper's and the
+authors' presets (shared/REFERENCE.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-4
+    weight_decay: float = 1e-6
+    lr_decay: float = 0.95  # multiplied in after every epoch
+    min_lr: float = 1e-6  # decay stops once the rate falls below this
+    step_decay_every: int = 0  # >0: multiply by lr_decay every this many epochs instead
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, Nesterov)
+    epochs: int = 50
+    batch_size: int = 32
+    alpha: float = 0.5  # mixup Beta(alpha, alpha); 0 turns mixup off
+    window_s: float = 2.0
+    train_overlap_s: float = 1.0
+    test_overlap_s: float = 1.6
+    pad: str = "drop"
+    average: str = "logits"  # utterance prediction: mean of "logits" or "probabilities"
+    select: str = "last"  # "last" epoch, "val" (best on a validation split), "test" (optimistic)
+    val_fraction: float = 0.1
+    bf16: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**values)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+PAPER = TrainConfig()
+
+# The authors' run scripts, per model (REFERENCE: "Per-model recipes").
+_AUTHORS_GLAM = TrainConfig(lr=1e-3, window_s=1.8, train_overlap_s=1.6, test_overlap_s=1.6)
+AUTHORS = {
+    "glam": _AUTHORS_GLAM,
+    "multiscale": _AUTHORS_GLAM,
+    "multiscale_mha": _AUTHORS_GLAM,
+    "multiscale_aa": _AUTHORS_GLAM.replace(batch_size=128),
+    "mhcnn": TrainConfig(lr=1e-3, lr_decay=0.1, step_decay_every=10, alpha=0.0),
+    "apcnn": TrainConfig(lr=0.05, lr_decay=0.1, step_decay_every=10, alpha=0.0, optimizer="sgd",
+                         weight_decay=1e-4, batch_size=128),
+    "aacnn": PAPER,  # the authors trained AACNN in a separate TensorFlow code base
+}
+
+
+def preset(name: str, model: str) -> TrainConfig:
+    if name == "paper":
+        return PAPER
+    if name == "authors":
+        return AUTHORS[model]
+    raise ValueError(f"unknown preset {name!r}; choose paper or authors")
+
+
+def load_overrides(path: str) -> dict:
+    """A JSON file of TrainConfig fields that override the preset."""
+    with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+    TrainConfig.from_dict(values)  # names checked here, not halfway through a run
+    return values
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a whole run does: models, protocol, splits, and the overrides
+    applied on top of each model's preset."""
+
+    models: tuple[str, ...] = ("glam",)
+    preset: str = "paper"
+    protocol: str = "random"  # "random" 80/20, "speaker" (LOSO), "session" (IEMOCAP)
+    repeats: int = 5
+    seed: int = 1
+    stratify: bool = False
+    alphas: tuple[float, ...] = ()
+    overrides: dict = field(default_factory=dict)
+    threads: int | None = None
+    device: str = "cpu"
+
+    def train_config(self, model: str, alpha: float | None = None) -> TrainConfig:
+        config = preset(self.preset, model).replace(**self.overrides)
+        return config if alpha is None else config.replace(alpha=alpha)

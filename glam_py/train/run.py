@@ -1,0 +1,179 @@
+"""A whole run: features computed once (cached), every model trained on
+every split, results gathered into tables; every finished split and every
+epoch saved, so the same command resumes a killed run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from glam_py import corpora
+from glam_py.features import FeatureConfig
+from glam_py.store import FeatureStore, StoreMismatch, write_store
+from glam_py.store.layout import write_json
+from glam_py.train import checkpoint, results as tables
+from glam_py.train.config import RunConfig, TrainConfig
+from glam_py.train.data import Utterances, load_utterances
+from glam_py.train.metrics import summarize
+from glam_py.train.protocol import Split, grouped_splits, random_splits
+from glam_py.train.trainer import train_split
+
+CHECKPOINT_FORMAT = "glam-checkpoint-1"
+
+
+@dataclass
+class CorpusSource:
+    """Where the utterances come from: a corpus to featurise, or a store."""
+
+    name: str
+    root: Path | None = None
+    subset: str = "full"
+    manifest: Path | None = None
+    labels: dict[str, str] | None = None
+    store: Path | None = None
+
+    def utterances(self):
+        utterances, left_out = corpora.read_corpus(self.name, self.root, self.subset, self.manifest)
+        mapping = self.labels or (None if self.name in ("csv", "folders", "demo")
+                                  else corpora.default_label_map(self.name))
+        if mapping:
+            utterances, dropped = corpora.apply_label_map(utterances, mapping)
+            left_out = left_out + dropped
+        return utterances, left_out
+
+    def fingerprint(self) -> str:
+        key = json.dumps([self.name, str(Path(self.root).resolve()) if self.root else None,
+                          self.subset, str(self.manifest), self.labels], sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def feature_configs(cfg: TrainConfig) -> tuple[FeatureConfig, FeatureConfig]:
+    base = FeatureConfig(window_s=cfg.window_s, pad=cfg.pad)
+    return base.replace(overlap_s=cfg.train_overlap_s), base.replace(overlap_s=cfg.test_overlap_s)
+
+
+def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None,
+               log: Callable[[str], None]) -> tuple[FeatureStore, FeatureStore]:
+    """The training and test stores, featurised once per corpus and
+    feature setting and reused by every split, model and later run."""
+    if source.store is not None:
+        store = FeatureStore(source.store)
+        return store, store
+    utterances, left_out = source.utterances()
+    out = []
+    for config in feature_configs(cfg):
+        digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
+        root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
+        try:
+            report = write_store(root, utterances, config, left_out=left_out, threads=threads)
+        except StoreMismatch:
+            log(f"{root}: the corpus changed since it was cached; featurising again")
+            shutil.rmtree(root)
+            report = write_store(root, utterances, config, left_out=left_out, threads=threads)
+        if report.shards_written:
+            log(f"featurised {len(utterances)} files into {root} (overlap {config.overlap_s} s)")
+        out.append(FeatureStore(root, expected=config))
+    return out[0], out[1]
+
+
+def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
+    if run.protocol == "random":
+        return random_splits(list(data.labels), run.repeats, run.seed, run.stratify)
+    if run.protocol == "speaker":
+        return grouped_splits(data.speakers, "speaker", run.seed)
+    if run.protocol == "session":
+        return grouped_splits(data.sessions, "session", run.seed)
+    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker or session")
+
+
+def _variants(run: RunConfig) -> list[tuple[str, str, float | None]]:
+    """(result key, model, alpha) for each row of the table."""
+    if not run.alphas:
+        return [(m, m, None) for m in run.models]
+    return [(f"{m} alpha={a:g}", m, a) for m in run.models for a in run.alphas]
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_=." else "_" for c in text)
+
+
+def _record_config(run_dir: Path, resolved: dict) -> None:
+    path = run_dir / "config.json"
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != resolved:
+            diffs = sorted(k for k in resolved if found.get(k) != resolved[k])
+            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(diffs)}); "
+                             f"use another --out to start a new run")
+    else:
+        write_json(path, resolved)
+
+
+def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
+            rank: int = 0, world: int = 1, log: Callable[[str], None] = print,
+            progress: Callable[[str], None] | None = None) -> dict | None:
+    """Trains this rank's share of the splits; rank 0 (or a single process)
+    returns and writes the results once every split is done."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base = run.train_config(run.models[0])
+    train_store, test_store = stores_for(source, base, cache, run.threads, log)
+    data = load_utterances(train_store, test_store)
+    splits = make_splits(run, data)
+    resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
+                "train": {key: run.train_config(m, a).to_dict() for key, m, a in _variants(run)},
+                "corpus": {"name": source.name, "root": str(source.root), "subset": source.subset,
+                           "store": str(source.store)},
+                "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
+                "labels": data.class_names, "n_utterances": len(data)}
+    _record_config(run_dir, resolved)
+    jobs = [(key, model, alpha, split) for key, model, alpha in _variants(run) for split in splits]
+    for i, (key, model, alpha, split) in enumerate(jobs):
+        done = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
+        if i % world != rank or done.exists():
+            continue
+        cfg = run.train_config(model, alpha)
+        out = train_split(model, cfg, data, split, device=run.device, progress=progress,
+                          state_path=run_dir / "state" / f"{_safe(key)}__{_safe(split.name)}.pt")
+        checkpoint.save(run_dir / "models" / f"{_safe(key)}__{_safe(split.name)}.pt", {
+            "format": CHECKPOINT_FORMAT, "model_name": model, "n_classes": len(data.class_names),
+            "input_shape": list(data.input_shape), "labels": data.class_names,
+            "features": test_store.config.to_dict(), "average": cfg.average,
+            "state_dict": out["model"].state_dict()})
+        write_json(done, out["metrics"])
+        m = out["metrics"]
+        log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
+    if rank != 0:
+        return None
+    return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names,
+                  base.select)
+
+
+def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[tuple[str, Split]],
+           labels: list[str], select: str) -> dict | None:
+    """Writes results.json / .md / .csv when every split's result is there."""
+    per_model: dict[str, list[dict]] = {}
+    for key, split in jobs:
+        path = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
+        if not path.exists():
+            return None
+        per_model.setdefault(key, []).append(json.loads(path.read_text()))
+    n_splits = len(jobs) // max(1, len(per_model))
+    results = {"title": tables.title(source.name, run.protocol, n_splits, select),
+               "config": json.loads((run_dir / "config.json").read_text()), "labels": labels,
+               "models": {key: {"splits": splits, "summary": summarize(splits)}
+                          for key, splits in per_model.items()}}
+    write_json(run_dir / "results.json", results)
+    (run_dir / "results.md").write_text(tables.markdown(results))
+    (run_dir / "results.csv").write_text(tables.to_csv(results))
+    return results
+
+
+def world_from_env(env: dict[str, str] | None = None) -> tuple[int, int]:
+    """(rank, world size) under torchrun, else (0, 1)."""
+    env = dict(os.environ) if env is None else env
+    return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))

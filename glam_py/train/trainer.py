@@ -1,0 +1,129 @@
+"""Training one model on one split: mixup, Adam (or the authors' SGD),
+exponential (or step) learning-rate decay, utterance-level evaluation after
+every epoch (recorded, never used for selection unless asked), and a
+checkpoint after every epoch so a killed run resumes where it stopped with
+the same numbers."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from glam_py import models
+from glam_py.train import checkpoint
+from glam_py.train.config import TrainConfig
+from glam_py.train.data import Utterances, stack
+from glam_py.train.metrics import evaluate
+from glam_py.train.mixup import mix, mixup_loss
+from glam_py.train.protocol import Split, validation_split
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _lr_after(epoch: int, cfg: TrainConfig) -> float:
+    """Learning rate for epoch ``epoch`` (0-based)."""
+    if cfg.step_decay_every:
+        return cfg.lr * cfg.lr_decay ** (epoch // cfg.step_decay_every)
+    lr = cfg.lr
+    for _ in range(epoch):
+        if lr * cfg.lr_decay < cfg.min_lr:
+            break
+        lr *= cfg.lr_decay
+    return lr
+
+
+@torch.no_grad()
+def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which: tuple[int, ...],
+                       average: str, device: str, batch: int = 256) -> np.ndarray:
+    """Per utterance: the mean of the model's outputs over its windows."""
+    model.eval()
+    x, _, owner = stack(windows, np.zeros(len(windows), dtype=int), which)
+    outputs = []
+    for start in range(0, len(x), batch):
+        out = model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float()
+        outputs.append(torch.softmax(out, 1) if average == "probabilities" else out)
+    scores = torch.cat(outputs).cpu().numpy()
+    sums = np.zeros((len(which), scores.shape[1]))
+    np.add.at(sums, owner, scores)
+    return sums / np.bincount(owner, minlength=len(which))[:, None]
+
+
+def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,
+                state_path: Path, device: str = "cpu",
+                progress: Callable[[str], None] | None = None) -> dict:
+    """Trains from scratch, or from ``state_path`` when an earlier run left
+    one, and returns the split's metrics, history and final weights."""
+    n_classes = len(data.class_names)
+    train_idx, val_idx = split.train, ()
+    if cfg.select == "val":
+        train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
+    torch.manual_seed(split.seed)
+    model = models.build(model_name, n_classes=n_classes, input_shape=data.input_shape,
+                         device=device).to(device)
+    optimizer = _optimizer(model, cfg)
+    rng = np.random.default_rng(split.seed)
+    start_epoch, history, best = 0, [], None
+    if state_path.exists():
+        state = checkpoint.load(state_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, history, best = state["epoch"], state["history"], state["best"]
+    x, y, _ = stack(data.train_windows, data.labels, train_idx)
+    x_t, y_t = torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y).long()
+    for epoch in range(start_epoch, cfg.epochs):
+        lr = _lr_after(epoch, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        order = rng.permutation(len(x_t))
+        losses, started = [], time.perf_counter()
+        for b in range(0, len(order), cfg.batch_size):
+            idx = torch.from_numpy(order[b:b + cfg.batch_size])
+            xb, ya, yb, lam = mix(x_t[idx], y_t[idx], cfg.alpha, rng)
+            with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(xb.to(device))
+            loss = mixup_loss(logits.float(), ya.to(device), yb.to(device), lam)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        test = evaluate(data.labels[list(split.test)],
+                        predict_utterances(model, data.test_windows, split.test, cfg.average, device).argmax(1),
+                        n_classes)
+        record = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
+                  "windows_per_s": len(x_t) / (time.perf_counter() - started),
+                  "test": {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}}
+        if val_idx:
+            val = evaluate(data.labels[list(val_idx)],
+                           predict_utterances(model, data.train_windows, val_idx, cfg.average, device).argmax(1),
+                           n_classes)
+            record["val"] = {k: val[k] for k in ("WA", "UA")}
+        history.append(record)
+        score = {"val": record.get("val", {}).get("UA"), "test": test["UA"]}.get(cfg.select)
+        if score is not None and (best is None or score > best["score"]):
+            best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
+        checkpoint.save(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                                     "epoch": epoch + 1, "history": history, "best": best})
+        if progress:
+            progress(f"{model_name} {split.name} epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.3f} "
+                     f"{record['windows_per_s']:.0f} windows/s")
+    if best is not None:
+        model.load_state_dict(best["model"])
+    scores = predict_utterances(model, data.test_windows, split.test, cfg.average, device)
+    result = evaluate(data.labels[list(split.test)], scores.argmax(1), n_classes)
+    result.update(split=split.name, seed=split.seed, history=history,
+                  selected_epoch=best["epoch"] if best else cfg.epochs)
+    return {"metrics": result, "model": model}

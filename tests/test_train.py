@@ -1,0 +1,139 @@
+"""The trainer, the protocol and the metrics; resuming a killed run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.train.config import TrainConfig
+from glam_py.train.data import load_utterances
+from glam_py.train.metrics import evaluate, summarize
+from glam_py.train.mixup import mix, mixup_loss
+from glam_py.train.protocol import grouped_splits, random_splits, validation_split
+from glam_py.train.run import CorpusSource, stores_for
+from glam_py.train.trainer import _lr_after, train_split
+
+
+def test_metrics_on_a_known_confusion():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 3])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 2, 2, 3, 3])
+    m = evaluate(y_true, y_pred, 4)
+    assert m["WA"] == pytest.approx(70.0)
+    assert m["UA"] == pytest.approx(100 * (3 / 4 + 1 / 2 + 2 / 3 + 1) / 4)
+    assert m["confusion"][0] == [3, 1, 0, 0]
+    assert m["per_class"]["support"] == [4, 2, 3, 1]
+    s = summarize([{"WA": 70.0, "UA": 60.0, "macro_F1": 1.0, "weighted_F1": 2.0},
+                   {"WA": 80.0, "UA": 60.0, "macro_F1": 3.0, "weighted_F1": 2.0}])
+    assert s["WA"] == {"mean": 75.0, "std": pytest.approx(np.std([70, 80], ddof=1))}
+
+
+def test_mixup():
+    x, y = torch.arange(8.0).reshape(4, 2), torch.tensor([0, 1, 2, 3])
+    same = mix(x, y, 0.0, np.random.default_rng(0))
+    assert same[0] is x and same[3] == 1.0
+    mixed, ya, yb, lam = mix(x, y, 0.5, np.random.default_rng(0))
+    assert 0 < lam < 1 and sorted(yb.tolist()) == [0, 1, 2, 3]
+    partner = x[[int(v) for v in yb]]
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * partner)
+    logits = torch.randn(4, 4)
+    loss = mixup_loss(logits, ya, yb, lam)
+    ce = torch.nn.functional.cross_entropy
+    torch.testing.assert_close(loss, lam * ce(logits, ya) + (1 - lam) * ce(logits, yb))
+
+
+def test_protocols():
+    labels = ["a", "b", "c", "d"] * 25
+    splits = random_splits(labels, 3, first_seed=5, stratify=True)
+    assert [s.seed for s in splits] == [5, 6, 7]
+    for s in splits:
+        assert len(s.test) == 20 and not set(s.train) & set(s.test)
+        assert sorted({labels[i] for i in s.test}) == ["a", "b", "c", "d"]
+    assert random_splits(labels, 1, 6, True)[0] == splits[1]  # any split reruns alone
+    loso = grouped_splits([f"s{i % 5}" for i in range(100)], "speaker", 1)
+    assert len(loso) == 5 and all(len(s.test) == 20 for s in loso)
+    train, val = validation_split(tuple(range(50)), 0.1, 3)
+    assert len(val) == 5 and not set(train) & set(val)
+
+
+def test_learning_rate_schedules():
+    cfg = TrainConfig(lr=1e-4, lr_decay=0.95, min_lr=1e-6)
+    assert _lr_after(0, cfg) == 1e-4 and _lr_after(2, cfg) == pytest.approx(1e-4 * 0.95**2)
+    assert _lr_after(200, cfg) >= 1e-6 * 0.95
+    step = TrainConfig(lr=1e-3, lr_decay=0.1, step_decay_every=10)
+    assert _lr_after(9, step) == 1e-3 and _lr_after(10, step) == pytest.approx(1e-4)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo_corpus(root, n_speakers=4, per_class_per_speaker=3)
+    cfg = TrainConfig(epochs=3, lr=5e-4, pad="tile")
+    train, test = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, lambda m: None)
+    return root, cfg, load_utterances(train, test)
+
+
+def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
+    _, cfg, data = small
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    straight = train_split("apcnn", cfg, data, split, state_path=tmp_path / "a.pt")
+    train_split("apcnn", cfg.replace(epochs=1), data, split, state_path=tmp_path / "b.pt")
+    resumed = train_split("apcnn", cfg, data, split, state_path=tmp_path / "b.pt")
+    def without_timing(history):
+        return [{k: v for k, v in epoch.items() if k != "windows_per_s"} for epoch in history]
+
+    assert without_timing(resumed["metrics"]["history"]) == without_timing(straight["metrics"]["history"])
+    assert resumed["metrics"]["confusion"] == straight["metrics"]["confusion"]
+    for a, b in zip(straight["model"].state_dict().values(), resumed["model"].state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def _train_command(root: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "glam_py.train", "--corpus", "csv", "--root", str(root),
+            "--models", "apcnn,mhcnn", "--repeats", "2", "--epochs", "3", "--lr", "5e-4",
+            "--pad", "tile", "--cache", str(root / "cache"), "--threads", "2", "--out", str(out),
+            "--quiet"]
+
+
+def _metrics(results: dict) -> dict:
+    return {k: [(s["WA"], s["UA"], s["confusion"]) for s in v["splits"]] for k, v in results["models"].items()}
+
+
+def test_killed_run_resumes_to_the_same_results(small, tmp_path):
+    root = small[0]
+    subprocess.run(_train_command(root, tmp_path / "straight"), check=True)
+    straight = json.loads((tmp_path / "straight" / "results.json").read_text())
+    assert set(straight["models"]) == {"apcnn", "mhcnn"}
+    assert {"config", "labels", "models", "title"} <= set(straight)
+    split = straight["models"]["apcnn"]["splits"][0]
+    assert {"seed", "WA", "UA", "macro_F1", "weighted_F1", "confusion"} <= set(split)
+    assert set(straight["models"]["apcnn"]["summary"]["WA"]) == {"mean", "std"}
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_train_command(root, out))
+    while proc.poll() is None and not list((out / "state").glob("*.pt")):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.json").exists()
+    subprocess.run(_train_command(root, out), check=True)
+    assert _metrics(json.loads((out / "results.json").read_text())) == _metrics(straight)
+
+
+def test_optimistic_selection_is_named_in_the_title(small, tmp_path):
+    root = small[0]
+    command = _train_command(root, tmp_path / "opt") + ["--select-on-test"]
+    command[command.index("apcnn,mhcnn")] = "apcnn"
+    subprocess.run(command, check=True)
+    results = json.loads((tmp_path / "opt" / "results.json").read_text())
+    assert "BEST EPOCH ON THE TEST SPLIT" in results["title"]
+    assert "BEST EPOCH ON THE TEST SPLIT" in (tmp_path / "opt" / "results.md").read_text()
