@@ -8,7 +8,6 @@ handed to numpy without a copy.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -18,6 +17,7 @@ from typing import Iterator, NamedTuple, Sequence
 import numpy as np
 
 from glam_py import _mfcc_rs
+from glam_py.settings import Settings
 from glam_py._mfcc_rs import AudioDecodeError
 
 __all__ = [
@@ -39,7 +39,7 @@ PAD_CHOICES = ("drop", "tile", "zero")
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Settings):
     """Every setting of the frontend. The defaults are the GLAM paper's test
     setting with librosa 0.10+ MFCC defaults: 16 kHz, 26 MFCCs from 128
     Slaney mel bands, n_fft 2048, hop 512, 2 s windows overlapping by 1.6 s,
@@ -66,25 +66,12 @@ class FeatureConfig:
         # about which settings work.
         _mfcc_rs.normalize_config(self.to_json())
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FeatureConfig":
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown FeatureConfig fields: {sorted(unknown)}")
-        return cls(**values)
-
-    @classmethod
     def from_json(cls, text: str) -> "FeatureConfig":
         return cls.from_dict(json.loads(text))
-
-    def replace(self, **changes) -> "FeatureConfig":
-        return dataclasses.replace(self, **changes)
 
     def differences(self, other: "FeatureConfig") -> dict[str, tuple]:
         """Fields whose values differ, as ``{name: (self's, other's)}``."""

@@ -3,13 +3,14 @@ authors' presets (shared/REFERENCE.md)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from glam_py.settings import Settings
+
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     lr: float = 1e-4
     weight_decay: float = 1e-6
     lr_decay: float = 0.95  # multiplied in after every epoch
@@ -28,18 +29,6 @@ class TrainConfig:
     val_fraction: float = 0.1
     bf16: bool = False
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        return cls(**values)
-
-    def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
 
 
 PAPER = TrainConfig()
