@@ -137,3 +137,20 @@ def test_optimistic_selection_is_named_in_the_title(small, tmp_path):
     results = json.loads((tmp_path / "opt" / "results.json").read_text())
     assert "BEST EPOCH ON THE TEST SPLIT" in results["title"]
     assert "BEST EPOCH ON THE TEST SPLIT" in (tmp_path / "opt" / "results.md").read_text()
+
+
+def test_torchrun_spreads_splits_over_two_gloo_processes(small, tmp_path):
+    root = small[0]
+    one = _train_command(root, tmp_path / "one")
+    one[one.index("apcnn,mhcnn")] = "apcnn"
+    subprocess.run(one, check=True)
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(29500 + os.getpid() % 1000)] + one[1:]
+    two[two.index(str(tmp_path / "one"))] = str(tmp_path / "two")
+    two[two.index("--threads") + 1] = "1"
+    subprocess.run(two, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    a = json.loads((tmp_path / "one" / "results.json").read_text())
+    b = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert _metrics(a) == _metrics(b)
+    # Each rank trained one of the two splits.
+    assert len(list((tmp_path / "two" / "splits").glob("*.json"))) == 2
