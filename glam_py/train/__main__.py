@@ -14,7 +14,6 @@ rank 0 writes the table. The run directory must be shared."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

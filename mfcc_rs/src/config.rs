@@ -134,6 +134,8 @@ impl FeatureConfig {
         self.n_frames_for(self.window_len())
     }
 
+    // The negated comparisons are deliberate: they also reject NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<()> {
         let fail = |msg: String| Err(Error::Config(msg));
         if self.sample_rate == 0 {

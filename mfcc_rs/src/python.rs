@@ -57,7 +57,7 @@ fn parse_config(config_json: &str) -> PyResult<FeatureConfig> {
 
 /// Moves a `[n, rows, cols]` buffer into numpy without copying it.
 fn windows_array(py: Python<'_>, data: Vec<f32>, rows: usize, cols: usize) -> Bound<'_, PyArray3<f32>> {
-    let n = if rows * cols == 0 { 0 } else { data.len() / (rows * cols) };
+    let n = data.len().checked_div(rows * cols).unwrap_or(0);
     Array3::from_shape_vec((n, rows, cols), data)
         .expect("the core fills whole matrices")
         .into_pyarray(py)
