@@ -1,8 +1,14 @@
-"""A plain transcription of the GLAM authors' model, structured as their
-class is (separate branch convolutions, residual adds, concatenations,
-contiguous NCHW layout, the gMLP layer as nested wrappers), used only as the
-anchor of the training-step benchmark. Same mathematics as
-glam_py.models.build("glam"); loads the same state dict."""
+"""A plain transcription of the GLAM authors' model, used only as the anchor
+of the model benchmarks (not by the package).
+
+Structured as their classes are: separate branch convolutions, residual
+adds, concatenations, contiguous NCHW layout, max-pool after ReLU, and the
+gMLP layer as the nested Residual(PreNorm(PreShiftTokens(block))) wrappers
+with an einsum in the spatial gate. The attribute names are theirs, so the
+authors' checkpoints (shared/reference/glam.npz) load with ``strict=True``;
+tests/test_model_fusion.py checks that it reproduces their logits and equals
+``glam_py.models.build("glam")`` on the same weights.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class _Branches(nn.Module):
+class ResMultiConv(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.conv3 = nn.Conv2d(channels, channels, 3, padding=1)
@@ -24,55 +30,99 @@ class _Branches(nn.Module):
         return F.relu(self.bn(torch.cat((x3, x5), 1)))
 
 
-class _SpatialGate(nn.Module):
-    def __init__(self, dim: int, seq: int):
+class SpatialGatingUnit(nn.Module):
+    def __init__(self, dim: int, seq_len: int, init_eps: float = 1e-3):
         super().__init__()
         self.norm = nn.LayerNorm(dim // 2)
-        self.weight = nn.Parameter(torch.empty(1, seq, seq).uniform_(-1e-3 / seq, 1e-3 / seq))
-        self.bias = nn.Parameter(torch.ones(1, seq))
+        eps = init_eps / seq_len
+        self.weight = nn.Parameter(torch.empty(1, seq_len, seq_len).uniform_(-eps, eps))
+        self.bias = nn.Parameter(torch.ones(1, seq_len))
 
     def forward(self, x):
         res, gate = x.chunk(2, dim=-1)
-        gate = self.norm(gate)
-        gate = torch.einsum("bhnd,hmn->bhmd", gate.unsqueeze(1), self.weight)
+        gate = self.norm(gate).unsqueeze(1)  # b h n d with one head
+        gate = torch.einsum("bhnd,hmn->bhmd", gate, self.weight)
         gate = gate + self.bias[None, :, :, None]
         return torch.tanh(gate.squeeze(1)) * res
 
 
-class _GMLPBlock(nn.Module):
-    def __init__(self, dim: int, seq: int):
+class GMLPBlock(nn.Module):
+    def __init__(self, dim: int, dim_ff: int, seq_len: int):
         super().__init__()
-        self.proj_in = nn.Sequential(nn.Linear(dim, dim * 4), nn.GELU())
-        self.sgu = _SpatialGate(dim * 4, seq)
-        self.proj_out = nn.Linear(dim * 2, dim)
+        self.proj_in = nn.Sequential(nn.Linear(dim, dim_ff), nn.GELU())
+        self.sgu = SpatialGatingUnit(dim_ff, seq_len)
+        self.proj_out = nn.Linear(dim_ff // 2, dim)
 
     def forward(self, x):
         return self.proj_out(self.sgu(self.proj_in(x)))
 
 
+class PreShiftTokens(nn.Module):
+    def __init__(self, fn: nn.Module):
+        super().__init__()
+        self.fn = fn  # no token shifts in GLAM: a pass-through wrapper
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+class PreNorm(nn.Module):
+    def __init__(self, dim: int, fn: nn.Module):
+        super().__init__()
+        self.fn = fn
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        return self.fn(self.norm(x))
+
+
+class Residual(nn.Module):
+    def __init__(self, fn: nn.Module):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x) + x
+
+
+class GMLP(nn.Module):
+    def __init__(self, dim: int, seq_len: int):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            [Residual(PreNorm(dim, PreShiftTokens(GMLPBlock(dim, dim * 4, seq_len))))])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
 class ReferenceGLAM(nn.Module):
-    def __init__(self, shape=(26, 63), n_classes=4):
+    def __init__(self, shape: tuple[int, int] = (26, 63), n_classes: int = 4):
         super().__init__()
         self.conv1a = nn.Conv2d(1, 16, (3, 1), padding=(1, 0))
         self.conv1b = nn.Conv2d(1, 16, (1, 3), padding=(0, 1))
+        self.conv2 = ResMultiConv(16)
+        self.conv3 = ResMultiConv(32)
+        self.conv4 = ResMultiConv(64)
+        self.conv5 = nn.Conv2d(128, 128, 5, padding=2)
+        self.maxp = nn.MaxPool2d(2)
         self.bn1a = nn.BatchNorm2d(16)
         self.bn1b = nn.BatchNorm2d(16)
-        self.conv2, self.conv3, self.conv4 = _Branches(16), _Branches(32), _Branches(64)
-        self.conv5 = nn.Conv2d(128, 128, 5, padding=2)
         self.bn5 = nn.BatchNorm2d(128)
-        dim = (shape[0] // 2) * (shape[1] // 4)
-        self.norm = nn.LayerNorm(dim)
-        self.block = _GMLPBlock(dim, 128)
+        dim = (shape[0] * 2 // 4) * (shape[1] // 4)
+        self.gmlp = GMLP(dim, 128)
         self.fc = nn.Linear(128 * dim, n_classes)
+        self.dropout = nn.Dropout(0.5)  # declared by the authors, never applied
 
     def forward(self, x):
         xa = F.relu(self.bn1a(self.conv1a(x)))
         xb = F.relu(self.bn1b(self.conv1b(x)))
         x = torch.cat((xa, xb), 2)
-        x = F.max_pool2d(self.conv2(x), 2)
-        x = F.max_pool2d(self.conv3(x), 2)
+        x = self.maxp(self.conv2(x))
+        x = self.maxp(self.conv3(x))
         x = self.conv4(x)
         x = F.relu(self.bn5(self.conv5(x)))
-        x = x.view(*x.shape[:-2], -1).contiguous()
-        x = x + self.block(self.norm(x))
-        return self.fc(F.relu(x).reshape(x.shape[0], -1))
+        x = x.view(*x.shape[:-2], -1)
+        x = F.relu(self.gmlp(x))
+        return self.fc(x.reshape(x.shape[0], -1))

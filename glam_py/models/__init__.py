@@ -6,7 +6,7 @@
 
 from glam_py.models import glam, baselines  # noqa: F401, I001  (registers the models, GLAM first)
 from glam_py.models.folding import fold_batchnorm
-from glam_py.models.official import from_official
+from glam_py.models.official import from_official, to_official
 from glam_py.models.registry import ModelConfig, build, names
 
-__all__ = ["ModelConfig", "build", "fold_batchnorm", "from_official", "names"]
+__all__ = ["ModelConfig", "build", "fold_batchnorm", "from_official", "names", "to_official"]

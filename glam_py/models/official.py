@@ -49,18 +49,21 @@ def _tensor(value) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value))
 
 
-def from_official(name: str, state_dict: Mapping[str, object],
-                  input_shape: tuple[int, int] = (26, 63), fused: bool | None = None) -> nn.Module:
-    """Builds ``name`` and loads a state dict saved from the authors' class.
-    The class count is read from the checkpoint. Missing or unexpected keys
-    are an error that lists them by the authors' names."""
+def from_official(name: str, state_dict: Mapping[str, object], input_shape: tuple[int, int] = (26, 63),
+                  *, fused: bool | None = None, winograd: bool | None = None, device: str = "cpu",
+                  channels_last: bool = True) -> nn.Module:
+    """Builds ``name`` (the options are :func:`build`'s) and loads a state
+    dict saved from the authors' class, tensors or arrays. The class count is
+    read from the checkpoint. Missing or unexpected keys are an error that
+    lists them by the authors' names."""
     if name not in RULES:
         raise ValueError(f"no official checkpoint layout for {name!r}; choose one of {', '.join(RULES)}")
     rules = RULES[name]
     head = state_dict.get("fc.bias", state_dict.get("top_down.bias"))
     if head is None:
         raise ValueError(f"{name}: checkpoint has neither fc.bias nor top_down.bias; is it an authors' {name}?")
-    model = build(name, n_classes=len(head), input_shape=input_shape, fused=fused)
+    model = build(name, n_classes=len(head), input_shape=input_shape, fused=fused, device=device,
+                  channels_last=channels_last, winograd=winograd)
     wanted = model.state_dict()
     ours, unexpected = {}, []
     for key, value in state_dict.items():
@@ -81,3 +84,18 @@ def from_official(name: str, state_dict: Mapping[str, object],
                              f"input shape {input_shape}")
     model.load_state_dict(ours)
     return model
+
+
+def to_official(name: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One of our state dicts (or any tensors keyed like it, gradients for
+    instance) under the authors' key names and shapes, for their classes'
+    ``load_state_dict``."""
+    if name not in RULES:
+        raise ValueError(f"no official checkpoint layout for {name!r}; choose one of {', '.join(RULES)}")
+    state = {}
+    for key, tensor in state_dict.items():
+        theirs = _rename(key, RULES[name], reverse=True)
+        if theirs is None:
+            raise ValueError(f"{name}: {key} has no counterpart in the authors' layout")
+        state[theirs] = (tensor.unsqueeze(0) if key in _SQUEEZED else tensor).contiguous()
+    return state

@@ -18,20 +18,31 @@ class ModelConfig:
     blocks; ``None`` chooses per device when the model is built: fused for
     CUDA, where one kernel launch beats several, unfused for the CPU, where
     the zero-padded 3x3 branch costs more arithmetic than the launches save
-    (benches/test_model_speed.py measures both). ``channels_last`` stores
-    weights and activations NHWC, which oneDNN's convolutions, pooling and
-    BatchNorm run faster on the CPU (measured there too)."""
+    (benches/test_model_speed.py measures both). ``winograd`` computes the
+    multi-scale trunk's 5x5 convolutions of 64 and 128 channels with
+    Winograd's F(4, 5) along the width (:mod:`glam_py.models.winograd`);
+    ``None`` means on the CPU only, where it saves 60% of their
+    multiply-adds and about 25% of their time (cuDNN picks its own
+    algorithms). ``channels_last`` stores weights and activations NHWC,
+    which oneDNN's convolutions, pooling and BatchNorm run faster on the
+    CPU (measured there too)."""
 
     n_classes: int = 4
     input_shape: tuple[int, int] = (26, 63)
     fused: bool | None = None
     device: str = "cpu"
     channels_last: bool = True
+    winograd: bool | None = None
 
     def use_fused(self) -> bool:
         if self.fused is not None:
             return self.fused
         return self.device.startswith("cuda")
+
+    def use_winograd(self) -> bool:
+        if self.winograd is not None:
+            return self.winograd
+        return self.device == "cpu"
 
 
 _REGISTRY: dict[str, Callable[[ModelConfig], nn.Module]] = {}
@@ -55,7 +66,8 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
 
 
 def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63),
-          fused: bool | None = None, device: str = "cpu", channels_last: bool = True) -> nn.Module:
+          fused: bool | None = None, device: str = "cpu", channels_last: bool = True,
+          winograd: bool | None = None) -> nn.Module:
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
     and returning ``[batch, n_classes]`` logits. Shapes that cannot work are
     refused here with the reason, not deep inside ``forward``."""
@@ -63,7 +75,7 @@ def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63)
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(names())}")
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-    config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last)
+    config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last, winograd)
     model = _REGISTRY[name](config)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
