@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchutil import record
+from benchutil import paired, record
 from glam_py import models
 from reference_glam import ReferenceGLAM
 
@@ -70,25 +70,6 @@ def inference(model: torch.nn.Module, n: int) -> Callable[[], torch.Tensor]:
 
 def run(benchmark, fn: Callable, rounds: int = 8) -> None:
     benchmark.pedantic(fn, rounds=rounds, warmup_rounds=2)
-
-
-def paired(benchmark, anchor: Callable, ours: Callable, units: int, unit: str, rounds: int = 15) -> None:
-    """Anchor and ours alternately, so the machine's swings hit both alike;
-    the summary quotes the ratio of the medians (and keeps the minima)."""
-    times: dict[str, list[float]] = {"anchor": [], "ours": []}
-    for _ in range(2):
-        anchor(), ours()
-    for _ in range(rounds):
-        for name, fn in (("anchor", anchor), ("ours", ours)):
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    medians = {k: float(np.median(v)) for k, v in times.items()}
-    benchmark.extra_info.update(
-        role="paired", anchor_s=medians["anchor"], ours_s=medians["ours"],
-        ratio=medians["anchor"] / medians["ours"], ratio_of_minima=min(times["anchor"]) / min(times["ours"]),
-        units=units, unit=unit)
-    benchmark.pedantic(ours, rounds=1)
 
 
 GLAM_TRAIN = "GLAM training step (batch 32, 2 threads)"
