@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
@@ -22,3 +24,23 @@ def one_thread():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
+
+
+def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -> None:
+    """Anchor and ours alternately, so a shared machine's swings hit both
+    alike; `summarize.py` quotes the ratio of the medians (the minima are
+    kept too)."""
+    times: dict[str, list[float]] = {"anchor": [], "ours": []}
+    for _ in range(2):
+        anchor(), ours()
+    for _ in range(rounds):
+        for name, fn in (("anchor", anchor), ("ours", ours)):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    medians = {k: float(np.median(v)) for k, v in times.items()}
+    benchmark.extra_info.update(
+        role="paired", anchor_s=medians["anchor"], ours_s=medians["ours"],
+        ratio=medians["anchor"] / medians["ours"], ratio_of_minima=min(times["anchor"]) / min(times["ours"]),
+        units=units, unit=unit)
+    benchmark.pedantic(ours, rounds=1)
