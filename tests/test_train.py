@@ -97,11 +97,23 @@ def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_train_seed_changes_the_run_but_not_the_split(small, tmp_path):
+    _, cfg, data = small
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    cfg = cfg.replace(epochs=1)
+    runs = [train_split("apcnn", cfg.replace(train_seed=seed), data, split, state_path=tmp_path / f"{i}.pt")
+            for i, seed in enumerate([None, 1, 7])]
+    assert [r["metrics"]["train_seed"] for r in runs] == [1, 1, 7]
+    assert {r["metrics"]["seed"] for r in runs} == {1}
+    losses = [r["metrics"]["history"][0]["loss"] for r in runs]
+    assert losses[0] == losses[1] != losses[2]
+
+
 def _train_command(root: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "glam_py.train", "--corpus", "csv", "--root", str(root),
             "--models", "apcnn,mhcnn", "--repeats", "2", "--epochs", "3", "--lr", "5e-4",
             "--pad", "tile", "--cache", str(root / "cache"), "--threads", "2", "--out", str(out),
-            "--quiet"]
+            "--quiet", "--no-report"]
 
 
 def _metrics(results: dict) -> dict:

@@ -9,7 +9,9 @@ a minute on 2 CPU cores.
 Several processes or machines: ``torchrun --nproc-per-node 2 -m
 glam_py.train ...`` (or ``--nnodes N --node-rank R --master-addr HOST``)
 spreads the splits over the ranks (gloo on CPU, NCCL where CUDA is used);
-rank 0 writes the table. The run directory must be shared."""
+with ``--ddp`` all ranks train each split together instead
+(DistributedDataParallel), for one model on a large corpus. Rank 0 writes
+the table. The run directory must be shared."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from glam_py import corpora
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.models import names as model_names
 from glam_py.train.config import RunConfig, TrainConfig, load_overrides
-from glam_py.train.run import CorpusSource, execute, world_from_env
+from glam_py.train.distributed import World
+from glam_py.train.progress import Bars, Silent
+from glam_py.train.run import CorpusSource, execute
 
 DEMO_ROOT = Path("data/demo")
 DEMO_DEFAULTS = dict(repeats=1, epochs=6, lr=5e-4, alpha=0.0, train_overlap_s=1.6)
@@ -61,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=None,
                      help="random splits (the paper: 100); default 5, or 1 for the demo.")
     run.add_argument("--seed", type=int, default=1, help="seed of the first split; split i uses seed+i.")
+    run.add_argument("--train-seed", type=int, default=None,
+                     help="seed of model initialisation, batch order and mixup, the same for every "
+                     "split (default: each split's own seed); vary it on a fixed split to measure "
+                     "run-to-run noise.")
     run.add_argument("--stratify", action="store_true", help="stratify the random splits by class.")
     run.add_argument("--select", choices=["last", "val"], default=None,
                      help="model selection: last epoch (default) or best validation UA on a "
@@ -83,9 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU threads for torch and featurising (default: all cores).")
     dev.add_argument("--device", default=None, help="cuda when present, else cpu.")
     dev.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU).")
+    dev.add_argument("--ddp", action="store_true",
+                     help="under torchrun: every rank trains each split together "
+                     "(DistributedDataParallel, the global batch split over the ranks) instead "
+                     "of each rank training its own splits.")
     dev.add_argument("--out", type=Path, default=Path("runs/latest"),
                      help="run directory; the same command resumes a killed run there.")
     dev.add_argument("--quiet", action="store_true", help="no progress output.")
+    dev.add_argument("--no-report", action="store_true",
+                     help="do not write the figures and report.md into OUT/report at the end "
+                     "(python -m glam_py.report OUT writes them later).")
     return p
 
 
@@ -94,7 +109,8 @@ def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
     for flag, field in [("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"),
-                        ("pad", "pad"), ("average", "average"), ("select", "select")]:
+                        ("pad", "pad"), ("average", "average"), ("select", "select"),
+                        ("train_seed", "train_seed")]:
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
     if args.select_on_test:
@@ -107,11 +123,30 @@ def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
     return values
 
 
+def _report(run_dir: Path, quiet: bool) -> int:
+    # Imported late: matplotlib is not needed by runs that skip the report.
+    from glam_py.report import write_report
+
+    try:
+        markdown, _ = write_report(run_dir, log=(lambda _: None) if quiet else print)
+    except Exception as e:  # the trained models and results are saved; say how to retry
+        print(f"error: the report failed ({type(e).__name__}: {e}); the results are saved, "
+              f"python -m glam_py.report {run_dir} retries it", file=sys.stderr)
+        return 1
+    print(f"report: {markdown}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     demo = args.corpus is None and args.store is None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    world = World.from_env()
+    world.init(device)
     if demo:
-        generate_demo_corpus(DEMO_ROOT, progress=not args.quiet)
+        if world.is_main:
+            generate_demo_corpus(DEMO_ROOT, progress=not args.quiet)
+        world.barrier()
         source = CorpusSource("demo", DEMO_ROOT)
     elif args.store is not None:
         source = CorpusSource("store", store=args.store)
@@ -123,43 +158,35 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.models.split(",")) - set(model_names())
     if unknown:
         raise SystemExit(f"unknown models {sorted(unknown)}; choose from {', '.join(model_names())}")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     alphas = tuple(float(a) for a in args.alpha.split(",")) if args.alpha and "," in args.alpha else ()
     run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset, protocol=args.protocol,
                     repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5), seed=args.seed,
                     stratify=args.stratify, alphas=alphas, overrides=overrides_from(args, demo),
-                    threads=args.threads, device=device)
-    rank, world = world_from_env()
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    log = (lambda _: None) if args.quiet else (lambda m: tqdm.write(m))
-    if not args.quiet:
-        log(f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, device {device}"
-            + (f", rank {rank} of {world}" if world > 1 else ""))
-    bar = None if args.quiet else tqdm(desc="epochs", unit="epoch")
-
-    def progress(message: str) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(message)
-
+                    threads=args.threads, device=device, ddp=args.ddp)
+    # In DDP mode the ranks train in step, so one of them reports.
+    quiet = args.quiet or (args.ddp and not world.is_main)
+    log = (lambda _: None) if quiet else (lambda m: tqdm.write(m))
+    log(f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, "
+        f"device {world.device(device)}"
+        + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else ""))
+    progress = Silent() if quiet else Bars()
     try:
-        results = execute(run, source, args.out, args.cache, rank=rank, world=world, log=log,
-                          progress=progress)
-        if world > 1:
-            torch.distributed.barrier()
-            if rank == 0:
+        results = execute(run, source, args.out, args.cache, world=world, log=log, progress=progress)
+        if world.size > 1:
+            world.barrier()
+            if world.is_main:
                 results = execute(run, source, args.out, args.cache, log=log)
     except (ValueError, corpora.LayoutError) as e:
         raise SystemExit(f"error: {e}")
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     if results is not None:
         print((args.out / "results.md").read_text())
         print(f"run directory: {args.out} (results.json, results.md, results.csv, models/)")
+        if not args.no_report:
+            return _report(args.out, args.quiet)
     return 0
 
 

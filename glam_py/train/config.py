@@ -28,6 +28,9 @@ class TrainConfig(Settings):
     select: str = "last"  # "last" epoch, "val" (best on a validation split), "test" (optimistic)
     val_fraction: float = 0.1
     bf16: bool = False
+    # Seed of the model's initialisation, batch order and mixup draws; None:
+    # the split's seed. Set it to tell split-to-split from run-to-run noise.
+    train_seed: int | None = None
 
 
 
@@ -78,6 +81,7 @@ class RunConfig:
     overrides: dict = field(default_factory=dict)
     threads: int | None = None
     device: str = "cpu"
+    ddp: bool = False  # under torchrun: all ranks train each split together
 
     def train_config(self, model: str, alpha: float | None = None) -> TrainConfig:
         config = preset(self.preset, model).replace(**self.overrides)

@@ -21,9 +21,12 @@ from glam_py.train.config import RunConfig, TrainConfig
 from glam_py.train.data import Utterances, load_utterances
 from glam_py.train.metrics import summarize
 from glam_py.train.protocol import Split, grouped_splits, random_splits
+from glam_py.train.distributed import DataParallel, World
+from glam_py.train.progress import Silent
 from glam_py.train.trainer import train_split
 
 CHECKPOINT_FORMAT = "glam-checkpoint-1"
+STORES_FILE = "stores.json"
 
 
 @dataclass
@@ -115,13 +118,18 @@ def _record_config(run_dir: Path, resolved: dict) -> None:
 
 
 def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
-            rank: int = 0, world: int = 1, log: Callable[[str], None] = print,
-            progress: Callable[[str], None] | None = None) -> dict | None:
-    """Trains this rank's share of the splits; rank 0 (or a single process)
+            world: World = World(), log: Callable[[str], None] = print,
+            progress: Silent = Silent()) -> dict | None:
+    """Trains this rank's share of the splits (with ``run.ddp``: every
+    split, together with the other ranks); rank 0 (or a single process)
     returns and writes the results once every split is done."""
     run_dir.mkdir(parents=True, exist_ok=True)
     base = run.train_config(run.models[0])
+    if not world.is_main:
+        world.barrier()  # rank 0 featurises, the others then read its stores
     train_store, test_store = stores_for(source, base, cache, run.threads, log)
+    if world.is_main:
+        world.barrier()
     data = load_utterances(train_store, test_store)
     splits = make_splits(run, data)
     resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
@@ -131,23 +139,40 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
                 "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
                 "labels": data.class_names, "n_utterances": len(data)}
     _record_config(run_dir, resolved)
+    # Kept out of config.json (compared on resume) because a store may move;
+    # the report reads it to embed the test utterances again.
+    write_json(run_dir / STORES_FILE, {"train": str(train_store.root.resolve()),
+                                       "test": str(test_store.root.resolve())})
+    ddp = run.ddp and world.size > 1
+    device = world.device(run.device)
     jobs = [(key, model, alpha, split) for key, model, alpha in _variants(run) for split in splits]
-    for i, (key, model, alpha, split) in enumerate(jobs):
-        done = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
-        if i % world != rank or done.exists():
+    mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
+    finished = [(run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json").exists()
+                for key, _, _, split in mine]
+    progress.plan(len(mine), sum(finished))
+    for (key, model, alpha, split), already in zip(mine, finished):
+        if already:
             continue
+        done = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
         cfg = run.train_config(model, alpha)
-        out = train_split(model, cfg, data, split, device=run.device, progress=progress,
-                          state_path=run_dir / "state" / f"{_safe(key)}__{_safe(split.name)}.pt")
+        out = train_split(model, cfg, data, split, device=device, progress=progress,
+                          state_path=run_dir / "state" / f"{_safe(key)}__{_safe(split.name)}.pt",
+                          parallel=DataParallel(world) if ddp else None)
+        progress.end_training()
+        if ddp and not world.is_main:
+            world.barrier()  # rank 0 writes the split's results first
+            continue
         checkpoint.save(run_dir / "models" / f"{_safe(key)}__{_safe(split.name)}.pt", {
             "format": CHECKPOINT_FORMAT, "model_name": model, "n_classes": len(data.class_names),
             "input_shape": list(data.input_shape), "labels": data.class_names,
             "features": test_store.config.to_dict(), "average": cfg.average,
             "state_dict": out["model"].state_dict()})
-        write_json(done, out["metrics"])
+        write_json(done, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
         m = out["metrics"]
         log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
-    if rank != 0:
+        if ddp:
+            world.barrier()
+    if not world.is_main:
         return None
     return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names,
                   base.select)
@@ -161,7 +186,11 @@ def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[t
         path = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
         if not path.exists():
             return None
-        per_model.setdefault(key, []).append(json.loads(path.read_text()))
+        # The test ids serve the report, which reads them from the split
+        # files; in results.json they would repeat every test set per model.
+        split_result = json.loads(path.read_text())
+        split_result.pop("test_ids", None)
+        per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
     results = {"title": tables.title(source.name, run.protocol, n_splits, select),
                "config": json.loads((run_dir / "config.json").read_text()), "labels": labels,
@@ -171,9 +200,3 @@ def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[t
     (run_dir / "results.md").write_text(tables.markdown(results))
     (run_dir / "results.csv").write_text(tables.to_csv(results))
     return results
-
-
-def world_from_env(env: dict[str, str] | None = None) -> tuple[int, int]:
-    """(rank, world size) under torchrun, else (0, 1)."""
-    env = dict(os.environ) if env is None else env
-    return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -18,8 +17,10 @@ from glam_py import models
 from glam_py.train import checkpoint
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, stack
+from glam_py.train.distributed import DataParallel
 from glam_py.train.metrics import evaluate
 from glam_py.train.mixup import mix, mixup_loss
+from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, validation_split
 
 
@@ -60,18 +61,25 @@ def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which:
 
 def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,
                 state_path: Path, device: str = "cpu",
-                progress: Callable[[str], None] | None = None) -> dict:
+                progress: Silent = Silent(),
+                parallel: DataParallel | None = None) -> dict:
     """Trains from scratch, or from ``state_path`` when an earlier run left
-    one, and returns the split's metrics, history and final weights."""
+    one, and returns the split's metrics, history and final weights. With
+    ``parallel``, every rank runs this together on its rows of each batch;
+    all ranks end with the same weights and metrics, and rank 0 alone writes
+    the state."""
     n_classes = len(data.class_names)
     train_idx, val_idx = split.train, ()
     if cfg.select == "val":
         train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
-    torch.manual_seed(split.seed)
+    train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
+    torch.manual_seed(train_seed)
     model = models.build(model_name, n_classes=n_classes, input_shape=data.input_shape,
                          device=device).to(device)
+    net = parallel.wrap(model, device) if parallel else model
+    writes_state = parallel is None or parallel.world.is_main
     optimizer = _optimizer(model, cfg)
-    rng = np.random.default_rng(split.seed)
+    rng = np.random.default_rng(train_seed)
     start_epoch, history, best = 0, [], None
     if state_path.exists():
         state = checkpoint.load(state_path)
@@ -82,6 +90,7 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
     x, y, _ = stack(data.train_windows, data.labels, train_idx)
     x_t, y_t = torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y).long()
+    progress.start_training(f"{model_name} {split.name}", cfg.epochs, start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         lr = _lr_after(epoch, cfg)
         for group in optimizer.param_groups:
@@ -89,16 +98,24 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         model.train()
         order = rng.permutation(len(x_t))
         losses, started = [], time.perf_counter()
+        progress.start_epoch(len(order))
         for b in range(0, len(order), cfg.batch_size):
             idx = torch.from_numpy(order[b:b + cfg.batch_size])
+            if parallel and not parallel.usable(len(idx)):
+                continue
             xb, ya, yb, lam = mix(x_t[idx], y_t[idx], cfg.alpha, rng)
+            if parallel:
+                xb, ya, yb = parallel.rows(xb, ya, yb)
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(xb.to(device))
+                logits = net(xb.to(device))
             loss = mixup_loss(logits.float(), ya.to(device), yb.to(device), lam)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            progress.batch(len(idx))
+        if parallel:
+            parallel.sync_buffers(model)
         test = evaluate(data.labels[list(split.test)],
                         predict_utterances(model, data.test_windows, split.test, cfg.average, device).argmax(1),
                         n_classes)
@@ -114,16 +131,16 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         score = {"val": record.get("val", {}).get("UA"), "test": test["UA"]}.get(cfg.select)
         if score is not None and (best is None or score > best["score"]):
             best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
-        checkpoint.save(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                                     "epoch": epoch + 1, "history": history, "best": best})
-        if progress:
-            progress(f"{model_name} {split.name} epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.3f} "
-                     f"{record['windows_per_s']:.0f} windows/s")
+        if writes_state:
+            checkpoint.save(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                         "numpy_rng": rng.bit_generator.state,
+                                         "torch_rng": torch.get_rng_state(),
+                                         "epoch": epoch + 1, "history": history, "best": best})
+        progress.end_epoch(f"loss {record['loss']:.3f}, test UA {test['UA']:.1f}")
     if best is not None:
         model.load_state_dict(best["model"])
     scores = predict_utterances(model, data.test_windows, split.test, cfg.average, device)
     result = evaluate(data.labels[list(split.test)], scores.argmax(1), n_classes)
-    result.update(split=split.name, seed=split.seed, history=history,
+    result.update(split=split.name, seed=split.seed, train_seed=train_seed, history=history,
                   selected_epoch=best["epoch"] if best else cfg.epochs)
     return {"metrics": result, "model": model}

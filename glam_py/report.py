@@ -1,0 +1,138 @@
+"""``python -m glam_py.report RUN_DIR``: figures and a markdown report of a finished training run.
+
+Per model: the confusion matrices summed over the splits (the paper's
+Fig. 2), a t-SNE map of the test utterances' embeddings (Fig. 3) and the
+training curves, under the results table.
+
+Training writes this report itself at the end of a run unless given
+``--no-report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from glam_py.reports.confusion import plot_confusion
+from glam_py.reports.curves import plot_curves
+from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
+from glam_py.reports.markdown import ModelReport, page
+from glam_py.reports.rundir import ReportError, RunRecord, load_run
+from glam_py.store import FeatureStore
+from glam_py.train import checkpoint
+from glam_py.train.checkpoint import CheckpointError
+from glam_py.train.run import STORES_FILE, _safe
+
+REPORT_DIR = "report"
+
+
+def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
+          path: Path) -> tuple[dict | None, str | None]:
+    """(figure data, None), or (None, why there is no map): a report of a
+    finished run is still worth having when its features moved away."""
+    if split["test_ids"] is None:
+        return None, (f"{run.root / 'splits'} does not list split {split['split']}'s test utterances "
+                      f"(the run was trained before they were recorded)")
+    if len(split["test_ids"]) < MIN_POINTS:
+        return None, f"split {split['split']} has {len(split['test_ids'])} test utterances, too few to map"
+    ckpt_path = run.checkpoint(key, split["split"])
+    if not ckpt_path.is_file():
+        return None, f"the checkpoint {ckpt_path} is missing"
+    try:
+        embeddings, labels = utterance_embeddings(checkpoint.load(ckpt_path), store, split["test_ids"])
+    except (ReportError, CheckpointError) as e:
+        return None, str(e)
+    points = tsne_points(embeddings, seed=split["seed"])
+    return plot_tsne(points, labels, run.labels, key, split["split"], path), None
+
+
+def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
+    """(store, None) or (None, why the test windows cannot be read)."""
+    if run.test_store is None:
+        return None, f"{run.root / STORES_FILE} is missing, so the test features cannot be found"
+    try:
+        return FeatureStore(run.test_store), None
+    except (FileNotFoundError, ValueError) as e:
+        return None, f"the test feature store cannot be opened: {e}"
+
+
+def _chosen_split(run: RunRecord, key: str, split: str | None) -> dict:
+    names = [s["split"] for s in run.models[key]]
+    if split is not None and split not in names:
+        raise ReportError(f"{run.root / 'results.json'}: {key} has no split {split!r}; "
+                          f"it has {', '.join(names)}")
+    return run.models[key][names.index(split) if split is not None else 0]
+
+
+def write_report(run_dir: Path, out: Path | None = None, split: str | None = None,
+                 models: list[str] | None = None, tsne: bool = True,
+                 log: Callable[[str], None] = print) -> tuple[Path, list[ModelReport]]:
+    """Writes the figures and report.md into ``out`` (default
+    RUN_DIR/report); returns report.md's path and what each figure shows."""
+    run = load_run(run_dir)
+    out = out or run_dir / REPORT_DIR
+    keys = models or list(run.models)
+    unknown = [k for k in keys if k not in run.models]
+    if unknown:
+        raise ReportError(f"{run_dir / 'results.json'} has no model {unknown[0]!r}; "
+                          f"it has {', '.join(run.models)}")
+    chosen = {key: _chosen_split(run, key, split) for key in keys}
+    store, store_note = _open_store(run) if tsne else (None, "skipped on request (--no-tsne)")
+    reports = []
+    for key in keys:
+        splits = run.models[key]
+        started = time.perf_counter()
+        m = ModelReport(key, len(splits), out / f"confusion_{_safe(key)}.png",
+                        out / f"curves_{_safe(key)}.png", tsne_split=chosen[key]["split"],
+                        tsne_note=store_note)
+        m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
+        m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
+        if store is not None:
+            path = out / f"tsne_{_safe(key)}.png"
+            data, m.tsne_note = _tsne(run, key, chosen[key], store, path)
+            if data is not None:
+                m.tsne, m.data["tsne"] = path, data
+        if m.tsne is None:  # a map left by an earlier report would contradict the page
+            (out / f"tsne_{_safe(key)}.png").unlink(missing_ok=True)
+        reports.append(m)
+        log(f"report: {key} drawn in {time.perf_counter() - started:.1f} s")
+    markdown = out / "report.md"
+    markdown.write_text(page(run_dir, run.table, reports), encoding="utf-8")
+    return markdown, reports
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Each help names its default itself, so no ArgumentDefaultsHelpFormatter.
+    p = argparse.ArgumentParser(prog="python -m glam_py.report", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                   help="a finished run directory of python -m glam_py.train (holds results.json).")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the PNGs and report.md go; default: RUN_DIR/report.")
+    p.add_argument("--split", default=None,
+                   help="the split whose test utterances the t-SNE maps (e.g. seed3); "
+                   "default: each model's first split.")
+    p.add_argument("--models", default=None,
+                   help="comma-separated result keys to report (as in the results table); default: all.")
+    p.add_argument("--no-tsne", action="store_true",
+                   help="skip the t-SNE maps (they re-run every model on its test utterances).")
+    p.add_argument("--quiet", action="store_true", help="print only errors.")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log = (lambda _: None) if args.quiet else print
+    try:
+        markdown, _ = write_report(args.run_dir, args.out, args.split,
+                                   args.models.split(",") if args.models else None,
+                                   tsne=not args.no_tsne, log=log)
+    except ReportError as e:
+        raise SystemExit(f"error: {e}")
+    log(f"report: {markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
