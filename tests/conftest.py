@@ -16,3 +16,20 @@ def emodb_files() -> list[Path]:
     if not files:
         pytest.skip(f"EmoDB recordings not found under {wav} (set GLAM_CORPORA)")
     return files
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A real training run directory holding two checkpoints (GLAM and
+    APCNN, one split, a few seconds of training on a tiny demo corpus, test
+    windows tiled when short): ``run/models/{glam,apcnn}__seed1.pt``."""
+    from glam_py.corpora.demo import generate_demo_corpus
+    from glam_py.train.config import RunConfig
+    from glam_py.train.run import CorpusSource, execute
+
+    root = tmp_path_factory.mktemp("trained")
+    generate_demo_corpus(root / "demo", n_speakers=2, per_class_per_speaker=2)
+    run = RunConfig(models=("glam", "apcnn"), repeats=1, threads=2,
+                    overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "pad": "tile"})
+    execute(run, CorpusSource("demo", root / "demo"), root / "run", root / "cache", log=lambda m: None)
+    return root / "run"

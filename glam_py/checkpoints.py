@@ -1,0 +1,135 @@
+"""Trained checkpoints for inference: which file of a run directory to use,
+and a checked reading of it (format, keys, types, shapes).
+
+Nothing but tensors and plain containers is ever unpickled
+(``torch.load(weights_only=True)`` in :func:`glam_py.train.checkpoint.load`),
+so a checkpoint from an untrusted source cannot run code when it is read.
+
+Run directories (``python -m glam_py.train --out RUN``) keep one checkpoint
+per trained model and split, ``RUN/models/<model>__<split>.pt``. The choice
+among them, after filtering by ``model`` and ``split`` when given:
+
+- one model (the part before ``__``) left: its first split in natural
+  order (``seed1`` before ``seed2`` before ``seed10``; ``speaker_03`` before
+  ``speaker_08``), so the same run directory always gives the same model;
+- several models left, or none: an error listing every candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from glam_py import models
+from glam_py.features import FeatureConfig
+from glam_py.train.checkpoint import CheckpointError, load
+
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "read"]
+
+# What glam_py.train.run writes (a test keeps the two equal): importing it
+# from there would load the whole training stack, a second at every start.
+CHECKPOINT_FORMAT = "glam-checkpoint-1"
+
+AVERAGES = ("logits", "probabilities")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checked checkpoint: everything needed to rebuild the model and
+    featurise audio exactly as its test split was."""
+
+    path: Path
+    model_name: str
+    n_classes: int
+    input_shape: tuple[int, int]
+    labels: tuple[str, ...]
+    features: FeatureConfig
+    average: str  # utterance score: mean of window "logits" or of window "probabilities"
+    state_dict: dict[str, torch.Tensor] = field(repr=False)
+
+
+def _file_key(text: str) -> str:
+    # The training run writes keys such as "glam alpha=0.5" as "glam_alpha=0.5".
+    return re.sub(r"[^\w\-=.]", "_", text)
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _describe(candidates: list[Path]) -> str:
+    return "; ".join(f"model={p.stem.partition('__')[0]} split={p.stem.partition('__')[2]}"
+                     for p in candidates)
+
+
+def find(path: str | Path, model: str | None = None, split: str | None = None) -> Path:
+    """The checkpoint file that ``path`` stands for: ``path`` itself when it
+    is a file, else the choice described in this module's docstring among
+    ``path/models/*.pt`` (or ``path/*.pt`` for a bare folder of them)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: checkpoint or run directory not found")
+    if not path.is_dir():
+        if model is not None or split is not None:
+            raise ValueError(f"{path}: model= and split= choose within a run directory, "
+                             f"but this is a checkpoint file")
+        return path
+    folder = path / "models" if (path / "models").is_dir() else path
+    found = sorted(folder.glob("*.pt"), key=lambda p: _natural(p.stem))
+    if not found:
+        raise CheckpointError(f"{path}: no checkpoint in this run directory "
+                              f"(expected {folder}/<model>__<split>.pt)")
+    chosen = [p for p in found
+              if (model is None or p.stem.partition("__")[0] == _file_key(model))
+              and (split is None or p.stem.partition("__")[2] == _file_key(split))]
+    if not chosen:
+        raise CheckpointError(f"{path}: no checkpoint with model={model} split={split}; "
+                              f"candidates: {_describe(found)}")
+    keys = {p.stem.partition("__")[0] for p in chosen}
+    if len(keys) > 1:
+        raise CheckpointError(f"{path}: holds several models, choose one with model= "
+                              f"(--model) and optionally split= (--split); candidates: {_describe(chosen)}")
+    return chosen[0]
+
+
+def _require(path: Path, ok: bool, problem: str) -> None:
+    if not ok:
+        raise CheckpointError(f"{path}: {problem}")
+
+
+def read(path: str | Path) -> Checkpoint:
+    """Reads and checks a checkpoint file. Raises FileNotFoundError when it
+    is missing and :class:`CheckpointError` (a ValueError) naming the file and
+    the problem when it is truncated, not a checkpoint, of another format
+    version, missing keys or inconsistent."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    state = load(path)
+    _require(path, isinstance(state, dict), f"expected a dict, found {type(state).__name__}")
+    found = state.get("format")
+    _require(path, found == CHECKPOINT_FORMAT,
+             f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)")
+    missing = [k for k in ("model_name", "n_classes", "input_shape", "labels", "features", "average",
+                           "state_dict") if k not in state]
+    _require(path, not missing, f"missing keys: {', '.join(missing)}")
+    name, n_classes, labels = state["model_name"], state["n_classes"], state["labels"]
+    _require(path, name in models.names(), f"unknown model {name!r}; known: {', '.join(models.names())}")
+    _require(path, isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels)
+             and len(labels) == n_classes, f"labels {labels!r} do not name n_classes={n_classes} classes")
+    _require(path, state["average"] in AVERAGES,
+             f"average {state['average']!r} is not one of {', '.join(AVERAGES)}")
+    _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
+    try:
+        features = FeatureConfig.from_dict(state["features"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: invalid feature settings: {e}") from e
+    shape = tuple(state["input_shape"]) if isinstance(state["input_shape"], (list, tuple)) else None
+    _require(path, shape == (features.n_features, features.n_frames),
+             f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
+             f"{[features.n_features, features.n_frames]}")
+    return Checkpoint(path, name, n_classes, shape, tuple(labels), features, state["average"],
+                      state["state_dict"])

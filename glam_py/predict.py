@@ -1,0 +1,226 @@
+"""``python -m glam_py.predict``: the emotion of every utterance in audio
+files, folders or CSV manifests, from a trained checkpoint.
+
+    python -m glam_py.predict --checkpoint runs/latest recordings/ a.wav b.flac
+    python -m glam_py.predict --checkpoint runs/latest manifest.csv --output predictions.csv
+    python -m glam_py.predict --checkpoint model.pt talk.wav --windows --output talk.json
+
+Prints a table, or writes CSV or JSON with --output. Exits 0 when every
+input was handled, a file that could not be read included (its row says
+"error" and why; a summary goes to stderr); 1 for a checkpoint or manifest
+that cannot be used, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+from tqdm import tqdm
+
+from glam_py.audio_inputs import AudioInput, expand
+from glam_py.recognizer import EmotionRecognizer, Prediction
+
+FORMATS = ("table", "csv", "json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m glam_py.predict", description="The emotion of every utterance in audio files, folders or CSV manifests, from a trained checkpoint.",
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="audio files (wav, flac, ogg, mp3, aiff), folders searched recursively for them, "
+                   "or CSV manifests with a 'path' column relative to the manifest (and optionally "
+                   "'label', reported as the reference).")
+    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE",
+                   help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
+                   "--out); in a run directory with several splits of one model the first split is used.")
+    p.add_argument("--model", default=None,
+                   help="in a run directory with several models: which one (e.g. glam, apcnn, "
+                   "'glam alpha=0.5').")
+    p.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
+    p.add_argument("--output", type=Path, default=None, metavar="FILE",
+                   help="write the predictions to FILE instead of printing a table; the format "
+                   "follows the extension (.csv, .json) unless --format says otherwise.")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: table on the terminal, else from --output's extension).")
+    p.add_argument("--windows", action="store_true",
+                   help="also give every window's prediction with its start and end in seconds.")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for decoding, features and the model (default: all cores).")
+    p.add_argument("--device", default=None,
+                   help="torch device for the model, e.g. cpu or cuda:0 (default: cuda when available).")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="windows per model call; lower it to save memory on a GPU.")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no checkpoint line on stderr (the error summary stays).")
+    return p
+
+
+def output_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    if args.output is None:
+        return "table"
+    suffix = args.output.suffix.lower().lstrip(".")
+    if suffix in ("csv", "json"):
+        return suffix
+    raise ValueError(f"{args.output}: cannot tell the format from the extension; pass --format csv or json")
+
+
+def predictions(recognizer: EmotionRecognizer, inputs: list[AudioInput],
+                windows: bool) -> Iterator[tuple[AudioInput, Prediction]]:
+    """The recognizer's predictions, in input order, with a row for every
+    argument that named no file."""
+    stream = recognizer.iter_predict([i.path for i in inputs if i.error is None], windows=windows)
+    for item in inputs:
+        if item.error is not None:
+            yield item, Prediction(str(item.path), None, {}, 0, 0.0, "error", item.error, [] if windows else None)
+        else:
+            yield item, next(stream)
+
+
+class TableWriter:
+    """Aligned columns, one line per utterance as it is predicted (window
+    lines indented below it)."""
+
+    def __init__(self, write: Callable[[str], None], labels: tuple[str, ...], path_width: int):
+        self.write, self.labels = write, labels
+        self.widths = [max(len(label), 5) for label in labels]
+        self.path_width = min(path_width, 80)
+        self.label_width = max(len("prediction"), *map(len, labels))
+        probs = "  ".join(f"{label:>{w}}" for label, w in zip(labels, self.widths))
+        self.write(f"{'path':<{self.path_width}}  {'prediction':<{self.label_width}}  {probs}  windows  status")
+
+    def _probs(self, probabilities: dict[str, float]) -> str:
+        return "  ".join(f"{probabilities[label]:>{w}.3f}" if probabilities else f"{'-':>{w}}"
+                         for label, w in zip(self.labels, self.widths))
+
+    def row(self, item: AudioInput, p: Prediction) -> None:
+        status = p.status if p.note is None else f"{p.status}: {p.note}"
+        self.write(f"{p.source:<{self.path_width}}  {p.label or '-':<{self.label_width}}  "
+                   f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}")
+        for w in p.windows or []:
+            span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
+            self.write(f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}")
+
+    def close(self) -> None:
+        pass
+
+
+class CsvWriter:
+    """One row per utterance; with windows, one more per window (its index,
+    start and end filled in, the utterance's own row leaving them empty)."""
+
+    def __init__(self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool):
+        self.labels, self.windows = labels, windows
+        columns = ["path"] + (["reference"] if references else []) + (
+            ["window", "start_s", "end_s"] if windows else []) + ["prediction"] + [
+            f"p_{label}" for label in labels] + ["n_windows", "duration_s", "status", "note"]
+        self.writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        self.writer.writeheader()
+
+    def row(self, item: AudioInput, p: Prediction) -> None:
+        base = {"path": p.source, "reference": item.reference or "", "prediction": p.label or "",
+                "n_windows": p.n_windows, "duration_s": round(p.duration_s, 4), "status": p.status,
+                "note": p.note or ""}
+        self.writer.writerow({**base, **{f"p_{k}": round(v, 6) for k, v in p.probabilities.items()}})
+        for k, w in enumerate(p.windows or []):
+            self.writer.writerow({"path": p.source, "reference": item.reference or "", "window": k,
+                                  "start_s": w.start_s, "end_s": w.end_s, "prediction": w.label,
+                                  **{f"p_{c}": round(v, 6) for c, v in w.probabilities.items()}})
+
+    def close(self) -> None:
+        pass
+
+
+class JsonWriter:
+    """One JSON document: the checkpoint's description, then a list with one
+    object per utterance, written as they come so memory stays flat."""
+
+    def __init__(self, f: TextIO, recognizer: EmotionRecognizer):
+        ckpt = recognizer.checkpoint
+        self.f, self.first = f, True
+        head = {"checkpoint": str(ckpt.path), "model": ckpt.model_name, "labels": list(ckpt.labels),
+                "average": ckpt.average, "features": ckpt.features.to_dict()}
+        f.write(json.dumps(head)[:-1] + ', "predictions": [\n')
+
+    def row(self, item: AudioInput, p: Prediction) -> None:
+        record = asdict(p)
+        if record["windows"] is None:
+            del record["windows"]
+        record["reference"] = item.reference
+        self.f.write(("" if self.first else ",\n") + json.dumps(record))
+        self.first = False
+
+    def close(self) -> None:
+        self.f.write("\n]}\n")
+
+
+def summary(counts: Counter, total: int) -> str:
+    parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in ("ok", "padded", "too_short", "error") if counts[s]]
+    return f"{total} utterances: " + ", ".join(parts)
+
+
+def run(args: argparse.Namespace, fmt: str) -> int:
+    inputs = expand(args.inputs)
+    recognizer = EmotionRecognizer.from_checkpoint(args.checkpoint, args.device, args.threads, model=args.model,
+                                                   split=args.split, batch_size=args.batch_size)
+    ckpt, cfg = recognizer.checkpoint, recognizer.features
+    if not args.quiet:
+        print(f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
+              f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}", file=sys.stderr)
+    out = sys.stdout if args.output is None else args.output.open("w", newline="", encoding="utf-8")
+    try:
+        if fmt == "table":
+            to_out = (lambda line: tqdm.write(line, file=out)) if out is sys.stdout else (lambda line: out.write(line + "\n"))
+            writer = TableWriter(to_out, ckpt.labels, max((len(str(i.path)) for i in inputs), default=4))
+        elif fmt == "csv":
+            writer = CsvWriter(out, ckpt.labels, args.windows, any(i.reference for i in inputs))
+        else:
+            writer = JsonWriter(out, recognizer)
+        counts: Counter = Counter()
+        bar = tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=True if args.quiet else None)
+        for item, prediction in predictions(recognizer, inputs, args.windows):
+            writer.row(item, prediction)
+            counts[prediction.status] += 1
+            bar.update()
+        bar.close()
+        writer.close()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if counts["error"] or not args.quiet:
+        print(summary(counts, len(inputs)), file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--batch-size and --threads must be at least 1")
+    try:
+        fmt = output_format(args)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        return run(args, fmt)
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (OSError, ValueError) as e:  # CheckpointError and LayoutError are ValueErrors
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

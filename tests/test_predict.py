@@ -1,0 +1,385 @@
+"""Predicting from a trained checkpoint: the Python API
+(glam_py.EmotionRecognizer), the checkpoint checks and the command line
+(python -m glam_py.predict)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from glam_py import EmotionRecognizer, features
+from glam_py.audio_inputs import expand
+from glam_py.checkpoints import CheckpointError, find, read
+from glam_py.corpora.utterance import LayoutError
+from glam_py.predict import main as predict_main
+from glam_py.recognizer import build_model
+from glam_py.train import checkpoint as checkpoint_io
+from glam_py.train.trainer import predict_utterances
+
+
+@pytest.fixture(scope="module")
+def demo_wavs(trained_run) -> list[Path]:
+    return sorted((trained_run.parent / "demo" / "wav").glob("*.wav"))
+
+
+@pytest.fixture(scope="module")
+def glam(trained_run) -> EmotionRecognizer:
+    return EmotionRecognizer.from_checkpoint(trained_run, model="glam", threads=2)
+
+
+@pytest.fixture(scope="module")
+def apcnn(trained_run) -> EmotionRecognizer:
+    # Its outputs are far from saturated, so small feature differences show.
+    return EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", threads=2)
+
+
+def variant(trained_run: Path, out: Path, model: str = "glam", **changes) -> Path:
+    """A copy of one of the run's checkpoints with some entries changed
+    (``features`` entries are merged into the feature settings)."""
+    state = torch.load(trained_run / "models" / f"{model}__seed1.pt", weights_only=True)
+    state["features"] = {**state["features"], **changes.pop("features", {})}
+    state.update(changes)
+    checkpoint_io.save(out, state)
+    return out
+
+
+def band_limited(path: Path) -> np.ndarray:
+    """The file at 16 kHz with nothing above 3.5 kHz, so that 8 kHz holds
+    the same audio."""
+    y = features.load(path, 16000)
+    return features.resample(features.resample(y, 16000, 7000), 7000, 16000)[: len(y)]
+
+
+# -- choosing and reading checkpoints ---------------------------------------------------------
+
+
+def test_the_format_is_the_one_training_writes(trained_run):
+    from glam_py import checkpoints
+    from glam_py.train import run
+
+    assert checkpoints.CHECKPOINT_FORMAT == run.CHECKPOINT_FORMAT
+    assert read(trained_run / "models" / "glam__seed1.pt").labels == ("neutral", "happy", "sad", "angry")
+
+
+def test_run_directory_choice(trained_run, tmp_path):
+    with pytest.raises(CheckpointError, match="model=apcnn split=seed1; model=glam split=seed1") as e:
+        find(trained_run)
+    assert str(trained_run) in str(e.value)
+    assert find(trained_run, model="glam") == trained_run / "models" / "glam__seed1.pt"
+    assert find(trained_run, model="apcnn", split="seed1").name == "apcnn__seed1.pt"
+    with pytest.raises(CheckpointError, match="no checkpoint with model=glam split=seed9; candidates"):
+        find(trained_run, model="glam", split="seed9")
+    # One model, several splits: the first in natural order (seed2 before seed10).
+    models = tmp_path / "run" / "models"
+    models.mkdir(parents=True)
+    for split in ("seed10", "seed2"):
+        shutil.copy(trained_run / "models" / "glam__seed1.pt", models / f"glam__{split}.pt")
+    assert find(tmp_path / "run") == models / "glam__seed2.pt"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no checkpoint in this run directory"):
+        find(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        find(tmp_path / "nowhere")
+
+
+def _garbage(path: Path, good: Path) -> None:
+    path.write_bytes(os.urandom(4096))
+
+
+def _truncated(path: Path, good: Path) -> None:
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _empty(path: Path, good: Path) -> None:
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated, _empty])
+def test_corrupt_checkpoint_is_a_clear_error(trained_run, tmp_path, damage):
+    bad = tmp_path / "bad.pt"
+    damage(bad, trained_run / "models" / "glam__seed1.pt")
+    with pytest.raises(CheckpointError, match="not a loadable glam checkpoint") as e:
+        EmotionRecognizer.from_checkpoint(bad)
+    assert str(bad) in str(e.value)
+
+
+@pytest.mark.parametrize("changes,problem", [
+    ({"format": "glam-checkpoint-0"}, "format 'glam-checkpoint-0' is not 'glam-checkpoint-1'"),
+    ({"labels": ["a", "b"]}, "do not name n_classes=4 classes"),
+    ({"average": "median"}, "average 'median' is not one of"),
+    ({"model_name": "resnet"}, "unknown model 'resnet'"),
+    ({"features": {"window_s": 1.8}}, r"input_shape \[26, 63\] does not match"),
+    ({"features": {"pad": "mirror"}}, "invalid feature settings"),
+    ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
+])
+def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes, problem):
+    path = variant(trained_run, tmp_path / "odd.pt", **changes)
+    with pytest.raises(CheckpointError, match=problem) as e:
+        EmotionRecognizer.from_checkpoint(path)
+    assert str(path) in str(e.value)
+
+
+def test_missing_keys_and_missing_file(trained_run, tmp_path):
+    state = torch.load(trained_run / "models" / "glam__seed1.pt", weights_only=True)
+    del state["labels"], state["state_dict"]
+    checkpoint_io.save(tmp_path / "partial.pt", state)
+    with pytest.raises(CheckpointError, match="partial.pt: missing keys: labels, state_dict"):
+        read(tmp_path / "partial.pt")
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        EmotionRecognizer.from_checkpoint(tmp_path / "absent.pt")
+
+
+class _RunsCode:
+    """Unpickling this runs a shell command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_untrusted_pickle_is_refused_without_running_it(trained_run, tmp_path):
+    marker = tmp_path / "MARKER"
+    state = torch.load(trained_run / "models" / "glam__seed1.pt", weights_only=True)
+    state["labels"] = _RunsCode(marker)
+    evil = tmp_path / "evil.pt"
+    torch.save(state, evil)
+    with pytest.raises(CheckpointError, match="evil.pt: not a loadable glam checkpoint"):
+        EmotionRecognizer.from_checkpoint(evil)
+    with pytest.raises(CheckpointError):
+        EmotionRecognizer.from_checkpoint(tmp_path)  # the file again, through a run directory
+    assert not marker.exists()
+    # The payload is real: a plain unpickling would have run it.
+    torch.load(evil, weights_only=False)
+    assert marker.exists()
+
+
+# -- predictions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["glam", "apcnn"])
+def test_predictions_are_training_evaluation_with_folded_batchnorm(trained_run, demo_wavs, name):
+    rec = EmotionRecognizer.from_checkpoint(trained_run, model=name, threads=2)
+    batch = features.featurize(demo_wavs, rec.features, threads=2)
+    per_file = np.split(batch.windows, np.cumsum([f.n_windows for f in batch.files])[:-1])
+    unfolded = build_model(rec.checkpoint)
+    with torch.inference_mode():
+        reference = unfolded(torch.from_numpy(batch.windows).unsqueeze(1)).numpy()
+    folded = rec.window_logits(batch.windows)
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(folded, reference, rtol=0, atol=1e-5 * max(1.0, scale))
+    # The same arg-max and score as the training run's evaluation.
+    scores = predict_utterances(unfolded, per_file, tuple(range(len(per_file))), "logits", "cpu")
+    predictions = rec.predict(demo_wavs)
+    assert [p.label for p in predictions] == [rec.labels[i] for i in scores.argmax(1)]
+    for p, s, windows in zip(predictions, scores, per_file):
+        expected = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+        np.testing.assert_allclose(list(p.probabilities.values()), expected, atol=1e-5)
+        assert p.n_windows == len(windows)
+        assert p.status == ("padded" if p.duration_s < rec.features.window_s else "ok")
+
+
+def test_emodb_recordings(apcnn, emodb_files):
+    files = emodb_files[:24]
+    counts = features.featurize(files, apcnn.features, threads=2)
+    predictions = apcnn.predict(files)
+    assert [p.source for p in predictions] == [str(f) for f in files]
+    for p, info in zip(predictions, counts.files):
+        assert p.n_windows == info.n_windows >= 1
+        assert p.label in apcnn.labels and p.label == max(p.probabilities, key=p.probabilities.get)
+        assert sum(p.probabilities.values()) == pytest.approx(1.0)
+        assert p.duration_s == pytest.approx(info.duration_s)
+        short = info.duration_s < apcnn.features.window_s
+        assert p.status == ("padded" if short else "ok")
+        assert (p.note is not None and "tiled to one window" in p.note) == short
+    assert {p.status for p in predictions} == {"ok", "padded"}  # EmoDB has both
+
+
+def test_arrays_at_any_rate_agree_with_16_khz(apcnn, emodb_files):
+    signals = [band_limited(f) for f in emodb_files[8:14]]
+    at_16k = apcnn.predict(signals, sample_rate=16000)
+    for rate in (8000, 44100):
+        resampled = [features.resample(y, 16000, rate) for y in signals]
+        for p, q in zip(at_16k, apcnn.predict(resampled, sample_rate=rate)):
+            assert q.label == p.label and q.n_windows == p.n_windows
+            assert q.duration_s == pytest.approx(p.duration_s, abs=1e-3)
+            for label in apcnn.labels:
+                assert q.probabilities[label] == pytest.approx(p.probabilities[label], abs=1e-4)
+    # An array and the file it came from give the same prediction.
+    y = features.load(emodb_files[8], 16000)
+    from_file, from_array = apcnn.predict([emodb_files[8], y], sample_rate=16000)
+    assert from_array.source == "array[1]" and from_array.probabilities == pytest.approx(from_file.probabilities)
+    with pytest.raises(ValueError, match="sample_rate is required"):
+        apcnn.predict([emodb_files[8], y])
+
+
+def test_unreadable_files_are_reported_and_the_rest_predicted(glam, demo_wavs, tmp_path):
+    garbage = tmp_path / "noise.wav"
+    garbage.write_bytes(os.urandom(3000))
+    truncated = tmp_path / "cut.wav"
+    truncated.write_bytes(demo_wavs[0].read_bytes()[:30])
+    missing = tmp_path / "missing.wav"
+    inputs = [demo_wavs[0], garbage, demo_wavs[1], missing, truncated, demo_wavs[2]]
+    predictions = glam.predict(inputs)
+    assert [p.status for p in predictions] == ["ok", "error", "ok", "error", "error", "ok"]
+    for p, path in zip(predictions, inputs):
+        assert p.source == str(path)
+        if p.status == "error":
+            assert str(path) in p.note and p.label is None and p.probabilities == {}
+    alone = glam.predict(demo_wavs[:3])
+    assert [p.probabilities for p in alone] == [predictions[i].probabilities for i in (0, 2, 5)]
+    bad_array = glam.predict([np.full(20000, np.nan, np.float32)], sample_rate=16000)[0]
+    assert bad_array.status == "error" and "array[0]" == bad_array.source
+
+
+@pytest.mark.parametrize("pad,status,note", [
+    ("drop", "too_short", "dropped"), ("tile", "padded", "tiled to one window"),
+    ("zero", "padded", "zero-padded to one window")])
+def test_short_utterances_follow_the_checkpoints_pad_setting(trained_run, tmp_path, demo_wavs, pad, status, note):
+    rec = EmotionRecognizer(read(variant(trained_run, tmp_path / f"{pad}.pt", "apcnn", features={"pad": pad})), threads=2)
+    y = features.load(demo_wavs[0], 16000)[: int(1.3 * 16000)]
+    sf.write(tmp_path / "short.wav", y, 16000)
+    for p in (rec.predict(y, sample_rate=16000, windows=True)[0],
+              rec.predict(tmp_path / "short.wav", windows=True)[0]):
+        assert p.status == status and note in p.note and "1.300 s is shorter than one 2.000 s window" in p.note
+        assert p.duration_s == pytest.approx(1.3)
+        if pad == "drop":
+            assert p.label is None and p.probabilities == {} and p.n_windows == 0 and p.windows == []
+        else:
+            assert p.label in rec.labels and p.n_windows == 1
+            assert (p.windows[0].start_s, p.windows[0].end_s) == (0.0, pytest.approx(1.3))
+
+
+def test_window_predictions_and_both_averages(trained_run, apcnn, demo_wavs, tmp_path):
+    path = max(demo_wavs, key=lambda f: sf.info(f).duration)
+    p = apcnn.predict(path, windows=True)[0]
+    cfg = apcnn.features
+    hop = cfg.window_s - cfg.overlap_s
+    assert len(p.windows) == p.n_windows == 1 + int((p.duration_s - cfg.window_s + 1e-9) // hop)
+    for k, w in enumerate(p.windows):
+        assert w.start_s == pytest.approx(k * hop) and w.end_s == pytest.approx(k * hop + cfg.window_s)
+        assert w.label == max(w.probabilities, key=w.probabilities.get)
+    window_probs = np.array([list(w.probabilities.values()) for w in p.windows])
+    # average="logits": softmax of the mean logits, which the windows' log-probabilities give back.
+    mean_log = np.log(window_probs).mean(0)
+    np.testing.assert_allclose(list(p.probabilities.values()), np.exp(mean_log) / np.exp(mean_log).sum(), atol=1e-9)
+    by_probs = EmotionRecognizer(read(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")))
+    q = by_probs.predict(path)[0]
+    np.testing.assert_allclose(list(q.probabilities.values()), window_probs.mean(0), atol=1e-6)
+    assert q.windows is None
+
+
+def test_streaming_featurises_chunk_by_chunk(apcnn, demo_wavs, monkeypatch):
+    chunks = []
+
+    def counted(*args, **kwargs):
+        for batch in iter_featurize(*args, **kwargs):
+            chunks.append(len(batch.files))
+            yield batch
+
+    iter_featurize = features.iter_featurize
+    monkeypatch.setattr(features, "iter_featurize", counted)
+    rec = EmotionRecognizer(apcnn.checkpoint, threads=2, files_per_chunk=3)
+    stream = rec.iter_predict(demo_wavs)
+    first = next(stream)
+    assert chunks == [3] and first.source == str(demo_wavs[0])
+    rest = list(stream)
+    assert sum(chunks) == len(demo_wavs) and max(chunks) == 3
+    whole = apcnn.predict(demo_wavs)
+    assert [p.source for p in [first] + rest] == [p.source for p in whole]
+    for mine, theirs in zip([first] + rest, whole):
+        assert mine.probabilities == pytest.approx(theirs.probabilities)
+
+
+# -- inputs and the command line --------------------------------------------------------------
+
+
+def test_directories_and_manifests_expand_to_files(demo_wavs, tmp_path):
+    nested = tmp_path / "corpus" / "a" / "b"
+    nested.mkdir(parents=True)
+    shutil.copy(demo_wavs[0], nested / "x.wav")
+    shutil.copy(demo_wavs[1], tmp_path / "corpus" / "y.WAV")
+    (tmp_path / "corpus" / "notes.txt").write_text("not audio")
+    (tmp_path / "none").mkdir()
+    found = expand([tmp_path / "corpus", tmp_path / "none", demo_wavs[2]])
+    assert [i.path for i in found] == [nested / "x.wav", tmp_path / "corpus" / "y.WAV", tmp_path / "none", demo_wavs[2]]
+    assert found[2].error and "no audio files" in found[2].error
+    manifest = tmp_path / "corpus" / "list.csv"
+    manifest.write_text("path,label\na/b/x.wav,angry\ny.WAV,\n")
+    rows = expand([manifest])
+    assert [(i.path, i.reference) for i in rows] == [(nested / "x.wav", "angry"), (tmp_path / "corpus" / "y.WAV", None)]
+    (tmp_path / "bad.csv").write_text("file,label\nx.wav,angry\n")
+    with pytest.raises(LayoutError, match="bad.csv: expected a CSV manifest with a 'path' column"):
+        expand([tmp_path / "bad.csv"])
+
+
+def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_path, capsys):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt ")
+    out = tmp_path / "pred.csv"
+    code = predict_main(["--checkpoint", str(trained_run), "--model", "glam", "--threads", "2", "--quiet",
+                         "--windows", "--output", str(out), str(demo_wavs[0]), str(tmp_path / "broken.wav")])
+    assert code == 0
+    rows = list(csv.DictReader(out.open()))
+    labels = ["neutral", "happy", "sad", "angry"]
+    assert list(rows[0]) == ["path", "window", "start_s", "end_s", "prediction", *[f"p_{c}" for c in labels],
+                             "n_windows", "duration_s", "status", "note"]
+    utterance, windows, broken = rows[0], rows[1:-1], rows[-1]
+    assert utterance["status"] == "ok" and utterance["window"] == "" and int(utterance["n_windows"]) == len(windows)
+    assert [float(w["start_s"]) for w in windows] == pytest.approx([0.4 * k for k in range(len(windows))])
+    assert sum(float(utterance[f"p_{c}"]) for c in labels) == pytest.approx(1.0, abs=1e-5)
+    assert broken["status"] == "error" and "broken.wav" in broken["note"] and broken["prediction"] == ""
+    assert "1 ok, 1 error" in capsys.readouterr().err
+
+
+def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wavs, tmp_path, capsys):
+    manifest = demo_wavs[0].parent.parent / "manifest.csv"
+    out = tmp_path / "pred.json"
+    assert predict_main(["--checkpoint", str(trained_run / "models" / "apcnn__seed1.pt"), "--quiet",
+                         "--output", str(out), str(manifest)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["model"] == "apcnn" and doc["labels"] == ["neutral", "happy", "sad", "angry"]
+    assert doc["features"]["pad"] == "tile" and doc["average"] == "logits"
+    assert len(doc["predictions"]) == len(demo_wavs)
+    first = doc["predictions"][0]
+    assert {"source", "label", "probabilities", "n_windows", "duration_s", "status", "note", "reference"} == set(first)
+    truth = {r["path"]: r["label"] for r in csv.DictReader(manifest.open())}
+    assert [p["reference"] for p in doc["predictions"]] == list(truth.values())
+    # The table on stdout: a header and one line per file of the folder.
+    assert predict_main(["--checkpoint", str(trained_run), "--model", "apcnn", "--quiet",
+                         str(demo_wavs[0].parent)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["path", "prediction", "neutral", "happy", "sad", "angry", "windows", "status"]
+    assert [line.split()[0] for line in lines[1:]] == [str(f) for f in demo_wavs]
+    assert [line.split()[1] for line in lines[1:]] == [p["label"] for p in doc["predictions"]]
+
+
+def test_cli_fatal_errors_exit_non_zero(trained_run, tmp_path, capsys):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    wav = str(trained_run.parent / "demo" / "wav" / "spk00_angry_000.wav")
+    assert predict_main(["--checkpoint", str(tmp_path / "junk.pt"), wav]) == 1
+    assert "junk.pt: not a loadable glam checkpoint" in capsys.readouterr().err
+    assert predict_main(["--checkpoint", str(trained_run), wav]) == 1
+    assert "choose one with model=" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        predict_main(["--checkpoint", str(trained_run), "--output", str(tmp_path / "x.txt"), wav])
+    assert e.value.code == 2 and "pass --format" in capsys.readouterr().err
+
+
+def test_cli_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        predict_main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--checkpoint", "--model", "--split", "--output", "--format", "--windows", "--threads",
+                 "--device", "--batch-size", "--quiet"):
+        assert flag in text
+    assert text.count("\n  --") >= 10
