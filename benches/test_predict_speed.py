@@ -22,7 +22,7 @@ from benchutil import cut_windows, paired, record
 from glam_py import EmotionRecognizer, models
 from glam_py.features import FeatureConfig
 from glam_py.train import checkpoint
-from glam_py.train.run import CHECKPOINT_FORMAT
+from glam_py.checkpoints import CHECKPOINT_FORMAT
 from reference_glam import ReferenceGLAM
 
 LABELS = ["neutral", "happy", "sad", "angry"]

@@ -25,13 +25,9 @@ import torch
 
 from glam_py import models
 from glam_py.features import FeatureConfig
-from glam_py.train.checkpoint import CheckpointError, load
+from glam_py.train.checkpoint import MODEL_FORMAT as CHECKPOINT_FORMAT, CheckpointError, load
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "read"]
-
-# What glam_py.train.run writes (a test keeps the two equal): importing it
-# from there would load the whole training stack, a second at every start.
-CHECKPOINT_FORMAT = "glam-checkpoint-1"
 
 AVERAGES = ("logits", "probabilities")
 

@@ -9,6 +9,11 @@ from pathlib import Path
 import torch
 
 
+# The "format" of a model checkpoint written by a training run (train/run.py)
+# and read by prediction (glam_py/checkpoints.py); bumped when its keys change.
+MODEL_FORMAT = "glam-checkpoint-1"
+
+
 class CheckpointError(ValueError):
     pass
 

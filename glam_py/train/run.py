@@ -25,7 +25,6 @@ from glam_py.train.distributed import DataParallel, World
 from glam_py.train.progress import Silent
 from glam_py.train.trainer import train_split
 
-CHECKPOINT_FORMAT = "glam-checkpoint-1"
 STORES_FILE = "stores.json"
 
 
@@ -163,7 +162,7 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
             world.barrier()  # rank 0 writes the split's results first
             continue
         checkpoint.save(run_dir / "models" / f"{_safe(key)}__{_safe(split.name)}.pt", {
-            "format": CHECKPOINT_FORMAT, "model_name": model, "n_classes": len(data.class_names),
+            "format": checkpoint.MODEL_FORMAT, "model_name": model, "n_classes": len(data.class_names),
             "input_shape": list(data.input_shape), "labels": data.class_names,
             "features": test_store.config.to_dict(), "average": cfg.average,
             "state_dict": out["model"].state_dict()})
