@@ -35,7 +35,7 @@ __all__ = [
     "resample",
 ]
 
-PAD_CHOICES = ("drop", "tile", "zero")
+PAD_CHOICES = ("drop", "tile", "zero", "repeat")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,10 @@ class FeatureConfig(Settings):
     pad_mode: str = "constant"  # centre padding: "constant" (librosa >= 0.10) or "reflect"
     window_s: float = 2.0
     overlap_s: float = 1.6
-    pad: str = "drop"  # utterances shorter than a window: "drop", "tile" or "zero"
+    # Utterances shorter than a window: "drop"; "tile" or "zero" to exactly one
+    # window; "repeat" whole copies until a window is covered, then cut
+    # windows from that at the usual hop (the GLAM authors' padding).
+    pad: str = "drop"
     output: str = "mfcc"  # "mfcc" or "log_mel"
 
     def __post_init__(self) -> None:

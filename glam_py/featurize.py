@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker threads (default: all cores).")
     p.add_argument("--pad", choices=features.PAD_CHOICES, default="drop",
                    help="utterances shorter than one window: drop them (default), tile "
-                   "the waveform until it fills one window, or zero-pad to one window.")
+                   "the waveform until it fills one window, zero-pad to one window, or repeat "
+                   "whole copies until a window is covered and cut windows from that at the "
+                   "usual hop (the GLAM authors' padding; can give more than one window).")
     p.add_argument("--window-s", type=float, default=2.0,
                    help="window length in seconds (default 2.0).")
     p.add_argument("--overlap-s", type=float, default=1.6,

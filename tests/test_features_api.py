@@ -46,7 +46,7 @@ def test_config_json_round_trip_and_differences():
     [
         (dict(n_mfcc=200), "n_mfcc"),
         (dict(overlap_s=2.0), "overlap_s"),
-        (dict(pad="repeat"), "unknown variant"),
+        (dict(pad="mirror"), "unknown variant"),
         (dict(fmax=9000.0), "fmax"),
         (dict(window_s=0.0), "window_s"),
     ],
@@ -82,6 +82,21 @@ def test_short_utterances_drop_tile_or_zero():
     zeroed, _ = features.featurize_signal(y, 16000, FeatureConfig(pad="zero"))
     padded = np.concatenate([y, np.zeros(32000 - y.size, np.float32)])
     np.testing.assert_array_equal(zeroed[0], features.mfcc(padded))
+
+
+def test_repeat_padding_is_the_authors_whole_copies_then_windows():
+    # The authors' segment(): ceil(window / length) whole copies, then every
+    # full window at the hop. 1.5 s twice is 3 s: two training windows at a
+    # 1 s hop, three test windows at a 0.4 s hop.
+    y = tone(1.5)
+    twice = np.concatenate([y, y])
+    for overlap_s, starts in [(1.0, [0, 16000]), (1.6, [0, 6400, 12800])]:
+        w, note = features.featurize_signal(y, 16000, FeatureConfig(pad="repeat", overlap_s=overlap_s))
+        assert "repeated whole" in note and len(w) == len(starts)
+        for window, start in zip(w, starts):
+            np.testing.assert_array_equal(window, features.mfcc(twice[start:start + 32000]))
+    long_enough, note = features.featurize_signal(tone(2.5), 16000, FeatureConfig(pad="repeat"))
+    assert note is None and len(long_enough) == 2
 
 
 def test_featurize_files_reports_bad_files_and_keeps_the_rest(tmp_path):

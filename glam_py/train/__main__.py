@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from glam_py import corpora
 from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.features import PAD_CHOICES
 from glam_py.models import names as model_names
 from glam_py.train.config import RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
@@ -52,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "instead of --corpus; its windows serve training and test.")
     src.add_argument("--cache", type=Path, default=Path("data/cache"),
                      help="where featurised corpora are kept and reused.")
-    src.add_argument("--pad", choices=["drop", "tile", "zero"], default=None,
-                     help="utterances shorter than a window (default: the preset's, drop).")
+    src.add_argument("--pad", choices=PAD_CHOICES, default=None,
+                     help="utterances shorter than a window (default: the preset's, drop): drop, "
+                     "tile to one window, zero-pad to one window, or repeat whole copies until a "
+                     "window is covered and cut windows from that (the authors' code).")
     run = p.add_argument_group("protocol")
     run.add_argument("--models", default="glam",
                      help=f"comma-separated models to train: {', '.join(model_names())}.")

@@ -58,7 +58,11 @@ pub fn thread_pool(threads: Option<usize>) -> Result<ThreadPool> {
         .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
 }
 
-fn featurize_file(pipe: &Pipeline, path: &Path, scratch: &mut Scratch) -> Result<(Vec<f32>, FileSummary)> {
+fn featurize_file(
+    pipe: &Pipeline,
+    path: &Path,
+    scratch: &mut Scratch,
+) -> Result<(Vec<f32>, FileSummary)> {
     let config = pipe.config();
     let audio = audio::load(path, Some(config.sample_rate))?;
     let mut windows = Vec::new();
@@ -75,15 +79,26 @@ fn featurize_file(pipe: &Pipeline, path: &Path, scratch: &mut Scratch) -> Result
 
 /// Featurises `paths` on `pool`; `first_file` is the position of `paths[0]`
 /// in the caller's whole list.
-pub fn featurize_files(pipe: &Pipeline, pool: &ThreadPool, paths: &[PathBuf], first_file: usize) -> Batch {
+pub fn featurize_files(
+    pipe: &Pipeline,
+    pool: &ThreadPool,
+    paths: &[PathBuf],
+    first_file: usize,
+) -> Batch {
     let per_file: Vec<Result<(Vec<f32>, FileSummary)>> = pool.install(|| {
         paths
             .par_iter()
-            .map_init(|| pipe.scratch(), |scratch, path| featurize_file(pipe, path, scratch))
+            .map_init(
+                || pipe.scratch(),
+                |scratch, path| featurize_file(pipe, path, scratch),
+            )
             .collect()
     });
     let config = pipe.config();
-    let total: usize = per_file.iter().map(|r| r.as_ref().map_or(0, |(w, _)| w.len())).sum();
+    let total: usize = per_file
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(w, _)| w.len()))
+        .sum();
     let mut windows = Vec::with_capacity(total);
     let mut file_index = Vec::new();
     let files = per_file
@@ -92,7 +107,10 @@ pub fn featurize_files(pipe: &Pipeline, pool: &ThreadPool, paths: &[PathBuf], fi
         .map(|(i, result)| {
             result.map(|(w, summary)| {
                 windows.extend_from_slice(&w);
-                file_index.extend(std::iter::repeat_n((first_file + i) as i64, summary.n_windows));
+                file_index.extend(std::iter::repeat_n(
+                    (first_file + i) as i64,
+                    summary.n_windows,
+                ));
                 summary
             })
         })
@@ -148,7 +166,12 @@ impl Iterator for FeatureStream {
             return None;
         }
         let end = (self.next + self.files_per_chunk).min(self.paths.len());
-        let batch = featurize_files(&self.pipe, &self.pool, &self.paths[self.next..end], self.next);
+        let batch = featurize_files(
+            &self.pipe,
+            &self.pool,
+            &self.paths[self.next..end],
+            self.next,
+        );
         self.next = end;
         Some(batch)
     }
@@ -186,13 +209,20 @@ mod tests {
         let paths: Vec<PathBuf> = (0..5)
             .map(|i| {
                 let p = dir.join(format!("{i}.wav"));
-                let y: Vec<f32> = (0..33000 + 7000 * i).map(|k| ((k * (i + 1)) as f32 * 0.01).sin() * 0.2).collect();
+                let y: Vec<f32> = (0..33000 + 7000 * i)
+                    .map(|k| ((k * (i + 1)) as f32 * 0.01).sin() * 0.2)
+                    .collect();
                 write_wav(&p, 16000, &y);
                 p
             })
             .collect();
         let config = FeatureConfig::default();
-        let whole = featurize_files(&Pipeline::new(&config).unwrap(), &thread_pool(Some(1)).unwrap(), &paths, 0);
+        let whole = featurize_files(
+            &Pipeline::new(&config).unwrap(),
+            &thread_pool(Some(1)).unwrap(),
+            &paths,
+            0,
+        );
         let stream = FeatureStream::new(&config, paths, Some(2), 2).unwrap();
         let chunks: Vec<Batch> = stream.collect();
         assert_eq!(chunks.len(), 3);

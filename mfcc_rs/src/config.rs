@@ -36,6 +36,10 @@ pub enum ShortPolicy {
     Drop,
     Tile,
     Zero,
+    /// The GLAM authors' padding: whole copies of the utterance, as many as
+    /// it takes to cover one window, then windows cut at the usual hop, so
+    /// a 1.5 s utterance gives two 2 s training windows at a 1 s hop.
+    Repeat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

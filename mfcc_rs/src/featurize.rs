@@ -34,13 +34,10 @@ pub fn featurize_utterance(
     check_signal(signal)?;
     let config = pipe.config();
     let length = config.window_len();
-    let starts = window_starts(signal.len(), length, config.window_hop());
-    if !starts.is_empty() {
-        for block in starts.chunks(WINDOWS_PER_BLOCK) {
-            featurize_block(pipe, signal, block, scratch, out);
-        }
+    let n_windows = featurize_windows(pipe, signal, scratch, out);
+    if n_windows > 0 {
         return Ok(UtteranceWindows {
-            n_windows: starts.len(),
+            n_windows,
             note: None,
         });
     }
@@ -53,19 +50,32 @@ pub fn featurize_utterance(
             ShortPolicy::Drop => "dropped",
             ShortPolicy::Tile => "tiled to one window",
             ShortPolicy::Zero => "zero-padded to one window",
+            ShortPolicy::Repeat => "repeated whole until it covers a window",
         }
     );
     let n_windows = match pad_short(signal, length, policy) {
-        Some(window) => {
-            out.extend(pipe.features(&window, scratch)?);
-            1
-        }
+        Some(padded) => featurize_windows(pipe, &padded, scratch, out),
         None => 0,
     };
     Ok(UtteranceWindows {
         n_windows,
         note: Some(note),
     })
+}
+
+/// Every full window of `signal`, in blocks that share frames; the count.
+fn featurize_windows(
+    pipe: &Pipeline,
+    signal: &[f32],
+    scratch: &mut Scratch,
+    out: &mut Vec<f32>,
+) -> usize {
+    let config = pipe.config();
+    let starts = window_starts(signal.len(), config.window_len(), config.window_hop());
+    for block in starts.chunks(WINDOWS_PER_BLOCK) {
+        featurize_block(pipe, signal, block, scratch, out);
+    }
+    starts.len()
 }
 
 /// Frames of a window that need no centre padding: frame `t` covers window
@@ -97,7 +107,11 @@ fn featurize_block(
 
     let mut offsets: Vec<isize> = starts
         .iter()
-        .flat_map(|&s| interior.clone().map(move |t| s as isize + frame_first(t, hop, n_fft)))
+        .flat_map(|&s| {
+            interior
+                .clone()
+                .map(move |t| s as isize + frame_first(t, hop, n_fft))
+        })
         .collect();
     offsets.sort_unstable();
     offsets.dedup();
@@ -154,7 +168,10 @@ mod tests {
         assert_eq!(info.n_windows, starts.len());
         let mut alone = Vec::new();
         for st in starts {
-            alone.extend(pipe.features(&y[st..st + config.window_len()], &mut s).unwrap());
+            alone.extend(
+                pipe.features(&y[st..st + config.window_len()], &mut s)
+                    .unwrap(),
+            );
         }
         assert_eq!(shared, alone);
     }
@@ -192,6 +209,8 @@ mod tests {
             (ShortPolicy::Drop, 0),
             (ShortPolicy::Tile, 1),
             (ShortPolicy::Zero, 1),
+            // 20000 samples twice: 40000, room for two windows at the 6400 hop.
+            (ShortPolicy::Repeat, 2),
         ] {
             let config = FeatureConfig {
                 pad: policy,
@@ -202,7 +221,10 @@ mod tests {
             let info = featurize_utterance(&pipe, &y, &mut pipe.scratch(), &mut out).unwrap();
             assert_eq!(info.n_windows, windows);
             assert_eq!(out.len(), windows * 26 * 63);
-            assert!(info.note.unwrap().contains("shorter than one 2.000 s window"));
+            assert!(info
+                .note
+                .unwrap()
+                .contains("shorter than one 2.000 s window"));
         }
     }
 }

@@ -56,7 +56,12 @@ fn parse_config(config_json: &str) -> PyResult<FeatureConfig> {
 }
 
 /// Moves a `[n, rows, cols]` buffer into numpy without copying it.
-fn windows_array(py: Python<'_>, data: Vec<f32>, rows: usize, cols: usize) -> Bound<'_, PyArray3<f32>> {
+fn windows_array(
+    py: Python<'_>,
+    data: Vec<f32>,
+    rows: usize,
+    cols: usize,
+) -> Bound<'_, PyArray3<f32>> {
     let n = data.len().checked_div(rows * cols).unwrap_or(0);
     Array3::from_shape_vec((n, rows, cols), data)
         .expect("the core fills whole matrices")
@@ -76,8 +81,14 @@ fn batch_dict<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyDict>
             }
         }
     }
-    dict.set_item("windows", windows_array(py, batch.windows, batch.n_features, batch.n_frames))?;
-    dict.set_item("file_index", Array1::from_vec(batch.file_index).into_pyarray(py))?;
+    dict.set_item(
+        "windows",
+        windows_array(py, batch.windows, batch.n_features, batch.n_frames),
+    )?;
+    dict.set_item(
+        "file_index",
+        Array1::from_vec(batch.file_index).into_pyarray(py),
+    )?;
     dict.set_item("first_file", batch.first_file)?;
     dict.set_item("files", files)?;
     dict.set_item("errors", errors)?;
@@ -94,25 +105,42 @@ fn normalize_config(config_json: &str) -> PyResult<String> {
 /// Returns the samples and the file's original sample rate.
 #[pyfunction]
 #[pyo3(signature = (path, sr=None))]
-fn load<'py>(py: Python<'py>, path: PathBuf, sr: Option<u32>) -> PyResult<(Bound<'py, PyArray1<f32>>, u32)> {
+fn load<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    sr: Option<u32>,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, u32)> {
     let audio = py.detach(|| audio::load(&path, sr)).map_err(to_py)?;
     Ok((audio.samples.into_pyarray(py), audio.original_sample_rate))
 }
 
 /// Resamples a float32 signal with the same resampler as `load`.
 #[pyfunction]
-fn resample<'py>(py: Python<'py>, y: PyReadonlyArray1<'py, f32>, orig_sr: u32, target_sr: u32) -> PyResult<Bound<'py, PyArray1<f32>>> {
+fn resample<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, f32>,
+    orig_sr: u32,
+    target_sr: u32,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let samples = y.as_slice()?;
-    let out = py.detach(|| audio::resample::resample(samples, orig_sr, target_sr)).map_err(to_py)?;
+    let out = py
+        .detach(|| audio::resample::resample(samples, orig_sr, target_sr))
+        .map_err(to_py)?;
     Ok(out.into_pyarray(py))
 }
 
 /// librosa's feature matrix of a whole signal: `[n_features, n_frames]`.
 #[pyfunction]
-fn mfcc<'py>(py: Python<'py>, y: PyReadonlyArray1<'py, f32>, config_json: &str) -> PyResult<Bound<'py, PyArray2<f32>>> {
+fn mfcc<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, f32>,
+    config_json: &str,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
     let samples = y.as_slice()?;
-    let data = py.detach(|| pipe.features(samples, &mut pipe.scratch())).map_err(to_py)?;
+    let data = py
+        .detach(|| pipe.features(samples, &mut pipe.scratch()))
+        .map_err(to_py)?;
     let rows = pipe.config().n_features();
     Ok(Array2::from_shape_vec((rows, data.len() / rows), data)
         .expect("the core fills whole matrices")
@@ -136,7 +164,10 @@ fn featurize_signal<'py>(
         })
         .map_err(to_py)?;
     let config = pipe.config();
-    Ok((windows_array(py, data, config.n_features(), config.n_frames()), outcome.note))
+    Ok((
+        windows_array(py, data, config.n_features(), config.n_frames()),
+        outcome.note,
+    ))
 }
 
 /// Featurises files in parallel on `threads` threads with the GIL released.
@@ -169,9 +200,11 @@ fn mel_filterbank<'py>(py: Python<'py>, config_json: &str) -> PyResult<Bound<'py
         norm: c.mel_norm,
     });
     let n_bins = c.n_fft / 2 + 1;
-    Ok(Array2::from_shape_vec((c.n_mels, n_bins), bank.dense(n_bins))
-        .expect("dense returns n_mels rows")
-        .into_pyarray(py))
+    Ok(
+        Array2::from_shape_vec((c.n_mels, n_bins), bank.dense(n_bins))
+            .expect("dense returns n_mels rows")
+            .into_pyarray(py),
+    )
 }
 
 /// Iterator over batches of consecutive files; each `next` featurises one
@@ -185,7 +218,12 @@ struct PyFeatureStream {
 impl PyFeatureStream {
     #[new]
     #[pyo3(signature = (paths, config_json, threads=None, files_per_chunk=256))]
-    fn new(paths: Vec<PathBuf>, config_json: &str, threads: Option<usize>, files_per_chunk: usize) -> PyResult<Self> {
+    fn new(
+        paths: Vec<PathBuf>,
+        config_json: &str,
+        threads: Option<usize>,
+        files_per_chunk: usize,
+    ) -> PyResult<Self> {
         let config = parse_config(config_json)?;
         let inner = FeatureStream::new(&config, paths, threads, files_per_chunk).map_err(to_py)?;
         Ok(PyFeatureStream { inner })
@@ -199,7 +237,10 @@ impl PyFeatureStream {
         slf
     }
 
-    fn __next__<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn __next__<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let stream = &mut slf.inner;
         match py.detach(|| stream.next()) {
             Some(batch) => Ok(Some(batch_dict(py, batch)?)),

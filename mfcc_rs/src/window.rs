@@ -13,13 +13,18 @@ pub fn window_starts(n_samples: usize, length: usize, hop: usize) -> Vec<usize> 
     (0..=(n_samples - length) / hop).map(|k| k * hop).collect()
 }
 
-/// One window made from an utterance shorter than a window, or `None` when
-/// the policy drops it. `Tile` repeats the waveform from its start until the
-/// window is full (what the authors meant their padding to do); `Zero`
-/// appends silence.
+/// What an utterance shorter than a window becomes before windows are cut
+/// from it, or `None` when the policy drops it. `Tile` repeats the waveform
+/// from its start until exactly one window is full; `Repeat` joins whole
+/// copies until one window is covered (the authors' code, which can leave
+/// room for more than one window); `Zero` appends silence.
 pub fn pad_short(signal: &[f32], length: usize, policy: ShortPolicy) -> Option<Vec<f32>> {
+    if signal.is_empty() {
+        return None;
+    }
     match policy {
         ShortPolicy::Drop => None,
+        ShortPolicy::Repeat => Some(signal.repeat(length.div_ceil(signal.len()))),
         ShortPolicy::Tile => Some(signal.iter().copied().cycle().take(length).collect()),
         ShortPolicy::Zero => {
             let mut w = signal.to_vec();
@@ -44,8 +49,23 @@ mod tests {
     #[test]
     fn short_utterances() {
         let y = [1.0, 2.0, 3.0];
-        assert_eq!(pad_short(&y, 7, ShortPolicy::Tile).unwrap(), [1., 2., 3., 1., 2., 3., 1.]);
-        assert_eq!(pad_short(&y, 5, ShortPolicy::Zero).unwrap(), [1., 2., 3., 0., 0.]);
+        assert_eq!(
+            pad_short(&y, 7, ShortPolicy::Tile).unwrap(),
+            [1., 2., 3., 1., 2., 3., 1.]
+        );
+        assert_eq!(
+            pad_short(&y, 5, ShortPolicy::Zero).unwrap(),
+            [1., 2., 3., 0., 0.]
+        );
         assert!(pad_short(&y, 5, ShortPolicy::Drop).is_none());
+        assert_eq!(
+            pad_short(&y, 7, ShortPolicy::Repeat).unwrap(),
+            [1., 2., 3., 1., 2., 3., 1., 2., 3.]
+        );
+        assert_eq!(
+            pad_short(&y, 6, ShortPolicy::Repeat).unwrap(),
+            [1., 2., 3., 1., 2., 3.]
+        );
+        assert!(pad_short(&[], 6, ShortPolicy::Tile).is_none());
     }
 }

@@ -37,7 +37,8 @@ pub fn decode_file(path: &Path) -> Result<Decoded> {
     // helpful error, so ask first.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        let source = std::io::Error::new(ErrorKind::IsADirectory, "is a directory, not an audio file");
+        let source =
+            std::io::Error::new(ErrorKind::IsADirectory, "is a directory, not an audio file");
         return Err(Error::io(path, source));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -60,7 +61,10 @@ pub fn decode_bytes(mut bytes: Vec<u8>, extension: Option<&str>, label: &Path) -
         return Err(Error::decode(label, "contains no samples"));
     }
     if let Some(frame) = decoded.samples.iter().position(|v| !v.is_finite()) {
-        return Err(Error::decode(label, format!("NaN or infinite sample at frame {frame}")));
+        return Err(Error::decode(
+            label,
+            format!("NaN or infinite sample at frame {frame}"),
+        ));
     }
     Ok(decoded)
 }
@@ -103,7 +107,9 @@ fn describe(err: &SymphoniaError, stage: &Stage) -> String {
         (SymphoniaError::IoError(e), Stage::Header) if e.kind() == ErrorKind::UnexpectedEof => {
             "truncated: the file ends too early to be opened".into()
         }
-        (SymphoniaError::IoError(e), Stage::Data { frames, declared }) if e.kind() == ErrorKind::UnexpectedEof => {
+        (SymphoniaError::IoError(e), Stage::Data { frames, declared })
+            if e.kind() == ErrorKind::UnexpectedEof =>
+        {
             match declared {
                 Some(declared) => {
                     format!("truncated: the file ends after {frames} of the {declared} frames its header declares")
@@ -111,7 +117,9 @@ fn describe(err: &SymphoniaError, stage: &Stage) -> String {
                 None => format!("truncated: the file ends inside its data, after {frames} frames"),
             }
         }
-        (SymphoniaError::Unsupported(what), _) => format!("unsupported encoding or format ({what})"),
+        (SymphoniaError::Unsupported(what), _) => {
+            format!("unsupported encoding or format ({what})")
+        }
         (SymphoniaError::DecodeError(what), Stage::Header) => format!("malformed header ({what})"),
         (SymphoniaError::DecodeError(what), Stage::Data { frames, .. }) => {
             format!("malformed audio data after {frames} frames ({what})")
@@ -127,14 +135,21 @@ fn decode_stream(bytes: Vec<u8>, extension: Option<&str>) -> std::result::Result
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, stream, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            stream,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             SymphoniaError::Unsupported(what) if what.contains("no suitable format reader") => {
                 "not a recognised audio format".to_string()
             }
             other => describe(&other, &Stage::Header),
         })?;
-    let track = format.default_track(TrackType::Audio).ok_or("no audio track")?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or("no audio track")?;
     let (track_id, declared) = (track.id, track.num_frames);
     let params = track
         .codec_params
@@ -163,7 +178,9 @@ fn decode_stream(bytes: Vec<u8>, extension: Option<&str>) -> std::result::Result
         if packet.track_id != track_id {
             continue;
         }
-        let buffer = decoder.decode(&packet).map_err(|e| describe(&e, &at(mono.len())))?;
+        let buffer = decoder
+            .decode(&packet)
+            .map_err(|e| describe(&e, &at(mono.len())))?;
         channels = buffer.spec().channels().count();
         if channels == 0 {
             return Err("the stream has no channels".into());
@@ -231,7 +248,12 @@ mod tests {
         let mut bytes = wav_with_data_size(u32::MAX, &[0, 64, 0, 192]);
         size_streamed_wav(&mut bytes);
         assert_eq!(bytes, wav_with_data_size(4, &[0, 64, 0, 192]));
-        let decoded = decode_bytes(wav_with_data_size(u32::MAX, &[0, 64, 0, 192]), None, Path::new("s.wav")).unwrap();
+        let decoded = decode_bytes(
+            wav_with_data_size(u32::MAX, &[0, 64, 0, 192]),
+            None,
+            Path::new("s.wav"),
+        )
+        .unwrap();
         assert_eq!(decoded.samples, [0.5, -0.5]);
     }
 

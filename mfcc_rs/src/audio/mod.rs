@@ -27,20 +27,33 @@ pub fn load(path: &Path, target_sr: Option<u32>) -> Result<Audio> {
 
 /// [`load`] for a file already in memory: `hint_ext` is its extension (a
 /// format hint) and `label` names it in errors.
-pub fn load_bytes(bytes: Vec<u8>, hint_ext: Option<&str>, label: &Path, target_sr: Option<u32>) -> Result<Audio> {
-    to_rate(decode::decode_bytes(bytes, hint_ext, label)?, target_sr, label)
+pub fn load_bytes(
+    bytes: Vec<u8>,
+    hint_ext: Option<&str>,
+    label: &Path,
+    target_sr: Option<u32>,
+) -> Result<Audio> {
+    to_rate(
+        decode::decode_bytes(bytes, hint_ext, label)?,
+        target_sr,
+        label,
+    )
 }
 
 fn to_rate(decoded: decode::Decoded, target_sr: Option<u32>, label: &Path) -> Result<Audio> {
     if target_sr == Some(0) {
-        return Err(Error::Config("the target sample rate must be positive".into()));
+        return Err(Error::Config(
+            "the target sample rate must be positive".into(),
+        ));
     }
     let sample_rate = target_sr.unwrap_or(decoded.sample_rate);
     // With a valid target, a rate that cannot be converted is the file's.
-    let samples = resample::resample(&decoded.samples, decoded.sample_rate, sample_rate).map_err(|e| match e {
-        Error::Config(reason) => Error::decode(label, reason),
-        other => other,
-    })?;
+    let samples = resample::resample(&decoded.samples, decoded.sample_rate, sample_rate).map_err(
+        |e| match e {
+            Error::Config(reason) => Error::decode(label, reason),
+            other => other,
+        },
+    )?;
     Ok(Audio {
         samples,
         sample_rate,

@@ -52,7 +52,9 @@ const PLAN_CACHE_SIZE: usize = 16;
 /// computes `round(n * to / from)` and librosa pads the rest with zeros.
 pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == 0 || to == 0 {
-        return Err(Error::Config(format!("cannot resample from {from} Hz to {to} Hz")));
+        return Err(Error::Config(format!(
+            "cannot resample from {from} Hz to {to} Hz"
+        )));
     }
     if from == to {
         return Ok(x.to_vec());
@@ -134,7 +136,10 @@ impl Plan {
         let mut spectrum = self.forward.make_output_vec();
         let mut filtered = self.inverse.make_input_vec();
         let mut output = self.inverse.make_output_vec();
-        let scratch_len = self.forward.get_scratch_len().max(self.inverse.get_scratch_len());
+        let scratch_len = self
+            .forward
+            .get_scratch_len()
+            .max(self.inverse.get_scratch_len());
         let mut scratch = vec![Complex::default(); scratch_len];
         for (b, chunk) in out.chunks_mut(hop).enumerate() {
             let start = (b * hop / self.up * self.down) as isize - (self.pad * self.down) as isize;
@@ -213,7 +218,8 @@ impl Filter {
         let largest_term = rest_down.max(rest_up) / gcd(rest_down as u64, rest_up as u64) as usize;
         let polyphase = largest_term > 4;
         let factor = if polyphase { 2 } else { largest_term } as f64;
-        let extra_db = 20.0 * f64::from(halvings + 1).log10() + if polyphase { 20.0 * 2f64.log10() } else { 0.0 };
+        let extra_db = 20.0 * f64::from(halvings + 1).log10()
+            + if polyphase { 20.0 * 2f64.log10() } else { 0.0 };
         // Fitted to soxr's window shape and tap counts with one stage (126.4
         // dB: 20 bits of precision plus one) and with two (132.5 dB).
         let beta = 13.04 + 0.1115 * extra_db;
@@ -282,8 +288,15 @@ fn bessel_i0(x: f64) -> f64 {
 fn cached_plan(up: usize, down: usize, units: usize) -> Arc<Plan> {
     static PLANS: OnceLock<Mutex<Vec<Arc<Plan>>>> = OnceLock::new();
     let plans = PLANS.get_or_init(|| Mutex::new(Vec::new()));
-    let fits = |p: &Plan| p.up == up && p.down == down && p.block == block_units(units + 2 * p.pad, p.pad, down);
-    if let Some(plan) = plans.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|p| fits(p)) {
+    let fits = |p: &Plan| {
+        p.up == up && p.down == down && p.block == block_units(units + 2 * p.pad, p.pad, down)
+    };
+    if let Some(plan) = plans
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|p| fits(p))
+    {
         return Arc::clone(plan);
     }
     let plan = Arc::new(Plan::new(up, down, units));
@@ -333,9 +346,15 @@ mod tests {
         assert_eq!(resample(&[0.5, -1.0], 16000, 16000).unwrap(), [0.5, -1.0]);
         assert!(matches!(resample(&[0.5], 0, 16000), Err(Error::Config(_))));
         assert!(matches!(resample(&[0.5], 16000, 0), Err(Error::Config(_))));
-        assert!(matches!(resample(&[0.5], 4_000_037, 16000), Err(Error::Config(_))));
+        assert!(matches!(
+            resample(&[0.5], 4_000_037, 16000),
+            Err(Error::Config(_))
+        ));
         assert!(matches!(resample(&[0.5], 62, 16000), Err(Error::Config(_))));
-        assert!(matches!(resample(&[0.5], 4_096_016_000, 16000), Err(Error::Config(_))));
+        assert!(matches!(
+            resample(&[0.5], 4_096_016_000, 16000),
+            Err(Error::Config(_))
+        ));
         assert_eq!(resample(&[0.5; 4096], 4_096_000, 16000).unwrap().len(), 16);
         assert_eq!(resample(&[0.5], 63, 16000).unwrap().len(), 254);
     }
@@ -376,7 +395,11 @@ mod tests {
                 "{up}/{down}: {}",
                 filter.half_length
             );
-            assert!((filter.beta - beta).abs() < 0.01, "{up}/{down}: {}", filter.beta);
+            assert!(
+                (filter.beta - beta).abs() < 0.01,
+                "{up}/{down}: {}",
+                filter.beta
+            );
         }
     }
 
@@ -388,7 +411,10 @@ mod tests {
             assert!(plan.pad * down > kernel.len() / 2);
             assert!(plan.block > 2 * plan.pad);
             let k = plan.block;
-            assert!(k.is_power_of_two() || (k % 3 == 0 && (k / 3).is_power_of_two()), "{k}");
+            assert!(
+                k.is_power_of_two() || (k % 3 == 0 && (k / 3).is_power_of_two()),
+                "{k}"
+            );
         }
     }
 

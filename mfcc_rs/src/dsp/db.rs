@@ -64,7 +64,10 @@ mod tests {
         while x < 1e12 {
             let want = (x as f64).log10();
             let got = log10(x) as f64;
-            assert!((got - want).abs() < 4e-7 * want.abs().max(1.0), "{x}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 4e-7 * want.abs().max(1.0),
+                "{x}: {got} vs {want}"
+            );
             x *= 1.0137;
         }
     }

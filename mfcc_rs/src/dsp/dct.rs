@@ -50,7 +50,10 @@ mod tests {
         let dct = Dct2::new(16, 16);
         for i in 0..16 {
             for j in 0..16 {
-                let r = dot(&dct.matrix[i * 16..(i + 1) * 16], &dct.matrix[j * 16..(j + 1) * 16]);
+                let r = dot(
+                    &dct.matrix[i * 16..(i + 1) * 16],
+                    &dct.matrix[j * 16..(j + 1) * 16],
+                );
                 let want = if i == j { 1.0 } else { 0.0 };
                 assert!((r - want).abs() < 1e-5, "{i} {j} {r}");
             }

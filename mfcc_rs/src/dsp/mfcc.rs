@@ -69,7 +69,11 @@ impl Pipeline {
         const MAX_CACHED: usize = 16;
         static CACHE: OnceLock<Mutex<HashMap<String, Arc<Pipeline>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        if let Some(pipe) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(config_json) {
+        if let Some(pipe) = cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(config_json)
+        {
             return Ok(pipe.clone());
         }
         let pipe = Arc::new(Pipeline::new(&FeatureConfig::from_json(config_json)?)?);
@@ -113,12 +117,24 @@ impl Pipeline {
     /// runtime dispatch.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn log_mel_frame_avx2(&self, signal: &[f32], first: isize, s: &mut Scratch, out: &mut [f32]) {
+    unsafe fn log_mel_frame_avx2(
+        &self,
+        signal: &[f32],
+        first: isize,
+        s: &mut Scratch,
+        out: &mut [f32],
+    ) {
         self.log_mel_frame_portable(signal, first, s, out)
     }
 
     #[inline(always)]
-    fn log_mel_frame_portable(&self, signal: &[f32], first: isize, s: &mut Scratch, out: &mut [f32]) {
+    fn log_mel_frame_portable(
+        &self,
+        signal: &[f32],
+        first: isize,
+        s: &mut Scratch,
+        out: &mut [f32],
+    ) {
         fill_frame(signal, first, self.config.pad_mode, &mut s.frame);
         self.stft.power(&s.frame, &mut s.stft, &mut s.power);
         self.mel.apply(&s.power, out);
@@ -219,7 +235,9 @@ mod tests {
     #[test]
     fn silence_is_the_amin_floor() {
         let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
-        let f = pipe.features(&vec![0.0; 4000], &mut pipe.scratch()).unwrap();
+        let f = pipe
+            .features(&vec![0.0; 4000], &mut pipe.scratch())
+            .unwrap();
         let n_frames = 8;
         // All 128 bands at -100 dB: c0 = -100 * sqrt(128), the rest 0.
         for t in 0..n_frames {
@@ -232,7 +250,11 @@ mod tests {
     fn bad_signals_are_errors() {
         let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
         let mut s = pipe.scratch();
-        assert!(pipe.features(&[], &mut s).unwrap_err().to_string().contains("empty"));
+        assert!(pipe
+            .features(&[], &mut s)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
         let err = pipe.features(&[0.0, f32::NAN], &mut s).unwrap_err();
         assert!(err.to_string().contains("sample 1 is NaN"), "{err}");
     }

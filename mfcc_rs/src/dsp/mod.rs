@@ -1,7 +1,7 @@
 //! Signal processing of librosa's MFCC, one stage per module.
 
-pub mod dct;
 pub mod db;
+pub mod dct;
 pub mod dot;
 pub mod frames;
 pub mod mel;

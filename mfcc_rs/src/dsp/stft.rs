@@ -42,7 +42,10 @@ impl Stft {
         assert!(n_fft >= 2 && n_fft % 2 == 0, "n_fft must be even");
         let half = n_fft / 2;
         let hann = periodic_hann(n_fft);
-        let window = hann.chunks_exact(2).map(|w| [w[0] as f32, w[1] as f32]).collect();
+        let window = hann
+            .chunks_exact(2)
+            .map(|w| [w[0] as f32, w[1] as f32])
+            .collect();
         let angle = |k: usize| -2.0 * PI * k as f64 / n_fft as f64;
         let twiddle_re = (0..=half).map(|k| angle(k).cos() as f32).collect();
         let twiddle_im = (0..=half).map(|k| angle(k).sin() as f32).collect();
@@ -75,10 +78,16 @@ impl Stft {
     #[inline(always)]
     pub fn power(&self, frame: &[f32], scratch: &mut StftScratch, out: &mut [f32]) {
         let half = self.n_fft / 2;
-        for ((z, x), w) in scratch.packed.iter_mut().zip(frame.chunks_exact(2)).zip(&self.window) {
+        for ((z, x), w) in scratch
+            .packed
+            .iter_mut()
+            .zip(frame.chunks_exact(2))
+            .zip(&self.window)
+        {
             *z = Complex::new(x[0] * w[0], x[1] * w[1]);
         }
-        self.fft.process_with_scratch(&mut scratch.packed, &mut scratch.fft_scratch);
+        self.fft
+            .process_with_scratch(&mut scratch.packed, &mut scratch.fft_scratch);
         let z = &scratch.packed;
         // X[k] = E[k] + W^k O[k] with E = (Z[k] + conj Z[h-k]) / 2 and
         // O = (Z[k] - conj Z[h-k]) / 2i; bins 0 and h only need Z[0].
@@ -86,7 +95,9 @@ impl Stft {
         out[half] = (z[0].re - z[0].im).powi(2);
         let mirrored = z[1..].iter().rev();
         let bins = out[1..half].iter_mut().zip(&z[1..]).zip(mirrored);
-        let twiddles = self.twiddle_re[1..half].iter().zip(&self.twiddle_im[1..half]);
+        let twiddles = self.twiddle_re[1..half]
+            .iter()
+            .zip(&self.twiddle_im[1..half]);
         for (((p, a), b), (wr, wi)) in bins.zip(twiddles) {
             let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
             let (or, oi) = (0.5 * (a.im + b.im), -0.5 * (a.re - b.re));
@@ -129,7 +140,9 @@ mod tests {
     fn matches_a_direct_dft() {
         let n = 48;
         let stft = Stft::new(n);
-        let frame: Vec<f32> = (0..n).map(|k| ((k * k) as f32 * 0.37).sin() + 0.1).collect();
+        let frame: Vec<f32> = (0..n)
+            .map(|k| ((k * k) as f32 * 0.37).sin() + 0.1)
+            .collect();
         let mut p = vec![0.0; stft.n_bins()];
         stft.power(&frame, &mut stft.scratch(), &mut p);
         let hann = periodic_hann(n);
@@ -141,7 +154,10 @@ mod tests {
                 im += x as f64 * hann[t] * phase.sin();
             }
             let want = re * re + im * im;
-            assert!((got as f64 - want).abs() < 1e-4 * (1.0 + want), "bin {k}: {got} vs {want}");
+            assert!(
+                (got as f64 - want).abs() < 1e-4 * (1.0 + want),
+                "bin {k}: {got} vs {want}"
+            );
         }
     }
 }
