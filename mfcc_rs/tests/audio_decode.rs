@@ -32,8 +32,18 @@ const ENCODINGS: [Encoding; 6] = [
 /// reads for them.
 fn cases(encoding: Encoding) -> Vec<(f64, f32)> {
     match encoding {
-        Encoding::U8 => vec![(-128.0, -1.0), (0.0, 0.0), (64.0, 0.5), (127.0, 127.0 / 128.0)],
-        Encoding::I16 => vec![(-32768.0, -1.0), (0.0, 0.0), (16384.0, 0.5), (1.0, 1.0 / 32768.0)],
+        Encoding::U8 => vec![
+            (-128.0, -1.0),
+            (0.0, 0.0),
+            (64.0, 0.5),
+            (127.0, 127.0 / 128.0),
+        ],
+        Encoding::I16 => vec![
+            (-32768.0, -1.0),
+            (0.0, 0.0),
+            (16384.0, 0.5),
+            (1.0, 1.0 / 32768.0),
+        ],
         Encoding::I24 => vec![
             (-8388608.0, -1.0),
             (4194304.0, 0.5),
@@ -82,8 +92,12 @@ fn stereo_is_the_float32_mean_of_the_channels() {
                 .zip(cases.iter().rev())
                 .map(|(l, r)| (l.1 + r.1) / 2.0)
                 .collect();
-            let got = decode_bytes(wav(encoding, 8000, &frames, extensible), None, Path::new("s.wav"))
-                .unwrap_or_else(|e| panic!("{encoding:?} extensible={extensible}: {e}"));
+            let got = decode_bytes(
+                wav(encoding, 8000, &frames, extensible),
+                None,
+                Path::new("s.wav"),
+            )
+            .unwrap_or_else(|e| panic!("{encoding:?} extensible={extensible}: {e}"));
             assert_eq!(got.channels, 2);
             assert_eq!(got.samples, want, "{encoding:?} extensible={extensible}");
         }
@@ -164,7 +178,11 @@ fn crc(bytes: &[u8], width: u32, poly: u64) -> u64 {
     for &byte in bytes {
         crc ^= (byte as u64) << (width - 8);
         for _ in 0..8 {
-            let shifted = if crc & top != 0 { (crc << 1) ^ poly } else { crc << 1 };
+            let shifted = if crc & top != 0 {
+                (crc << 1) ^ poly
+            } else {
+                crc << 1
+            };
             crc = shifted & mask;
         }
     }
@@ -208,14 +226,21 @@ fn load_resamples_to_the_target_rate() {
     std::fs::write(&path, wav(Encoding::I16, 44100, &frames, false)).unwrap();
     let audio = load(&path, Some(16000)).unwrap();
     assert_eq!(
-        (audio.sample_rate, audio.original_sample_rate, audio.channels),
+        (
+            audio.sample_rate,
+            audio.original_sample_rate,
+            audio.channels
+        ),
         (16000, 44100, 2)
     );
     assert_eq!(audio.samples.len(), 16000);
     let native = load(&path, None).unwrap();
     assert_eq!((native.sample_rate, native.samples.len()), (44100, 44100));
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(load_bytes(bytes, Some("wav"), &path, Some(16000)).unwrap(), audio);
+    assert_eq!(
+        load_bytes(bytes, Some("wav"), &path, Some(16000)).unwrap(),
+        audio
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -244,7 +269,11 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
     let good = small_wav();
     let mut unsupported = small_wav();
     unsupported[20] = 0x55; // format tag 0x0055: MPEG layer 3 inside WAV
-    let good_flac = flac(16, 16000, &(0..300).map(|i| vec![i * 7]).collect::<Vec<_>>());
+    let good_flac = flac(
+        16,
+        16000,
+        &(0..300).map(|i| vec![i * 7]).collect::<Vec<_>>(),
+    );
     let cases: Vec<(PathBuf, &str)> = vec![
         (write("empty.wav", b""), "file is empty"),
         (
@@ -252,8 +281,14 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
             "not a recognised audio format",
         ),
         (write("header.wav", &good[..30]), "truncated"),
-        (write("data.wav", &good[..good.len() - 100]), "truncated: the file"),
-        (write("data.flac", &good_flac[..good_flac.len() - 200]), "truncated"),
+        (
+            write("data.wav", &good[..good.len() - 100]),
+            "truncated: the file",
+        ),
+        (
+            write("data.flac", &good_flac[..good_flac.len() - 200]),
+            "truncated",
+        ),
         (write("mp3inwav.wav", &unsupported), "unsupported"),
         (
             write("nosamples.wav", &wav(Encoding::I16, 16000, &[], false)),
@@ -262,12 +297,20 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
         (
             write(
                 "nan.wav",
-                &wav(Encoding::F32, 16000, &[vec![0.0], vec![f64::NAN], vec![0.5]], false),
+                &wav(
+                    Encoding::F32,
+                    16000,
+                    &[vec![0.0], vec![f64::NAN], vec![0.5]],
+                    false,
+                ),
             ),
             "NaN or infinite sample at frame 1",
         ),
         (
-            write("inf.wav", &wav(Encoding::F64, 16000, &[vec![f64::INFINITY]], false)),
+            write(
+                "inf.wav",
+                &wav(Encoding::F64, 16000, &[vec![f64::INFINITY]], false),
+            ),
             "NaN or infinite sample at frame 0",
         ),
         (
@@ -292,9 +335,13 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
             text.starts_with(&path.display().to_string()),
             "'{text}' should start with the path"
         );
-        assert!(text.contains(needle), "{name}: expected '{needle}' in '{text}'");
+        assert!(
+            text.contains(needle),
+            "{name}: expected '{needle}' in '{text}'"
+        );
         // The same bytes from memory give the same error.
-        let again = load_bytes(std::fs::read(&path).unwrap(), None, &path, Some(16000)).unwrap_err();
+        let again =
+            load_bytes(std::fs::read(&path).unwrap(), None, &path, Some(16000)).unwrap_err();
         assert_eq!(again.to_string(), text);
     }
     std::fs::remove_dir_all(dir).unwrap();
@@ -309,7 +356,8 @@ fn sine(freq: f64, rate: u32, n: usize, phase: f64) -> Vec<f32> {
 /// RMS level of `y` (away from the ends) relative to a 0.5-amplitude sine, in dB.
 fn level_db(y: &[f32]) -> f64 {
     let middle = &y[y.len() / 10..y.len() * 9 / 10];
-    let rms = (middle.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / middle.len() as f64).sqrt();
+    let rms =
+        (middle.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / middle.len() as f64).sqrt();
     20.0 * (rms / (0.5 / 2f64.sqrt())).log10()
 }
 
@@ -355,12 +403,18 @@ fn output_length_is_librosas() {
 #[test]
 fn output_is_not_delayed() {
     // Band-limited noise: a sum of sines below 3.5 kHz, generated at both rates.
-    let tones: Vec<(f64, f64)> = (1..31).map(|k| (k as f64 * 113.0, k as f64 * 2.1)).collect();
+    let tones: Vec<(f64, f64)> = (1..31)
+        .map(|k| (k as f64 * 113.0, k as f64 * 2.1))
+        .collect();
     let signal = |rate: u32, n: usize| -> Vec<f32> {
         (0..n)
             .map(|i| {
                 let t = i as f64 / rate as f64;
-                tones.iter().map(|&(f, p)| (2.0 * PI * f * t + p).sin()).sum::<f64>() as f32 * 0.02
+                tones
+                    .iter()
+                    .map(|&(f, p)| (2.0 * PI * f * t + p).sin())
+                    .sum::<f64>() as f32
+                    * 0.02
             })
             .collect()
     };
@@ -412,7 +466,12 @@ fn response_is_soxr_hqs() {
 #[test]
 fn short_inputs_resample() {
     for n in [1, 2, 5, 50] {
-        for (from, to) in [(44100, 16000), (8000, 16000), (96000, 16000), (16000, 22050)] {
+        for (from, to) in [
+            (44100, 16000),
+            (8000, 16000),
+            (96000, 16000),
+            (16000, 22050),
+        ] {
             let y = resample(&vec![0.5; n], from, to).unwrap();
             assert_eq!(y.len(), (n * to as usize).div_ceil(from as usize));
             assert!(

@@ -44,9 +44,19 @@ impl Encoding {
 /// `extensible` writes WAVE_FORMAT_EXTENSIBLE with the matching sub-format.
 pub fn wav(encoding: Encoding, rate: u32, frames: &[Vec<f64>], extensible: bool) -> Vec<u8> {
     let channels = frames.first().map_or(1, |f| f.len()) as u16;
-    let data: Vec<u8> = frames.iter().flatten().flat_map(|&v| encoding.encode(v)).collect();
+    let data: Vec<u8> = frames
+        .iter()
+        .flatten()
+        .flat_map(|&v| encoding.encode(v))
+        .collect();
     let block = channels * encoding.bits() / 8;
-    let tag: u16 = if extensible { 0xFFFE } else if encoding.is_float() { 3 } else { 1 };
+    let tag: u16 = if extensible {
+        0xFFFE
+    } else if encoding.is_float() {
+        3
+    } else {
+        1
+    };
     let mut fmt = Vec::new();
     fmt.extend(tag.to_le_bytes());
     fmt.extend(channels.to_le_bytes());
@@ -61,7 +71,9 @@ pub fn wav(encoding: Encoding, rate: u32, frames: &[Vec<f64>], extensible: bool)
         fmt.extend(mask.to_le_bytes());
         let sub: u16 = if encoding.is_float() { 3 } else { 1 };
         fmt.extend(sub.to_le_bytes());
-        fmt.extend([0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]);
+        fmt.extend([
+            0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+        ]);
     }
     let mut out = Vec::new();
     out.extend(b"RIFF");
@@ -77,6 +89,8 @@ pub fn wav(encoding: Encoding, rate: u32, frames: &[Vec<f64>], extensible: bool)
 
 /// A short mono 16-bit file of a decaying tone.
 pub fn small_wav() -> Vec<u8> {
-    let frames: Vec<Vec<f64>> = (0..400).map(|i| vec![((i as f64 * 0.3).sin() * 8000.0).round()]).collect();
+    let frames: Vec<Vec<f64>> = (0..400)
+        .map(|i| vec![((i as f64 * 0.3).sin() * 8000.0).round()])
+        .collect();
     wav(Encoding::I16, 16000, &frames, false)
 }
