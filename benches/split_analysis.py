@@ -25,6 +25,7 @@ from glam_py.train.trainer import predict_utterances
 def analyse(run_dir: Path, models: list[str] | None) -> str:
     store = FeatureStore(json.loads((run_dir / "stores.json").read_text())["test"])
     rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
+    windows = [store.windows(i) for i in range(len(store.index))]  # memory-mapped views
     lines = ["| model | split | test utts | classes | short (padded) | WA | WA on short | WA on full length |",
              "|---|---|---|---|---|---|---|---|"]
     for split_file in sorted((run_dir / "splits").glob("*.json")):
@@ -35,7 +36,6 @@ def analyse(run_dir: Path, models: list[str] | None) -> str:
         checkpoint = checkpoints.read(run_dir / "models" / split_file.name.replace(".json", ".pt"))
         model = build_model(checkpoint)
         which = [rows[u] for u in record["test_ids"]]
-        windows = [store.windows(i) for i in range(len(store.index))]
         scores = predict_utterances(model, windows, tuple(which), checkpoint.average, "cpu")
         labels = list(checkpoint.labels)
         truth = np.array([labels.index(store.index[i]["label"]) for i in which])

@@ -23,7 +23,7 @@ from glam_py.reports.rundir import ReportError, RunRecord, load_run
 from glam_py.store import FeatureStore
 from glam_py.train import checkpoint
 from glam_py.train.checkpoint import CheckpointError
-from glam_py.train.run import STORES_FILE, _safe
+from glam_py.train.run import STORES_FILE, safe_name
 
 REPORT_DIR = "report"
 
@@ -84,18 +84,18 @@ def write_report(run_dir: Path, out: Path | None = None, split: str | None = Non
     for key in keys:
         splits = run.models[key]
         started = time.perf_counter()
-        m = ModelReport(key, len(splits), out / f"confusion_{_safe(key)}.png",
-                        out / f"curves_{_safe(key)}.png", tsne_split=chosen[key]["split"],
+        m = ModelReport(key, len(splits), out / f"confusion_{safe_name(key)}.png",
+                        out / f"curves_{safe_name(key)}.png", tsne_split=chosen[key]["split"],
                         tsne_note=store_note)
         m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
         m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
         if store is not None:
-            path = out / f"tsne_{_safe(key)}.png"
+            path = out / f"tsne_{safe_name(key)}.png"
             data, m.tsne_note = _tsne(run, key, chosen[key], store, path)
             if data is not None:
                 m.tsne, m.data["tsne"] = path, data
         if m.tsne is None:  # a map left by an earlier report would contradict the page
-            (out / f"tsne_{_safe(key)}.png").unlink(missing_ok=True)
+            (out / f"tsne_{safe_name(key)}.png").unlink(missing_ok=True)
         reports.append(m)
         log(f"report: {key} drawn in {time.perf_counter() - started:.1f} s")
     markdown = out / "report.md"

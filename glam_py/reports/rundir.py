@@ -11,7 +11,7 @@ from pathlib import Path
 
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig
-from glam_py.train.run import STORES_FILE, _safe, _variants
+from glam_py.train.run import STORES_FILE, _variants, split_path
 
 
 class ReportError(ValueError):
@@ -27,7 +27,7 @@ class RunRecord:
     test_store: Path | None  # None when the run predates stores.json
 
     def checkpoint(self, key: str, split: str) -> Path:
-        return self.root / "models" / f"{_safe(key)}__{_safe(split)}.pt"
+        return split_path(self.root, "models", key, split, ".pt")
 
 
 def _read_json(path: Path) -> dict:
@@ -53,7 +53,7 @@ def load_run(run_dir: Path) -> RunRecord:
         splits = []
         for record in entry["splits"]:
             # results.json leaves the test ids out; the split's own file has them.
-            own = run_dir / "splits" / f"{_safe(key)}__{_safe(record['split'])}.json"
+            own = split_path(run_dir, "splits", key, record["split"], ".json")
             test_ids = _read_json(own).get("test_ids") if own.is_file() else None
             splits.append({**record, "test_ids": test_ids})
         models[key] = splits

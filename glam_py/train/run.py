@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +99,15 @@ def _variants(run: RunConfig) -> list[tuple[str, str, float | None]]:
     return [(f"{m} alpha={a:g}", m, a) for m in run.models for a in run.alphas]
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
+    """``text`` as a file name: result keys hold spaces ("glam alpha=0.5")."""
     return "".join(c if c.isalnum() or c in "-_=." else "_" for c in text)
+
+
+def split_path(run_dir: Path, folder: str, key: str, split: str, suffix: str) -> Path:
+    """Where a run keeps one training's file: ``splits/`` (metrics, .json),
+    ``state/`` (resumable state, .pt) or ``models/`` (checkpoint, .pt)."""
+    return run_dir / folder / f"{safe_name(key)}__{safe_name(split)}{suffix}"
 
 
 def _record_config(run_dir: Path, resolved: dict) -> None:
@@ -146,27 +152,25 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     device = world.device(run.device)
     jobs = [(key, model, alpha, split) for key, model, alpha in _variants(run) for split in splits]
     mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
-    finished = [(run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json").exists()
-                for key, _, _, split in mine]
-    progress.plan(len(mine), sum(finished))
-    for (key, model, alpha, split), already in zip(mine, finished):
-        if already:
+    done = [split_path(run_dir, "splits", key, split.name, ".json") for key, _, _, split in mine]
+    progress.plan(len(mine), sum(path.exists() for path in done))
+    for (key, model, alpha, split), result_path in zip(mine, done):
+        if result_path.exists():
             continue
-        done = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
         cfg = run.train_config(model, alpha)
         out = train_split(model, cfg, data, split, device=device, progress=progress,
-                          state_path=run_dir / "state" / f"{_safe(key)}__{_safe(split.name)}.pt",
+                          state_path=split_path(run_dir, "state", key, split.name, ".pt"),
                           parallel=DataParallel(world) if ddp else None)
         progress.end_training()
         if ddp and not world.is_main:
             world.barrier()  # rank 0 writes the split's results first
             continue
-        checkpoint.save(run_dir / "models" / f"{_safe(key)}__{_safe(split.name)}.pt", {
+        checkpoint.save(split_path(run_dir, "models", key, split.name, ".pt"), {
             "format": checkpoint.MODEL_FORMAT, "model_name": model, "n_classes": len(data.class_names),
             "input_shape": list(data.input_shape), "labels": data.class_names,
             "features": test_store.config.to_dict(), "average": cfg.average,
             "state_dict": out["model"].state_dict()})
-        write_json(done, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
+        write_json(result_path, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
         m = out["metrics"]
         log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
         if ddp:
@@ -182,7 +186,7 @@ def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[t
     """Writes results.json / .md / .csv when every split's result is there."""
     per_model: dict[str, list[dict]] = {}
     for key, split in jobs:
-        path = run_dir / "splits" / f"{_safe(key)}__{_safe(split.name)}.json"
+        path = split_path(run_dir, "splits", key, split.name, ".json")
         if not path.exists():
             return None
         # The test ids serve the report, which reads them from the split
