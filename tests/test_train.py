@@ -20,6 +20,7 @@ from glam_py.train.data import load_utterances
 from glam_py.train.metrics import evaluate, summarize
 from glam_py.train.mixup import mix, mixup_loss
 from glam_py.train.protocol import grouped_splits, random_splits, validation_split
+from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.run import CorpusSource, stores_for
 from glam_py.train.trainer import _lr_after, train_split
 
@@ -80,6 +81,21 @@ def small(tmp_path_factory):
     cfg = TrainConfig(epochs=3, lr=5e-4, pad="tile")
     train, test = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, lambda m: None)
     return root, cfg, load_utterances(train, test)
+
+
+def test_pad_mode_flag_reaches_the_training_features(small):
+    root, cfg, data = small
+    args = build_parser().parse_args(["--pad-mode", "reflect", "--pad", "tile"])
+    reflect_cfg = cfg.replace(**overrides_from(args, demo=False))
+    assert reflect_cfg.pad_mode == "reflect"
+    stores = stores_for(CorpusSource("demo", root), reflect_cfg, root / "cache", 2, lambda m: None)
+    assert [s.config.pad_mode for s in stores] == ["reflect", "reflect"]
+    reflect = load_utterances(*stores)
+    assert reflect.ids == data.ids
+    first, last = data.test_windows[0][0], reflect.test_windows[0][0]
+    # Only the frames whose centred FFT frame reaches past a window's edge change.
+    assert not np.allclose(first[:, 0], last[:, 0])
+    np.testing.assert_array_equal(first[:, 4:-4], last[:, 4:-4])
 
 
 def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):

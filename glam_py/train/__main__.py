@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="utterances shorter than a window (default: the preset's, drop): drop, "
                      "tile to one window, zero-pad to one window, or repeat whole copies until a "
                      "window is covered and cut windows from that (the authors' code).")
+    src.add_argument("--pad-mode", choices=["constant", "reflect"], default=None,
+                     help="how each window's MFCC frames are centre-padded (default constant): zeros, "
+                     "as librosa >= 0.10 does, or reflection, as the librosa of the GLAM authors' era did.")
     run = p.add_argument_group("protocol")
     run.add_argument("--models", default="glam",
                      help=f"comma-separated models to train: {', '.join(model_names())}.")
@@ -112,7 +115,7 @@ def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
     for flag, field in [("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"),
-                        ("pad", "pad"), ("average", "average"), ("select", "select"),
+                        ("pad", "pad"), ("pad_mode", "pad_mode"), ("average", "average"), ("select", "select"),
                         ("train_seed", "train_seed")]:
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)

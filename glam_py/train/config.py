@@ -24,6 +24,7 @@ class TrainConfig(Settings):
     train_overlap_s: float = 1.0
     test_overlap_s: float = 1.6
     pad: str = "drop"
+    pad_mode: str = "constant"  # MFCC centre padding: "constant" (librosa >= 0.10) or "reflect" (older)
     average: str = "logits"  # utterance prediction: mean of "logits" or "probabilities"
     select: str = "last"  # "last" epoch, "val" (best on a validation split), "test" (optimistic)
     val_fraction: float = 0.1
@@ -31,7 +32,6 @@ class TrainConfig(Settings):
     # Seed of the model's initialisation, batch order and mixup draws; None:
     # the split's seed. Set it to tell split-to-split from run-to-run noise.
     train_seed: int | None = None
-
 
 
 PAPER = TrainConfig()

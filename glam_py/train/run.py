@@ -54,7 +54,7 @@ class CorpusSource:
 
 
 def feature_configs(cfg: TrainConfig) -> tuple[FeatureConfig, FeatureConfig]:
-    base = FeatureConfig(window_s=cfg.window_s, pad=cfg.pad)
+    base = FeatureConfig(window_s=cfg.window_s, pad=cfg.pad, pad_mode=cfg.pad_mode)
     return base.replace(overlap_s=cfg.train_overlap_s), base.replace(overlap_s=cfg.test_overlap_s)
 
 
