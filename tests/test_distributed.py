@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -15,7 +17,7 @@ import torch.nn.functional as F
 
 from glam_py import models
 from glam_py.train.distributed import DataParallel, World
-from test_train import _train_command, small  # noqa: F401  (fixture)
+from test_train import _metrics, _train_command, small  # noqa: F401  (fixture)
 
 WORLD = 2
 
@@ -69,14 +71,18 @@ def test_a_ddp_step_is_the_single_process_step_on_the_global_batch(tmp_path):
     assert any(not torch.equal(before[k], ranks[0][k]) for k in before)  # the step moved something
 
 
-def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):  # noqa: F811
-    root = small[0]
-    command = _train_command(root, tmp_path / "ddp") + ["--ddp"]
+def _torchrun_ddp(root, out, port: int) -> list[str]:
+    command = _train_command(root, out) + ["--ddp"]
     command[command.index("apcnn,mhcnn")] = "apcnn"
     command[command.index("--threads") + 1] = "1"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),
-                "--master-port", str(29700 + os.getpid() % 1000)] + command[1:]
-    subprocess.run(torchrun, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),
+            "--master-port", str(port)] + command[1:]
+
+
+def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):  # noqa: F811
+    root = small[0]
+    subprocess.run(_torchrun_ddp(root, tmp_path / "ddp", 29700 + os.getpid() % 1000), check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["config"]["run"]["ddp"] is True
     splits = results["models"]["apcnn"]["splits"]
@@ -85,3 +91,21 @@ def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):  # noqa:
     for s in splits:
         assert s["history"][-1]["loss"] < s["history"][0]["loss"]
     assert len(list((tmp_path / "ddp" / "models").glob("apcnn__*.pt"))) == 2
+
+
+def test_a_killed_ddp_run_resumes_to_the_same_results(small, tmp_path):  # noqa: F811
+    root, env = small[0], {**os.environ, "OMP_NUM_THREADS": "1"}
+    port = 30700 + os.getpid() % 1000
+    subprocess.run(_torchrun_ddp(root, tmp_path / "straight", port), check=True, env=env)
+    straight = json.loads((tmp_path / "straight" / "results.json").read_text())
+
+    out = tmp_path / "killed"
+    # Its own process group, so one SIGKILL takes the launcher and both ranks.
+    proc = subprocess.Popen(_torchrun_ddp(root, out, port + 1), env=env, start_new_session=True)
+    while proc.poll() is None and not list((out / "state").glob("*.pt")):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.json").exists()
+    subprocess.run(_torchrun_ddp(root, out, port + 2), check=True, env=env)
+    assert _metrics(json.loads((out / "results.json").read_text())) == _metrics(straight)
