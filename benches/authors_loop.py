@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_glam import ReferenceGLAM  # noqa: E402
 
 from glam_py.store import FeatureStore  # noqa: E402
+from glam_py.train.data import stack  # noqa: E402
 from glam_py.train.metrics import evaluate  # noqa: E402
 
 AUTHORS_CLASSES = ["neutral", "happy", "sad", "angry"]
@@ -82,9 +83,9 @@ def compare(run_dir: Path, model_key: str, epochs: int, lr: float, alpha: float)
         ours = json.loads(split_file.read_text())
         test_ids = set(ours["test_ids"])
         train_ids = [u for u in train_rows if u in test_rows and u not in test_ids]
-        train_x = np.concatenate([train_store.windows(train_rows[u]) for u in train_ids]).astype(np.float32)
-        train_y = np.concatenate([np.full(len(train_store.windows(train_rows[u])), label[u])
-                                  for u in train_ids]).astype(np.int64)
+        train_x, train_y, _ = stack([train_store.windows(train_rows[u]) for u in train_ids],
+                                    np.array([label[u] for u in train_ids]), tuple(range(len(train_ids))))
+        train_y = train_y.astype(np.int64)
         test = [np.array(test_store.windows(test_rows[u]), dtype=np.float32) for u in ours["test_ids"]]
         test_y = np.array([label[u] for u in ours["test_ids"]])
         started = time.perf_counter()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -32,9 +33,9 @@ def pooled_wa(run_dirs: list[Path], model: str) -> dict[str, float]:
         splits = sorted((run / "splits").glob(f"{model}__*.json"))
         if not splits:
             raise SystemExit(f"{run}: no finished split of {model!r}")
+        recipe = config["train"][model]
         for path in splits:
             record = json.loads(path.read_text())
-            recipe = config["train"][model]
             key = json.dumps([record["split"], record.get("train_seed"), config["features"],
                               config["run"]["protocol"], config["run"]["stratify"],
                               [recipe.get(k) for k in ("lr", "epochs", "alpha", "select")]], sort_keys=True)
@@ -44,9 +45,8 @@ def pooled_wa(run_dirs: list[Path], model: str) -> dict[str, float]:
 
 def subset_means(values: np.ndarray, k: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     """Means of every k-subset, or of ``limit`` random ones when there are more."""
-    combos = list(itertools.combinations(range(len(values)), k)) if len(values) <= 25 else []
-    if combos and len(combos) <= limit:
-        return np.array([values[list(c)].mean() for c in combos])
+    if math.comb(len(values), k) <= limit:
+        return np.array([values[list(c)].mean() for c in itertools.combinations(range(len(values)), k)])
     return np.array([rng.choice(values, k, replace=False).mean() for _ in range(limit)])
 
 
