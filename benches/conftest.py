@@ -5,17 +5,13 @@ session on the same data; `summarize.py` turns the JSON into ratios."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from helpers import corpora_root  # noqa: E402
+from tests.support.inputs import corpora_root
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ through ``python -m glam_py.featurize --out`` (2 threads) and report wall
 time, audio hours per second and the peak memory (max RSS) of the command.
 Memory should stay flat (bounded by one shard), time grow linearly.
 
-    .venv/bin/python benches/store_scaling.py [--hours 1 10] [--work DIR]
+    .venv/bin/python -m benches.store_scaling [--hours 1 10] [--work DIR]
 """
 
 from __future__ import annotations

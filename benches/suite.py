@@ -3,8 +3,8 @@ summary: per benchmark our figure, the anchor measured in the same run
 (librosa, the authors' featurisation pipeline, the reference model
 transcription) and the ratio, headed by the machine it ran on.
 
-    .venv/bin/python benches/suite.py                  # all, into benches/SUMMARY.md
-    .venv/bin/python benches/suite.py -k model_speed   # a subset
+    .venv/bin/python -m benches.suite                  # all, into benches/SUMMARY.md
+    .venv/bin/python -m benches.suite -k model_speed   # a subset
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from summarize import summarize
+from benches.summarize import summarize
 
 BENCHES = Path(__file__).resolve().parent
 

@@ -2,7 +2,7 @@
 per group, our figure, each anchor measured in the same run, and the ratio
 (anchor time / our time, so > 1 means we are faster).
 
-    python benches/summarize.py .benchmarks/latest.json > benches/RESULTS.md
+    python -m benches.summarize .benchmarks/latest.json > benches/RESULTS.md
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from glam_py import features
 from glam_py.features import FeatureConfig
-from benchutil import cut_windows, one_thread, paired
+from benches.benchutil import cut_windows, one_thread, paired
 
 librosa = pytest.importorskip("librosa")
 

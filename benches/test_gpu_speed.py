@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchutil import paired, record
+from benches.benchutil import paired, record
 from glam_py import models
-from reference_glam import ReferenceGLAM
+from tests.support.reference_glam import ReferenceGLAM
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

@@ -1,11 +1,11 @@
 """Model speed on the CPU (issue: GLAM and baselines): training-step
 throughput for every model, fused and unfused, against a plain
-transcription of the authors' GLAM (benches/reference_glam.py, the same
+transcription of the authors' GLAM (tests/support/reference_glam.py, the same
 mathematics: tests/test_model_fusion.py checks it step for step); inference
 throughput and the latency of one 5 s utterance.
 
     python -m pytest benches/test_model_speed.py --benchmark-json=/tmp/models.json
-    python benches/summarize.py /tmp/models.json
+    python -m benches.summarize /tmp/models.json
 
 The machine is shared and its speed swings by 2x or more within seconds, so
 the figures to quote are the paired ones: anchor and ours alternate step by
@@ -23,9 +23,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchutil import paired, record
+from benches.benchutil import paired, record
 from glam_py import models
-from reference_glam import ReferenceGLAM
+from tests.support.reference_glam import ReferenceGLAM
 
 BATCH = 32
 MULTISCALE = ["glam", "multiscale", "multiscale_mha", "multiscale_aa"]

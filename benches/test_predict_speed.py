@@ -4,7 +4,7 @@ pipeline on the same file, and the throughput over a folder of files in
 hours of audio per second.
 
     python -m pytest benches/test_predict_speed.py -p no:cacheprovider --benchmark-json=/tmp/predict.json
-    python benches/summarize.py /tmp/predict.json
+    python -m benches.summarize /tmp/predict.json
 
 Speed does not depend on the weights, so the checkpoint is an untrained
 GLAM saved in the training run's format, with the paper's test features
@@ -18,12 +18,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchutil import cut_windows, paired, record
+from benches.benchutil import cut_windows, paired, record
 from glam_py import EmotionRecognizer, models
 from glam_py.features import FeatureConfig
 from glam_py.train import checkpoint
 from glam_py.checkpoints import CHECKPOINT_FORMAT
-from reference_glam import ReferenceGLAM
+from tests.support.reference_glam import ReferenceGLAM
 
 LABELS = ["neutral", "happy", "sad", "angry"]
 
@@ -63,7 +63,7 @@ def test_latency_paired_with_authors_pipeline(benchmark, glam_checkpoint, five_s
     """Ours: ``EmotionRecognizer.predict(path)`` (Rust decode + MFCC
     windows, BatchNorm-folded GLAM). The anchor, the authors' way:
     librosa.load, librosa MFCC per window, their GLAM class
-    (benches/reference_glam.py) on the windows as one batch. Interleaved,
+    (tests/support/reference_glam.py) on the windows as one batch. Interleaved,
     so the shared machine's swings hit both alike."""
     librosa = pytest.importorskip("librosa")
     recognizer = EmotionRecognizer.from_checkpoint(glam_checkpoint, device="cpu", threads=threads)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchutil import cut_windows, one_thread, record
+from benches.benchutil import cut_windows, one_thread, record
 from glam_py import corpora
 from glam_py.features import FeatureConfig
 from glam_py.store import write_store

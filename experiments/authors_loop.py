@@ -16,7 +16,7 @@ question: does the gap between a run's mean accuracy and the authors'
 published anchor come from our training code, or from which utterances
 land in the test set?
 
-    .venv/bin/python benches/authors_loop.py runs/emodb --out runs/authors_loop.json
+    .venv/bin/python -m experiments.authors_loop runs/emodb --out runs/authors_loop.json
 """
 
 from __future__ import annotations
@@ -32,12 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_glam import ReferenceGLAM  # noqa: E402
-
-from glam_py.store import FeatureStore  # noqa: E402
-from glam_py.train.data import stack  # noqa: E402
-from glam_py.train.metrics import evaluate  # noqa: E402
+from glam_py.store import FeatureStore
+from glam_py.train.data import stack
+from glam_py.train.metrics import evaluate
+from tests.support.reference_glam import ReferenceGLAM
 
 AUTHORS_CLASSES = ["neutral", "happy", "sad", "angry"]
 

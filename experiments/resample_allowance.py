@@ -3,7 +3,7 @@ converted to other rates (soxr VHQ, written as float WAV), then loaded at
 16 kHz by us and by `librosa.load` (soxr HQ), and featurised into 2 s / 1.6 s
 windows; prints the largest and mean absolute MFCC difference per rate.
 
-    .venv/bin/python benches/resample_allowance.py [--files N]
+    .venv/bin/python -m experiments.resample_allowance [--files N]
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import corpora_root  # noqa: E402
-
-from glam_py import features  # noqa: E402
+from glam_py import features
+from tests.support.inputs import corpora_root
 
 RATES = (8000, 22050, 44100, 48000)
 

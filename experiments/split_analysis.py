@@ -3,7 +3,7 @@ the test set's make-up (utterances, classes, how many are shorter than one
 window and were padded) and the accuracy on short and on full-length test
 utterances, from each split's saved checkpoint and the run's test store.
 
-    .venv/bin/python benches/split_analysis.py runs/emodb [--models glam,aacnn]
+    .venv/bin/python -m experiments.split_analysis runs/emodb [--models glam,aacnn]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import corpora_root
+from tests.support.inputs import corpora_root
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,20 @@ def trained_run(tmp_path_factory) -> Path:
                     overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "pad": "tile"})
     execute(run, CorpusSource("demo", root / "demo"), root / "run", root / "cache", log=lambda m: None)
     return root / "run"
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory):
+    """A small demo corpus (4 speakers, 3 utterances per class and speaker),
+    its featurised stores and the utterances loaded from them, with the
+    3-epoch training settings the trainer tests use: ``(root, cfg, data)``."""
+    from glam_py.corpora.demo import generate_demo_corpus
+    from glam_py.train.config import TrainConfig
+    from glam_py.train.data import load_utterances
+    from glam_py.train.run import CorpusSource, stores_for
+
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo_corpus(root, n_speakers=4, per_class_per_speaker=3)
+    cfg = TrainConfig(epochs=3, lr=5e-4, pad="tile")
+    train, test = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, lambda m: None)
+    return root, cfg, load_utterances(train, test)

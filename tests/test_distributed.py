@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from glam_py import models
 from glam_py.train.distributed import DataParallel, World
-from test_train import _metrics, _train_command, small  # noqa: F401  (fixture)
+from tests.support.training import split_metrics, train_command
 
 WORLD = 2
 
@@ -72,14 +72,14 @@ def test_a_ddp_step_is_the_single_process_step_on_the_global_batch(tmp_path):
 
 
 def _torchrun_ddp(root, out, port: int) -> list[str]:
-    command = _train_command(root, out) + ["--ddp"]
+    command = train_command(root, out) + ["--ddp"]
     command[command.index("apcnn,mhcnn")] = "apcnn"
     command[command.index("--threads") + 1] = "1"
     return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),
             "--master-port", str(port)] + command[1:]
 
 
-def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):  # noqa: F811
+def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):
     root = small[0]
     subprocess.run(_torchrun_ddp(root, tmp_path / "ddp", 29700 + os.getpid() % 1000), check=True,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -93,7 +93,7 @@ def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):  # noqa:
     assert len(list((tmp_path / "ddp" / "models").glob("apcnn__*.pt"))) == 2
 
 
-def test_a_killed_ddp_run_resumes_to_the_same_results(small, tmp_path):  # noqa: F811
+def test_a_killed_ddp_run_resumes_to_the_same_results(small, tmp_path):
     root, env = small[0], {**os.environ, "OMP_NUM_THREADS": "1"}
     port = 30700 + os.getpid() % 1000
     subprocess.run(_torchrun_ddp(root, tmp_path / "straight", port), check=True, env=env)
@@ -108,4 +108,4 @@ def test_a_killed_ddp_run_resumes_to_the_same_results(small, tmp_path):  # noqa:
     proc.wait()
     assert not (out / "results.json").exists()
     subprocess.run(_torchrun_ddp(root, out, port + 2), check=True, env=env)
-    assert _metrics(json.loads((out / "results.json").read_text())) == _metrics(straight)
+    assert split_metrics(json.loads((out / "results.json").read_text())) == split_metrics(straight)

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from glam_py import features
 from glam_py.features import FeatureConfig
-from helpers import synthetic_signals
+from tests.support.inputs import synthetic_signals
 
 librosa = pytest.importorskip("librosa")
 

@@ -1,12 +1,9 @@
 """The fast forms compute what the reference structure computes: fused
 multi-scale blocks and stems, Winograd convolutions, the 1x1-convolution
-linears of the gMLP, and GLAM against the benchmark's plain transcription of
-the authors' class."""
+linears of the gMLP, and GLAM against the plain transcription of the
+authors' class (tests/support/reference_glam.py)."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +13,8 @@ import torch.nn.functional as F
 from glam_py import models
 from glam_py.models.gmlp import token_linear
 from glam_py.models.winograd import WinogradConv2d, minimal_filtering, width_transforms, winograd_conv2d
-from test_models import WITH_MULTISCALE_BLOCKS, fixture
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
-from reference_glam import ReferenceGLAM  # noqa: E402
+from tests.support.models import WITH_MULTISCALE_BLOCKS, fixture
+from tests.support.reference_glam import ReferenceGLAM
 
 PLAIN = {"fused": False, "winograd": False, "channels_last": False}
 FORMS = {"fused": {"fused": True}, "winograd": {"fused": False, "winograd": True},

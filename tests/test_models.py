@@ -4,14 +4,12 @@ embedding hook. Fused, Winograd and anchor checks: test_model_fusion.py."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from glam_py import models
+from tests.support.models import fixture
 
 REFERENCE_COUNTS = {
     "glam": 940_283,
@@ -22,22 +20,6 @@ REFERENCE_COUNTS = {
     "aacnn": 151_108,
     "apcnn": 93_573,
 }
-WITH_MULTISCALE_BLOCKS = ["glam", "multiscale", "multiscale_mha", "multiscale_aa"]
-
-
-def reference_dir() -> Path:
-    return Path(os.environ.get("GLAM_REFERENCE",
-                               Path(__file__).resolve().parents[2] / "shared" / "reference"))
-
-
-def fixture(name: str) -> tuple[dict, torch.Tensor, np.ndarray]:
-    """The authors' state dict, input and eval-mode logits for ``name``."""
-    path = reference_dir() / f"{name}.npz"
-    if not path.exists():
-        pytest.skip(f"authors' fixture {path} not found (set GLAM_REFERENCE)")
-    data = np.load(path)
-    state = {k[3:]: data[k] for k in data.files if k.startswith("sd/")}
-    return state, torch.from_numpy(data["input"]), data["logits"]
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -2,8 +2,8 @@
 MFCC of every window of EmoDB recordings converted to other rates matches
 within the parity tolerance plus a measured resampling allowance.
 
-The allowance is measured by `benches/resample_allowance.py` and stated in
-the README."""
+The allowance is measured by `python -m experiments.resample_allowance`
+and stated in the README."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ librosa = pytest.importorskip("librosa")
 soxr = pytest.importorskip("soxr")
 
 PARITY = 2e-3
-# Measured by benches/resample_allowance.py over 100 EmoDB recordings. For
+# Measured by experiments/resample_allowance.py over 100 EmoDB recordings. For
 # single-stage ratios (8 and 48 kHz) the resampler reproduces soxr's kernel
 # and the MFCCs stay within the parity tolerance itself. 22.05 and 44.1 kHz
 # go through soxr's polyphase stage: mean 0.003, and up to 1.4 in the first

@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import load_utterances
 from glam_py.train.metrics import evaluate, summarize
@@ -23,6 +21,7 @@ from glam_py.train.protocol import grouped_splits, random_splits, validation_spl
 from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.run import CorpusSource, stores_for
 from glam_py.train.trainer import _lr_after, train_split
+from tests.support.training import split_metrics, train_command
 
 
 def test_metrics_on_a_known_confusion():
@@ -74,15 +73,6 @@ def test_learning_rate_schedules():
     assert _lr_after(9, step) == 1e-3 and _lr_after(10, step) == pytest.approx(1e-4)
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    generate_demo_corpus(root, n_speakers=4, per_class_per_speaker=3)
-    cfg = TrainConfig(epochs=3, lr=5e-4, pad="tile")
-    train, test = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, lambda m: None)
-    return root, cfg, load_utterances(train, test)
-
-
 def test_pad_mode_flag_reaches_the_training_features(small):
     root, cfg, data = small
     args = build_parser().parse_args(["--pad-mode", "reflect", "--pad", "tile"])
@@ -125,20 +115,9 @@ def test_train_seed_changes_the_run_but_not_the_split(small, tmp_path):
     assert losses[0] == losses[1] != losses[2]
 
 
-def _train_command(root: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "glam_py.train", "--corpus", "csv", "--root", str(root),
-            "--models", "apcnn,mhcnn", "--repeats", "2", "--epochs", "3", "--lr", "5e-4",
-            "--pad", "tile", "--cache", str(root / "cache"), "--threads", "2", "--out", str(out),
-            "--quiet", "--no-report"]
-
-
-def _metrics(results: dict) -> dict:
-    return {k: [(s["WA"], s["UA"], s["confusion"]) for s in v["splits"]] for k, v in results["models"].items()}
-
-
 def test_killed_run_resumes_to_the_same_results(small, tmp_path):
     root = small[0]
-    subprocess.run(_train_command(root, tmp_path / "straight"), check=True)
+    subprocess.run(train_command(root, tmp_path / "straight"), check=True)
     straight = json.loads((tmp_path / "straight" / "results.json").read_text())
     assert set(straight["models"]) == {"apcnn", "mhcnn"}
     assert {"config", "labels", "models", "title"} <= set(straight)
@@ -147,19 +126,19 @@ def test_killed_run_resumes_to_the_same_results(small, tmp_path):
     assert set(straight["models"]["apcnn"]["summary"]["WA"]) == {"mean", "std"}
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_train_command(root, out))
+    proc = subprocess.Popen(train_command(root, out))
     while proc.poll() is None and not list((out / "state").glob("*.pt")):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "results.json").exists()
-    subprocess.run(_train_command(root, out), check=True)
-    assert _metrics(json.loads((out / "results.json").read_text())) == _metrics(straight)
+    subprocess.run(train_command(root, out), check=True)
+    assert split_metrics(json.loads((out / "results.json").read_text())) == split_metrics(straight)
 
 
 def test_optimistic_selection_is_named_in_the_title(small, tmp_path):
     root = small[0]
-    command = _train_command(root, tmp_path / "opt") + ["--select-on-test"]
+    command = train_command(root, tmp_path / "opt") + ["--select-on-test"]
     command[command.index("apcnn,mhcnn")] = "apcnn"
     subprocess.run(command, check=True)
     results = json.loads((tmp_path / "opt" / "results.json").read_text())
@@ -169,7 +148,7 @@ def test_optimistic_selection_is_named_in_the_title(small, tmp_path):
 
 def test_torchrun_spreads_splits_over_two_gloo_processes(small, tmp_path):
     root = small[0]
-    one = _train_command(root, tmp_path / "one")
+    one = train_command(root, tmp_path / "one")
     one[one.index("apcnn,mhcnn")] = "apcnn"
     subprocess.run(one, check=True)
     two = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
@@ -179,6 +158,6 @@ def test_torchrun_spreads_splits_over_two_gloo_processes(small, tmp_path):
     subprocess.run(two, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     a = json.loads((tmp_path / "one" / "results.json").read_text())
     b = json.loads((tmp_path / "two" / "results.json").read_text())
-    assert _metrics(a) == _metrics(b)
+    assert split_metrics(a) == split_metrics(b)
     # Each rank trained one of the two splits.
     assert len(list((tmp_path / "two" / "splits").glob("*.json"))) == 2

@@ -1,5 +1,5 @@
-"""Helpers shared by tests and benchmarks: where the real corpora are, and
-the synthetic parity signals."""
+"""Inputs shared by tests, benchmarks and experiments: where the real
+corpora are, and the synthetic parity signals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def corpora_root() -> Path:

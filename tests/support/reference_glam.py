@@ -1,5 +1,13 @@
-"""A plain transcription of the GLAM authors' model, used only as the anchor
-of the model benchmarks (not by the package).
+"""A plain transcription of the GLAM authors' model class ``GLAM``: the
+anchor of the model benchmarks and of ``experiments.authors_loop``, and
+checked by the tests (not used by the package).
+
+Source: the authors' public implementation of the ICASSP 2022 paper, as
+described in shared/REFERENCE.md and matched key for key against the state
+dict of their class listed in shared/reference/README.md. Neither file names
+the repository URL or a commit, so the commit this transcription follows is
+not recorded; the reference checkpoint shared/reference/glam.npz, made with
+their class, is what it is checked against.
 
 Structured as their classes are: separate branch convolutions, residual
 adds, concatenations, contiguous NCHW layout, max-pool after ReLU, and the
