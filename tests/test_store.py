@@ -4,6 +4,7 @@ writers and merging, and refusing other settings."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +19,8 @@ from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.featurize import part_from
 from glam_py.features import FeatureConfig
-from glam_py.store import FeatureStore, StoreMismatch, merge, write_store
-from glam_py.store.writer import load_windows
+from glam_py.store import FORMAT_VERSION, FeatureStore, StoreMismatch, UnsupportedFormat, merge, write_store
+from glam_py.store import layout
 
 CFG = FeatureConfig()
 
@@ -54,7 +55,7 @@ def test_store_contents(reference, corpus):
     assert "unreadable" in skipped.pop("broken.wav")
     assert skipped and all(r.startswith("too short") for r in skipped.values())
     assert len(store) + len(skipped) + 1 == len(utterances)
-    assert store.n_windows == len(load_windows(reference))
+    assert store.n_windows == sum(len(np.load(p, mmap_mode="r")) for p in reference.glob("shard_*.npy"))
     assert set(store.labels) == {"neutral", "happy", "sad", "angry"}
     row = store.index[7]
     expected, _ = features.featurize_signal(features.load(row["path"]), 16000, CFG)
@@ -122,6 +123,21 @@ def test_other_settings_are_refused_naming_the_difference(reference, corpus):
         FeatureStore(reference, expected=CFG.replace(pad="tile"))
     with pytest.raises(StoreMismatch, match="overlap_s"):
         write_store(reference, read_manifest(corpus), CFG.replace(overlap_s=1.0), files_per_shard=5)
+
+
+def test_a_store_of_another_format_version_is_refused_in_one_line(reference, tmp_path):
+    store = tmp_path / "future"
+    shutil.copytree(reference, store)
+    settings = layout.read_json(store / layout.SETTINGS)
+    layout.write_json(store / layout.SETTINGS, settings | {"format": FORMAT_VERSION + 1})
+    with pytest.raises(UnsupportedFormat) as refused:
+        FeatureStore(store)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"{store / layout.SETTINGS}: store format {FORMAT_VERSION + 1} is not supported")
+    assert f"reads format {FORMAT_VERSION}" in message
+    with pytest.raises(UnsupportedFormat, match=f"store format {FORMAT_VERSION + 1} is not supported"):
+        merge(tmp_path / "merged", [store])
 
 
 def test_part_from_flag_torchrun_and_slurm():

@@ -3,7 +3,9 @@ and read by training: shards of windows as ``.npy`` files, ``index.csv``
 (one row per utterance), ``features.json`` (the exact settings) and
 ``skipped.csv`` (every file left out, and why)."""
 
+from glam_py.store.format import FORMAT_VERSION, StoreMismatch, UnsupportedFormat
 from glam_py.store.reader import FeatureStore
-from glam_py.store.writer import StoreMismatch, WriteReport, assemble, merge, write_store
+from glam_py.store.writer import WriteReport, assemble, merge, write_store
 
-__all__ = ["FeatureStore", "StoreMismatch", "WriteReport", "assemble", "merge", "write_store"]
+__all__ = ["FORMAT_VERSION", "FeatureStore", "StoreMismatch", "UnsupportedFormat", "WriteReport", "assemble",
+           "merge", "write_store"]

@@ -9,23 +9,39 @@ import numpy as np
 
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
-from glam_py.store.writer import StoreMismatch, expected_shards
+from glam_py.store.format import StoreMismatch, expected_shards, read_settings
 
 
 class FeatureStore:
     def __init__(self, root: str | Path, expected: FeatureConfig | None = None):
-        """Opens a complete store. With ``expected``, a store featurised
-        with other settings is refused with the differences named."""
+        """Opens a complete store.
+
+        Parameters
+        ----------
+        root : str or Path
+            The store folder (``python -m glam_py.featurize --out``).
+        expected : FeatureConfig, optional
+            When given, a store featurised with other settings is refused.
+
+        Raises
+        ------
+        FileNotFoundError
+            When ``root`` holds no ``features.json``.
+        UnsupportedFormat
+            When the store was written in another format version.
+        StoreMismatch
+            When its settings differ from ``expected`` (the differences named).
+        ValueError
+            When the store is incomplete (shards still missing).
+        """
         self.root = Path(root)
-        if not (self.root / layout.SETTINGS).is_file():
-            raise FileNotFoundError(f"no feature store at {self.root} ({layout.SETTINGS} missing)")
-        settings = layout.read_json(self.root / layout.SETTINGS)
+        settings = read_settings(self.root)
         self.config = FeatureConfig.from_dict(settings["features"])
         if expected is not None and expected != self.config:
             raise StoreMismatch(f"{self.root} was featurised with other settings than asked for "
                                 f"(asked, stored): {expected.differences(self.config)}")
         if not (self.root / layout.INDEX).is_file():
-            n = expected_shards(self.root)
+            n = expected_shards(settings)
             done = sum(layout.shard_complete(self.root, k) for k in range(n))
             raise ValueError(f"{self.root} is incomplete ({done} of {n} shards); run "
                              f"python -m glam_py.featurize again with the same arguments to finish it")

@@ -13,18 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from glam_py import features
 from glam_py.corpora import Skipped, Utterance
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
-
-FORMAT_VERSION = 1
-
-
-class StoreMismatch(ValueError):
-    """The folder holds a store written with other settings or files."""
+from glam_py.store.format import FORMAT_VERSION, StoreMismatch, expected_shards, read_settings
 
 
 @dataclass
@@ -135,7 +128,7 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
 def assemble(root: Path) -> bool:
     """Writes index.csv and skipped.csv once every shard is complete;
     returns whether the store is complete."""
-    n_shards = expected_shards(root)
+    n_shards = expected_shards(read_settings(root))
     if not all(layout.shard_complete(root, k) for k in range(n_shards)):
         return False
     if (root / layout.INDEX).exists():
@@ -156,21 +149,9 @@ def merge(out: str | Path, parts: Sequence[str | Path]) -> bool:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for part in map(Path, parts):
-        settings = layout.read_json(part / layout.SETTINGS)
-        _claim(out, settings)
+        _claim(out, read_settings(part))
         for name in [layout.LEFT_OUT] + sorted(p.name for p in part.glob("shard_*")
                                                if ".tmp" not in p.name):
             if not (out / name).exists():
                 shutil.copy2(part / name, out / name)
     return assemble(out)
-
-
-def expected_shards(root: Path) -> int:
-    settings = layout.read_json(root / layout.SETTINGS)
-    return max(1, -(-settings["n_files"] // settings["files_per_shard"]))
-
-
-def load_windows(root: Path) -> np.ndarray:
-    """Every window of a complete store in index order, in memory (tests,
-    small stores); training memory-maps the shards instead."""
-    return np.concatenate([np.load(layout.shard_array(root, k)) for k in range(expected_shards(root))])

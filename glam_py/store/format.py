@@ -1,0 +1,56 @@
+"""What the store's writer and reader agree on besides the file names of
+:mod:`glam_py.store.layout`: the format version that ``features.json``
+records, the settings check, and the shard count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glam_py.store import layout
+
+FORMAT_VERSION = 1
+
+
+class StoreMismatch(ValueError):
+    """The folder holds a store written with other settings or files."""
+
+
+class UnsupportedFormat(ValueError):
+    """The store was written in a format version this code does not read."""
+
+
+def read_settings(root: Path) -> dict:
+    """The store's ``features.json``.
+
+    Parameters
+    ----------
+    root : Path
+        The store folder.
+
+    Returns
+    -------
+    dict
+        The recorded settings: ``format``, ``features``, ``files_per_shard``,
+        ``n_files``, ``files_sha256``, ``labels``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``features.json`` is missing.
+    UnsupportedFormat
+        When it records a format version other than :data:`FORMAT_VERSION`.
+    """
+    path = root / layout.SETTINGS
+    if not path.is_file():
+        raise FileNotFoundError(f"no feature store at {root} ({layout.SETTINGS} missing)")
+    settings = layout.read_json(path)
+    found = settings.get("format")
+    if found != FORMAT_VERSION:
+        raise UnsupportedFormat(f"{path}: store format {found!r} is not supported (this version of glam "
+                                f"reads format {FORMAT_VERSION}); featurise the corpus again")
+    return settings
+
+
+def expected_shards(settings: dict) -> int:
+    """How many shards a store of these settings (:func:`read_settings`) has."""
+    return max(1, -(-settings["n_files"] // settings["files_per_shard"]))
