@@ -32,6 +32,35 @@ def test_registry_lists_every_model_and_rejects_unknown_names():
         models.build("resnet")
 
 
+def test_authors_preset_reads_each_models_registered_recipe():
+    from glam_py.train.config import PAPER, preset
+
+    glam = preset("authors", "glam")
+    assert (glam.lr, glam.window_s, glam.train_overlap_s, glam.test_overlap_s) == (1e-3, 1.8, 1.6, 1.6)
+    assert preset("authors", "multiscale_aa") == glam.replace(batch_size=128)
+    apcnn = preset("authors", "apcnn")
+    assert (apcnn.optimizer, apcnn.lr, apcnn.step_decay_every, apcnn.batch_size) == ("sgd", 0.05, 10, 128)
+    assert preset("authors", "aacnn") == PAPER
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        preset("authors", "resnet")
+
+
+def test_checkpoints_from_before_the_head_module_still_load():
+    """GLAM's fusion and Multi-scale + MHA's attention were once stored
+    under those names; such state dicts load into the ``head`` module."""
+    for name, old in [("glam", "fusion."), ("multiscale_mha", "attention.")]:
+        torch.manual_seed(0)
+        model = models.build(name).eval()
+        legacy = {(old + k[len("head."):] if k.startswith("head.") else k): v
+                  for k, v in model.state_dict().items()}
+        assert any(k.startswith(old) for k in legacy)
+        fresh = models.build(name).eval()
+        fresh.load_state_dict(legacy)
+        x = torch.randn(2, 1, 26, 63)
+        with torch.no_grad():
+            torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("name", REFERENCE_COUNTS)
 def test_parameter_counts_equal_the_authors(name):
     assert n_params(models.build(name)) == REFERENCE_COUNTS[name]

@@ -7,6 +7,7 @@
 from glam_py.models import glam, baselines  # noqa: F401, I001  (registers the models, GLAM first)
 from glam_py.models.folding import fold_batchnorm
 from glam_py.models.official import from_official, to_official
-from glam_py.models.registry import ModelConfig, build, names
+from glam_py.models.registry import ModelConfig, ModelSpec, OfficialKeys, build, names, spec
 
-__all__ = ["ModelConfig", "build", "fold_batchnorm", "from_official", "names", "to_official"]
+__all__ = ["ModelConfig", "ModelSpec", "OfficialKeys", "build", "fold_batchnorm", "from_official", "names", "spec",
+           "to_official"]

@@ -7,6 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glam_py.models.registry import OfficialKeys
+
+# The authors' classes hold the heads' convolutions at their top level.
+HEADS_KEYS = OfficialKeys((("attention_query.", "query."), ("attention_key.", "key."),
+                           ("attention_value.", "value.")))
+
 
 class ElementwiseHeads(nn.Module):
     """MHCNN's heads: per head, 1x1 convolutions Q, K, V; the head output is
@@ -60,7 +66,10 @@ class AreaAttention(nn.Module):
         return torch.cat(sums, dim=1), torch.cat(sizes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: [batch, tokens, dim], used as query, key and value."""
+        """``x``: a feature map [batch, dim, height, width]; its positions in
+        row-major order are the tokens, used as query, key and value.
+        Returns [batch, tokens, dim]."""
+        x = x.permute(0, 2, 3, 1).flatten(1, 2)
         sums, sizes = self.areas(x)
         logits = torch.matmul(x, (sums / sizes).transpose(1, 2))
         return torch.matmul(self.dropout(torch.softmax(logits, dim=-1)), sums)

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from glam_py.models.attention import AreaAttention, ElementwiseHeads
-from glam_py.models.blocks import ConvBNReLU, Stem
-from glam_py.models.registry import ModelConfig, register
+from glam_py.models.attention import HEADS_KEYS, AreaAttention, ElementwiseHeads
+from glam_py.models.blocks import STEM_KEYS, ConvBNReLU, Stem
+from glam_py.models.registry import ModelConfig, ModelSpec, OfficialKeys, register
 from glam_py.models.shapes import conv_out, pool_out, require
 
 
@@ -87,13 +87,25 @@ class AACNN(nn.Module):
         self.classifier = nn.Linear(CNNTrunk.channels * height * width, config.n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.trunk(x).permute(0, 2, 3, 1).flatten(1, 2)
-        return F.relu(self.attention(x)).flatten(1)
+        return F.relu(self.attention(self.trunk(x))).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
 
 
-register("mhcnn")(MHCNN)
-register("aacnn")(AACNN)
-register("apcnn")(APCNN)
+# The authors' names of the trunk, shared by the three baselines.
+_TRUNK_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys(tuple(
+    (f"{layer}{i}.", f"trunk.convs.{i - 2}.{layer}.") for i in range(2, 6) for layer in ("conv", "bn")))
+_CLASSIFIER_KEYS = OfficialKeys((("fc.", "classifier."),))
+
+# The authors' run scripts (shared/REFERENCE.md, "Per-model recipes"); their
+# APCNN also took a log power spectrogram instead of MFCCs, which is not a
+# training setting. AACNN they trained in a separate TensorFlow code base,
+# so it keeps the paper's recipe.
+register(ModelSpec("mhcnn", MHCNN, _TRUNK_KEYS + HEADS_KEYS.under("attention.") + _CLASSIFIER_KEYS,
+                   {"lr": 1e-3, "lr_decay": 0.1, "step_decay_every": 10, "alpha": 0.0}))
+register(ModelSpec("aacnn", AACNN, _TRUNK_KEYS + _CLASSIFIER_KEYS, {}))
+register(ModelSpec("apcnn", APCNN, _TRUNK_KEYS + OfficialKeys((("top_down.", "top_down."),
+                                                              ("bottom_up.", "bottom_up."))),
+                   {"lr": 0.05, "lr_decay": 0.1, "step_decay_every": 10, "alpha": 0.0, "optimizer": "sgd",
+                    "weight_decay": 1e-4, "batch_size": 128}))

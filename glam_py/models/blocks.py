@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glam_py.models.registry import OfficialKeys
 from glam_py.models.winograd import WinogradConv2d
 
 
@@ -43,6 +44,10 @@ class ConvBNReLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
         return F.relu(F.max_pool2d(x, 2) if self.pool else x)
+
+
+# The authors' classes keep the stem's layers at their top level.
+STEM_KEYS = OfficialKeys((("conv1a.", "conv_a."), ("conv1b.", "conv_b."), ("bn1a.", "bn_a."), ("bn1b.", "bn_b.")))
 
 
 class Stem(nn.Module):

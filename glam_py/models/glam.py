@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from glam_py.models.attention import AreaAttention, ElementwiseHeads
-from glam_py.models.blocks import ConvBNReLU, MultiScaleBlock, Stem
-from glam_py.models.gmlp import GlobalAwareFusion
-from glam_py.models.registry import ModelConfig, register
+from glam_py.models.attention import HEADS_KEYS, AreaAttention, ElementwiseHeads
+from glam_py.models.blocks import STEM_KEYS, ConvBNReLU, MultiScaleBlock, Stem
+from glam_py.models.gmlp import FUSION_KEYS, GlobalAwareFusion
+from glam_py.models.registry import ModelConfig, ModelSpec, OfficialKeys, register
 from glam_py.models.shapes import pool_out, require
 
 
@@ -48,42 +48,78 @@ class MultiScaleTrunk(nn.Module):
 
 
 class MultiScaleNet(nn.Module):
-    """The trunk, an optional global layer over its output, ReLU, flatten and
-    a linear classifier. ``embed`` gives the input of the classifier (the
-    penultimate embedding of the paper's t-SNE figure)."""
+    """The trunk, a global layer over its output, ReLU, flatten and a
+    linear classifier. ``embed`` gives the input of the classifier (the
+    penultimate embedding of the paper's t-SNE figure).
 
-    def __init__(self, config: ModelConfig, name: str, head: str):
+    Parameters
+    ----------
+    config : ModelConfig
+        Class count, input shape and the fused / Winograd choices.
+    grid : tuple of int
+        Height and width of the trunk's output for ``config.input_shape``
+        (:meth:`MultiScaleTrunk.output_grid`).
+    head : nn.Module
+        The global layer, taking the trunk's [batch, 128, height, width]
+        map: GLAM's fusion, an attention layer or ``nn.Identity``.
+    features : int
+        How many values the head's output holds per example.
+    """
+
+    def __init__(self, config: ModelConfig, grid: tuple[int, int], head: nn.Module, features: int):
         super().__init__()
-        height, width = MultiScaleTrunk.output_grid(config.input_shape, name)
-        self.trunk = MultiScaleTrunk(config.use_fused(), config.use_winograd(), width)
-        channels = MultiScaleTrunk.channels
+        self.trunk = MultiScaleTrunk(config.use_fused(), config.use_winograd(), grid[1])
         self.head = head
-        features = channels * height * width
-        if head == "gmlp":
-            self.fusion = GlobalAwareFusion(n_tokens=channels, dim=height * width)
-        elif head == "mha":
-            self.attention = ElementwiseHeads(channels, hidden=64, heads=4)
-            features = 64 * 4 * height * width
-        elif head == "area":
-            self.attention = AreaAttention(max_height=3, max_width=3, memory_height=1)
         self.classifier = nn.Linear(features, config.n_classes)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the global layer was one module kept it
+        # as "fusion" (GLAM) or "attention" (Multi-scale + MHA).
+        for key in [k for k in state_dict if k.startswith((prefix + "fusion.", prefix + "attention."))]:
+            state_dict[prefix + "head." + key[len(prefix):].partition(".")[2]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.trunk(x)
-        if self.head == "gmlp":
-            x = self.fusion(x.flatten(2))
-        elif self.head == "mha":
-            x = self.attention(x)
-        elif self.head == "area":
-            # Tokens are grid positions in row-major order, features the channels.
-            x = self.attention(x.permute(0, 2, 3, 1).flatten(1, 2))
-        return F.relu(x).flatten(1)
+        return F.relu(self.head(self.trunk(x))).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed(x))
 
 
 # The paper's model and its ablations differ only in the global layer.
-for _name, _head in [("glam", "gmlp"), ("multiscale", "none"), ("multiscale_mha", "mha"),
-                     ("multiscale_aa", "area")]:
-    register(_name)(lambda config, name=_name, head=_head: MultiScaleNet(config, name, head))
+def _glam(config: ModelConfig) -> MultiScaleNet:
+    height, width = MultiScaleTrunk.output_grid(config.input_shape, "glam")
+    fusion = GlobalAwareFusion(n_tokens=MultiScaleTrunk.channels, dim=height * width)
+    return MultiScaleNet(config, (height, width), fusion, MultiScaleTrunk.channels * height * width)
+
+
+def _multiscale(config: ModelConfig) -> MultiScaleNet:
+    height, width = MultiScaleTrunk.output_grid(config.input_shape, "multiscale")
+    return MultiScaleNet(config, (height, width), nn.Identity(), MultiScaleTrunk.channels * height * width)
+
+
+def _multiscale_mha(config: ModelConfig) -> MultiScaleNet:
+    height, width = MultiScaleTrunk.output_grid(config.input_shape, "multiscale_mha")
+    heads = ElementwiseHeads(MultiScaleTrunk.channels, hidden=64, heads=4)
+    # The four heads' 64-channel maps are joined along the height.
+    return MultiScaleNet(config, (height, width), heads, 64 * 4 * height * width)
+
+
+def _multiscale_aa(config: ModelConfig) -> MultiScaleNet:
+    height, width = MultiScaleTrunk.output_grid(config.input_shape, "multiscale_aa")
+    attention = AreaAttention(max_height=3, max_width=3, memory_height=1)
+    return MultiScaleNet(config, (height, width), attention, MultiScaleTrunk.channels * height * width)
+
+
+# The authors' names of the trunk and classifier, shared by the four models.
+_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys((
+    ("conv2.", "trunk.blocks.0."), ("conv3.", "trunk.blocks.1."), ("conv4.", "trunk.blocks.2."),
+    ("conv5.", "trunk.head_conv.conv."), ("bn5.", "trunk.head_conv.bn."), ("fc.", "classifier.")))
+# The authors' run scripts for GLAM and its ablations (shared/REFERENCE.md,
+# "Per-model recipes"): 1.8 s windows overlapping by 1.6 s, learning rate 1e-3.
+_AUTHORS = {"lr": 1e-3, "window_s": 1.8, "train_overlap_s": 1.6, "test_overlap_s": 1.6}
+
+register(ModelSpec("glam", _glam, _KEYS + FUSION_KEYS.under("head."), _AUTHORS))
+register(ModelSpec("multiscale", _multiscale, _KEYS, _AUTHORS))
+register(ModelSpec("multiscale_mha", _multiscale_mha, _KEYS + HEADS_KEYS.under("head."), _AUTHORS))
+register(ModelSpec("multiscale_aa", _multiscale_aa, _KEYS, {**_AUTHORS, "batch_size": 128}))

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glam_py.models.registry import OfficialKeys
+
 
 def token_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``F.linear`` over [batch, tokens, features]. On the CPU it runs as a
@@ -23,6 +25,17 @@ def token_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     # channels_last, for the gradients flowing back too.
     y = F.conv2d(x.view(batch, tokens, 1, features).permute(0, 3, 1, 2), weight[:, :, None, None], bias)
     return y.permute(0, 2, 3, 1).reshape(batch, tokens, weight.shape[0])
+
+
+# In the authors' GLAM the layer is gmlp.layers[0] = Residual(PreNorm(PreShiftTokens(block))),
+# and their spatial gating unit keeps a leading "heads" axis of size 1.
+_THEIRS = "gmlp.layers.0.fn."
+FUSION_KEYS = OfficialKeys(((_THEIRS + "norm.", "norm."), (_THEIRS + "fn.fn.proj_in.0.", "proj_in."),
+                            (_THEIRS + "fn.fn.sgu.norm.", "gate_norm."),
+                            (_THEIRS + "fn.fn.sgu.weight", "spatial_weight"),
+                            (_THEIRS + "fn.fn.sgu.bias", "spatial_bias"),
+                            (_THEIRS + "fn.fn.proj_out.", "proj_out.")),
+                           squeezed=frozenset({"spatial_weight", "spatial_bias"}))
 
 
 class GlobalAwareFusion(nn.Module):
@@ -40,7 +53,10 @@ class GlobalAwareFusion(nn.Module):
         self.proj_out = nn.Linear(hidden // 2, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: [batch, tokens, dim]."""
+        """``x``: [batch, tokens, ...], each token's features in the
+        trailing axes (GLAM: 128 channel maps of 13 x 15); returns
+        [batch, tokens, dim]."""
+        x = x.flatten(2)
         x_norm = self.norm(x)
         half = self.proj_out.in_features
         weight, bias = self.proj_in.weight, self.proj_in.bias

@@ -1,9 +1,11 @@
 """Models built by name, torchvision-style: ``build("glam", n_classes=4,
-input_shape=(26, 63))``."""
+input_shape=(26, 63))``. Each model module registers one :class:`ModelSpec`
+per model: its factory, the key mapping of the authors' checkpoints and the
+authors' training recipe."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -45,20 +47,79 @@ class ModelConfig:
         return self.device == "cpu"
 
 
-_REGISTRY: dict[str, Callable[[ModelConfig], nn.Module]] = {}
+@dataclass(frozen=True)
+class OfficialKeys:
+    """How the state-dict keys of the GLAM authors' class
+    (shared/reference/README.md) map onto ours.
+
+    ``renames`` pairs their key prefix with ours, first match wins;
+    ``squeezed`` names our tensors that theirs hold with a leading axis of
+    size 1."""
+
+    renames: tuple[tuple[str, str], ...]
+    squeezed: frozenset[str] = frozenset()
+
+    def under(self, prefix: str) -> OfficialKeys:
+        """These keys for a submodule kept at ``prefix`` in our model."""
+        return OfficialKeys(tuple((theirs, prefix + ours) for theirs, ours in self.renames),
+                            frozenset(prefix + key for key in self.squeezed))
+
+    def __add__(self, other: OfficialKeys) -> OfficialKeys:
+        return OfficialKeys(self.renames + other.renames, self.squeezed | other.squeezed)
 
 
-def register(name: str):
-    def add(factory: Callable[[ModelConfig], nn.Module]):
-        _REGISTRY[name] = factory
-        return factory
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything known about one model, registered by its module.
 
-    return add
+    Parameters
+    ----------
+    name : str
+        The name :func:`build` and the command lines take.
+    factory : callable
+        Builds a freshly initialised model from a :class:`ModelConfig`.
+    official_keys : OfficialKeys
+        The mapping from the authors' checkpoint keys
+        (:func:`glam_py.models.from_official`).
+    authors_recipe : dict
+        The authors' run-script recipe for this model as TrainConfig field
+        overrides of the paper's settings (shared/REFERENCE.md, "Per-model
+        recipes"); empty where the authors used the paper's.
+    """
+
+    name: str
+    factory: Callable[[ModelConfig], nn.Module]
+    official_keys: OfficialKeys
+    authors_recipe: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Adds a model; names are unique."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
 
 
 def names() -> list[str]:
     """Every registered model name."""
     return list(_REGISTRY)
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``.
+
+    Raises
+    ------
+    ValueError
+        When no model of that name is registered (the known ones listed).
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(names())}")
+    return _REGISTRY[name]
 
 
 def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
@@ -71,12 +132,11 @@ def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63)
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
     and returning ``[batch, n_classes]`` logits. Shapes that cannot work are
     refused here with the reason, not deep inside ``forward``."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(names())}")
+    factory = spec(name).factory
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
     config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last, winograd)
-    model = _REGISTRY[name](config)
+    model = factory(config)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_to_channels_last)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from glam_py import models
 from glam_py.settings import Settings
 
 
@@ -36,25 +37,26 @@ class TrainConfig(Settings):
 
 PAPER = TrainConfig()
 
-# The authors' run scripts, per model (REFERENCE: "Per-model recipes").
-_AUTHORS_GLAM = TrainConfig(lr=1e-3, window_s=1.8, train_overlap_s=1.6, test_overlap_s=1.6)
-AUTHORS = {
-    "glam": _AUTHORS_GLAM,
-    "multiscale": _AUTHORS_GLAM,
-    "multiscale_mha": _AUTHORS_GLAM,
-    "multiscale_aa": _AUTHORS_GLAM.replace(batch_size=128),
-    "mhcnn": TrainConfig(lr=1e-3, lr_decay=0.1, step_decay_every=10, alpha=0.0),
-    "apcnn": TrainConfig(lr=0.05, lr_decay=0.1, step_decay_every=10, alpha=0.0, optimizer="sgd",
-                         weight_decay=1e-4, batch_size=128),
-    "aacnn": PAPER,  # the authors trained AACNN in a separate TensorFlow code base
-}
-
-
 def preset(name: str, model: str) -> TrainConfig:
+    """The training settings of a named preset for ``model``.
+
+    Parameters
+    ----------
+    name : str
+        ``"paper"`` (the paper's one recipe) or ``"authors"`` (the authors'
+        run script for this model, registered with the model).
+    model : str
+        A registered model name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset or model name.
+    """
     if name == "paper":
         return PAPER
     if name == "authors":
-        return AUTHORS[model]
+        return PAPER.replace(**models.spec(model).authors_recipe)
     raise ValueError(f"unknown preset {name!r}; choose paper or authors")
 
 
