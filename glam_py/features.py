@@ -64,6 +64,17 @@ class FeatureConfig(Settings):
     pad: str = "drop"
     output: str = "mfcc"  # "mfcc" or "log_mel"
 
+    @staticmethod
+    def fields() -> list[dict]:
+        """Every setting in declaration order, described for command lines
+        and documentation: ``{"name", "type" ("int", "float" or "str"),
+        "optional" (None accepted), "default", "choices" (list or None),
+        "help"}``."""
+        defaults = FeatureConfig.__dataclass_fields__
+        return [dict(name=name, type=kind, optional=optional, default=defaults[name].default,
+                     choices=list(choices) if choices else None, help=text)
+                for name, kind, optional, choices, text in _FIELDS]
+
     def __post_init__(self) -> None:
         # The Rust core owns validation, so Python and Rust cannot disagree
         # about which settings work.
@@ -100,6 +111,36 @@ class FeatureConfig(Settings):
     def n_features(self) -> int:
         """Rows of one window's matrix: MFCCs, or mel bands for log-mel output."""
         return self.n_mfcc if self.output == "mfcc" else self.n_mels
+
+
+# TEMPORARY: the Rust FeatureConfig describes its own fields; this table
+# stands in for it until that lands.
+_FIELDS = (
+    ("sample_rate", "int", False, None, "sample rate in Hz the audio is resampled to"),
+    ("n_mfcc", "int", False, None, "MFCCs per frame"),
+    ("n_mels", "int", False, None, "mel bands"),
+    ("n_fft", "int", False, None, "FFT length in samples"),
+    ("hop_length", "int", False, None, "samples between frames"),
+    ("fmin", "float", False, None, "lowest mel band edge in Hz"),
+    ("fmax", "float", True, None, "highest mel band edge in Hz; none: half the sample rate"),
+    ("mel_scale", "str", False, ("slaney", "htk"), "mel scale formula"),
+    ("mel_norm", "str", False, ("slaney", "none"),
+     "mel filter normalisation: slaney (equal area) or none"),
+    ("top_db", "float", True, None,
+     "floor of the log-mel power in dB below its peak; none: no floor"),
+    ("pad_mode", "str", False, ("constant", "reflect"),
+     "STFT centre padding: constant (zeros, librosa >= 0.10) or reflect (older librosa, "
+     "the GLAM authors' era)"),
+    ("window_s", "float", False, None, "window length in seconds"),
+    ("overlap_s", "float", False, None, "overlap of consecutive windows in seconds"),
+    ("pad", "str", False, PAD_CHOICES,
+     "utterances shorter than one window: drop them, tile the waveform until it fills one "
+     "window, zero-pad to one window, or repeat whole copies until a window is covered and cut "
+     "windows from that at the usual hop (the GLAM authors' padding; can give more than one "
+     "window)"),
+    ("output", "str", False, ("mfcc", "log_mel"),
+     "what each window holds: MFCCs, or the log-mel spectrogram they are computed from"),
+)
 
 
 class FileInfo(NamedTuple):
