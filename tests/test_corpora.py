@@ -79,7 +79,9 @@ def test_iemocap_happy_merge_and_authors_mapping(iemocap):
         utterances, corpora.default_label_map("iemocap", iemocap_happy="authors"))
     assert "Ses01F_impro01_F001" not in labels(authors)  # "hap" itself is dropped
     assert labels(authors)["Ses01F_impro01_M000"] == "happy"
-    assert corpora.classes(corpora.default_label_map("iemocap")) == ["neutral", "happy", "sad", "angry"]
+    for happy in ("merge", "authors"):
+        corpus = corpora.load("iemocap", iemocap, subset="impro", iemocap_happy=happy)
+        assert corpus.classes == ["neutral", "happy", "sad"]  # the paper's order; no angry here
 
 
 def test_iemocap_layout_errors_say_what_was_expected(tmp_path):
@@ -145,6 +147,15 @@ def test_csv_manifest_and_label_maps(tmp_path):
         corpora.read_corpus("timit", tmp_path)
 
 
+def test_class_order_is_the_label_maps_else_first_appearance(tmp_path):
+    touch(tmp_path, "1.wav", "2.wav", "3.wav")
+    (tmp_path / "manifest.csv").write_text("path,label\n1.wav,sad\n2.wav,ang\n3.wav,sad\n")
+    assert corpora.load("csv", tmp_path).classes == ["sad", "ang"]
+    mapped = corpora.load("csv", tmp_path, labels=corpora.parse_label_map("neutral,ang:angry,sad"))
+    assert mapped.classes == ["angry", "sad"]  # the map's order; neutral absent
+    assert [u.label for u in mapped.utterances] == ["sad", "angry", "sad"]
+
+
 def test_real_emodb_has_the_papers_339_four_class_utterances(emodb_files):
     root = emodb_files[0].parent.parent
     utterances, skipped = corpora.read_corpus("emodb", root)
@@ -152,3 +163,6 @@ def test_real_emodb_has_the_papers_339_four_class_utterances(emodb_files):
     kept, _ = corpora.apply_label_map(utterances, corpora.default_label_map("emodb"))
     assert len(kept) == 339
     assert len({u.speaker for u in kept}) == 10
+    corpus = corpora.load("emodb", root)
+    assert corpus.classes == ["neutral", "happy", "sad", "angry"]  # the paper's order
+    assert len(corpus.utterances) == 339 and len(corpus.left_out) == 535 - 339

@@ -119,9 +119,9 @@ def test_three_writers_merged_equal_one(corpus, reference, tmp_path):
 
 
 def test_other_settings_are_refused_naming_the_difference(reference, corpus):
-    with pytest.raises(StoreMismatch, match=r"'pad': \('tile', 'drop'\)"):
+    with pytest.raises(StoreMismatch, match="pad: asked tile, stored drop"):
         FeatureStore(reference, expected=CFG.replace(pad="tile"))
-    with pytest.raises(StoreMismatch, match="overlap_s"):
+    with pytest.raises(StoreMismatch, match="overlap_s: asked 1.0, stored 1.6"):
         write_store(reference, read_manifest(corpus), CFG.replace(overlap_s=1.0), files_per_shard=5)
 
 

@@ -4,13 +4,15 @@ out with the reason; a tree that does not match says what it expected and
 what it found.
 
     >>> from glam_py import corpora
-    >>> utterances, skipped = corpora.read_corpus("emodb", root)
-    >>> utterances, dropped = corpora.apply_label_map(utterances, corpora.default_label_map("emodb"))
+    >>> corpus = corpora.load("emodb", root)  # read, then the paper's four classes kept
+    >>> corpus.classes
+    ['neutral', 'happy', 'sad', 'angry']
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from glam_py.corpora import cremad, emodb, folders, iemocap, ravdess, savee, tess
 from glam_py.corpora.labels import PAPER_CLASSES, apply_label_map, classes, parse_label_map
@@ -28,9 +30,12 @@ CORPORA = {
 }
 NAMES = (*CORPORA, "csv", "demo")
 
-__all__ = ["CORPORA", "LayoutError", "NAMES", "PAPER_CLASSES", "Skipped", "Utterance",
-           "apply_label_map", "classes", "default_label_map", "parse_label_map", "read_corpus",
-           "read_manifest"]
+IEMOCAP_HAPPY = ("merge", "authors")
+UNMAPPED = ("csv", "folders", "demo")  # corpora whose labels are kept as they are by default
+
+__all__ = ["CORPORA", "Corpus", "IEMOCAP_HAPPY", "LayoutError", "NAMES", "PAPER_CLASSES", "Skipped",
+           "UNMAPPED", "Utterance", "apply_label_map", "classes", "default_label_map", "load",
+           "parse_label_map", "read_corpus", "read_manifest"]
 
 
 def read_corpus(name: str, root: str | Path, subset: str = "full",
@@ -48,14 +53,60 @@ def read_corpus(name: str, root: str | Path, subset: str = "full",
 
 
 def default_label_map(name: str, iemocap_happy: str = "merge") -> dict[str, str]:
-    """The paper's four classes. For IEMOCAP, ``iemocap_happy="merge"``
-    (the paper) counts both "happy" and "excited" as happy; ``"authors"``
-    reproduces the authors' code, which keeps only "excited" (as happy)."""
-    mapping = {c: c for c in PAPER_CLASSES}
-    if name == "iemocap":
-        if iemocap_happy not in ("merge", "authors"):
-            raise ValueError(f"iemocap_happy must be 'merge' or 'authors', got {iemocap_happy!r}")
-        mapping["excited"] = "happy"
-        if iemocap_happy == "authors":
-            del mapping["happy"]
+    """The paper's four classes, in the paper's order. For IEMOCAP,
+    ``iemocap_happy="merge"`` (the paper) counts both "happy" and "excited"
+    as happy; ``"authors"`` reproduces the authors' code, which keeps only
+    "excited" (as happy)."""
+    if iemocap_happy not in IEMOCAP_HAPPY:
+        raise ValueError(f"iemocap_happy must be 'merge' or 'authors', got {iemocap_happy!r}")
+    mapping = {}
+    for c in PAPER_CLASSES:
+        if name == "iemocap" and c == "happy":
+            if iemocap_happy == "merge":
+                mapping["happy"] = "happy"
+            mapping["excited"] = "happy"
+        else:
+            mapping[c] = c
     return mapping
+
+
+class Corpus(NamedTuple):
+    """A corpus read and mapped to its classes."""
+
+    utterances: list[Utterance]
+    left_out: list[Skipped]  # left out by the reader or the label map, with the reason
+    classes: list[str]  # the order of a model's outputs
+
+
+def load(name: str, root: str | Path, *, subset: str = "full", manifest: str | Path | None = None,
+         labels: dict[str, str] | None = None, iemocap_happy: str = "merge") -> Corpus:
+    """Reads corpus ``name`` and applies its label map: the one way every
+    command turns a corpus into labelled utterances.
+
+    Parameters
+    ----------
+    name, root, subset, manifest
+        As for :func:`read_corpus`.
+    labels
+        The label map (:func:`parse_label_map`); its order is the class
+        order. Default: :func:`default_label_map` (the paper's neutral,
+        happy, sad, angry), except for csv, folders and demo, whose labels
+        are all kept in the order they first appear.
+    iemocap_happy
+        With the default IEMOCAP map: "merge" (the paper) or "authors".
+
+    Raises
+    ------
+    LayoutError
+        ``root`` does not hold the corpus's layout.
+    ValueError
+        Unknown corpus or ``iemocap_happy``.
+    """
+    utterances, left_out = read_corpus(name, root, subset, manifest)
+    mapping = labels
+    if mapping is None and name not in UNMAPPED:
+        mapping = default_label_map(name, iemocap_happy)
+    if mapping is not None:
+        utterances, dropped = apply_label_map(utterances, mapping)
+        left_out = left_out + dropped
+    return Corpus(utterances, left_out, classes((u.label for u in utterances), mapping))

@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 DEMO_LABELS = ("neutral", "happy", "sad", "angry")
+DEMO_ROOT = Path("data/demo")  # where the commands generate and read it by default
 
 # Bumped whenever the synthesis changes, so an old corpus is regenerated.
 FORMAT_VERSION = 3

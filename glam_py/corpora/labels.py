@@ -36,7 +36,24 @@ def apply_label_map(utterances: Iterable[Utterance], mapping: dict[str, str]
     return kept, skipped
 
 
-def classes(mapping: dict[str, str]) -> list[str]:
-    """The classes a map produces, in first-mention order (this is the order
-    of the model's outputs)."""
-    return list(dict.fromkeys(mapping.values()))
+def classes(labels: Iterable[str], mapping: dict[str, str] | None = None) -> list[str]:
+    """The order of a model's outputs over the classes ``labels`` holds:
+    the label map's classes in first-mention order (the paper's neutral,
+    happy, sad, angry for the default maps); without a map, the order in
+    which ``labels`` first mentions them (a manifest's order; sorted
+    folder names for the ``folders`` layout).
+
+    Raises
+    ------
+    ValueError
+        A label is not one of the map's classes.
+    """
+    present = list(dict.fromkeys(labels))
+    if mapping is None:
+        return present
+    order = list(dict.fromkeys(mapping.values()))
+    stray = [label for label in present if label not in order]
+    if stray:
+        raise ValueError(f"labels {', '.join(stray)} are not classes of the label map "
+                         f"({', '.join(order)})")
+    return [c for c in order if c in present]

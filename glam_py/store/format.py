@@ -15,6 +15,15 @@ class StoreMismatch(ValueError):
     """The folder holds a store written with other settings or files."""
 
 
+def describe_differences(differences: dict[str, tuple]) -> str:
+    """``{name: (asked, stored)}`` as ``"pad: asked drop, stored tile; ..."``."""
+    def shown(value):
+        return "none" if value is None else value
+
+    return "; ".join(f"{name}: asked {shown(asked)}, stored {shown(stored)}"
+                     for name, (asked, stored) in differences.items())
+
+
 class UnsupportedFormat(ValueError):
     """The store was written in a format version this code does not read."""
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
-from glam_py.store.format import StoreMismatch, expected_shards, read_settings
+from glam_py.store.format import StoreMismatch, describe_differences, expected_shards, read_settings
 
 
 class FeatureStore:
@@ -39,7 +39,7 @@ class FeatureStore:
         self.config = FeatureConfig.from_dict(settings["features"])
         if expected is not None and expected != self.config:
             raise StoreMismatch(f"{self.root} was featurised with other settings than asked for "
-                                f"(asked, stored): {expected.differences(self.config)}")
+                                f"({describe_differences(expected.differences(self.config))})")
         if not (self.root / layout.INDEX).is_file():
             n = expected_shards(settings)
             done = sum(layout.shard_complete(self.root, k) for k in range(n))
@@ -50,7 +50,10 @@ class FeatureStore:
             for key in ("shard", "first_window", "n_windows"):
                 row[key] = int(row[key])
         self.skipped = layout.read_csv(self.root / layout.SKIPPED)
-        self.labels = list(dict.fromkeys(row["label"] for row in self.index))
+        present = {row["label"] for row in self.index}
+        # The order of a model's outputs: the classes recorded when writing
+        # (the label map's order), less any whose every file was skipped.
+        self.labels = [c for c in settings["labels"] if c in present]
         self._shards: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:

@@ -17,7 +17,8 @@ from glam_py import features
 from glam_py.corpora import Skipped, Utterance
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
-from glam_py.store.format import FORMAT_VERSION, StoreMismatch, expected_shards, read_settings
+from glam_py.store.format import (FORMAT_VERSION, StoreMismatch, describe_differences, expected_shards,
+                                  read_settings)
 
 
 @dataclass
@@ -44,10 +45,16 @@ def _fingerprint(utterances: Sequence[Utterance]) -> str:
     return h.hexdigest()
 
 
-def settings_of(config: FeatureConfig, utterances: Sequence[Utterance], files_per_shard: int) -> dict:
+def settings_of(config: FeatureConfig, utterances: Sequence[Utterance], files_per_shard: int,
+                classes: Sequence[str] | None = None) -> dict:
+    present = list(dict.fromkeys(u.label for u in utterances))
+    if classes is None:
+        classes = present
+    stray = [label for label in present if label not in classes]
+    if stray:
+        raise ValueError(f"labels {', '.join(stray)} are not among the classes {', '.join(classes)}")
     return dict(format=FORMAT_VERSION, features=config.to_dict(), files_per_shard=files_per_shard,
-                n_files=len(utterances), files_sha256=_fingerprint(utterances),
-                labels=list(dict.fromkeys(u.label for u in utterances)))
+                n_files=len(utterances), files_sha256=_fingerprint(utterances), labels=list(classes))
 
 
 def _claim(root: Path, settings: dict) -> None:
@@ -55,12 +62,13 @@ def _claim(root: Path, settings: dict) -> None:
     if path.exists():
         found = layout.read_json(path)
         if found != settings:
-            diffs = {k: (found.get(k), settings[k]) for k in settings if found.get(k) != settings[k]}
-            if "features" in diffs:
+            diffs = {k: (settings[k], found.get(k)) for k in settings
+                     if k != "features" and found.get(k) != settings[k]}
+            if found.get("features") != settings["features"]:
                 old, new = FeatureConfig.from_dict(found["features"]), FeatureConfig.from_dict(settings["features"])
-                diffs["features"] = new.differences(old)
-            raise StoreMismatch(f"{root} holds a store written with other settings (asked, stored): {diffs}; "
-                                f"use another --out or delete it")
+                diffs = {**new.differences(old), **diffs}
+            raise StoreMismatch(f"{root} holds a store written with other settings "
+                                f"({describe_differences(diffs)}); use another --out or delete it")
     else:
         layout.write_json(path, settings)
 
@@ -85,12 +93,15 @@ def _shard_rows(batch: features.FeatureBatch, chunk: Sequence[Utterance], k: int
 def write_store(root: str | Path, utterances: Sequence[Utterance], config: FeatureConfig, *,
                 left_out: Sequence[Skipped] = (), files_per_shard: int = 256,
                 part: tuple[int, int] = (0, 1), threads: int | None = None,
-                max_shards: int | None = None,
+                max_shards: int | None = None, classes: Sequence[str] | None = None,
                 on_shard: Callable[[features.FeatureBatch], None] | None = None) -> WriteReport:
     """Featurises ``utterances`` into the store at ``root``, resuming what
     an earlier run left. ``part=(k, n)`` writes shards k, k + n, ...;
     ``max_shards`` stops after that many new shards (for time-limited jobs).
-    When every shard is there, the index and skip list are assembled."""
+    ``classes`` is recorded as the order of a model's outputs
+    (:func:`glam_py.corpora.load` gives it; default: the labels' order of
+    first appearance). When every shard is there, the index and skip list
+    are assembled."""
     root = Path(root)
     if not utterances:
         raise ValueError("no utterance to featurise (did the label map drop them all?)")
@@ -98,7 +109,7 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
     if not 0 <= k_part < n_parts:
         raise ValueError(f"part {k_part}/{n_parts}: need 0 <= k < n")
     root.mkdir(parents=True, exist_ok=True)
-    _claim(root, settings_of(config, utterances, files_per_shard))
+    _claim(root, settings_of(config, utterances, files_per_shard, classes))
     if not (root / layout.LEFT_OUT).exists():
         layout.write_csv(root / layout.LEFT_OUT, layout.SKIPPED_COLUMNS,
                          [dict(path=str(s.path), reason=s.reason) for s in left_out])

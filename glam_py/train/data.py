@@ -31,15 +31,16 @@ class Utterances:
         return tuple(self.test_windows[0].shape[1:])
 
 
-def load_utterances(train_store: FeatureStore, test_store: FeatureStore,
-                    class_names: list[str] | None = None) -> Utterances:
+def load_utterances(train_store: FeatureStore, test_store: FeatureStore) -> Utterances:
+    """The utterances of both stores, classes numbered in the order the
+    training store records (the label map's order)."""
     test_rows = {row["path"]: i for i, row in enumerate(test_store.index)}
     pairs = [(i, test_rows[row["path"]]) for i, row in enumerate(train_store.index)
              if row["path"] in test_rows]
     if not pairs:
         raise ValueError("the training and test stores share no utterance")
     rows = [train_store.index[i] for i, _ in pairs]
-    class_names = class_names or list(dict.fromkeys(r["label"] for r in rows))
+    class_names = train_store.labels
     lookup = {c: k for k, c in enumerate(class_names)}
     return Utterances(
         ids=[r["utterance_id"] for r in rows],
