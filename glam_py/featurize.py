@@ -22,12 +22,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from glam_py import corpora, features
-from glam_py.corpora import Utterance
+from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, corpus_root,
+                         feature_config_from, label_map)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
 from glam_py.store import StoreMismatch, merge, write_store
-
-DEFAULT_DEMO_ROOT = Path("data/demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,38 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Featurise a corpus (decode, resample, cut windows, MFCC) with the "
         "Rust frontend and print a summary.",
     )
-    p.add_argument("--corpus", choices=corpora.NAMES, default="demo",
-                   help="demo: the built-in synthetic corpus, generated under --root if "
-                   "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
-                   "label; the others read that corpus's published layout. Default: demo.")
-    p.add_argument("--root", type=Path, default=None,
-                   help=f"corpus folder (default for demo: {DEFAULT_DEMO_ROOT}).")
-    p.add_argument("--manifest", type=Path, default=None,
-                   help="with --corpus csv: the manifest file (default ROOT/manifest.csv).")
-    p.add_argument("--subset", choices=["impro", "script", "full"], default="full",
-                   help="with --corpus iemocap: improvised, scripted or all sessions (default full).")
-    p.add_argument("--labels", default=None,
-                   help="label map: classes to keep, optionally renamed, e.g. "
-                   "'neutral,happy,sad,angry' or 'exc:happy,neu:neutral'. Default: the "
-                   "paper's four classes (all labels for csv, folders and demo).")
-    p.add_argument("--iemocap-happy", choices=["merge", "authors"], default="merge",
-                   help="IEMOCAP default map: merge 'excited' into happy (the paper) or keep "
-                   "only 'excited' as happy (the authors' code).")
-    p.add_argument("--threads", type=int, default=None,
-                   help="worker threads (default: all cores).")
-    p.add_argument("--pad", choices=features.PAD_CHOICES, default="drop",
-                   help="utterances shorter than one window: drop them (default), tile "
-                   "the waveform until it fills one window, zero-pad to one window, or repeat "
-                   "whole copies until a window is covered and cut windows from that at the "
-                   "usual hop (the GLAM authors' padding; can give more than one window).")
-    p.add_argument("--window-s", type=float, default=2.0,
-                   help="window length in seconds (default 2.0).")
-    p.add_argument("--overlap-s", type=float, default=1.6,
-                   help="overlap of consecutive windows in seconds (default 1.6, the "
-                   "paper's test setting; the paper trains with 1.0).")
-    p.add_argument("--pad-mode", choices=["constant", "reflect"], default="constant",
-                   help="STFT centre padding: constant (librosa >= 0.10, default) or "
-                   "reflect (older librosa, the GLAM authors' era).")
+    add_corpus_flags(p)
+    add_threads_flag(p, "featurising")
+    add_feature_flags(p.add_argument_group("features"), FeatureConfig())
     p.add_argument("--files-per-chunk", type=int, default=64,
                    help="without --out: files featurised per streamed chunk; bounds memory "
                    "(default 64).")
@@ -104,30 +74,8 @@ def part_from(args_shard: str | None, env: dict[str, str]) -> tuple[int, int]:
     return 0, 1
 
 
-def corpus_utterances(args: argparse.Namespace) -> tuple[list[Utterance], list[corpora.Skipped]]:
-    """The corpus's utterances after the label map, and those left out."""
-    root = args.root
-    if args.corpus == "demo":
-        root = root or DEFAULT_DEMO_ROOT
-        print(f"demo corpus: {root} (generated if missing)")
-        generate_demo_corpus(root, progress=True)
-    elif root is None:
-        raise SystemExit(f"--corpus {args.corpus} needs --root DIR")
-    try:
-        utterances, skipped = corpora.read_corpus(args.corpus, root, args.subset, args.manifest)
-    except (corpora.LayoutError, ValueError) as e:
-        raise SystemExit(f"error: {e}")
-    if args.labels:
-        mapping = corpora.parse_label_map(args.labels)
-    elif args.corpus in ("csv", "folders", "demo"):
-        return utterances, skipped
-    else:
-        mapping = corpora.default_label_map(args.corpus, args.iemocap_happy)
-    kept, dropped = corpora.apply_label_map(utterances, mapping)
-    return kept, skipped + dropped
-
-
-def write(args: argparse.Namespace, cfg: FeatureConfig, utterances, left_out) -> int:
+def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) -> int:
+    utterances = corpus.utterances
     part = part_from(args.shard, dict(os.environ))
     start = time.perf_counter()
     seconds = 0.0
@@ -142,10 +90,10 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, utterances, left_out) ->
             bar.set_postfix(audio_h_per_s=f"{seconds / 3600 / (time.perf_counter() - start):.3f}")
 
         try:
-            report = write_store(args.out, utterances, cfg, left_out=left_out,
+            report = write_store(args.out, utterances, cfg, left_out=corpus.left_out,
                                  files_per_shard=args.files_per_shard, part=part,
                                  threads=args.threads, max_shards=args.max_shards,
-                                 on_shard=progress)
+                                 classes=corpus.classes, on_shard=progress)
         except StoreMismatch as e:
             raise SystemExit(f"error: {e}")
     if report.shards_written == 0 and report.complete:
@@ -154,7 +102,7 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, utterances, left_out) ->
         print(f"{args.out}: wrote {report.shards_written} shards ({report.shards_already_done} "
               f"were already there) of {report.shards_total}; "
               f"{'complete' if report.complete else 'not complete yet'}")
-    print(f"{len(utterances)} files to featurise ({len(left_out)} left out before); this run: "
+    print(f"{len(utterances)} files to featurise ({len(corpus.left_out)} left out before); this run: "
           f"{report.failed_files} unreadable, {report.too_short} shorter than a window "
           f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete")
     return 1 if args.strict and report.failed_files else 0
@@ -168,14 +116,22 @@ def main(argv: list[str] | None = None) -> int:
         complete = merge(args.out, args.merge)
         print(f"{args.out}: merged {len(args.merge)} parts; {'complete' if complete else 'shards still missing'}")
         return 0 if complete else 1
-    cfg = FeatureConfig(window_s=args.window_s, overlap_s=args.overlap_s, pad=args.pad,
-                        pad_mode=args.pad_mode)
-    utterances, left_out = corpus_utterances(args)
-    if left_out:
-        print(f"left out before featurising: {len(left_out)} files (label not in the map, "
+    try:
+        cfg = feature_config_from(args, FeatureConfig())
+        root = corpus_root(args)
+        if args.corpus == "demo":
+            print(f"demo corpus: {root} (generated if missing)")
+            generate_demo_corpus(root, progress=True)
+        corpus = corpora.load(args.corpus, root, subset=args.subset, manifest=args.manifest,
+                              labels=label_map(args), iemocap_happy=args.iemocap_happy)
+    except ValueError as e:  # LayoutError included
+        raise SystemExit(f"error: {e}")
+    if corpus.left_out:
+        print(f"left out before featurising: {len(corpus.left_out)} files (label not in the map, "
               f"name not in the corpus convention, missing audio)")
     if args.out is not None:
-        return write(args, cfg, utterances, left_out)
+        return write(args, cfg, corpus)
+    utterances = corpus.utterances
     paths = [u.path for u in utterances]
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0
@@ -201,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"windows: {n_windows} of shape {cfg.n_features} x {cfg.n_frames} "
           f"({cfg.window_s} s, overlap {cfg.overlap_s} s); "
           f"{notes} utterances shorter than a window ({cfg.pad})")
-    for label, count in sorted(windows_per_label.items()):
-        print(f"  {label:>10}: {count} windows")
+    for label in corpus.classes:
+        print(f"  {label:>10}: {windows_per_label[label]} windows")
     for e in errors:
         print(f"skipped {e.path}: {e.message}", file=sys.stderr)
     return 0

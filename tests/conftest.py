@@ -30,7 +30,7 @@ def trained_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     generate_demo_corpus(root / "demo", n_speakers=2, per_class_per_speaker=2)
     run = RunConfig(models=("glam", "apcnn"), repeats=1, threads=2,
-                    overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "pad": "tile"})
+                    overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "features": {"pad": "tile"}})
     execute(run, CorpusSource("demo", root / "demo"), root / "run", root / "cache", log=lambda m: None)
     return root / "run"
 
@@ -41,12 +41,13 @@ def small(tmp_path_factory):
     its featurised stores and the utterances loaded from them, with the
     3-epoch training settings the trainer tests use: ``(root, cfg, data)``."""
     from glam_py.corpora.demo import generate_demo_corpus
+    from glam_py.features import FeatureConfig
     from glam_py.train.config import TrainConfig
     from glam_py.train.data import load_utterances
     from glam_py.train.run import CorpusSource, stores_for
 
     root = tmp_path_factory.mktemp("demo")
     generate_demo_corpus(root, n_speakers=4, per_class_per_speaker=3)
-    cfg = TrainConfig(epochs=3, lr=5e-4, pad="tile")
+    cfg = TrainConfig(epochs=3, lr=5e-4, features=FeatureConfig(pad="tile"))
     train, test = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, lambda m: None)
     return root, cfg, load_utterances(train, test)

@@ -84,6 +84,19 @@ def test_iemocap_happy_merge_and_authors_mapping(iemocap):
         assert corpus.classes == ["neutral", "happy", "sad"]  # the paper's order; no angry here
 
 
+def test_train_takes_iemocap_happy_and_caches_each_mapping_apart(iemocap):
+    from glam_py.train.__main__ import build_parser
+    from glam_py.train.run import CorpusSource
+
+    args = build_parser().parse_args(["--corpus", "iemocap", "--root", str(iemocap),
+                                      "--subset", "impro", "--iemocap-happy", "authors"])
+    sources = {happy: CorpusSource("iemocap", iemocap, "impro", iemocap_happy=happy)
+               for happy in ("merge", args.iemocap_happy)}
+    assert "Ses01F_impro01_F001" not in labels(sources["authors"].load().utterances)
+    assert "Ses01F_impro01_F001" in labels(sources["merge"].load().utterances)
+    assert sources["merge"].fingerprint() != sources["authors"].fingerprint()
+
+
 def test_iemocap_layout_errors_say_what_was_expected(tmp_path):
     with pytest.raises(LayoutError, match=r"expected ROOT/Session1 \.\.\. ROOT/Session5; found .* is empty"):
         corpora.read_corpus("iemocap", tmp_path)

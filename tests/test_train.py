@@ -76,8 +76,8 @@ def test_learning_rate_schedules():
 def test_pad_mode_flag_reaches_the_training_features(small):
     root, cfg, data = small
     args = build_parser().parse_args(["--pad-mode", "reflect", "--pad", "tile"])
-    reflect_cfg = cfg.replace(**overrides_from(args, demo=False))
-    assert reflect_cfg.pad_mode == "reflect"
+    reflect_cfg = cfg.updated(overrides_from(args, demo=False))
+    assert reflect_cfg.features == cfg.features.replace(pad_mode="reflect")
     stores = stores_for(CorpusSource("demo", root), reflect_cfg, root / "cache", 2, lambda m: None)
     assert [s.config.pad_mode for s in stores] == ["reflect", "reflect"]
     reflect = load_utterances(*stores)

@@ -117,7 +117,7 @@ _KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys((
     ("conv5.", "trunk.head_conv.conv."), ("bn5.", "trunk.head_conv.bn."), ("fc.", "classifier.")))
 # The authors' run scripts for GLAM and its ablations (shared/REFERENCE.md,
 # "Per-model recipes"): 1.8 s windows overlapping by 1.6 s, learning rate 1e-3.
-_AUTHORS = {"lr": 1e-3, "window_s": 1.8, "train_overlap_s": 1.6, "test_overlap_s": 1.6}
+_AUTHORS = {"lr": 1e-3, "features": {"window_s": 1.8, "overlap_s": 1.6}, "train_overlap_s": 1.6}
 
 register(ModelSpec("glam", _glam, _KEYS + FUSION_KEYS.under("head."), _AUTHORS))
 register(ModelSpec("multiscale", _multiscale, _KEYS, _AUTHORS))

@@ -23,54 +23,48 @@ import torch
 from tqdm import tqdm
 
 from glam_py import corpora
+from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, corpus_root,
+                         feature_flags_given, label_map, positive_int)
 from glam_py.corpora.demo import generate_demo_corpus
-from glam_py.features import PAD_CHOICES
 from glam_py.models import names as model_names
-from glam_py.train.config import RunConfig, TrainConfig, load_overrides
+from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
 from glam_py.train.progress import Bars, Silent
 from glam_py.train.run import CorpusSource, execute
 
-DEMO_ROOT = Path("data/demo")
 DEMO_DEFAULTS = dict(repeats=1, epochs=6, lr=5e-4, alpha=0.0, train_overlap_s=1.6)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m glam_py.train", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m glam_py.train", description=__doc__.splitlines()[0])
     src = p.add_argument_group("data")
-    src.add_argument("--corpus", choices=corpora.NAMES, default=None,
-                     help="corpus to featurise (cached under --cache); default: the demo corpus.")
-    src.add_argument("--root", type=Path, default=None, help="corpus folder.")
-    src.add_argument("--manifest", type=Path, default=None, help="with --corpus csv: the manifest.")
-    src.add_argument("--subset", choices=["impro", "script", "full"], default="full",
-                     help="IEMOCAP subset.")
-    src.add_argument("--labels", default=None,
-                     help="label map, e.g. 'neutral,happy,sad,angry' or 'exc:happy,neu:neutral'; "
-                     "default: the paper's four classes.")
+    add_corpus_flags(src)
     src.add_argument("--store", type=Path, default=None,
                      help="train from this feature store (from python -m glam_py.featurize --out) "
-                     "instead of --corpus; its windows serve training and test.")
+                     "instead of a corpus; its windows serve training and test, so it must hold "
+                     "the feature settings asked for (the store's overlap stands for "
+                     "--train-overlap-s).")
     src.add_argument("--cache", type=Path, default=Path("data/cache"),
-                     help="where featurised corpora are kept and reused.")
-    src.add_argument("--pad", choices=PAD_CHOICES, default=None,
-                     help="utterances shorter than a window (default: the preset's, drop): drop, "
-                     "tile to one window, zero-pad to one window, or repeat whole copies until a "
-                     "window is covered and cut windows from that (the authors' code).")
-    src.add_argument("--pad-mode", choices=["constant", "reflect"], default=None,
-                     help="how each window's MFCC frames are centre-padded (default constant): zeros, "
-                     "as librosa >= 0.10 does, or reflection, as the librosa of the GLAM authors' era did.")
+                     help="where featurised corpora are kept and reused (default: data/cache).")
+    feats = p.add_argument_group(
+        "features (override the preset's; the defaults shown are the paper preset's)",
+        "The settings of the test windows; the training windows differ only in their overlap "
+        "(--train-overlap-s).")
+    add_feature_flags(feats, PAPER.features)
     run = p.add_argument_group("protocol")
     run.add_argument("--models", default="glam",
-                     help=f"comma-separated models to train: {', '.join(model_names())}.")
+                     help=f"comma-separated models to train: {', '.join(model_names())} "
+                     "(default: glam).")
     run.add_argument("--preset", choices=["paper", "authors"], default="paper",
                      help="paper: lr 1e-4, 2 s windows, 1 s training / 1.6 s test overlap; "
-                     "authors: the per-model recipes of the authors' scripts.")
+                     "authors: the per-model recipes of the authors' scripts (default: paper).")
     run.add_argument("--protocol", choices=["random", "speaker", "session"], default="random",
-                     help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out.")
-    run.add_argument("--repeats", type=int, default=None,
+                     help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out "
+                     "(default: random).")
+    run.add_argument("--repeats", type=positive_int, default=None,
                      help="random splits (the paper: 100); default 5, or 1 for the demo.")
-    run.add_argument("--seed", type=int, default=1, help="seed of the first split; split i uses seed+i.")
+    run.add_argument("--seed", type=int, default=1,
+                     help="seed of the first split; split i uses seed+i (default: 1).")
     run.add_argument("--train-seed", type=int, default=None,
                      help="seed of model initialisation, batch order and mixup, the same for every "
                      "split (default: each split's own seed); vary it on a fixed split to measure "
@@ -83,26 +77,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the authors' optimistic selection: best epoch on the TEST split; "
                      "tables say so in their title.")
     hp = p.add_argument_group("training (override the preset)")
-    hp.add_argument("--epochs", type=int, default=None, help="epochs (preset: 50; demo: 6).")
+    hp.add_argument("--epochs", type=positive_int, default=None, help="epochs (preset: 50; demo: 6).")
     hp.add_argument("--alpha", default=None,
-                    help="mixup alpha, or a comma-separated sweep such as 0,0.3,0.5,0.8,1,2,3.")
+                    help="mixup alpha, or a comma-separated sweep such as 0,0.3,0.5,0.8,1,2,3 "
+                    "(preset: 0.5; demo: 0).")
     hp.add_argument("--lr", type=float, default=None, help="learning rate (paper 1e-4; demo 5e-4).")
-    hp.add_argument("--batch-size", type=int, default=None, help="batch size (preset: 32).")
+    hp.add_argument("--batch-size", type=positive_int, default=None, help="batch size (preset: 32).")
+    hp.add_argument("--train-overlap-s", type=float, default=None,
+                    help="overlap of consecutive training windows in seconds (paper preset: 1.0; "
+                    "the authors' GLAM recipes and the demo: 1.6); --overlap-s sets the test "
+                    "windows'.")
     hp.add_argument("--average", choices=["logits", "probabilities"], default=None,
-                    help="utterance prediction: mean of the windows' logits or probabilities.")
+                    help="utterance prediction: mean of the windows' logits (default) or "
+                    "probabilities.")
     hp.add_argument("--config", type=Path, default=None,
-                    help="JSON file of training settings (TrainConfig fields) overriding the preset.")
+                    help="JSON file of training settings (TrainConfig fields, feature settings "
+                    "nested under \"features\") overriding the preset; flags override it.")
     dev = p.add_argument_group("execution")
-    dev.add_argument("--threads", type=int, default=None,
-                     help="CPU threads for torch and featurising (default: all cores).")
-    dev.add_argument("--device", default=None, help="cuda when present, else cpu.")
+    add_threads_flag(dev, "torch and featurising")
+    dev.add_argument("--device", default=None, help="default: cuda when present, else cpu.")
     dev.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU).")
     dev.add_argument("--ddp", action="store_true",
                      help="under torchrun: every rank trains each split together "
                      "(DistributedDataParallel, the global batch split over the ranks) instead "
                      "of each rank training its own splits.")
     dev.add_argument("--out", type=Path, default=Path("runs/latest"),
-                     help="run directory; the same command resumes a killed run there.")
+                     help="run directory; the same command resumes a killed run there "
+                     "(default: runs/latest).")
     dev.add_argument("--quiet", action="store_true", help="no progress output.")
     dev.add_argument("--no-report", action="store_true",
                      help="do not write the figures and report.md into OUT/report at the end "
@@ -111,21 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
+    """The TrainConfig values (TrainConfig.updated()) that --config, the
+    demo's defaults and the flags put over the preset, later ones winning.
+
+    Raises
+    ------
+    ValueError
+        A setting does not exist or has an invalid value.
+    """
     values = load_overrides(str(args.config)) if args.config else {}
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
-    for flag, field in [("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"),
-                        ("pad", "pad"), ("pad_mode", "pad_mode"), ("average", "average"), ("select", "select"),
-                        ("train_seed", "train_seed")]:
+    for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed"]:
         if getattr(args, flag) is not None:
-            values[field] = getattr(args, flag)
+            values[flag] = getattr(args, flag)
+    given = feature_flags_given(args)
+    if given:
+        values["features"] = {**values.get("features", {}), **given}
     if args.select_on_test:
         values["select"] = "test"
     if args.bf16:
         values["bf16"] = True
     if args.alpha is not None and "," not in args.alpha:
         values["alpha"] = float(args.alpha)
-    TrainConfig.from_dict({**TrainConfig().to_dict(), **values})
+    TrainConfig().updated(values)
     return values
 
 
@@ -145,32 +155,36 @@ def _report(run_dir: Path, quiet: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    demo = args.corpus is None and args.store is None
+    demo = args.corpus == "demo" and args.store is None
+    if args.store is not None and args.train_overlap_s is not None:
+        raise SystemExit("error: --train-overlap-s does not apply with --store: the store's "
+                         "windows serve training and test")
+    unknown = set(args.models.split(",")) - set(model_names())
+    if unknown:
+        raise SystemExit(f"unknown models {sorted(unknown)}; choose from {', '.join(model_names())}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    alphas = tuple(float(a) for a in args.alpha.split(",")) if args.alpha and "," in args.alpha else ()
+    try:
+        root = corpus_root(args) if args.store is None else None
+        source = (CorpusSource("store", store=args.store) if args.store is not None else
+                  CorpusSource(args.corpus, root, args.subset, args.manifest, label_map(args),
+                               iemocap_happy=args.iemocap_happy))
+        run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset,
+                        protocol=args.protocol,
+                        repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
+                        seed=args.seed, stratify=args.stratify, alphas=alphas,
+                        overrides=overrides_from(args, demo), threads=args.threads, device=device,
+                        ddp=args.ddp)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
     world = World.from_env()
     world.init(device)
     if demo:
         if world.is_main:
-            generate_demo_corpus(DEMO_ROOT, progress=not args.quiet)
+            generate_demo_corpus(root, progress=not args.quiet)
         world.barrier()
-        source = CorpusSource("demo", DEMO_ROOT)
-    elif args.store is not None:
-        source = CorpusSource("store", store=args.store)
-    else:
-        if args.root is None:
-            raise SystemExit(f"--corpus {args.corpus} needs --root")
-        source = CorpusSource(args.corpus, args.root, args.subset, args.manifest,
-                              corpora.parse_label_map(args.labels) if args.labels else None)
-    unknown = set(args.models.split(",")) - set(model_names())
-    if unknown:
-        raise SystemExit(f"unknown models {sorted(unknown)}; choose from {', '.join(model_names())}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    alphas = tuple(float(a) for a in args.alpha.split(",")) if args.alpha and "," in args.alpha else ()
-    run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset, protocol=args.protocol,
-                    repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5), seed=args.seed,
-                    stratify=args.stratify, alphas=alphas, overrides=overrides_from(args, demo),
-                    threads=args.threads, device=device, ddp=args.ddp)
     # In DDP mode the ranks train in step, so one of them reports.
     quiet = args.quiet or (args.ddp and not world.is_main)
     log = (lambda _: None) if quiet else (lambda m: tqdm.write(m))

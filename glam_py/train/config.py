@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from glam_py import models
+from glam_py.features import FeatureConfig
 from glam_py.settings import Settings
 
 
@@ -21,11 +22,10 @@ class TrainConfig(Settings):
     epochs: int = 50
     batch_size: int = 32
     alpha: float = 0.5  # mixup Beta(alpha, alpha); 0 turns mixup off
-    window_s: float = 2.0
+    # The test windows' features; the training windows differ only in their
+    # overlap (train_features()).
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     train_overlap_s: float = 1.0
-    test_overlap_s: float = 1.6
-    pad: str = "drop"
-    pad_mode: str = "constant"  # MFCC centre padding: "constant" (librosa >= 0.10) or "reflect" (older)
     average: str = "logits"  # utterance prediction: mean of "logits" or "probabilities"
     select: str = "last"  # "last" epoch, "val" (best on a validation split), "test" (optimistic)
     val_fraction: float = 0.1
@@ -33,6 +33,11 @@ class TrainConfig(Settings):
     # Seed of the model's initialisation, batch order and mixup draws; None:
     # the split's seed. Set it to tell split-to-split from run-to-run noise.
     train_seed: int | None = None
+
+    def train_features(self) -> FeatureConfig:
+        """The settings of the training windows: the test windows' settings
+        with the training overlap."""
+        return self.features.replace(overlap_s=self.train_overlap_s)
 
 
 PAPER = TrainConfig()
@@ -56,12 +61,20 @@ def preset(name: str, model: str) -> TrainConfig:
     if name == "paper":
         return PAPER
     if name == "authors":
-        return PAPER.replace(**models.spec(model).authors_recipe)
+        return PAPER.updated(models.spec(model).authors_recipe)
     raise ValueError(f"unknown preset {name!r}; choose paper or authors")
 
 
 def load_overrides(path: str) -> dict:
-    """A JSON file of TrainConfig fields that override the preset."""
+    """A JSON file of TrainConfig fields that override the preset; feature
+    settings nest under ``"features"`` and may name only some of them
+    (``{"features": {"pad": "tile"}}``).
+
+    Raises
+    ------
+    ValueError
+        The file names a setting that does not exist, or gives an invalid value.
+    """
     with open(path, encoding="utf-8") as f:
         values = json.load(f)
     TrainConfig.from_dict(values)  # names checked here, not halfway through a run
@@ -80,11 +93,26 @@ class RunConfig:
     seed: int = 1
     stratify: bool = False
     alphas: tuple[float, ...] = ()
-    overrides: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)  # TrainConfig.updated() values
     threads: int | None = None
     device: str = "cpu"
     ddp: bool = False  # under torchrun: all ranks train each split together
 
+    def __post_init__(self) -> None:
+        # One run featurises the corpus once, so every model must ask for
+        # the same windows.
+        first, *others = self.models
+        ref = self.train_config(first)
+        for model in others:
+            cfg = self.train_config(model)
+            diffs = ref.features.differences(cfg.features)
+            if ref.train_overlap_s != cfg.train_overlap_s:
+                diffs["train_overlap_s"] = (ref.train_overlap_s, cfg.train_overlap_s)
+            if diffs:
+                shown = "; ".join(f"{name}: {first} {a}, {model} {b}" for name, (a, b) in diffs.items())
+                raise ValueError(f"the models' {self.preset} presets ask for different windows "
+                                 f"({shown}); train them in separate runs or set those settings")
+
     def train_config(self, model: str, alpha: float | None = None) -> TrainConfig:
-        config = preset(self.preset, model).replace(**self.overrides)
+        config = preset(self.preset, model).updated(self.overrides)
         return config if alpha is None else config.replace(alpha=alpha)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from glam_py import corpora
-from glam_py.features import FeatureConfig
 from glam_py.store import FeatureStore, StoreMismatch, write_store
 from glam_py.store.layout import write_json
 from glam_py.train import checkpoint, results as tables
@@ -37,47 +36,57 @@ class CorpusSource:
     manifest: Path | None = None
     labels: dict[str, str] | None = None
     store: Path | None = None
+    iemocap_happy: str = "merge"
 
-    def utterances(self):
-        utterances, left_out = corpora.read_corpus(self.name, self.root, self.subset, self.manifest)
-        mapping = self.labels or (None if self.name in ("csv", "folders", "demo")
-                                  else corpora.default_label_map(self.name))
-        if mapping:
-            utterances, dropped = corpora.apply_label_map(utterances, mapping)
-            left_out = left_out + dropped
-        return utterances, left_out
+    def load(self) -> corpora.Corpus:
+        return corpora.load(self.name, self.root, subset=self.subset, manifest=self.manifest,
+                            labels=self.labels, iemocap_happy=self.iemocap_happy)
 
     def fingerprint(self) -> str:
         key = json.dumps([self.name, str(Path(self.root).resolve()) if self.root else None,
-                          self.subset, str(self.manifest), self.labels], sort_keys=True)
+                          self.subset, str(self.manifest), self.labels, self.iemocap_happy],
+                         sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
-def feature_configs(cfg: TrainConfig) -> tuple[FeatureConfig, FeatureConfig]:
-    base = FeatureConfig(window_s=cfg.window_s, pad=cfg.pad, pad_mode=cfg.pad_mode)
-    return base.replace(overlap_s=cfg.train_overlap_s), base.replace(overlap_s=cfg.test_overlap_s)
 
 
 def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None,
                log: Callable[[str], None]) -> tuple[FeatureStore, FeatureStore]:
     """The training and test stores, featurised once per corpus and
-    feature setting and reused by every split, model and later run."""
+    feature setting and reused by every split, model and later run.
+
+    A given store serves training and test alike, so it must hold the test
+    features ``cfg`` asks for; its overlap then stands for
+    ``cfg.train_overlap_s`` too.
+
+    Raises
+    ------
+    StoreMismatch
+        The given store was featurised with other settings; the message
+        names each one.
+    """
     if source.store is not None:
-        store = FeatureStore(source.store)
+        try:
+            store = FeatureStore(source.store, expected=cfg.features)
+        except StoreMismatch as e:
+            raise StoreMismatch(f"{e}; ask for the store's settings (the feature flags or "
+                                f"--config) or featurise it again with these") from None
         return store, store
-    utterances, left_out = source.utterances()
+    corpus = source.load()
     out = []
-    for config in feature_configs(cfg):
+    for config in (cfg.train_features(), cfg.features):
         digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
         root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
+        def write():
+            return write_store(root, corpus.utterances, config, left_out=corpus.left_out,
+                               threads=threads, classes=corpus.classes)
         try:
-            report = write_store(root, utterances, config, left_out=left_out, threads=threads)
+            report = write()
         except StoreMismatch:
             log(f"{root}: the corpus changed since it was cached; featurising again")
             shutil.rmtree(root)
-            report = write_store(root, utterances, config, left_out=left_out, threads=threads)
+            report = write()
         if report.shards_written:
-            log(f"featurised {len(utterances)} files into {root} (overlap {config.overlap_s} s)")
+            log(f"featurised {len(corpus.utterances)} files into {root} (overlap {config.overlap_s} s)")
         out.append(FeatureStore(root, expected=config))
     return out[0], out[1]
 
@@ -138,9 +147,13 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     data = load_utterances(train_store, test_store)
     splits = make_splits(run, data)
     resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
-                "train": {key: run.train_config(m, a).to_dict() for key, m, a in _variants(run)},
+                # With a given store its overlap serves training too (stores_for).
+                "train": {key: run.train_config(m, a).replace(
+                              train_overlap_s=train_store.config.overlap_s).to_dict()
+                          for key, m, a in _variants(run)},
                 "corpus": {"name": source.name, "root": str(source.root), "subset": source.subset,
-                           "store": str(source.store)},
+                           "store": str(source.store), "labels": source.labels,
+                           "iemocap_happy": source.iemocap_happy},
                 "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
                 "labels": data.class_names, "n_utterances": len(data)}
     _record_config(run_dir, resolved)

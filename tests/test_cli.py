@@ -1,0 +1,117 @@
+"""The command-line flags featurize and train share, and what they reach:
+the featurised store, the recorded run config, the refusal of a store
+featurised with other settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from glam_py import featurize
+from glam_py.cli import feature_config_from
+from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.features import FeatureConfig
+from glam_py.store import FeatureStore
+from glam_py.train import __main__ as train
+from glam_py.train.data import load_utterances
+
+
+def _flags(parser) -> dict[str, tuple]:
+    return {action.option_strings[0]: (action.dest, action.help, action.choices, action.default)
+            for action in parser._actions if action.option_strings}
+
+
+def test_feature_and_corpus_flags_are_the_same_in_featurize_and_train():
+    ours, theirs = _flags(featurize.build_parser()), _flags(train.build_parser())
+    shared = ["--" + f["name"].replace("_", "-") for f in FeatureConfig.fields()]
+    shared += ["--corpus", "--root", "--manifest", "--subset", "--labels", "--iemocap-happy"]
+    for flag in shared:
+        assert ours[flag] == theirs[flag], flag
+    assert "--n-mfcc" in shared and "--output" in shared
+    assert ours["--n-mfcc"][1] == "MFCCs per frame (default: 26)."
+
+
+def test_only_given_feature_flags_change_the_settings():
+    args = featurize.build_parser().parse_args(["--fmax", "none", "--top-db", "60"])
+    base = FeatureConfig(fmax=7600.0, pad="tile")
+    assert feature_config_from(args, base) == base.replace(fmax=None, top_db=60.0)
+    with pytest.raises(SystemExit):
+        featurize.build_parser().parse_args(["--n-mfcc", "many"])
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    generate_demo_corpus(root / "demo", n_speakers=2, per_class_per_speaker=2)
+    return root
+
+
+def test_feature_flags_and_label_order_reach_the_featurised_store(tiny, tmp_path):
+    out = tmp_path / "store"
+    assert featurize.main(["--root", str(tiny / "demo"), "--out", str(out), "--threads", "2",
+                           "--n-mfcc", "20", "--pad", "tile",
+                           "--labels", "angry,sad,happy,neutral"]) == 0
+    store = FeatureStore(out)
+    assert store.config == FeatureConfig(n_mfcc=20, pad="tile")
+    assert store.windows(0).shape[1:] == (20, 63)
+    assert store.labels == ["angry", "sad", "happy", "neutral"]  # the map's order
+    assert load_utterances(store, store).class_names == store.labels
+
+    log_mel = tmp_path / "log_mel"
+    featurize.main(["--root", str(tiny / "demo"), "--out", str(log_mel), "--threads", "2",
+                    "--output", "log_mel", "--pad", "tile"])
+    assert FeatureStore(log_mel).windows(0).shape[1:] == (128, 63)
+
+
+def _train(*flags: str) -> list[str]:
+    return ["--models", "apcnn", "--repeats", "1", "--epochs", "1", "--threads", "2", "--quiet",
+            "--no-report", *flags]
+
+
+@pytest.fixture(scope="module")
+def tiled_store(tiny):
+    store = tiny / "tiled"
+    featurize.main(["--root", str(tiny / "demo"), "--out", str(store), "--threads", "2",
+                    "--pad", "tile", "--n-mfcc", "20"])
+    return store
+
+
+def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path):
+    with pytest.raises(SystemExit) as refused:
+        train.main(_train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop",
+                          "--out", str(tmp_path / "run")))
+    message = str(refused.value)
+    assert "pad: asked drop, stored tile" in message and "n_mfcc" not in message
+    assert not (tmp_path / "run" / "config.json").exists()
+    with pytest.raises(SystemExit, match="n_mfcc: asked 26, stored 20; pad: asked drop, stored tile"):
+        train.main(_train("--store", str(tiled_store), "--out", str(tmp_path / "run")))
+    with pytest.raises(SystemExit, match="--train-overlap-s does not apply with --store"):
+        train.main(_train("--store", str(tiled_store), "--train-overlap-s", "1.0",
+                          "--out", str(tmp_path / "run")))
+
+
+def test_config_json_records_the_store_settings_used(tiled_store, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(_train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "tile",
+                             "--out", str(out))) == 0
+    config = json.loads((out / "config.json").read_text())
+    stored = FeatureStore(tiled_store).config.to_dict()
+    assert config["features"] == {"train": stored, "test": stored}
+    assert config["train"]["apcnn"]["features"] == stored
+    # The paper preset asks for a 1 s training overlap; the store's windows served.
+    assert config["train"]["apcnn"]["train_overlap_s"] == stored["overlap_s"] == 1.6
+    assert config["labels"] == ["neutral", "happy", "sad", "angry"]
+
+
+def test_feature_flags_reach_the_training_and_test_stores(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(_train("--corpus", "csv", "--root", str(tiny / "demo"), "--pad", "tile",
+                             "--output", "log_mel", "--train-overlap-s", "1.2",
+                             "--cache", str(tmp_path / "cache"), "--out", str(out))) == 0
+    config = json.loads((out / "config.json").read_text())
+    asked = FeatureConfig(pad="tile", output="log_mel")
+    assert config["features"] == {"test": asked.to_dict(),
+                                  "train": asked.replace(overlap_s=1.2).to_dict()}
+    assert config["train"]["apcnn"]["features"] == asked.to_dict()
+    assert config["train"]["apcnn"]["train_overlap_s"] == 1.2
