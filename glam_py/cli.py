@@ -55,7 +55,6 @@ def add_feature_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
         help_text = f"{field['help']} (default: {_shown(getattr(defaults, name))})."
         parser.add_argument(_flag(name), dest=name, type=_parser(field["type"], field["optional"]),
                             choices=field["choices"], default=argparse.SUPPRESS,
-                            metavar=None if field["choices"] else name.upper(),
                             help=help_text.replace("%", "%%"))
 
 
