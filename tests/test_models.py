@@ -36,7 +36,7 @@ def test_authors_preset_reads_each_models_registered_recipe():
     from glam_py.train.config import PAPER, preset
 
     glam = preset("authors", "glam")
-    assert (glam.lr, glam.window_s, glam.train_overlap_s, glam.test_overlap_s) == (1e-3, 1.8, 1.6, 1.6)
+    assert (glam.lr, glam.features.window_s, glam.train_overlap_s, glam.features.overlap_s) == (1e-3, 1.8, 1.6, 1.6)
     assert preset("authors", "multiscale_aa") == glam.replace(batch_size=128)
     apcnn = preset("authors", "apcnn")
     assert (apcnn.optimizer, apcnn.lr, apcnn.step_decay_every, apcnn.batch_size) == ("sgd", 0.05, 10, 128)
