@@ -77,6 +77,12 @@ def tiled_store(tiny):
     return store
 
 
+def _features_file(folder):
+    path = folder / "features.json"
+    path.write_text(json.dumps({"features": {"n_mfcc": 26, "pad": "drop"}}))
+    return path
+
+
 def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path):
     with pytest.raises(SystemExit) as refused:
         train.main(_train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop",
@@ -85,16 +91,17 @@ def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_pat
     assert "pad: asked drop, stored tile" in message and "n_mfcc" not in message
     assert not (tmp_path / "run" / "config.json").exists()
     with pytest.raises(SystemExit, match="n_mfcc: asked 26, stored 20; pad: asked drop, stored tile"):
-        train.main(_train("--store", str(tiled_store), "--out", str(tmp_path / "run")))
+        train.main(_train("--store", str(tiled_store), "--config", str(_features_file(tmp_path)),
+                          "--out", str(tmp_path / "run")))
     with pytest.raises(SystemExit, match="--train-overlap-s does not apply with --store"):
         train.main(_train("--store", str(tiled_store), "--train-overlap-s", "1.0",
                           "--out", str(tmp_path / "run")))
 
 
-def test_config_json_records_the_store_settings_used(tiled_store, tmp_path):
+@pytest.mark.parametrize("flags", [[], ["--n-mfcc", "20", "--pad", "tile"]], ids=["no-flags", "same-flags"])
+def test_config_json_records_the_store_settings_used(tiled_store, tmp_path, flags):
     out = tmp_path / "run"
-    assert train.main(_train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "tile",
-                             "--out", str(out))) == 0
+    assert train.main(_train("--store", str(tiled_store), *flags, "--out", str(out))) == 0
     config = json.loads((out / "config.json").read_text())
     stored = FeatureStore(tiled_store).config.to_dict()
     assert config["features"] == {"train": stored, "test": stored}

@@ -26,7 +26,9 @@ from glam_py import corpora
 from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, corpus_root,
                          feature_flags_given, label_map, positive_int)
 from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.features import FeatureConfig
 from glam_py.models import names as model_names
+from glam_py.store import FeatureStore
 from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
 from glam_py.train.progress import Bars, Silent
@@ -41,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_flags(src)
     src.add_argument("--store", type=Path, default=None,
                      help="train from this feature store (from python -m glam_py.featurize --out) "
-                     "instead of a corpus; its windows serve training and test, so it must hold "
-                     "the feature settings asked for (the store's overlap stands for "
-                     "--train-overlap-s).")
+                     "instead of a corpus; its windows serve training and test. The store's "
+                     "feature settings are used; feature flags or --config features that differ "
+                     "from them are refused, naming each difference.")
     src.add_argument("--cache", type=Path, default=Path("data/cache"),
                      help="where featurised corpora are kept and reused (default: data/cache).")
     feats = p.add_argument_group(
@@ -111,9 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
+def overrides_from(args: argparse.Namespace, demo: bool,
+                   store_features: FeatureConfig | None = None) -> dict:
     """The TrainConfig values (TrainConfig.updated()) that --config, the
     demo's defaults and the flags put over the preset, later ones winning.
+
+    With ``store_features`` (training from a store) the store's settings
+    replace the preset's, and those asked for explicitly are kept so that
+    the store check names any that the store does not hold.
 
     Raises
     ------
@@ -126,9 +133,12 @@ def overrides_from(args: argparse.Namespace, demo: bool) -> dict:
     for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed"]:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
-    given = feature_flags_given(args)
-    if given:
-        values["features"] = {**values.get("features", {}), **given}
+    given = {**values.get("features", {}), **feature_flags_given(args)}
+    if store_features is not None:
+        values["features"] = {**store_features.to_dict(), **given}
+        values["train_overlap_s"] = store_features.overlap_s
+    elif given:
+        values["features"] = given
     if args.select_on_test:
         values["select"] = "test"
     if args.bf16:
@@ -166,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     alphas = tuple(float(a) for a in args.alpha.split(",")) if args.alpha and "," in args.alpha else ()
     try:
         root = corpus_root(args) if args.store is None else None
+        store_features = FeatureStore(args.store).config if args.store is not None else None
         source = (CorpusSource("store", store=args.store) if args.store is not None else
                   CorpusSource(args.corpus, root, args.subset, args.manifest, label_map(args),
                                iemocap_happy=args.iemocap_happy))
@@ -173,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                         protocol=args.protocol,
                         repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
                         seed=args.seed, stratify=args.stratify, alphas=alphas,
-                        overrides=overrides_from(args, demo), threads=args.threads, device=device,
+                        overrides=overrides_from(args, demo, store_features), threads=args.threads, device=device,
                         ddp=args.ddp)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}")
     world = World.from_env()
     world.init(device)
