@@ -1,9 +1,12 @@
 //! Many files at once: decode, resample, window and featurise them in
 //! parallel, one bad file never costing the others. [`FeatureStream`] does
 //! the same chunk by chunk, so memory stays bounded by the chunk size however
-//! large the corpus.
+//! large the corpus. Both stop early when a caller's cancel flag is set.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -44,18 +47,39 @@ impl Batch {
     }
 }
 
-/// A pool of exactly `threads` workers (all cores when `None`).
-pub fn thread_pool(threads: Option<usize>) -> Result<ThreadPool> {
+/// A pool of exactly `threads` workers (all cores when `None`), started on
+/// first use and reused by every later call with the same count: starting
+/// threads for every call costs more than featurising a short file.
+pub fn thread_pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     let threads = match threads {
         Some(0) => return Err(Error::Config("threads must be at least 1".into())),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    rayon::ThreadPoolBuilder::new()
+    // Keyed by process too: a forked child has the parent's pools but none
+    // of their threads, and a job sent there would wait forever.
+    static POOLS: OnceLock<Mutex<(u32, HashMap<usize, Arc<ThreadPool>>)>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    if pools.0 != pid {
+        // Dropping would signal workers that do not exist in this process.
+        std::mem::forget(std::mem::take(&mut pools.1));
+        pools.0 = pid;
+    }
+    if let Some(pool) = pools.1.get(&threads) {
+        return Ok(pool.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("mfcc_rs-{i}"))
         .build()
-        .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
+        .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.1.insert(threads, pool.clone());
+    Ok(pool)
 }
 
 fn featurize_file(
@@ -85,15 +109,30 @@ pub fn featurize_files(
     paths: &[PathBuf],
     first_file: usize,
 ) -> Batch {
+    featurize_files_until(pipe, pool, paths, first_file, &AtomicBool::new(false))
+        .expect("nothing sets the flag")
+}
+
+/// [`featurize_files`] that gives up, returning `None`, once `cancel` is
+/// set: no file starts after that, so it returns within one file's time.
+pub fn featurize_files_until(
+    pipe: &Pipeline,
+    pool: &ThreadPool,
+    paths: &[PathBuf],
+    first_file: usize,
+    cancel: &AtomicBool,
+) -> Option<Batch> {
     let per_file: Vec<Result<(Vec<f32>, FileSummary)>> = pool.install(|| {
         paths
             .par_iter()
             .map_init(
                 || pipe.scratch(),
-                |scratch, path| featurize_file(pipe, path, scratch),
+                |scratch, path| {
+                    (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, path, scratch))
+                },
             )
-            .collect()
-    });
+            .collect::<Option<_>>()
+    })?;
     let config = pipe.config();
     let total: usize = per_file
         .iter()
@@ -115,20 +154,20 @@ pub fn featurize_files(
             })
         })
         .collect();
-    Batch {
+    Some(Batch {
         n_features: config.n_features(),
         n_frames: config.n_frames(),
         windows,
         file_index,
         first_file,
         files,
-    }
+    })
 }
 
 /// Featurises a corpus `files_per_chunk` files at a time.
 pub struct FeatureStream {
-    pipe: Pipeline,
-    pool: ThreadPool,
+    pipe: Arc<Pipeline>,
+    pool: Arc<ThreadPool>,
     paths: Vec<PathBuf>,
     files_per_chunk: usize,
     next: usize,
@@ -145,7 +184,7 @@ impl FeatureStream {
             return Err(Error::Config("files_per_chunk must be at least 1".into()));
         }
         Ok(FeatureStream {
-            pipe: Pipeline::new(config)?,
+            pipe: Pipeline::shared(config)?,
             pool: thread_pool(threads)?,
             paths,
             files_per_chunk,
@@ -156,24 +195,43 @@ impl FeatureStream {
     pub fn n_files(&self) -> usize {
         self.paths.len()
     }
+
+    /// The input list, in order.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    pub fn config(&self) -> &FeatureConfig {
+        self.pipe.config()
+    }
+
+    /// The next chunk, `None` at the end, or `Some(None)` when `cancel` was
+    /// set; a cancelled chunk is featurised again by the next call.
+    pub fn next_until(&mut self, cancel: &AtomicBool) -> Option<Option<Batch>> {
+        if self.next >= self.paths.len() {
+            return None;
+        }
+        let end = (self.next + self.files_per_chunk).min(self.paths.len());
+        let batch = featurize_files_until(
+            &self.pipe,
+            &self.pool,
+            &self.paths[self.next..end],
+            self.next,
+            cancel,
+        );
+        if batch.is_some() {
+            self.next = end;
+        }
+        Some(batch)
+    }
 }
 
 impl Iterator for FeatureStream {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        if self.next >= self.paths.len() {
-            return None;
-        }
-        let end = (self.next + self.files_per_chunk).min(self.paths.len());
-        let batch = featurize_files(
-            &self.pipe,
-            &self.pool,
-            &self.paths[self.next..end],
-            self.next,
-        );
-        self.next = end;
-        Some(batch)
+        self.next_until(&AtomicBool::new(false))
+            .map(|batch| batch.expect("nothing sets the flag"))
     }
 }
 
@@ -231,6 +289,25 @@ mod tests {
         assert_eq!(windows, whole.windows);
         assert_eq!(index, whole.file_index);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pools_are_reused_and_a_set_flag_stops_the_work() {
+        let pool = thread_pool(Some(3)).unwrap();
+        assert!(Arc::ptr_eq(&pool, &thread_pool(Some(3)).unwrap()));
+        assert_eq!(pool.current_num_threads(), 3);
+        assert!(thread_pool(Some(0)).is_err());
+        let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+        let paths = vec![PathBuf::from("/nonexistent.wav"); 4];
+        let cancelled = featurize_files_until(&pipe, &pool, &paths, 0, &AtomicBool::new(true));
+        assert!(cancelled.is_none());
+        let mut stream =
+            FeatureStream::new(&FeatureConfig::default(), paths, Some(1), 3).unwrap();
+        assert!(matches!(stream.next_until(&AtomicBool::new(true)), Some(None)));
+        // The cancelled chunk is not skipped.
+        assert_eq!(stream.next().unwrap().first_file, 0);
+        assert_eq!(stream.next().unwrap().first_file, 3);
+        assert!(stream.next().is_none());
     }
 
     /// A 16-bit PCM mono WAV, written by hand to keep the core free of an

@@ -1,8 +1,12 @@
-//! Every setting of the frontend in one struct. The Python `FeatureConfig`
-//! dataclass serialises to the same JSON, so a feature store or checkpoint
-//! records exactly what produced its arrays.
+//! Every setting of the frontend in one struct, with its defaults, its
+//! validation, its derived sizes and the description of each field. The
+//! Python `FeatureConfig` is this struct (see the `python` adapter), so the
+//! two languages cannot disagree about a default, a rounding or a limit, and
+//! a feature store or checkpoint records exactly what produced its arrays.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
@@ -49,8 +53,9 @@ pub enum Output {
     LogMel,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Field order is the order of [`FIELDS`], of the JSON text and of the
+/// Python constructor's keywords.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FeatureConfig {
     pub sample_rate: u32,
     pub n_mfcc: usize,
@@ -70,6 +75,79 @@ pub struct FeatureConfig {
     pub pad: ShortPolicy,
     pub output: Output,
 }
+
+/// The Python type of a field's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Int,
+    Float,
+    Str,
+}
+
+impl FieldKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Int => "int",
+            FieldKind::Float => "float",
+            FieldKind::Str => "str",
+        }
+    }
+}
+
+/// What a user needs to know to set one field (command-line flags and their
+/// help are generated from this).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    /// Whether `None` (JSON `null`) is a valid value.
+    pub optional: bool,
+    pub choices: Option<&'static [&'static str]>,
+    pub help: &'static str,
+}
+
+const fn field(name: &'static str, kind: FieldKind, help: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind,
+        optional: false,
+        choices: None,
+        help,
+    }
+}
+
+const fn optional(name: &'static str, help: &'static str) -> FieldSpec {
+    FieldSpec {
+        optional: true,
+        ..field(name, FieldKind::Float, help)
+    }
+}
+
+const fn choice(name: &'static str, choices: &'static [&'static str], help: &'static str) -> FieldSpec {
+    FieldSpec {
+        choices: Some(choices),
+        ..field(name, FieldKind::Str, help)
+    }
+}
+
+/// Every field of [`FeatureConfig`] in declaration order.
+pub const FIELDS: [FieldSpec; 15] = [
+    field("sample_rate", FieldKind::Int, "sample rate in Hz that audio is resampled to before featurising"),
+    field("n_mfcc", FieldKind::Int, "MFCC coefficients per frame (rows of an MFCC matrix); at most --n-mels"),
+    field("n_mels", FieldKind::Int, "mel bands of the filterbank (rows of a log-mel matrix)"),
+    field("n_fft", FieldKind::Int, "FFT length in samples; even"),
+    field("hop_length", FieldKind::Int, "samples between the starts of consecutive STFT frames"),
+    field("fmin", FieldKind::Float, "lowest frequency of the mel filterbank in Hz"),
+    optional("fmax", "highest frequency of the mel filterbank in Hz; None: half the sample rate (Nyquist)"),
+    choice("mel_scale", &["slaney", "htk"], "mel scale of the filterbank: librosa's default 'slaney' or 'htk'"),
+    choice("mel_norm", &["slaney", "none"], "filterbank normalisation: 'slaney' (area-normalised, librosa's default) or 'none'"),
+    optional("top_db", "per-window clamp of the dB mel energies to max - top_db, in dB; None: no clamp"),
+    choice("pad_mode", &["constant", "reflect"], "centre padding of the STFT: 'constant' (zeros, librosa >= 0.10) or 'reflect' (older librosa)"),
+    field("window_s", FieldKind::Float, "length of one feature window in seconds"),
+    field("overlap_s", FieldKind::Float, "overlap of consecutive windows in seconds; must be shorter than --window-s"),
+    choice("pad", &["drop", "tile", "zero", "repeat"], "utterances shorter than one window: 'drop' them, 'tile' or 'zero'-pad them to one window, or 'repeat' them whole until a window is covered (the GLAM authors' padding)"),
+    choice("output", &["mfcc", "log_mel"], "features of a window: 'mfcc' (--n-mfcc rows) or 'log_mel' (--n-mels rows of dB mel energies)"),
+];
 
 impl Default for FeatureConfig {
     /// The GLAM paper's test setting with librosa 0.10+ defaults.
@@ -95,15 +173,79 @@ impl Default for FeatureConfig {
 }
 
 impl FeatureConfig {
+    /// A configuration from a JSON object; missing fields take their defaults.
     pub fn from_json(text: &str) -> Result<Self> {
-        let config: FeatureConfig =
-            serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        match serde_json::from_str(text) {
+            Ok(Value::Object(values)) => FeatureConfig::default().with_values(values),
+            Ok(other) => Err(Error::Config(format!(
+                "expected a JSON object of settings, got {other}"
+            ))),
+            Err(e) => Err(Error::Config(e.to_string())),
+        }
     }
 
+    /// Compact JSON with the fields in declaration order.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a FeatureConfig always serialises")
+    }
+
+    /// Every field's value, in declaration order.
+    pub fn values(&self) -> Vec<(&'static str, Value)> {
+        let Ok(Value::Object(mut map)) = serde_json::to_value(self) else {
+            unreachable!("a FeatureConfig serialises to a JSON object")
+        };
+        FIELDS
+            .iter()
+            .map(|f| (f.name, map.remove(f.name).unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    /// This configuration with `changes` applied and validated. Every unknown
+    /// name is reported at once; a value of the wrong type names its field.
+    pub fn with_values(mut self, changes: Map<String, Value>) -> Result<Self> {
+        let unknown: Vec<&str> = changes
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !FIELDS.iter().any(|f| f.name == *k))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::Config(format!(
+                "unknown FeatureConfig fields: {} (known: {})",
+                unknown.join(", "),
+                FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (name, value) in changes {
+            self.set(&name, value)?;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn set(&mut self, name: &str, value: Value) -> Result<()> {
+        fn put<T: DeserializeOwned>(slot: &mut T, name: &str, value: Value) -> Result<()> {
+            *slot = serde_json::from_value(value)
+                .map_err(|e| Error::Config(format!("{name}: {e}")))?;
+            Ok(())
+        }
+        match name {
+            "sample_rate" => put(&mut self.sample_rate, name, value),
+            "n_mfcc" => put(&mut self.n_mfcc, name, value),
+            "n_mels" => put(&mut self.n_mels, name, value),
+            "n_fft" => put(&mut self.n_fft, name, value),
+            "hop_length" => put(&mut self.hop_length, name, value),
+            "fmin" => put(&mut self.fmin, name, value),
+            "fmax" => put(&mut self.fmax, name, value),
+            "mel_scale" => put(&mut self.mel_scale, name, value),
+            "mel_norm" => put(&mut self.mel_norm, name, value),
+            "top_db" => put(&mut self.top_db, name, value),
+            "pad_mode" => put(&mut self.pad_mode, name, value),
+            "window_s" => put(&mut self.window_s, name, value),
+            "overlap_s" => put(&mut self.overlap_s, name, value),
+            "pad" => put(&mut self.pad, name, value),
+            "output" => put(&mut self.output, name, value),
+            _ => Err(Error::Config(format!("unknown FeatureConfig field: {name}"))),
+        }
     }
 
     pub fn fmax_hz(&self) -> f64 {
@@ -145,11 +287,15 @@ impl FeatureConfig {
         if self.sample_rate == 0 {
             return fail("sample_rate must be positive".into());
         }
-        if self.n_fft < 2 || self.hop_length == 0 || self.n_mels == 0 {
-            return fail(format!(
-                "n_fft ({}) must be at least 2, hop_length ({}) and n_mels ({}) positive",
-                self.n_fft, self.hop_length, self.n_mels
-            ));
+        // The STFT packs pairs of real samples into one complex FFT input.
+        if self.n_fft < 2 || self.n_fft % 2 != 0 {
+            return fail(format!("n_fft ({}) must be even and at least 2", self.n_fft));
+        }
+        if self.hop_length == 0 {
+            return fail("hop_length must be positive".into());
+        }
+        if self.n_mels == 0 {
+            return fail("n_mels must be positive".into());
         }
         if self.output == Output::Mfcc && (self.n_mfcc == 0 || self.n_mfcc > self.n_mels) {
             return fail(format!(
@@ -215,7 +361,70 @@ mod tests {
         assert!(err.to_string().contains("n_mfcc (200)"), "{err}");
         let err = FeatureConfig::from_json(r#"{"overlap_s": 2.0}"#).unwrap_err();
         assert!(err.to_string().contains("overlap_s"), "{err}");
-        let err = FeatureConfig::from_json(r#"{"hop": 3}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown field"), "{err}");
+        let err = FeatureConfig::from_json(r#"{"hop": 3, "n_mfcc": 20, "x": 1}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown FeatureConfig fields: hop, x (known: sample_rate,"),
+            "{err}"
+        );
+        let err = FeatureConfig::from_json(r#"{"window_s": "2"}"#).unwrap_err();
+        assert!(err.to_string().contains("window_s: invalid type"), "{err}");
+        let err = FeatureConfig::from_json(r#"{"n_fft": 2047}"#).unwrap_err();
+        assert!(err.to_string().contains("n_fft (2047) must be even"), "{err}");
+        assert!(FeatureConfig::from_json("[1]").is_err());
+    }
+
+    #[test]
+    fn the_field_table_describes_every_field_in_order() {
+        let json = FeatureConfig::default().to_json();
+        let mut last = 0;
+        for spec in FIELDS {
+            let at = json.find(&format!("\"{}\":", spec.name)).unwrap();
+            assert!(at >= last, "{} is out of order", spec.name);
+            last = at;
+        }
+        let values = FeatureConfig::default().values();
+        assert_eq!(values.len(), FIELDS.len());
+        for ((name, default), spec) in values.into_iter().zip(FIELDS) {
+            assert_eq!(name, spec.name);
+            let sample = match (spec.kind, &default) {
+                (_, Value::Null) => Value::from(7000.0),
+                _ => default.clone(),
+            };
+            let matches = match spec.kind {
+                FieldKind::Int => sample.is_u64(),
+                FieldKind::Float => sample.is_f64(),
+                FieldKind::Str => sample.is_string(),
+            };
+            assert!(matches, "{name}: {sample} is not {:?}", spec.kind);
+            assert_eq!(spec.optional, spec.name == "fmax" || spec.name == "top_db");
+            if spec.optional {
+                let cleared = [(name.to_string(), Value::Null)].into_iter().collect();
+                FeatureConfig::default().with_values(cleared).unwrap();
+            }
+            if let Some(choices) = spec.choices {
+                assert!(choices.contains(&default.as_str().unwrap()), "{name}");
+                for c in choices {
+                    // Other choices may need other settings to validate.
+                    let mut config = FeatureConfig::default();
+                    config.set(name, Value::from(*c)).unwrap();
+                    assert_eq!(config.values().iter().find(|v| v.0 == name).unwrap().1, *c);
+                }
+                assert!(FeatureConfig::default().set(name, Value::from("nope")).is_err());
+            }
+            assert!(!spec.help.is_empty() && !spec.help.ends_with('.'), "{name}");
+        }
+    }
+
+    #[test]
+    fn window_sizes_round_half_away_from_zero() {
+        // 2.5 samples: Python's round() (half to even) would give 2.
+        let c = FeatureConfig {
+            sample_rate: 2,
+            window_s: 1.25,
+            overlap_s: 0.0,
+            ..FeatureConfig::default()
+        };
+        assert_eq!((c.window_len(), c.window_hop()), (3, 3));
     }
 }

@@ -27,10 +27,6 @@ impl Dct2 {
         Dct2 { n_in, matrix }
     }
 
-    pub fn n_out(&self) -> usize {
-        self.matrix.len() / self.n_in
-    }
-
     /// Coefficient `k` of `x` for every `k`, written to `out[k * stride]`, so
     /// that one frame fills one column of a `[n_out, n_frames]` matrix.
     #[inline(always)]

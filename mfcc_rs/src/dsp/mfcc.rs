@@ -3,7 +3,6 @@
 //! Splitting it at the dB stage is what lets overlapping windows share
 //! frames: everything before the clamp depends on one frame alone.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::{FeatureConfig, Output};
@@ -60,28 +59,21 @@ impl Pipeline {
     /// then shared: planning the FFT and the filterbank costs more than
     /// featurising one window, and callers featurise window by window.
     pub fn shared(config: &FeatureConfig) -> Result<Arc<Pipeline>> {
-        Self::shared_from_json(&config.to_json())
-    }
-
-    /// As [`Pipeline::shared`], keyed by the configuration's JSON text so a
-    /// repeated call skips parsing it too.
-    pub fn shared_from_json(config_json: &str) -> Result<Arc<Pipeline>> {
+        // A handful of configurations per process: a list compared field by
+        // field beats hashing floats.
         const MAX_CACHED: usize = 16;
-        static CACHE: OnceLock<Mutex<HashMap<String, Arc<Pipeline>>>> = OnceLock::new();
+        static CACHE: OnceLock<Mutex<Vec<Arc<Pipeline>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        if let Some(pipe) = cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(config_json)
-        {
-            return Ok(pipe.clone());
+        let cached = |pipes: &Vec<Arc<Pipeline>>| pipes.iter().find(|p| p.config == *config).cloned();
+        if let Some(pipe) = cached(&cache.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(pipe);
         }
-        let pipe = Arc::new(Pipeline::new(&FeatureConfig::from_json(config_json)?)?);
-        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED {
-            cache.clear();
+        let pipe = Arc::new(Pipeline::new(config)?);
+        let mut pipes = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if pipes.len() >= MAX_CACHED {
+            pipes.remove(0);
         }
-        cache.insert(config_json.to_owned(), pipe.clone());
+        pipes.push(pipe.clone());
         Ok(pipe)
     }
 

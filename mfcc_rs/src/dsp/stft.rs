@@ -59,10 +59,6 @@ impl Stft {
         }
     }
 
-    pub fn n_fft(&self) -> usize {
-        self.n_fft
-    }
-
     pub fn n_bins(&self) -> usize {
         self.n_fft / 2 + 1
     }
