@@ -47,6 +47,9 @@ impl Batch {
     }
 }
 
+/// The process the pools were started in, and its pools by thread count.
+type PoolsOfProcess = (u32, HashMap<usize, Arc<ThreadPool>>);
+
 /// A pool of exactly `threads` workers (all cores when `None`), started on
 /// first use and reused by every later call with the same count: starting
 /// threads for every call costs more than featurising a short file.
@@ -58,7 +61,7 @@ pub fn thread_pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     };
     // Keyed by process too: a forked child has the parent's pools but none
     // of their threads, and a job sent there would wait forever.
-    static POOLS: OnceLock<Mutex<(u32, HashMap<usize, Arc<ThreadPool>>)>> = OnceLock::new();
+    static POOLS: OnceLock<Mutex<PoolsOfProcess>> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(Default::default)
         .lock()
@@ -301,9 +304,11 @@ mod tests {
         let paths = vec![PathBuf::from("/nonexistent.wav"); 4];
         let cancelled = featurize_files_until(&pipe, &pool, &paths, 0, &AtomicBool::new(true));
         assert!(cancelled.is_none());
-        let mut stream =
-            FeatureStream::new(&FeatureConfig::default(), paths, Some(1), 3).unwrap();
-        assert!(matches!(stream.next_until(&AtomicBool::new(true)), Some(None)));
+        let mut stream = FeatureStream::new(&FeatureConfig::default(), paths, Some(1), 3).unwrap();
+        assert!(matches!(
+            stream.next_until(&AtomicBool::new(true)),
+            Some(None)
+        ));
         // The cancelled chunk is not skipped.
         assert_eq!(stream.next().unwrap().first_file, 0);
         assert_eq!(stream.next().unwrap().first_file, 3);
