@@ -3,7 +3,13 @@ streaming, errors and the zero-copy hand-over."""
 
 from __future__ import annotations
 
+import _thread
+import copy
+import functools
 import json
+import pickle
+import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -56,6 +62,85 @@ def test_bad_configs_are_rejected_with_the_reason(bad, needle):
         FeatureConfig(**bad)
     with pytest.raises(ValueError, match="unknown FeatureConfig fields"):
         FeatureConfig.from_dict({"hop": 3})
+
+
+def test_config_is_the_rust_struct_with_a_python_face():
+    cfg = FeatureConfig(pad="tile", fmax=7600.0)
+    assert type(cfg).__module__ == "glam_py._mfcc_rs"
+    assert repr(FeatureConfig()).startswith(
+        "FeatureConfig(sample_rate=16000, n_mfcc=26, n_mels=128, n_fft=2048, hop_length=512, "
+        "fmin=0.0, fmax=None, mel_scale='slaney', ")
+    assert eval(repr(cfg), {"FeatureConfig": FeatureConfig}) == cfg
+    assert list(cfg.to_dict()) == [f["name"] for f in FeatureConfig.fields()]
+    assert FeatureConfig.from_dict({"window_s": 1.8}) == FeatureConfig(window_s=1.8)
+    assert FeatureConfig(window_s=2) == FeatureConfig() and FeatureConfig(window_s=2).window_s == 2.0
+    assert cfg.replace(pad="drop", fmax=None) == FeatureConfig() != cfg
+    assert cfg != "not a config"
+    with pytest.raises(AttributeError):
+        cfg.pad = "zero"
+    # Hashable: a dict key and an lru_cache argument; equal configs hash alike.
+    assert {FeatureConfig(): 1}[FeatureConfig(fmin=-0.0)] == 1
+    calls = []
+
+    @functools.lru_cache(maxsize=None)
+    def cached(c):
+        calls.append(c)
+        return c.n_frames
+
+    assert cached(FeatureConfig()) == cached(FeatureConfig()) == 63 and len(calls) == 1
+    for again in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg), copy.copy(cfg)):
+        assert again == cfg and hash(again) == hash(cfg)
+
+
+def test_config_sizes_round_like_rust():
+    # 2.5 samples: Python's round() (half to even) would say 2, the Rust
+    # segmenter cuts 3; the properties are the Rust methods.
+    cfg = FeatureConfig(sample_rate=2, window_s=1.25, overlap_s=0.0, n_fft=2, hop_length=1,
+                        n_mels=1, n_mfcc=1)
+    assert (cfg.window_length, cfg.window_hop) == (3, 3)
+
+
+def test_config_fields_describe_every_setting():
+    specs = FeatureConfig.fields()
+    assert [f["name"] for f in specs] == list(FeatureConfig().to_dict())
+    by_name = {f["name"]: f for f in specs}
+    assert by_name["n_mfcc"] == {"name": "n_mfcc", "type": "int", "optional": False, "default": 26,
+                                 "choices": None, "help": by_name["n_mfcc"]["help"]}
+    assert by_name["overlap_s"]["help"] == (
+        "overlap of consecutive windows in seconds; must be shorter than --window-s")
+    assert by_name["pad"]["choices"] == ["drop", "tile", "zero", "repeat"]
+    assert [f["name"] for f in specs if f["optional"]] == ["fmax", "top_db"]
+    for f in specs:
+        assert set(f) == {"name", "type", "optional", "default", "choices", "help"}
+        assert f["default"] == getattr(FeatureConfig(), f["name"])
+        assert f["type"] == ("str" if f["choices"] else type(f["default"] or 0.0).__name__)
+        assert f["help"]
+
+
+def test_config_type_errors_name_the_field():
+    with pytest.raises(ValueError, match="window_s: invalid type: string"):
+        FeatureConfig(window_s="2")
+    with pytest.raises(ValueError, match="n_mfcc: invalid type: floating point"):
+        FeatureConfig(n_mfcc=20.5)
+    with pytest.raises(ValueError, match=r"top_db \(NaN\) must be a finite number"):
+        FeatureConfig(top_db=float("nan"))
+    with pytest.raises(ValueError, match="unknown FeatureConfig fields: hop, x"):
+        FeatureConfig().replace(hop=3, x=1)
+    with pytest.raises(TypeError):
+        FeatureConfig(16000)
+    assert FeatureConfig(n_mfcc=np.int64(20), window_s=np.float32(2.5)).n_mfcc == 20
+
+
+def test_sr_is_the_rate_of_the_signal():
+    y22 = tone(3.0, sr=22050)
+    at16 = features.resample(y22, 22050, 16000)
+    np.testing.assert_array_equal(features.mfcc(y22, 22050), features.mfcc(at16))
+    np.testing.assert_array_equal(features.mfcc(y22, 22050), features.mfcc(at16, 16000))
+    w, _ = features.featurize_signal(y22, 22050)
+    np.testing.assert_array_equal(w, features.featurize_signal(at16)[0])
+    # A 22.05 kHz configuration takes the signal as it is.
+    cfg = FeatureConfig(sample_rate=22050)
+    assert features.mfcc(y22, 22050, cfg).shape == (26, 1 + y22.size // 512)
 
 
 def test_windows_follow_length_and_overlap():
@@ -123,6 +208,39 @@ def test_featurize_files_reports_bad_files_and_keeps_the_rest(tmp_path):
     # Each file's windows are exactly what featurising it alone gives.
     alone, _ = features.featurize_signal(features.load(good[1]), 16000)
     np.testing.assert_array_equal(batch.windows[batch.file_index == 2], alone)
+
+
+def test_batches_are_typed():
+    batch = features.featurize([], FeatureConfig(output="log_mel"))
+    assert isinstance(batch, features.FeatureBatch) and len(batch) == 0
+    assert batch.windows.shape == (0, 128, 63) and batch.file_index.dtype == np.int64
+    assert batch.files == [] and batch.errors == [] and batch.first_file == 0
+
+
+def _interrupt_after(seconds):
+    timer = threading.Timer(seconds, _thread.interrupt_main)
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_ctrl_c_stops_a_long_featurisation(tmp_path, streaming):
+    # Thousands of 10 s files take minutes; Ctrl-C after 0.3 s must stop it.
+    path = write(tmp_path / "long.wav", tone(10.0))
+    paths = [path] * 5000
+    start = time.perf_counter()
+    timer = _interrupt_after(0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if streaming:
+                next(iter(features.iter_featurize(paths, threads=1, files_per_chunk=5000)))
+            else:
+                features.featurize(paths, threads=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 1.5
+    # The reused pool still works.
+    assert len(features.featurize([path] * 3, threads=1)) == 3 * 21
 
 
 def test_single_file_errors_are_python_exceptions_naming_the_file(tmp_path):

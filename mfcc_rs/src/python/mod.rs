@@ -1,24 +1,34 @@
 //! The PyO3 adapter: converts Python values to core types and back, runs the
 //! heavy work with the GIL released, and maps [`Error`] to Python exceptions
-//! in one place. No feature logic lives here.
+//! in one place ([`to_py`]). No feature logic lives here.
 
+mod batch;
+mod config;
+
+use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use numpy::ndarray::{Array1, Array2, Array3};
+use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1};
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyValueError,
+    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
+    PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
 
 use crate::audio;
-use crate::batch::{featurize_files, thread_pool, Batch, FeatureStream};
+use crate::batch::{featurize_files_until, thread_pool};
 use crate::config::FeatureConfig;
 use crate::dsp::mel::{MelFilterbank, MelSpec};
 use crate::dsp::mfcc::Pipeline;
 use crate::error::Error;
 use crate::featurize::featurize_utterance;
+
+use self::batch::{FeatureBatch, FileError, FileInfo, PyFeatureStream};
+use self::config::PyFeatureConfig;
 
 pyo3::create_exception!(
     _mfcc_rs,
@@ -27,6 +37,7 @@ pyo3::create_exception!(
     "A file was read but is not usable audio (not audio, truncated, unsupported encoding, no samples, NaN or infinite samples)."
 );
 
+/// The one conversion of core errors to Python exceptions.
 fn to_py(err: Error) -> PyErr {
     let message = err.to_string();
     match err {
@@ -41,18 +52,75 @@ fn to_py(err: Error) -> PyErr {
     }
 }
 
-/// Short name of the error's kind, for per-file error entries.
-fn kind(err: &Error) -> &'static str {
-    match err {
-        Error::Io { .. } => "io",
-        Error::Decode { .. } => "decode",
-        Error::Signal(_) => "signal",
-        Error::Config(_) => "config",
-    }
+/// How often a long call looks for Ctrl-C (and other Python signals).
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Runs `work` on a helper thread with the GIL released while this thread
+/// runs Python's signal handlers every [`SIGNAL_CHECK`]. When one raises
+/// (KeyboardInterrupt), `work` is told to stop through its flag, and the
+/// exception is returned once it has: a long featurisation stops within about
+/// one file's time. `work` returns `None` only when told to stop.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> Option<T> + Send,
+) -> PyResult<T> {
+    py.detach(|| {
+        let cancel = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::channel();
+            let flag = &cancel;
+            let worker = scope.spawn(move || {
+                let out = work(flag);
+                let _ = done.send(());
+                out
+            });
+            let mut interrupt = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_CHECK) {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    cancel.store(true, Ordering::Relaxed);
+                    interrupt = Some(e);
+                    break;
+                }
+            }
+            let result = worker.join();
+            if let Some(e) = interrupt {
+                return Err(e);
+            }
+            match result {
+                Ok(Some(out)) => Ok(out),
+                Ok(None) => unreachable!("only a signal sets the flag"),
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("unknown cause");
+                    Err(PyRuntimeError::new_err(format!(
+                        "internal error in mfcc_rs: {why}"
+                    )))
+                }
+            }
+        })
+    })
 }
 
-fn parse_config(config_json: &str) -> PyResult<FeatureConfig> {
-    FeatureConfig::from_json(config_json).map_err(to_py)
+fn config_of(config: Option<&Bound<'_, PyFeatureConfig>>) -> FeatureConfig {
+    config.map_or_else(FeatureConfig::default, |c| c.get().inner.clone())
+}
+
+/// `y`, whose rate is `sr` (the configured rate when `None`), at the
+/// configured rate.
+fn at_configured_rate<'a>(
+    y: &'a [f32],
+    sr: Option<u32>,
+    config: &FeatureConfig,
+) -> crate::Result<Cow<'a, [f32]>> {
+    match sr {
+        Some(sr) if sr != config.sample_rate => {
+            audio::resample::resample(y, sr, config.sample_rate).map(Cow::Owned)
+        }
+        _ => Ok(Cow::Borrowed(y)),
+    }
 }
 
 /// Moves a `[n, rows, cols]` buffer into numpy without copying it.
@@ -66,39 +134,6 @@ fn windows_array(
     Array3::from_shape_vec((n, rows, cols), data)
         .expect("the core fills whole matrices")
         .into_pyarray(py)
-}
-
-fn batch_dict<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    let files = PyList::empty(py);
-    let errors = PyList::empty(py);
-    for (i, result) in batch.files.into_iter().enumerate() {
-        match result {
-            Ok(s) => files.append((s.duration_s, s.original_sample_rate, s.n_windows, s.note))?,
-            Err(e) => {
-                files.append(py.None())?;
-                errors.append((batch.first_file + i, kind(&e), e.to_string()))?;
-            }
-        }
-    }
-    dict.set_item(
-        "windows",
-        windows_array(py, batch.windows, batch.n_features, batch.n_frames),
-    )?;
-    dict.set_item(
-        "file_index",
-        Array1::from_vec(batch.file_index).into_pyarray(py),
-    )?;
-    dict.set_item("first_file", batch.first_file)?;
-    dict.set_item("files", files)?;
-    dict.set_item("errors", errors)?;
-    Ok(dict)
-}
-
-/// Checks a FeatureConfig JSON and returns it with every default filled in.
-#[pyfunction]
-fn normalize_config(config_json: &str) -> PyResult<String> {
-    Ok(parse_config(config_json)?.to_json())
 }
 
 /// Decodes an audio file to float32 mono, resampled to `sr` unless it is None.
@@ -131,17 +166,23 @@ fn resample<'py>(
 
 /// librosa's feature matrix of a whole signal: `[n_features, n_frames]`.
 #[pyfunction]
+#[pyo3(signature = (y, sr=None, config=None))]
 fn mfcc<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f32>,
-    config_json: &str,
+    sr: Option<u32>,
+    config: Option<&Bound<'py, PyFeatureConfig>>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
+    let config = config_of(config);
     let samples = y.as_slice()?;
-    let data = py
-        .detach(|| pipe.features(samples, &mut pipe.scratch()))
+    let (rows, data) = py
+        .detach(|| {
+            let pipe = Pipeline::shared(&config)?;
+            let signal = at_configured_rate(samples, sr, &config)?;
+            let data = pipe.features(&signal, &mut pipe.scratch())?;
+            Ok::<_, Error>((config.n_features(), data))
+        })
         .map_err(to_py)?;
-    let rows = pipe.config().n_features();
     Ok(Array2::from_shape_vec((rows, data.len() / rows), data)
         .expect("the core fills whole matrices")
         .into_pyarray(py))
@@ -149,47 +190,56 @@ fn mfcc<'py>(
 
 /// Every window of one in-memory utterance: `(windows, note)`.
 #[pyfunction]
+#[pyo3(signature = (y, sr=None, config=None))]
 fn featurize_signal<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f32>,
-    config_json: &str,
+    sr: Option<u32>,
+    config: Option<&Bound<'py, PyFeatureConfig>>,
 ) -> PyResult<(Bound<'py, PyArray3<f32>>, Option<String>)> {
-    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
+    let config = config_of(config);
     let samples = y.as_slice()?;
-    let (data, outcome) = py
+    let (data, note) = py
         .detach(|| {
+            let pipe = Pipeline::shared(&config)?;
+            let signal = at_configured_rate(samples, sr, &config)?;
             let mut out = Vec::new();
-            let outcome = featurize_utterance(&pipe, samples, &mut pipe.scratch(), &mut out)?;
-            Ok::<_, Error>((out, outcome))
+            let outcome = featurize_utterance(&pipe, &signal, &mut pipe.scratch(), &mut out)?;
+            Ok::<_, Error>((out, outcome.note))
         })
         .map_err(to_py)?;
-    let config = pipe.config();
     Ok((
         windows_array(py, data, config.n_features(), config.n_frames()),
-        outcome.note,
+        note,
     ))
 }
 
 /// Featurises files in parallel on `threads` threads with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (paths, config_json, threads=None))]
-fn featurize<'py>(
-    py: Python<'py>,
+#[pyo3(signature = (paths, config=None, threads=None))]
+fn featurize(
+    py: Python<'_>,
     paths: Vec<PathBuf>,
-    config_json: &str,
+    config: Option<&Bound<'_, PyFeatureConfig>>,
     threads: Option<usize>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let pipe = Pipeline::shared_from_json(config_json).map_err(to_py)?;
-    let batch = py
-        .detach(|| Ok::<_, Error>(featurize_files(&pipe, &thread_pool(threads)?, &paths, 0)))
-        .map_err(to_py)?;
-    batch_dict(py, batch)
+) -> PyResult<FeatureBatch> {
+    let config = config_of(config);
+    let pipe = Pipeline::shared(&config).map_err(to_py)?;
+    let pool = thread_pool(threads).map_err(to_py)?;
+    let batch = interruptible(py, |cancel| {
+        featurize_files_until(&pipe, &pool, &paths, 0, cancel)
+    })?;
+    FeatureBatch::new(py, batch, &paths)
 }
 
 /// The librosa mel filterbank of a configuration, `[n_mels, 1 + n_fft / 2]`.
 #[pyfunction]
-fn mel_filterbank<'py>(py: Python<'py>, config_json: &str) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let c = parse_config(config_json)?;
+#[pyo3(signature = (config=None))]
+fn mel_filterbank<'py>(
+    py: Python<'py>,
+    config: Option<&Bound<'py, PyFeatureConfig>>,
+) -> Bound<'py, PyArray2<f32>> {
+    let c = config_of(config);
     let bank = MelFilterbank::new(&MelSpec {
         sample_rate: c.sample_rate,
         n_fft: c.n_fft,
@@ -200,60 +250,19 @@ fn mel_filterbank<'py>(py: Python<'py>, config_json: &str) -> PyResult<Bound<'py
         norm: c.mel_norm,
     });
     let n_bins = c.n_fft / 2 + 1;
-    Ok(
-        Array2::from_shape_vec((c.n_mels, n_bins), bank.dense(n_bins))
-            .expect("dense returns n_mels rows")
-            .into_pyarray(py),
-    )
-}
-
-/// Iterator over batches of consecutive files; each `next` featurises one
-/// chunk with the GIL released.
-#[pyclass(name = "FeatureStream", module = "glam_py._mfcc_rs")]
-struct PyFeatureStream {
-    inner: FeatureStream,
-}
-
-#[pymethods]
-impl PyFeatureStream {
-    #[new]
-    #[pyo3(signature = (paths, config_json, threads=None, files_per_chunk=256))]
-    fn new(
-        paths: Vec<PathBuf>,
-        config_json: &str,
-        threads: Option<usize>,
-        files_per_chunk: usize,
-    ) -> PyResult<Self> {
-        let config = parse_config(config_json)?;
-        let inner = FeatureStream::new(&config, paths, threads, files_per_chunk).map_err(to_py)?;
-        Ok(PyFeatureStream { inner })
-    }
-
-    fn __len__(&self) -> usize {
-        self.inner.n_files()
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(
-        mut slf: PyRefMut<'py, Self>,
-        py: Python<'py>,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let stream = &mut slf.inner;
-        match py.detach(|| stream.next()) {
-            Some(batch) => Ok(Some(batch_dict(py, batch)?)),
-            None => Ok(None),
-        }
-    }
+    Array2::from_shape_vec((c.n_mels, n_bins), bank.dense(n_bins))
+        .expect("dense returns n_mels rows")
+        .into_pyarray(py)
 }
 
 #[pymodule]
 fn _mfcc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AudioDecodeError", m.py().get_type::<AudioDecodeError>())?;
+    m.add_class::<PyFeatureConfig>()?;
+    m.add_class::<FeatureBatch>()?;
+    m.add_class::<FileInfo>()?;
+    m.add_class::<FileError>()?;
     m.add_class::<PyFeatureStream>()?;
-    m.add_function(wrap_pyfunction!(normalize_config, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(resample, m)?)?;
     m.add_function(wrap_pyfunction!(mfcc, m)?)?;

@@ -1,0 +1,273 @@
+//! The typed results of featurising files: [`FeatureBatch`] with its
+//! [`FileInfo`] and [`FileError`] entries, and the streaming iterator.
+
+use std::path::PathBuf;
+
+use numpy::ndarray::Array1;
+use numpy::{IntoPyArray, PyArray1, PyArray3};
+use pyo3::prelude::*;
+
+use super::config::{fields_repr, PyFeatureConfig};
+use super::{config_of, interruptible, to_py, windows_array};
+use crate::batch::{Batch, FeatureStream};
+use crate::error::Error;
+
+/// What one input file gave.
+///
+/// Attributes
+/// ----------
+/// path : str
+/// duration_s : float
+///     Seconds of decoded audio.
+/// sample_rate : int
+///     The file's own rate in Hz.
+/// n_windows : int
+///     Windows it gave.
+/// note : str or None
+///     Why a short file was dropped or padded.
+/// error : str or None
+///     Why the file could not be featurised (the other fields are then zero).
+#[pyclass(frozen, eq, get_all, name = "FileInfo", module = "glam_py._mfcc_rs")]
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileInfo {
+    path: String,
+    duration_s: f64,
+    sample_rate: u32,
+    n_windows: usize,
+    note: Option<String>,
+    error: Option<String>,
+}
+
+/// A file that could not be featurised.
+///
+/// Attributes
+/// ----------
+/// path : str
+/// message : str
+///     The problem, naming the file.
+/// kind : str
+///     "io" (unreadable) or "decode" (not usable audio).
+#[pyclass(frozen, eq, get_all, name = "FileError", module = "glam_py._mfcc_rs")]
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileError {
+    path: String,
+    message: String,
+    /// "io" (unreadable) or "decode" (not usable audio).
+    kind: &'static str,
+}
+
+#[pymethods]
+impl FileInfo {
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let attr = |name| (name, slf.getattr(name));
+        fields_repr(
+            "FileInfo",
+            [
+                "path",
+                "duration_s",
+                "sample_rate",
+                "n_windows",
+                "note",
+                "error",
+            ]
+            .map(attr),
+        )
+    }
+}
+
+#[pymethods]
+impl FileError {
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let attr = |name| (name, slf.getattr(name));
+        fields_repr("FileError", ["path", "message", "kind"].map(attr))
+    }
+}
+
+/// Short name of the error's kind, for per-file error entries.
+fn kind(err: &Error) -> &'static str {
+    match err {
+        Error::Io { .. } => "io",
+        Error::Decode { .. } => "decode",
+        Error::Signal(_) => "signal",
+        Error::Config(_) => "config",
+    }
+}
+
+/// Windows of many files; ``len()`` is the number of windows.
+///
+/// Attributes
+/// ----------
+/// windows : numpy.ndarray
+///     ``[n_windows, n_features, n_frames]`` float32, the buffer Rust filled.
+/// file_index : numpy.ndarray
+///     ``[n_windows]`` int64: ``windows[i]`` came from input file
+///     ``file_index[i]``, counted from the first path of the whole call (also
+///     in the batches of a stream), i.e. ``files[file_index[i] - first_file]``.
+/// files : list of FileInfo
+///     One per input file of the batch, in input order.
+/// errors : list of FileError
+///     The files that could not be featurised.
+/// first_file : int
+///     Input position of ``files[0]``.
+#[pyclass(frozen, name = "FeatureBatch", module = "glam_py._mfcc_rs")]
+pub struct FeatureBatch {
+    windows: Py<PyArray3<f32>>,
+    file_index: Py<PyArray1<i64>>,
+    files: Vec<Py<FileInfo>>,
+    errors: Vec<Py<FileError>>,
+    first_file: usize,
+    n_windows: usize,
+}
+
+impl FeatureBatch {
+    /// `all_paths` is the whole input list the batch's positions refer to.
+    pub(super) fn new(py: Python<'_>, batch: Batch, all_paths: &[PathBuf]) -> PyResult<Self> {
+        let mut files = Vec::with_capacity(batch.files.len());
+        let mut errors = Vec::new();
+        for (result, path) in batch.files.into_iter().zip(&all_paths[batch.first_file..]) {
+            let path = path.to_string_lossy().into_owned();
+            let info = match result {
+                Ok(s) => FileInfo {
+                    path,
+                    duration_s: s.duration_s,
+                    sample_rate: s.original_sample_rate,
+                    n_windows: s.n_windows,
+                    note: s.note,
+                    error: None,
+                },
+                Err(e) => {
+                    let message = e.to_string();
+                    errors.push(Py::new(
+                        py,
+                        FileError {
+                            path: path.clone(),
+                            message: message.clone(),
+                            kind: kind(&e),
+                        },
+                    )?);
+                    FileInfo {
+                        path,
+                        duration_s: 0.0,
+                        sample_rate: 0,
+                        n_windows: 0,
+                        note: None,
+                        error: Some(message),
+                    }
+                }
+            };
+            files.push(Py::new(py, info)?);
+        }
+        let n_windows = batch.file_index.len();
+        Ok(FeatureBatch {
+            n_windows,
+            windows: windows_array(py, batch.windows, batch.n_features, batch.n_frames).unbind(),
+            file_index: Array1::from_vec(batch.file_index).into_pyarray(py).unbind(),
+            files,
+            errors,
+            first_file: batch.first_file,
+        })
+    }
+}
+
+#[pymethods]
+impl FeatureBatch {
+    /// `[n_windows, n_features, n_frames]` float32, the buffer Rust filled.
+    #[getter]
+    fn windows(&self, py: Python<'_>) -> Py<PyArray3<f32>> {
+        self.windows.clone_ref(py)
+    }
+    /// `[n_windows]` int64: the input position of each window's file.
+    #[getter]
+    fn file_index(&self, py: Python<'_>) -> Py<PyArray1<i64>> {
+        self.file_index.clone_ref(py)
+    }
+    /// One entry per input file of the batch, in input order.
+    #[getter]
+    fn files(&self, py: Python<'_>) -> Vec<Py<FileInfo>> {
+        self.files.iter().map(|f| f.clone_ref(py)).collect()
+    }
+    /// The files that could not be featurised.
+    #[getter]
+    fn errors(&self, py: Python<'_>) -> Vec<Py<FileError>> {
+        self.errors.iter().map(|e| e.clone_ref(py)).collect()
+    }
+    /// Input position of `files[0]`.
+    #[getter]
+    fn first_file(&self) -> usize {
+        self.first_file
+    }
+
+    /// Number of windows.
+    fn __len__(&self) -> usize {
+        self.n_windows
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FeatureBatch({} windows of {} files from file {}, {} errors)",
+            self.n_windows,
+            self.files.len(),
+            self.first_file,
+            self.errors.len()
+        )
+    }
+}
+
+/// Iterator of :class:`FeatureBatch`, one per chunk of consecutive files.
+///
+/// Each step featurises one chunk with the GIL released; Ctrl-C stops it
+/// (KeyboardInterrupt) and the interrupted chunk is redone by the next step.
+///
+/// Parameters
+/// ----------
+/// paths : list of str or os.PathLike
+/// config : FeatureConfig or None, default None
+///     None: ``FeatureConfig()``.
+/// threads : int or None, default None
+///     Worker threads; None: all cores.
+/// files_per_chunk : int, default 256
+///
+/// Raises
+/// ------
+/// ValueError
+///     ``threads`` or ``files_per_chunk`` is 0.
+#[pyclass(name = "FeatureStream", module = "glam_py._mfcc_rs")]
+pub struct PyFeatureStream {
+    inner: FeatureStream,
+}
+
+#[pymethods]
+impl PyFeatureStream {
+    #[new]
+    #[pyo3(signature = (paths, config=None, threads=None, files_per_chunk=256))]
+    fn new(
+        paths: Vec<PathBuf>,
+        config: Option<&Bound<'_, PyFeatureConfig>>,
+        threads: Option<usize>,
+        files_per_chunk: usize,
+    ) -> PyResult<Self> {
+        let inner = FeatureStream::new(&config_of(config), paths, threads, files_per_chunk)
+            .map_err(to_py)?;
+        Ok(PyFeatureStream { inner })
+    }
+
+    /// Number of input files.
+    fn __len__(&self) -> usize {
+        self.inner.n_files()
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Option<FeatureBatch>> {
+        let stream = &mut slf.inner;
+        let batch = interruptible(py, |cancel| match stream.next_until(cancel) {
+            None => Some(None),
+            Some(batch) => batch.map(Some),
+        })?;
+        batch
+            .map(|b| FeatureBatch::new(py, b, slf.inner.paths()))
+            .transpose()
+    }
+}
