@@ -123,7 +123,11 @@ const fn optional(name: &'static str, help: &'static str) -> FieldSpec {
     }
 }
 
-const fn choice(name: &'static str, choices: &'static [&'static str], help: &'static str) -> FieldSpec {
+const fn choice(
+    name: &'static str,
+    choices: &'static [&'static str],
+    help: &'static str,
+) -> FieldSpec {
     FieldSpec {
         choices: Some(choices),
         ..field(name, FieldKind::Str, help)
@@ -224,8 +228,8 @@ impl FeatureConfig {
 
     fn set(&mut self, name: &str, value: Value) -> Result<()> {
         fn put<T: DeserializeOwned>(slot: &mut T, name: &str, value: Value) -> Result<()> {
-            *slot = serde_json::from_value(value)
-                .map_err(|e| Error::Config(format!("{name}: {e}")))?;
+            *slot =
+                serde_json::from_value(value).map_err(|e| Error::Config(format!("{name}: {e}")))?;
             Ok(())
         }
         match name {
@@ -244,7 +248,9 @@ impl FeatureConfig {
             "overlap_s" => put(&mut self.overlap_s, name, value),
             "pad" => put(&mut self.pad, name, value),
             "output" => put(&mut self.output, name, value),
-            _ => Err(Error::Config(format!("unknown FeatureConfig field: {name}"))),
+            _ => Err(Error::Config(format!(
+                "unknown FeatureConfig field: {name}"
+            ))),
         }
     }
 
@@ -289,7 +295,10 @@ impl FeatureConfig {
         }
         // The STFT packs pairs of real samples into one complex FFT input.
         if self.n_fft < 2 || self.n_fft % 2 != 0 {
-            return fail(format!("n_fft ({}) must be even and at least 2", self.n_fft));
+            return fail(format!(
+                "n_fft ({}) must be even and at least 2",
+                self.n_fft
+            ));
         }
         if self.hop_length == 0 {
             return fail("hop_length must be positive".into());
@@ -370,7 +379,10 @@ mod tests {
         let err = FeatureConfig::from_json(r#"{"window_s": "2"}"#).unwrap_err();
         assert!(err.to_string().contains("window_s: invalid type"), "{err}");
         let err = FeatureConfig::from_json(r#"{"n_fft": 2047}"#).unwrap_err();
-        assert!(err.to_string().contains("n_fft (2047) must be even"), "{err}");
+        assert!(
+            err.to_string().contains("n_fft (2047) must be even"),
+            "{err}"
+        );
         assert!(FeatureConfig::from_json("[1]").is_err());
     }
 
@@ -410,7 +422,9 @@ mod tests {
                     config.set(name, Value::from(*c)).unwrap();
                     assert_eq!(config.values().iter().find(|v| v.0 == name).unwrap().1, *c);
                 }
-                assert!(FeatureConfig::default().set(name, Value::from("nope")).is_err());
+                assert!(FeatureConfig::default()
+                    .set(name, Value::from("nope"))
+                    .is_err());
             }
             assert!(!spec.help.is_empty() && !spec.help.ends_with('.'), "{name}");
         }

@@ -64,7 +64,8 @@ impl Pipeline {
         const MAX_CACHED: usize = 16;
         static CACHE: OnceLock<Mutex<Vec<Arc<Pipeline>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        let cached = |pipes: &Vec<Arc<Pipeline>>| pipes.iter().find(|p| p.config == *config).cloned();
+        let cached =
+            |pipes: &Vec<Arc<Pipeline>>| pipes.iter().find(|p| p.config == *config).cloned();
         if let Some(pipe) = cached(&cache.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok(pipe);
         }
