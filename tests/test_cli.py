@@ -29,7 +29,8 @@ def test_feature_and_corpus_flags_are_the_same_in_featurize_and_train():
     for flag in shared:
         assert ours[flag] == theirs[flag], flag
     assert "--n-mfcc" in shared and "--output" in shared
-    assert ours["--n-mfcc"][1] == "MFCCs per frame (default: 26)."
+    n_mfcc = next(f for f in FeatureConfig.fields() if f["name"] == "n_mfcc")
+    assert ours["--n-mfcc"][1] == f"{n_mfcc['help']} (default: 26)."
 
 
 def test_only_given_feature_flags_change_the_settings():
