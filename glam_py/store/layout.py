@@ -1,16 +1,18 @@
-"""File names of a feature store and the atomic write every file goes
-through: a crash leaves either the old file or the new one, never half."""
+"""File names of a feature store, and its files written through
+:func:`glam_py.atomic.atomic_write`: a crash leaves either the old file or
+the new one, never half."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+from glam_py.atomic import atomic_write, write_text
 
 SETTINGS = "features.json"
 INDEX = "index.csv"
@@ -39,16 +41,6 @@ def shard_complete(root: Path, k: int) -> bool:
     return shard_index(root, k).is_file()
 
 
-def atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_array(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
@@ -58,11 +50,7 @@ def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> None:
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))
-
-
-def write_json(path: Path, value: dict) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(value, indent=1, sort_keys=True).encode()))
+    write_text(path, text.getvalue())
 
 
 def read_json(path: Path) -> dict:

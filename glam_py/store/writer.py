@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from glam_py import features
+from glam_py.atomic import write_json
 from glam_py.corpora import Skipped, Utterance
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
@@ -70,7 +71,7 @@ def _claim(root: Path, settings: dict) -> None:
             raise StoreMismatch(f"{root} holds a store written with other settings "
                                 f"({describe_differences(diffs)}); use another --out or delete it")
     else:
-        layout.write_json(path, settings)
+        write_json(path, settings)
 
 
 def _shard_rows(batch: features.FeatureBatch, chunk: Sequence[Utterance], k: int):
