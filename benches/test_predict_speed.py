@@ -21,8 +21,7 @@ import torch
 from benches.benchutil import cut_windows, paired, record
 from glam_py import EmotionRecognizer, models
 from glam_py.features import FeatureConfig
-from glam_py.train import checkpoint
-from glam_py.checkpoints import CHECKPOINT_FORMAT
+from glam_py.checkpoints import Checkpoint
 from tests.support.reference_glam import ReferenceGLAM
 
 LABELS = ["neutral", "happy", "sad", "angry"]
@@ -39,9 +38,9 @@ def restore_threads():
 def glam_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("predict") / "glam.pt"
-    checkpoint.save(path, {"format": CHECKPOINT_FORMAT, "model_name": "glam", "n_classes": 4,
-                           "input_shape": [26, 63], "labels": LABELS, "features": FeatureConfig().to_dict(),
-                           "average": "logits", "state_dict": models.build("glam").state_dict()})
+    Checkpoint(model_name="glam", n_classes=4, input_shape=(26, 63), labels=tuple(LABELS),
+               features=FeatureConfig(), average="logits",
+               state_dict=models.build("glam").state_dict()).save(path)
     return path
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glam_py import checkpoints
-from glam_py.recognizer import build_model
+from glam_py.checkpoints import Checkpoint
 from glam_py.store import FeatureStore
 from glam_py.train.trainer import predict_utterances
 
@@ -33,8 +32,8 @@ def analyse(run_dir: Path, models: list[str] | None) -> str:
         if models and key not in models:
             continue
         record = json.loads(split_file.read_text())
-        checkpoint = checkpoints.read(run_dir / "models" / split_file.name.replace(".json", ".pt"))
-        model = build_model(checkpoint)
+        checkpoint = Checkpoint.load(run_dir / "models" / split_file.name.replace(".json", ".pt"))
+        model = checkpoint.build_model()
         which = [rows[u] for u in record["test_ids"]]
         scores = predict_utterances(model, windows, tuple(which), checkpoint.average, "cpu")
         labels = list(checkpoint.labels)

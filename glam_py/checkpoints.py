@@ -2,8 +2,9 @@
 and a checked reading of it (format, keys, types, shapes).
 
 Nothing but tensors and plain containers is ever unpickled
-(``torch.load(weights_only=True)`` in :func:`glam_py.train.checkpoint.load`),
-so a checkpoint from an untrusted source cannot run code when it is read.
+(``torch.load(weights_only=True)`` in :func:`load_tensors`, which the
+training state goes through too), so a checkpoint from an untrusted source
+cannot run code when it is read.
 
 Run directories (``python -m glam_py.train --out RUN``) keep one checkpoint
 per trained model and split, ``RUN/models/<model>__<split>.pt``. The choice
@@ -24,27 +25,179 @@ from pathlib import Path
 import torch
 
 from glam_py import models
+from glam_py.atomic import atomic_write
 from glam_py.features import FeatureConfig
-from glam_py.train.checkpoint import MODEL_FORMAT as CHECKPOINT_FORMAT, CheckpointError, load
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "read"]
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "load_tensors", "save_tensors"]
 
+# Written into every checkpoint and required on reading; bumped when the
+# checkpoint's keys or their meaning change.
+CHECKPOINT_FORMAT = "glam-checkpoint-1"
 AVERAGES = ("logits", "probabilities")
+_KEYS = ("model_name", "n_classes", "input_shape", "labels", "features", "average", "state_dict")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint (or training state) file that cannot be used; the
+    message names the file and the problem."""
+
+
+def save_tensors(path: Path, state: dict) -> None:
+    """Saves ``state`` (tensors and plain containers) with ``torch.save``
+    through the atomic write; for checkpoints and training state alike."""
+    atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def load_tensors(path: Path) -> dict:
+    """Reads a file of :func:`save_tensors` on the CPU, unpickling nothing
+    but tensors and plain containers (``weights_only=True``).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    CheckpointError
+        The file is corrupt, truncated or asks to run code.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a corrupt file or one that asks to run code
+        raise CheckpointError(f"{path}: not a loadable glam checkpoint ({type(e).__name__}: {e})") from e
+
+
+def _require(path: Path, ok: bool, problem: str) -> None:
+    if not ok:
+        raise CheckpointError(f"{path}: {problem}")
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A checked checkpoint: everything needed to rebuild the model and
-    featurise audio exactly as its test split was."""
+    """A trained model and everything needed to rebuild it and featurise
+    audio exactly as its test split was.
 
-    path: Path
+    Parameters
+    ----------
+    model_name : str
+        A name of :func:`glam_py.models.names`.
+    n_classes : int
+        Number of classes, ``len(labels)``.
+    input_shape : tuple of int
+        ``(n_features, n_frames)`` of one window, as ``features`` gives.
+    labels : tuple of str
+        Class names, in the order of the model's outputs.
+    features : FeatureConfig
+        The feature settings of the test split.
+    average : str
+        The utterance score: mean of the windows' "logits" or of their
+        "probabilities" (see :func:`glam_py.pooling.pool`).
+    state_dict : dict of str to Tensor
+        The model's weights.
+    path : Path or None
+        The file it was loaded from; None for one not read from a file.
+    """
+
     model_name: str
     n_classes: int
     input_shape: tuple[int, int]
     labels: tuple[str, ...]
     features: FeatureConfig
-    average: str  # utterance score: mean of window "logits" or of window "probabilities"
+    average: str
     state_dict: dict[str, torch.Tensor] = field(repr=False)
+    path: Path | None = None
+
+    def save(self, path: str | Path) -> None:
+        """Writes the checkpoint to ``path`` (atomically), marked with
+        :data:`CHECKPOINT_FORMAT`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.pt`` file to write; its folder is created when missing.
+        """
+        save_tensors(Path(path), {
+            "format": CHECKPOINT_FORMAT, "model_name": self.model_name, "n_classes": self.n_classes,
+            "input_shape": list(self.input_shape), "labels": list(self.labels),
+            "features": self.features.to_dict(), "average": self.average, "state_dict": self.state_dict})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Checkpoint":
+        """Reads and checks a checkpoint file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.pt`` file.
+
+        Returns
+        -------
+        Checkpoint
+            With ``path`` set.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` is missing.
+        CheckpointError
+            Naming the file and the problem: truncated, not a checkpoint,
+            of another format version, missing keys or inconsistent.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: checkpoint not found")
+        state = load_tensors(path)
+        _require(path, isinstance(state, dict), f"expected a dict, found {type(state).__name__}")
+        found = state.get("format")
+        _require(path, found == CHECKPOINT_FORMAT,
+                 f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)")
+        missing = [k for k in _KEYS if k not in state]
+        _require(path, not missing, f"missing keys: {', '.join(missing)}")
+        name, n_classes, labels = state["model_name"], state["n_classes"], state["labels"]
+        _require(path, name in models.names(), f"unknown model {name!r}; known: {', '.join(models.names())}")
+        _require(path, isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels)
+                 and len(labels) == n_classes, f"labels {labels!r} do not name n_classes={n_classes} classes")
+        _require(path, state["average"] in AVERAGES,
+                 f"average {state['average']!r} is not one of {', '.join(AVERAGES)}")
+        _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
+        try:
+            features = FeatureConfig.from_dict(state["features"])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: invalid feature settings: {e}") from e
+        shape = tuple(state["input_shape"]) if isinstance(state["input_shape"], (list, tuple)) else None
+        _require(path, shape == (features.n_features, features.n_frames),
+                 f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
+                 f"{[features.n_features, features.n_frames]}")
+        return cls(name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"], path)
+
+    def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:
+        """The checkpoint's model with its weights, in eval mode, BatchNorm
+        still separate.
+
+        Parameters
+        ----------
+        device : str
+            Where the model lives (default "cpu").
+        **options
+            Passed to :func:`glam_py.models.build` (``fused``, ``winograd``, ...).
+
+        Returns
+        -------
+        torch.nn.Module
+
+        Raises
+        ------
+        CheckpointError
+            The weights do not fit the model, class count and input shape.
+        """
+        model = models.build(self.model_name, n_classes=self.n_classes, input_shape=self.input_shape,
+                             device=device, **options)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as e:
+            raise CheckpointError(f"{self.path}: its weights do not fit model {self.model_name} with "
+                                  f"{self.n_classes} classes and input {self.input_shape}: {e}") from e
+        return model.to(device).eval()
 
 
 def _file_key(text: str) -> str:
@@ -89,43 +242,3 @@ def find(path: str | Path, model: str | None = None, split: str | None = None) -
         raise CheckpointError(f"{path}: holds several models, choose one with model= "
                               f"(--model) and optionally split= (--split); candidates: {_describe(chosen)}")
     return chosen[0]
-
-
-def _require(path: Path, ok: bool, problem: str) -> None:
-    if not ok:
-        raise CheckpointError(f"{path}: {problem}")
-
-
-def read(path: str | Path) -> Checkpoint:
-    """Reads and checks a checkpoint file. Raises FileNotFoundError when it
-    is missing and :class:`CheckpointError` (a ValueError) naming the file and
-    the problem when it is truncated, not a checkpoint, of another format
-    version, missing keys or inconsistent."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    state = load(path)
-    _require(path, isinstance(state, dict), f"expected a dict, found {type(state).__name__}")
-    found = state.get("format")
-    _require(path, found == CHECKPOINT_FORMAT,
-             f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)")
-    missing = [k for k in ("model_name", "n_classes", "input_shape", "labels", "features", "average",
-                           "state_dict") if k not in state]
-    _require(path, not missing, f"missing keys: {', '.join(missing)}")
-    name, n_classes, labels = state["model_name"], state["n_classes"], state["labels"]
-    _require(path, name in models.names(), f"unknown model {name!r}; known: {', '.join(models.names())}")
-    _require(path, isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels)
-             and len(labels) == n_classes, f"labels {labels!r} do not name n_classes={n_classes} classes")
-    _require(path, state["average"] in AVERAGES,
-             f"average {state['average']!r} is not one of {', '.join(AVERAGES)}")
-    _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
-    try:
-        features = FeatureConfig.from_dict(state["features"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: invalid feature settings: {e}") from e
-    shape = tuple(state["input_shape"]) if isinstance(state["input_shape"], (list, tuple)) else None
-    _require(path, shape == (features.n_features, features.n_frames),
-             f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
-             f"{[features.n_features, features.n_frames]}")
-    return Checkpoint(path, name, n_classes, shape, tuple(labels), features, state["average"],
-                      state["state_dict"])

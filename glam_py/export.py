@@ -30,7 +30,6 @@ import torch
 
 from glam_py import checkpoints, models
 from glam_py.checkpoints import Checkpoint
-from glam_py.recognizer import build_model
 
 __all__ = ["export_onnx", "export_torchscript", "exportable_model", "metadata"]
 
@@ -47,7 +46,7 @@ def metadata(checkpoint: Checkpoint) -> str:
 def exportable_model(checkpoint: Checkpoint) -> torch.nn.Module:
     """The checkpoint's model, BatchNorm folded, in the plain form that
     traces to the same graph for every batch size."""
-    model = build_model(checkpoint, "cpu", fused=False, winograd=False)
+    model = checkpoint.build_model("cpu", fused=False, winograd=False)
     return models.fold_batchnorm(model).eval()
 
 
@@ -113,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        checkpoint = checkpoints.read(checkpoints.find(args.checkpoint, args.model, args.split))
+        checkpoint = Checkpoint.load(checkpoints.find(args.checkpoint, args.model, args.split))
         if args.format == "onnx":
             out = export_onnx(checkpoint, args.out, args.opset)
         else:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from glam_py import checkpoints, features, models
-from glam_py.checkpoints import Checkpoint, CheckpointError
+from glam_py.checkpoints import Checkpoint
 
 __all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
 
@@ -71,19 +71,6 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_model(checkpoint: Checkpoint, device: str = "cpu", **options) -> torch.nn.Module:
-    """The checkpoint's model with its weights, in eval mode, BatchNorm
-    still separate (``options`` go to :func:`glam_py.models.build`)."""
-    model = models.build(checkpoint.model_name, n_classes=checkpoint.n_classes,
-                         input_shape=checkpoint.input_shape, device=device, **options)
-    try:
-        model.load_state_dict(checkpoint.state_dict)
-    except RuntimeError as e:
-        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model {checkpoint.model_name} "
-                              f"with {checkpoint.n_classes} classes and input {checkpoint.input_shape}: {e}") from e
-    return model.to(device).eval()
-
-
 class EmotionRecognizer:
     """A trained model and the feature settings it was tested with."""
 
@@ -99,7 +86,7 @@ class EmotionRecognizer:
         if threads is not None:
             # torch's pool is process-wide; the Rust frontend gets the same count per call.
             torch.set_num_threads(threads)
-        self.model = models.fold_batchnorm(build_model(checkpoint, self.device)).eval()
+        self.model = models.fold_batchnorm(checkpoint.build_model(self.device)).eval()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None, threads: int | None = None, *,
@@ -110,7 +97,7 @@ class EmotionRecognizer:
         narrow it). ``device`` defaults to CUDA when available, else the CPU;
         ``threads`` sets torch's (process-wide) thread count and the
         frontend's. Raises FileNotFoundError or :class:`CheckpointError`."""
-        return cls(checkpoints.read(checkpoints.find(path, model, split)), device, threads, batch_size)
+        return cls(Checkpoint.load(checkpoints.find(path, model, split)), device, threads, batch_size)
 
     @property
     def labels(self) -> tuple[str, ...]:

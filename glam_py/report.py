@@ -21,8 +21,7 @@ from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, uttera
 from glam_py.reports.markdown import ModelReport, page
 from glam_py.reports.rundir import ReportError, RunRecord, load_run
 from glam_py.store import FeatureStore
-from glam_py.train import checkpoint
-from glam_py.train.checkpoint import CheckpointError
+from glam_py.checkpoints import Checkpoint, CheckpointError
 from glam_py.train.run import STORES_FILE, safe_name
 
 REPORT_DIR = "report"
@@ -41,7 +40,7 @@ def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
     if not ckpt_path.is_file():
         return None, f"the checkpoint {ckpt_path} is missing"
     try:
-        embeddings, labels = utterance_embeddings(checkpoint.load(ckpt_path), store, split["test_ids"])
+        embeddings, labels = utterance_embeddings(Checkpoint.load(ckpt_path), store, split["test_ids"])
     except (ReportError, CheckpointError) as e:
         return None, str(e)
     points = tsne_points(embeddings, seed=split["seed"])

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from glam_py import checkpoints, features
+from glam_py import features
+from glam_py.checkpoints import Checkpoint
 from glam_py.export import export_onnx, export_torchscript, exportable_model, main as export_main
-from glam_py.recognizer import build_model
 
 # Loading TorchScript is what is tested; torch 2.x flags it deprecated.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
@@ -23,7 +23,7 @@ def windows(trained_run) -> torch.Tensor:
     """37 windows of real (synthetic-voice) utterances: an odd batch size,
     not the one the export traced with."""
     wavs = sorted((trained_run.parent / "demo" / "wav").glob("*.wav"))
-    config = checkpoints.read(trained_run / "models" / "glam__seed1.pt").features
+    config = Checkpoint.load(trained_run / "models" / "glam__seed1.pt").features
     return torch.from_numpy(features.featurize(wavs, config, threads=2).windows[:37]).unsqueeze(1)
 
 
@@ -33,13 +33,13 @@ def reference(checkpoint, x: torch.Tensor) -> tuple[np.ndarray, float]:
     exceeds 1 (float32 holds ~7 digits; briefly trained GLAM's logits reach
     the hundreds)."""
     with torch.inference_mode():
-        out = build_model(checkpoint)(x).numpy()
+        out = checkpoint.build_model()(x).numpy()
     return out, 1e-5 * max(1.0, float(np.abs(out).max()))
 
 
 @pytest.mark.parametrize("name", ["glam", "apcnn"])
 def test_torchscript_gives_the_checkpoints_outputs(trained_run, windows, tmp_path, name):
-    checkpoint = checkpoints.read(trained_run / "models" / f"{name}__seed1.pt")
+    checkpoint = Checkpoint.load(trained_run / "models" / f"{name}__seed1.pt")
     path = export_torchscript(checkpoint, tmp_path / f"{name}.pt")
     extra = {"glam.json": ""}
     loaded = torch.jit.load(str(path), _extra_files=extra)
@@ -60,7 +60,7 @@ def test_torchscript_gives_the_checkpoints_outputs(trained_run, windows, tmp_pat
 def test_onnx_gives_the_checkpoints_outputs(trained_run, windows, tmp_path, name):
     ort = pytest.importorskip("onnxruntime", reason="the 'export' extra is not installed")
     onnx = pytest.importorskip("onnx")
-    checkpoint = checkpoints.read(trained_run / "models" / f"{name}__seed1.pt")
+    checkpoint = Checkpoint.load(trained_run / "models" / f"{name}__seed1.pt")
     path = export_onnx(checkpoint, tmp_path / f"{name}.onnx")
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(props["glam.json"])["average"] == checkpoint.average

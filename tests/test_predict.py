@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,9 @@ import torch
 
 from glam_py import EmotionRecognizer, features
 from glam_py.audio_inputs import expand
-from glam_py.checkpoints import CheckpointError, find, read
+from glam_py.checkpoints import Checkpoint, CheckpointError, find, save_tensors
 from glam_py.corpora.utterance import LayoutError
 from glam_py.predict import main as predict_main
-from glam_py.recognizer import build_model
-from glam_py.train import checkpoint as checkpoint_io
 from glam_py.train.trainer import predict_utterances
 
 
@@ -47,7 +46,7 @@ def variant(trained_run: Path, out: Path, model: str = "glam", **changes) -> Pat
     state = torch.load(trained_run / "models" / f"{model}__seed1.pt", weights_only=True)
     state["features"] = {**state["features"], **changes.pop("features", {})}
     state.update(changes)
-    checkpoint_io.save(out, state)
+    save_tensors(out, state)
     return out
 
 
@@ -62,7 +61,24 @@ def band_limited(path: Path) -> np.ndarray:
 
 
 def test_a_checkpoint_written_by_training_reads(trained_run):
-    assert read(trained_run / "models" / "glam__seed1.pt").labels == ("neutral", "happy", "sad", "angry")
+    assert Checkpoint.load(trained_run / "models" / "glam__seed1.pt").labels == ("neutral", "happy", "sad", "angry")
+
+
+def test_checkpoint_save_load_round_trip_and_format_check(trained_run, tmp_path):
+    original = Checkpoint.load(trained_run / "models" / "apcnn__seed1.pt")
+    copy = replace(original, average="probabilities", path=None)
+    copy.save(tmp_path / "sub" / "copy.pt")
+    back = Checkpoint.load(tmp_path / "sub" / "copy.pt")
+    assert back.path == tmp_path / "sub" / "copy.pt" and back.average == "probabilities"
+    assert (back.model_name, back.n_classes, back.input_shape, back.labels, back.features) == \
+        (original.model_name, original.n_classes, original.input_shape, original.labels, original.features)
+    assert back.state_dict.keys() == original.state_dict.keys()
+    assert all(torch.equal(back.state_dict[k], original.state_dict[k]) for k in original.state_dict)
+    assert not list((tmp_path / "sub").glob("*.tmp*"))  # the atomic write leaves no temporary file
+    state = torch.load(tmp_path / "sub" / "copy.pt", weights_only=True)
+    save_tensors(tmp_path / "other.pt", {**state, "format": "glam-checkpoint-2"})
+    with pytest.raises(CheckpointError, match="other.pt: format 'glam-checkpoint-2' is not 'glam-checkpoint-1'"):
+        Checkpoint.load(tmp_path / "other.pt")
 
 
 def test_run_directory_choice(trained_run, tmp_path):
@@ -127,9 +143,9 @@ def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes
 def test_missing_keys_and_missing_file(trained_run, tmp_path):
     state = torch.load(trained_run / "models" / "glam__seed1.pt", weights_only=True)
     del state["labels"], state["state_dict"]
-    checkpoint_io.save(tmp_path / "partial.pt", state)
+    save_tensors(tmp_path / "partial.pt", state)
     with pytest.raises(CheckpointError, match="partial.pt: missing keys: labels, state_dict"):
-        read(tmp_path / "partial.pt")
+        Checkpoint.load(tmp_path / "partial.pt")
     with pytest.raises(FileNotFoundError, match="absent.pt"):
         EmotionRecognizer.from_checkpoint(tmp_path / "absent.pt")
 
@@ -168,7 +184,7 @@ def test_predictions_are_training_evaluation_with_folded_batchnorm(trained_run, 
     rec = EmotionRecognizer.from_checkpoint(trained_run, model=name, threads=2)
     batch = features.featurize(demo_wavs, rec.features, threads=2)
     per_file = np.split(batch.windows, np.cumsum([f.n_windows for f in batch.files])[:-1])
-    unfolded = build_model(rec.checkpoint)
+    unfolded = rec.checkpoint.build_model()
     with torch.inference_mode():
         reference = unfolded(torch.from_numpy(batch.windows).unsqueeze(1)).numpy()
     folded = rec.window_logits(batch.windows)
@@ -242,7 +258,7 @@ def test_unreadable_files_are_reported_and_the_rest_predicted(glam, demo_wavs, t
     ("drop", "too_short", "dropped"), ("tile", "padded", "tiled to one window"),
     ("zero", "padded", "zero-padded to one window")])
 def test_short_utterances_follow_the_checkpoints_pad_setting(trained_run, tmp_path, demo_wavs, pad, status, note):
-    rec = EmotionRecognizer(read(variant(trained_run, tmp_path / f"{pad}.pt", "apcnn", features={"pad": pad})), threads=2)
+    rec = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / f"{pad}.pt", "apcnn", features={"pad": pad})), threads=2)
     y = features.load(demo_wavs[0], 16000)[: int(1.3 * 16000)]
     sf.write(tmp_path / "short.wav", y, 16000)
     for p in (rec.predict(y, sample_rate=16000, windows=True)[0],
@@ -269,7 +285,7 @@ def test_window_predictions_and_both_averages(trained_run, apcnn, demo_wavs, tmp
     # average="logits": softmax of the mean logits, which the windows' log-probabilities give back.
     mean_log = np.log(window_probs).mean(0)
     np.testing.assert_allclose(list(p.probabilities.values()), np.exp(mean_log) / np.exp(mean_log).sum(), atol=1e-9)
-    by_probs = EmotionRecognizer(read(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")))
+    by_probs = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")))
     q = by_probs.predict(path)[0]
     np.testing.assert_allclose(list(q.probabilities.values()), window_probs.mean(0), atol=1e-6)
     assert q.windows is None

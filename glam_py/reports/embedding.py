@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.manifold import TSNE
 
-from glam_py import models
+from glam_py.checkpoints import Checkpoint
 from glam_py.reports.canvas import new_figure, save
 from glam_py.reports.rundir import ReportError
 from glam_py.store import FeatureStore
@@ -27,26 +27,23 @@ EXACT_UP_TO = 500
 
 
 @torch.no_grad()
-def utterance_embeddings(ckpt: dict, store: FeatureStore, ids: list[str],
+def utterance_embeddings(ckpt: Checkpoint, store: FeatureStore, ids: list[str],
                          batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings [n, d], class index [n]) of the utterances ``ids``."""
-    if store.config.to_dict() != ckpt["features"]:
+    if store.config.to_dict() != ckpt.features.to_dict():
         raise ReportError(f"{store.root} holds features computed with other settings than the "
-                          f"checkpoint was trained on: {store.config.to_dict()} vs {ckpt['features']}")
+                          f"checkpoint was trained on: {store.config.to_dict()} vs {ckpt.features.to_dict()}")
     rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
     missing = [u for u in ids if u not in rows]
     if missing:
         raise ReportError(f"{store.root}: {len(missing)} test utterances are not in the store "
                           f"(first: {missing[0]!r})")
-    class_of = {name: k for k, name in enumerate(ckpt["labels"])}
+    class_of = {name: k for k, name in enumerate(ckpt.labels)}
     unknown = sorted({store.index[rows[u]]["label"] for u in ids} - set(class_of))
     if unknown:
-        raise ReportError(f"{store.root}: labels {unknown} are not among the model's classes {ckpt['labels']}")
+        raise ReportError(f"{store.root}: labels {unknown} are not among the model's classes {list(ckpt.labels)}")
     labels = np.array([class_of[store.index[rows[u]]["label"]] for u in ids])
-    model = models.build(ckpt["model_name"], n_classes=ckpt["n_classes"],
-                         input_shape=tuple(ckpt["input_shape"]))
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
+    model = ckpt.build_model()
     parts = [store.windows(rows[u]) for u in ids]
     x = np.concatenate(parts).astype(np.float32, copy=False)
     owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])

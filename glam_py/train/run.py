@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from glam_py import corpora
+from glam_py.atomic import write_json
+from glam_py.checkpoints import Checkpoint
 from glam_py.store import FeatureStore, StoreMismatch, write_store
-from glam_py.store.layout import write_json
-from glam_py.train import checkpoint, results as tables
+from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
 from glam_py.train.data import Utterances, load_utterances
 from glam_py.train.metrics import summarize
@@ -178,11 +179,10 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
         if ddp and not world.is_main:
             world.barrier()  # rank 0 writes the split's results first
             continue
-        checkpoint.save(split_path(run_dir, "models", key, split.name, ".pt"), {
-            "format": checkpoint.MODEL_FORMAT, "model_name": model, "n_classes": len(data.class_names),
-            "input_shape": list(data.input_shape), "labels": data.class_names,
-            "features": test_store.config.to_dict(), "average": cfg.average,
-            "state_dict": out["model"].state_dict()})
+        trained = Checkpoint(model_name=model, n_classes=len(data.class_names), input_shape=data.input_shape,
+                             labels=tuple(data.class_names), features=test_store.config,
+                             average=cfg.average, state_dict=out["model"].state_dict())
+        trained.save(split_path(run_dir, "models", key, split.name, ".pt"))
         write_json(result_path, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
         m = out["metrics"]
         log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")

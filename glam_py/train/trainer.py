@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from glam_py import models
-from glam_py.train import checkpoint
+from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, stack
 from glam_py.train.distributed import DataParallel
@@ -82,7 +82,7 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     rng = np.random.default_rng(train_seed)
     start_epoch, history, best = 0, [], None
     if state_path.exists():
-        state = checkpoint.load(state_path)
+        state = load_tensors(state_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["numpy_rng"]
@@ -132,10 +132,10 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         if score is not None and (best is None or score > best["score"]):
             best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
         if writes_state:
-            checkpoint.save(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                         "numpy_rng": rng.bit_generator.state,
-                                         "torch_rng": torch.get_rng_state(),
-                                         "epoch": epoch + 1, "history": history, "best": best})
+            save_tensors(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "numpy_rng": rng.bit_generator.state,
+                                      "torch_rng": torch.get_rng_state(),
+                                      "epoch": epoch + 1, "history": history, "best": best})
         progress.end_epoch(f"loss {record['loss']:.3f}, test UA {test['UA']:.1f}")
     if best is not None:
         model.load_state_dict(best["model"])
