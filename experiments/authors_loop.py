@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from glam_py.rundir import RunDir
 from glam_py.store import FeatureStore
 from glam_py.train.data import stack
 from glam_py.train.metrics import evaluate
@@ -71,14 +72,15 @@ def authors_training(train_x: np.ndarray, train_y: np.ndarray, test: list[np.nda
 
 
 def compare(run_dir: Path, model_key: str, epochs: int, lr: float, alpha: float) -> dict:
-    stores = json.loads((run_dir / "stores.json").read_text())
+    run = RunDir(run_dir)
+    stores = run.read_stores()
     train_store, test_store = FeatureStore(stores["train"]), FeatureStore(stores["test"])
     train_rows = {r["utterance_id"]: i for i, r in enumerate(train_store.index)}
     test_rows = {r["utterance_id"]: i for i, r in enumerate(test_store.index)}
     label = {r["utterance_id"]: AUTHORS_CLASSES.index(r["label"]) for r in test_store.index}
     splits = []
-    for split_file in sorted((run_dir / "splits").glob(f"{model_key}__*.json")):
-        ours = json.loads(split_file.read_text())
+    for training in run.split_results(model_key):
+        ours = json.loads(training.path.read_text())
         test_ids = set(ours["test_ids"])
         train_ids = [u for u in train_rows if u in test_rows and u not in test_ids]
         train_x, train_y, _ = stack([train_store.windows(train_rows[u]) for u in train_ids],

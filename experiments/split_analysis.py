@@ -17,22 +17,23 @@ from pathlib import Path
 import numpy as np
 
 from glam_py.checkpoints import Checkpoint
+from glam_py.rundir import RunDir, safe_name
 from glam_py.store import FeatureStore
 from glam_py.train.trainer import predict_utterances
 
 
 def analyse(run_dir: Path, models: list[str] | None) -> str:
-    store = FeatureStore(json.loads((run_dir / "stores.json").read_text())["test"])
+    run = RunDir(run_dir)
+    store = FeatureStore(run.read_stores()["test"])
     rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
     windows = [store.windows(i) for i in range(len(store.index))]  # memory-mapped views
     lines = ["| model | split | test utts | classes | short (padded) | WA | WA on short | WA on full length |",
              "|---|---|---|---|---|---|---|---|"]
-    for split_file in sorted((run_dir / "splits").glob("*.json")):
-        key, split = split_file.stem.split("__")
-        if models and key not in models:
+    for key, split, path in run.split_results():
+        if models and key not in map(safe_name, models):
             continue
-        record = json.loads(split_file.read_text())
-        checkpoint = Checkpoint.load(run_dir / "models" / split_file.name.replace(".json", ".pt"))
+        record = json.loads(path.read_text())
+        checkpoint = Checkpoint.load(run.model_file(key, split))
         model = checkpoint.build_model()
         which = [rows[u] for u in record["test_ids"]]
         scores = predict_utterances(model, windows, tuple(which), checkpoint.average, "cpu")

@@ -29,19 +29,22 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from glam_py.rundir import RunDir
+
 
 def pooled_wa(run_dirs: list[Path], model: str) -> dict[str, float]:
     """The model's test WA per split; a split that appears in two runs (same
     protocol, seed and settings) counts once."""
     out: dict[str, float] = {}
-    for run in run_dirs:
-        config = json.loads((run / "config.json").read_text())
-        splits = sorted((run / "splits").glob(f"{model}__*.json"))
+    for run_dir in run_dirs:
+        run = RunDir(run_dir)
+        config = run.read_config()
+        splits = run.split_results(model)
         if not splits:
-            raise SystemExit(f"{run}: no finished split of {model!r}")
+            raise SystemExit(f"{run_dir}: no finished split of {model!r}")
         recipe = config["train"][model]
-        for path in splits:
-            record = json.loads(path.read_text())
+        for training in splits:
+            record = json.loads(training.path.read_text())
             key = json.dumps([record["split"], record.get("train_seed"), config["features"],
                               config["run"]["protocol"], config["run"]["stratify"],
                               [recipe.get(k) for k in ("lr", "epochs", "alpha", "select")]], sort_keys=True)

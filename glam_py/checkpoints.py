@@ -7,10 +7,10 @@ training state goes through too), so a checkpoint from an untrusted source
 cannot run code when it is read.
 
 Run directories (``python -m glam_py.train --out RUN``) keep one checkpoint
-per trained model and split, ``RUN/models/<model>__<split>.pt``. The choice
-among them, after filtering by ``model`` and ``split`` when given:
+per trained model and split (:meth:`glam_py.rundir.RunDir.model_file`). The
+choice among them, after filtering by ``model`` and ``split`` when given:
 
-- one model (the part before ``__``) left: its first split in natural
+- one model left: its first split in natural
   order (``seed1`` before ``seed2`` before ``seed10``; ``speaker_03`` before
   ``speaker_08``), so the same run directory always gives the same model;
 - several models left, or none: an error listing every candidate.
@@ -18,7 +18,6 @@ among them, after filtering by ``model`` and ``split`` when given:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 from glam_py import models
 from glam_py.atomic import atomic_write
 from glam_py.features import FeatureConfig
+from glam_py.rundir import RunDir, Training, trainings
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "load_tensors", "save_tensors"]
 
@@ -168,7 +168,8 @@ class Checkpoint:
         _require(path, shape == (features.n_features, features.n_frames),
                  f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
                  f"{[features.n_features, features.n_frames]}")
-        return cls(name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"], path)
+        return cls(name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"],
+                   path)
 
     def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:
         """The checkpoint's model with its weights, in eval mode, BatchNorm
@@ -200,18 +201,8 @@ class Checkpoint:
         return model.to(device).eval()
 
 
-def _file_key(text: str) -> str:
-    # The training run writes keys such as "glam alpha=0.5" as "glam_alpha=0.5".
-    return re.sub(r"[^\w\-=.]", "_", text)
-
-
-def _natural(text: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def _describe(candidates: list[Path]) -> str:
-    return "; ".join(f"model={p.stem.partition('__')[0]} split={p.stem.partition('__')[2]}"
-                     for p in candidates)
+def _describe(candidates: list[Training]) -> str:
+    return "; ".join(f"model={t.key} split={t.split}" for t in candidates)
 
 
 def find(path: str | Path, model: str | None = None, split: str | None = None) -> Path:
@@ -226,19 +217,18 @@ def find(path: str | Path, model: str | None = None, split: str | None = None) -
             raise ValueError(f"{path}: model= and split= choose within a run directory, "
                              f"but this is a checkpoint file")
         return path
-    folder = path / "models" if (path / "models").is_dir() else path
-    found = sorted(folder.glob("*.pt"), key=lambda p: _natural(p.stem))
+    folder = RunDir(path).models_dir
+    if not folder.is_dir():
+        folder = path  # a bare folder of checkpoints
+    found = trainings(folder, ".pt")
     if not found:
         raise CheckpointError(f"{path}: no checkpoint in this run directory "
                               f"(expected {folder}/<model>__<split>.pt)")
-    chosen = [p for p in found
-              if (model is None or p.stem.partition("__")[0] == _file_key(model))
-              and (split is None or p.stem.partition("__")[2] == _file_key(split))]
+    chosen = trainings(folder, ".pt", model, split)
     if not chosen:
         raise CheckpointError(f"{path}: no checkpoint with model={model} split={split}; "
                               f"candidates: {_describe(found)}")
-    keys = {p.stem.partition("__")[0] for p in chosen}
-    if len(keys) > 1:
+    if len({t.key for t in chosen}) > 1:
         raise CheckpointError(f"{path}: holds several models, choose one with model= "
                               f"(--model) and optionally split= (--split); candidates: {_describe(chosen)}")
-    return chosen[0]
+    return chosen[0].path

@@ -15,16 +15,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from glam_py.checkpoints import Checkpoint, CheckpointError
 from glam_py.reports.confusion import plot_confusion
 from glam_py.reports.curves import plot_curves
 from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
 from glam_py.reports.markdown import ModelReport, page
 from glam_py.reports.rundir import ReportError, RunRecord, load_run
+from glam_py.rundir import safe_name
 from glam_py.store import FeatureStore
-from glam_py.checkpoints import Checkpoint, CheckpointError
-from glam_py.train.run import STORES_FILE, safe_name
-
-REPORT_DIR = "report"
 
 
 def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
@@ -32,11 +30,11 @@ def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
     """(figure data, None), or (None, why there is no map): a report of a
     finished run is still worth having when its features moved away."""
     if split["test_ids"] is None:
-        return None, (f"{run.root / 'splits'} does not list split {split['split']}'s test utterances "
+        return None, (f"{run.layout.split_file(key, split['split'])} does not list the test utterances "
                       f"(the run was trained before they were recorded)")
     if len(split["test_ids"]) < MIN_POINTS:
         return None, f"split {split['split']} has {len(split['test_ids'])} test utterances, too few to map"
-    ckpt_path = run.checkpoint(key, split["split"])
+    ckpt_path = run.layout.model_file(key, split["split"])
     if not ckpt_path.is_file():
         return None, f"the checkpoint {ckpt_path} is missing"
     try:
@@ -50,7 +48,7 @@ def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
 def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
     """(store, None) or (None, why the test windows cannot be read)."""
     if run.test_store is None:
-        return None, f"{run.root / STORES_FILE} is missing, so the test features cannot be found"
+        return None, f"{run.layout.stores_file} is missing, so the test features cannot be found"
     try:
         return FeatureStore(run.test_store), None
     except (FileNotFoundError, ValueError) as e:
@@ -60,7 +58,7 @@ def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
 def _chosen_split(run: RunRecord, key: str, split: str | None) -> dict:
     names = [s["split"] for s in run.models[key]]
     if split is not None and split not in names:
-        raise ReportError(f"{run.root / 'results.json'}: {key} has no split {split!r}; "
+        raise ReportError(f"{run.layout.results_file}: {key} has no split {split!r}; "
                           f"it has {', '.join(names)}")
     return run.models[key][names.index(split) if split is not None else 0]
 
@@ -71,11 +69,11 @@ def write_report(run_dir: Path, out: Path | None = None, split: str | None = Non
     """Writes the figures and report.md into ``out`` (default
     RUN_DIR/report); returns report.md's path and what each figure shows."""
     run = load_run(run_dir)
-    out = out or run_dir / REPORT_DIR
+    out = out or run.layout.report_dir
     keys = models or list(run.models)
     unknown = [k for k in keys if k not in run.models]
     if unknown:
-        raise ReportError(f"{run_dir / 'results.json'} has no model {unknown[0]!r}; "
+        raise ReportError(f"{run.layout.results_file} has no model {unknown[0]!r}; "
                           f"it has {', '.join(run.models)}")
     chosen = {key: _chosen_split(run, key, split) for key in keys}
     store, store_note = _open_store(run) if tsne else (None, "skipped on request (--no-tsne)")

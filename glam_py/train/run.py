@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from glam_py import corpora
 from glam_py.atomic import write_json
 from glam_py.checkpoints import Checkpoint
+from glam_py.rundir import RunDir, variants
 from glam_py.store import FeatureStore, StoreMismatch, write_store
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
@@ -23,8 +24,6 @@ from glam_py.train.protocol import Split, grouped_splits, random_splits
 from glam_py.train.distributed import DataParallel, World
 from glam_py.train.progress import Silent
 from glam_py.train.trainer import train_split
-
-STORES_FILE = "stores.json"
 
 
 @dataclass
@@ -102,36 +101,6 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
     raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker or session")
 
 
-def _variants(run: RunConfig) -> list[tuple[str, str, float | None]]:
-    """(result key, model, alpha) for each row of the table."""
-    if not run.alphas:
-        return [(m, m, None) for m in run.models]
-    return [(f"{m} alpha={a:g}", m, a) for m in run.models for a in run.alphas]
-
-
-def safe_name(text: str) -> str:
-    """``text`` as a file name: result keys hold spaces ("glam alpha=0.5")."""
-    return "".join(c if c.isalnum() or c in "-_=." else "_" for c in text)
-
-
-def split_path(run_dir: Path, folder: str, key: str, split: str, suffix: str) -> Path:
-    """Where a run keeps one training's file: ``splits/`` (metrics, .json),
-    ``state/`` (resumable state, .pt) or ``models/`` (checkpoint, .pt)."""
-    return run_dir / folder / f"{safe_name(key)}__{safe_name(split)}{suffix}"
-
-
-def _record_config(run_dir: Path, resolved: dict) -> None:
-    path = run_dir / "config.json"
-    if path.exists():
-        found = json.loads(path.read_text())
-        if found != resolved:
-            diffs = sorted(k for k in resolved if found.get(k) != resolved[k])
-            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(diffs)}); "
-                             f"use another --out to start a new run")
-    else:
-        write_json(path, resolved)
-
-
 def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
             world: World = World(), log: Callable[[str], None] = print,
             progress: Silent = Silent()) -> dict | None:
@@ -139,6 +108,7 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     split, together with the other ranks); rank 0 (or a single process)
     returns and writes the results once every split is done."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = RunDir(run_dir)
     base = run.train_config(run.models[0])
     if not world.is_main:
         world.barrier()  # rank 0 featurises, the others then read its stores
@@ -147,33 +117,32 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
         world.barrier()
     data = load_utterances(train_store, test_store)
     splits = make_splits(run, data)
+    rows = variants(run.models, run.alphas)
     resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
                 # With a given store its overlap serves training too (stores_for).
                 "train": {key: run.train_config(m, a).replace(
                               train_overlap_s=train_store.config.overlap_s).to_dict()
-                          for key, m, a in _variants(run)},
+                          for key, m, a in rows},
                 "corpus": {"name": source.name, "root": str(source.root), "subset": source.subset,
                            "store": str(source.store), "labels": source.labels,
                            "iemocap_happy": source.iemocap_happy},
                 "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
                 "labels": data.class_names, "n_utterances": len(data)}
-    _record_config(run_dir, resolved)
-    # Kept out of config.json (compared on resume) because a store may move;
-    # the report reads it to embed the test utterances again.
-    write_json(run_dir / STORES_FILE, {"train": str(train_store.root.resolve()),
-                                       "test": str(test_store.root.resolve())})
+    out_dir.record_config(resolved)
+    # The report reads it to embed the test utterances again.
+    out_dir.write_stores(train_store.root, test_store.root)
     ddp = run.ddp and world.size > 1
     device = world.device(run.device)
-    jobs = [(key, model, alpha, split) for key, model, alpha in _variants(run) for split in splits]
+    jobs = [(key, model, alpha, split) for key, model, alpha in rows for split in splits]
     mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
-    done = [split_path(run_dir, "splits", key, split.name, ".json") for key, _, _, split in mine]
+    done = [out_dir.split_file(key, split.name) for key, _, _, split in mine]
     progress.plan(len(mine), sum(path.exists() for path in done))
     for (key, model, alpha, split), result_path in zip(mine, done):
         if result_path.exists():
             continue
         cfg = run.train_config(model, alpha)
         out = train_split(model, cfg, data, split, device=device, progress=progress,
-                          state_path=split_path(run_dir, "state", key, split.name, ".pt"),
+                          state_path=out_dir.state_file(key, split.name),
                           parallel=DataParallel(world) if ddp else None)
         progress.end_training()
         if ddp and not world.is_main:
@@ -182,7 +151,7 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
         trained = Checkpoint(model_name=model, n_classes=len(data.class_names), input_shape=data.input_shape,
                              labels=tuple(data.class_names), features=test_store.config,
                              average=cfg.average, state_dict=out["model"].state_dict())
-        trained.save(split_path(run_dir, "models", key, split.name, ".pt"))
+        trained.save(out_dir.model_file(key, split.name))
         write_json(result_path, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
         m = out["metrics"]
         log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
@@ -197,22 +166,21 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
 def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[tuple[str, Split]],
            labels: list[str], select: str) -> dict | None:
     """Writes results.json / .md / .csv when every split's result is there."""
+    out_dir = RunDir(run_dir)
     per_model: dict[str, list[dict]] = {}
     for key, split in jobs:
-        path = split_path(run_dir, "splits", key, split.name, ".json")
+        path = out_dir.split_file(key, split.name)
         if not path.exists():
             return None
         # The test ids serve the report, which reads them from the split
         # files; in results.json they would repeat every test set per model.
-        split_result = json.loads(path.read_text())
+        split_result = out_dir.read_split(key, split.name)
         split_result.pop("test_ids", None)
         per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
     results = {"title": tables.title(source.name, run.protocol, n_splits, select),
-               "config": json.loads((run_dir / "config.json").read_text()), "labels": labels,
+               "config": out_dir.read_config(), "labels": labels,
                "models": {key: {"splits": splits, "summary": summarize(splits)}
                           for key, splits in per_model.items()}}
-    write_json(run_dir / "results.json", results)
-    (run_dir / "results.md").write_text(tables.markdown(results))
-    (run_dir / "results.csv").write_text(tables.to_csv(results))
+    out_dir.write_results(results, tables.markdown(results), tables.to_csv(results))
     return results
