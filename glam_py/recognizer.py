@@ -25,6 +25,7 @@ import torch
 
 from glam_py import checkpoints, features, models
 from glam_py.checkpoints import Checkpoint
+from glam_py.pooling import pool, softmax
 
 __all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
 
@@ -59,12 +60,6 @@ class Prediction:
     status: str
     note: str | None = None
     windows: list[WindowPrediction] | None = field(default=None, repr=False)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _default_device() -> str:
@@ -176,10 +171,8 @@ class EmotionRecognizer:
             return Prediction(source, None, {}, 0, duration, "too_short",
                               note or "no full window", [] if windows else None)
         logits = logits.astype(np.float64)
-        if self.checkpoint.average == "logits":
-            probs = _softmax(logits.mean(axis=0))
-        else:
-            probs = _softmax(logits).mean(axis=0)
+        score = pool(logits, np.zeros(len(logits), dtype=int), 1, self.checkpoint.average)[0]
+        probs = softmax(score) if self.checkpoint.average == "logits" else score
         per_window = self._windows(logits, duration) if windows else None
         return Prediction(source, self.labels[int(np.argmax(probs))], self._named(probs), len(logits),
                           duration, "padded" if note else "ok", note, per_window)
@@ -191,7 +184,7 @@ class EmotionRecognizer:
         cfg = self.features
         hop, length = cfg.window_hop / cfg.sample_rate, cfg.window_length / cfg.sample_rate
         out = []
-        for k, probs in enumerate(_softmax(logits)):
+        for k, probs in enumerate(softmax(logits)):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
             out.append(WindowPrediction(round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))],

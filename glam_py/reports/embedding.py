@@ -11,6 +11,7 @@ import torch
 from sklearn.manifold import TSNE
 
 from glam_py.checkpoints import Checkpoint
+from glam_py.pooling import pool
 from glam_py.reports.canvas import new_figure, save
 from glam_py.reports.rundir import ReportError
 from glam_py.store import FeatureStore
@@ -49,9 +50,7 @@ def utterance_embeddings(ckpt: Checkpoint, store: FeatureStore, ids: list[str],
     owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     windows = torch.cat([model.embed(torch.from_numpy(x[s:s + batch]).unsqueeze(1))
                          for s in range(0, len(x), batch)]).numpy()
-    sums = np.zeros((len(parts), windows.shape[1]))
-    np.add.at(sums, owner, windows)
-    return sums / np.bincount(owner)[:, None], labels
+    return pool(windows, owner, len(parts)), labels
 
 
 def principal_components(x: np.ndarray, k: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import torch
 
 from glam_py import models
 from glam_py.checkpoints import load_tensors, save_tensors
+from glam_py.pooling import pool
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, stack
 from glam_py.train.distributed import DataParallel
@@ -46,17 +47,13 @@ def _lr_after(epoch: int, cfg: TrainConfig) -> float:
 @torch.no_grad()
 def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which: tuple[int, ...],
                        average: str, device: str, batch: int = 256) -> np.ndarray:
-    """Per utterance: the mean of the model's outputs over its windows."""
+    """Per utterance of ``which``: its score, the windows' logits pooled
+    as ``average`` says (:func:`glam_py.pooling.pool`)."""
     model.eval()
     x, _, owner = stack(windows, np.zeros(len(windows), dtype=int), which)
-    outputs = []
-    for start in range(0, len(x), batch):
-        out = model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float()
-        outputs.append(torch.softmax(out, 1) if average == "probabilities" else out)
-    scores = torch.cat(outputs).cpu().numpy()
-    sums = np.zeros((len(which), scores.shape[1]))
-    np.add.at(sums, owner, scores)
-    return sums / np.bincount(owner, minlength=len(which))[:, None]
+    logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float().cpu()
+                        for start in range(0, len(x), batch)]).numpy()
+    return pool(logits, owner, len(which), average)
 
 
 def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,

@@ -1,0 +1,60 @@
+"""From windows to utterances: the one place window scores (logits) or
+embeddings are pooled into one row per utterance, for training's
+evaluation, prediction and the report's t-SNE alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# How window rows become an utterance row: the mean of the rows ("mean", and
+# "logits", the name training and checkpoints use for it) or the mean of
+# their softmax ("probabilities").
+POOLINGS = ("logits", "probabilities", "mean")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the maximum so it cannot overflow."""
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def pool(scores: np.ndarray, owner: np.ndarray, n_utterances: int, how: str = "mean") -> np.ndarray:
+    """One row per utterance from the rows of its windows.
+
+    Sums run window by window in float64 (``np.add.at``), so the result
+    does not depend on how the windows were batched.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_windows, d)
+        Per window: logits, or an embedding.
+    owner : ndarray of int, shape (n_windows,)
+        Per window: its utterance, in ``[0, n_utterances)``.
+    n_utterances : int
+        Number of utterances (rows of the result).
+    how : {"mean", "logits", "probabilities"}
+        "mean" or "logits": the mean of the window rows; "probabilities":
+        the mean of their softmax (rows must then be logits).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_utterances, d)
+
+    Raises
+    ------
+    ValueError
+        ``how`` is unknown, or an utterance has no window.
+    """
+    if how not in POOLINGS:
+        raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")
+    scores = np.asarray(scores, dtype=np.float64)
+    if how == "probabilities":
+        scores = softmax(scores)
+    counts = np.bincount(owner, minlength=n_utterances)
+    if len(counts) > n_utterances or not counts.all():
+        raise ValueError(f"every one of the {n_utterances} utterances needs at least one window, "
+                         f"and each window an utterance in [0, {n_utterances})")
+    sums = np.zeros((n_utterances, scores.shape[1]))
+    np.add.at(sums, owner, scores)
+    return sums / counts[:, None]
