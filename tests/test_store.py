@@ -19,6 +19,7 @@ from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.featurize import part_from
 from glam_py.features import FeatureConfig
+from glam_py.atomic import write_json
 from glam_py.store import FORMAT_VERSION, FeatureStore, StoreMismatch, UnsupportedFormat, merge, write_store
 from glam_py.store import layout
 
@@ -129,7 +130,7 @@ def test_a_store_of_another_format_version_is_refused_in_one_line(reference, tmp
     store = tmp_path / "future"
     shutil.copytree(reference, store)
     settings = layout.read_json(store / layout.SETTINGS)
-    layout.write_json(store / layout.SETTINGS, settings | {"format": FORMAT_VERSION + 1})
+    write_json(store / layout.SETTINGS, settings | {"format": FORMAT_VERSION + 1})
     with pytest.raises(UnsupportedFormat) as refused:
         FeatureStore(store)
     message = str(refused.value)
