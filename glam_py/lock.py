@@ -270,6 +270,7 @@ class WriterLock:
 
     def acquire(self) -> "WriterLock":
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.took_over = self.note = None
         deadline = time.monotonic() + max(self.wait_s, GRACE_S)
         try:
             if self.joining:
