@@ -23,6 +23,7 @@ from typing import ContextManager, Literal, NamedTuple
 
 import torch
 
+# The type of a precision setting (a config field, a --precision flag).
 Precision = Literal["auto", "fp32", "bf16"]
 CHOICES: tuple[str, ...] = ("auto", "fp32", "bf16")
 # AMX tiles, or AVX512's bf16 dot products: what oneDNN uses for bf16 on a CPU.
@@ -77,7 +78,7 @@ def auto_precision(device: str) -> str:
     return "bf16" if native_bf16(device) else "fp32"
 
 
-def resolve(precision: str, device: str) -> Resolved:
+def resolve(precision: Precision, device: str) -> Resolved:
     """The precision to run with on ``device``.
 
     Parameters
@@ -110,7 +111,7 @@ def resolve(precision: str, device: str) -> Resolved:
     return Resolved(precision, None)
 
 
-def autocast(precision: str, device: str) -> ContextManager:
+def autocast(precision: Precision, device: str) -> ContextManager:
     """A context that runs the forward pass in ``precision`` on ``device``.
 
     Parameters
