@@ -18,6 +18,8 @@ choice among them, after filtering by ``model`` and ``split`` when given:
 
 from __future__ import annotations
 
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,23 +50,101 @@ def save_tensors(path: Path, state: dict) -> None:
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
+_ADVICE = "predict takes a checkpoint .pt from a run's models/ folder or the run directory"
+# The first bytes of an ONNX file: ModelProto's ir_version (field 1, a small
+# varint), then one of its next fields (producer_name ... opset_import).
+_ONNX_HEAD = re.compile(rb"\x08[\x01-\x20][\x12\x1a\x22\x28\x32\x3a\x42]")
+
+
+def _not_tensors(path: Path) -> str | None:
+    """Why ``path`` is no file of :func:`save_tensors`, told from its bytes
+    before torch reads it (torch's own errors for these are tracebacks or
+    advice to unpickle with ``weights_only=False``); None when it may be."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return f"{path}: empty file (0 bytes), not a glam checkpoint"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            return f"{path} is a TorchScript export (python -m glam_py.export), not a training checkpoint; {_ADVICE}"
+        if not any(n.endswith("/data.pkl") for n in names):
+            return f"{path}: a zip archive without torch's data.pkl, not a glam checkpoint"
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return f"{path}: truncated or damaged (a zip archive without its end), not a loadable glam checkpoint"
+    if _ONNX_HEAD.match(head):
+        return f"{path} is an ONNX export (python -m glam_py.export), not a training checkpoint; {_ADVICE}"
+    if re.match(rb"\x80[\x02-\x05]", head):  # pickle protocol 2 to 5
+        return (f"{path}: a Python pickle (or torch's legacy format), not a glam checkpoint: "
+                f"training writes torch zip archives")
+    try:
+        text = head.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        kind = "a JSON file" if text[:1] in ("{", "[") else "a text file"
+        return f"{path}: {kind}, not a glam checkpoint"
+    return f"{path}: not a glam checkpoint (unrecognised content; checkpoints are torch zip archives)"
+
+
+def _torch_problem(e: Exception) -> str:
+    """torch's reason for refusing a file, without its advice to retry with
+    ``weights_only=False`` (which would run any code the file holds)."""
+    text = str(e)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"holds a Python object ({found.group(1)}) besides tensors and plain containers, "
+                f"which could run code when read; refused")
+    found = re.search(r"WeightsUnpickler error: \s*(\S[^\n]*)", text)
+    if found:
+        return f"holds data that is not tensors and plain containers ({found.group(1).strip()}); refused"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if not first or "weights_only" in first:
+        return f"damaged ({type(e).__name__})"
+    return f"damaged ({type(e).__name__}: {first[:200]})"
+
+
 def load_tensors(path: Path) -> dict:
     """Reads a file of :func:`save_tensors` on the CPU, unpickling nothing
     but tensors and plain containers (``weights_only=True``).
+
+    Parameters
+    ----------
+    path : Path
+        The file (a checkpoint or a training state).
+
+    Returns
+    -------
+    dict
+        What was saved.
 
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
     CheckpointError
-        The file is corrupt, truncated or asks to run code.
+        In one line naming the file: an export (TorchScript or ONNX), an
+        empty, truncated or corrupt file, a pickle, JSON or other text, or
+        one that asks to run code.
     """
+    problem = _not_tensors(Path(path))
+    if problem is not None:
+        raise CheckpointError(problem)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as e:  # a corrupt file or one that asks to run code
-        raise CheckpointError(f"{path}: not a loadable glam checkpoint ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"{path}: not a loadable glam checkpoint: {_torch_problem(e)}") from None
+
+
+def _contents(state) -> str:
+    if not isinstance(state, dict):
+        return f"a {type(state).__name__}"
+    keys = sorted(map(str, state))
+    return f"a dict of {', '.join(keys[:6])}{', ...' if len(keys) > 6 else ''}" if keys else "an empty dict"
 
 
 def _require(path: Path, ok: bool, problem: str) -> None:
@@ -147,8 +227,10 @@ class Checkpoint:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint not found")
         state = load_tensors(path)
-        _require(path, isinstance(state, dict), f"expected a dict, found {type(state).__name__}")
-        found = state.get("format")
+        _require(path, isinstance(state, dict) and "format" in state,
+                 f"not a glam checkpoint (no format record; holds "
+                 f"{_contents(state)})")
+        found = state["format"]
         _require(path, found == CHECKPOINT_FORMAT,
                  f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)")
         missing = [k for k in _KEYS if k not in state]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -102,8 +103,20 @@ def test_run_directory_choice(trained_run, tmp_path):
         find(tmp_path / "nowhere")
 
 
+def _torchscript(path: Path, good: Path) -> None:
+    from glam_py.export import export_torchscript
+    export_torchscript(Checkpoint.load(good), path)
+
+
+def _onnx(path: Path, good: Path) -> None:
+    pytest.importorskip("onnx", reason="the 'export' extra is not installed")
+    from glam_py.export import export_onnx
+    export_onnx(Checkpoint.load(good), path)
+
+
 def _garbage(path: Path, good: Path) -> None:
-    path.write_bytes(os.urandom(4096))
+    # Not a zip, pickle, ONNX or text header, whatever the random bytes.
+    path.write_bytes(b"\xff\xfe\x00" + os.urandom(4096))
 
 
 def _truncated(path: Path, good: Path) -> None:
@@ -115,13 +128,61 @@ def _empty(path: Path, good: Path) -> None:
     path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("damage", [_garbage, _truncated, _empty])
-def test_corrupt_checkpoint_is_a_clear_error(trained_run, tmp_path, damage):
-    bad = tmp_path / "bad.pt"
-    damage(bad, trained_run / "models" / "glam__seed1.pt")
-    with pytest.raises(CheckpointError, match="not a loadable glam checkpoint") as e:
-        EmotionRecognizer.from_checkpoint(bad)
-    assert str(bad) in str(e.value)
+def _pickle(path: Path, good: Path) -> None:
+    path.write_bytes(pickle.dumps({"format": "glam-checkpoint-1", "labels": ["a"]}))
+
+
+def _json(path: Path, good: Path) -> None:
+    path.write_text(json.dumps({"format": "glam-checkpoint-1"}))
+
+
+def _no_format(path: Path, good: Path) -> None:
+    state = torch.load(good, weights_only=True)
+    del state["format"]
+    save_tensors(path, state)
+
+
+def _a_list(path: Path, good: Path) -> None:
+    save_tensors(path, [torch.zeros(2)])
+
+
+def _other_format(path: Path, good: Path) -> None:
+    save_tensors(path, {**torch.load(good, weights_only=True), "format": "glam-checkpoint-7"})
+
+
+def _missing_keys(path: Path, good: Path) -> None:
+    state = torch.load(good, weights_only=True)
+    del state["labels"]
+    save_tensors(path, state)
+
+
+@pytest.mark.parametrize("make,name,problem", [
+    (_torchscript, "model.pt", "is a TorchScript export (python -m glam_py.export), not a training checkpoint; "
+     "predict takes a checkpoint .pt from a run's models/ folder or the run directory"),
+    (_onnx, "model.onnx", "is an ONNX export (python -m glam_py.export), not a training checkpoint; "
+     "predict takes a checkpoint .pt from a run's models/ folder or the run directory"),
+    (_garbage, "bad.pt", ": not a glam checkpoint (unrecognised content"),
+    (_truncated, "bad.pt", ": truncated or damaged"),
+    (_empty, "bad.pt", ": empty file (0 bytes), not a glam checkpoint"),
+    (_pickle, "bad.pkl", ": a Python pickle (or torch's legacy format), not a glam checkpoint"),
+    (_json, "bad.json", ": a JSON file, not a glam checkpoint"),
+    (_no_format, "bad.pt", ": not a glam checkpoint (no format record; holds a dict of average, features"),
+    (_a_list, "bad.pt", ": not a glam checkpoint (no format record; holds a list)"),
+    (_other_format, "bad.pt", ": format 'glam-checkpoint-7' is not 'glam-checkpoint-1'"),
+    (_missing_keys, "bad.pt", ": missing keys: labels"),
+])
+def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(trained_run, tmp_path, capsys, make, name, problem):
+    bad = tmp_path / name
+    make(bad, trained_run / "models" / "apcnn__seed1.pt")
+    capsys.readouterr()
+    wav = str(trained_run.parent / "demo" / "wav" / "spk00_angry_000.wav")
+    assert predict_main(["--checkpoint", str(bad), "--quiet", wav]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {bad}") and problem in lines[0], captured.err
+    for raw in ("Traceback", "weights_only", "file an issue", "KeyError", "EOFError", "format None"):
+        assert raw not in captured.err
 
 
 @pytest.mark.parametrize("changes,problem", [
@@ -379,7 +440,7 @@ def test_cli_fatal_errors_exit_non_zero(trained_run, tmp_path, capsys):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     wav = str(trained_run.parent / "demo" / "wav" / "spk00_angry_000.wav")
     assert predict_main(["--checkpoint", str(tmp_path / "junk.pt"), wav]) == 1
-    assert "junk.pt: not a loadable glam checkpoint" in capsys.readouterr().err
+    assert "junk.pt: a text file, not a glam checkpoint" in capsys.readouterr().err
     assert predict_main(["--checkpoint", str(trained_run), wav]) == 1
     assert "choose one with model=" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
