@@ -26,6 +26,7 @@ from typing import Callable, Iterator, TextIO
 from tqdm import tqdm
 
 from glam_py.audio_inputs import AudioInput, expand
+from glam_py.features import PAD_CHOICES
 from glam_py.recognizer import EmotionRecognizer, Prediction
 
 FORMATS = ("table", "csv", "json")
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device for the model, e.g. cpu or cuda:0 (default: cuda when available).")
     p.add_argument("--batch-size", type=int, default=256,
                    help="windows per model call; lower it to save memory on a GPU.")
+    p.add_argument("--pad", choices=PAD_CHOICES, default=None,
+                   help="utterances shorter than a window: drop them (no label, status too_short), "
+                   "tile, zero-pad or repeat them to one window (default: the checkpoint's padding, "
+                   "tile when it dropped them).")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar and no checkpoint line on stderr (the error summary stays).")
     return p
@@ -149,7 +154,7 @@ class JsonWriter:
         ckpt = recognizer.checkpoint
         self.f, self.first = f, True
         head = {"checkpoint": str(ckpt.path), "model": ckpt.model_name, "labels": list(ckpt.labels),
-                "average": ckpt.average, "features": ckpt.features.to_dict()}
+                "average": ckpt.average, "features": recognizer.features.to_dict()}
         f.write(json.dumps(head)[:-1] + ', "predictions": [\n')
 
     def row(self, item: AudioInput, p: Prediction) -> None:
@@ -172,7 +177,7 @@ def summary(counts: Counter, total: int) -> str:
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
     recognizer = EmotionRecognizer.from_checkpoint(args.checkpoint, args.device, args.threads, model=args.model,
-                                                   split=args.split, batch_size=args.batch_size)
+                                                   split=args.split, batch_size=args.batch_size, pad=args.pad)
     ckpt, cfg = recognizer.checkpoint, recognizer.features
     if not args.quiet:
         print(f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "

@@ -8,8 +8,9 @@ signals in, one label and the probability of every class per utterance out.
     >>> rec.predict([y], sample_rate=44100)        # arrays at any rate
 
 Audio is featurised with exactly the checkpoint's feature settings (those
-of its test split: window, overlap, short-utterance padding) through the
-Rust frontend, and scored by the model with BatchNorm folded away, so the
+of its test split: window, overlap, short-utterance padding; utterances
+shorter than a window are tiled when training dropped them, so every file
+that holds audio gets a label) through the Rust frontend, and scored by the model with BatchNorm folded away, so the
 result is what the training run's evaluation computes for the same audio.
 """
 
@@ -46,8 +47,9 @@ class WindowPrediction:
 @dataclass
 class Prediction:
     """One utterance. ``status`` is "ok", "padded" (shorter than a window,
-    tiled or zero-padded to one as the checkpoint's ``pad`` says), "too_short"
-    (shorter than a window under ``pad="drop"``: no window, so no label) or
+    tiled, zero-padded or repeated to one as the recognizer's ``pad`` says),
+    "too_short" (shorter than a window under an explicit ``pad="drop"``: no
+    window, so no label) or
     "error" (not readable or not usable audio); ``note`` says why for every
     status but "ok". ``label`` and ``probabilities`` are empty when there
     was no window to score."""
@@ -66,14 +68,64 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def default_pad(trained: features.FeatureConfig) -> str:
+    """How prediction pads an utterance shorter than a window: as training
+    did, or by tiling when training dropped such utterances (a prediction
+    must label every file that holds audio)."""
+    return "tile" if trained.pad == "drop" else trained.pad
+
+
 class EmotionRecognizer:
-    """A trained model and the feature settings it was tested with."""
+    """A trained model and the feature settings it was tested with.
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        The trained model (:meth:`Checkpoint.load`).
+    device : str or None, default None
+        torch device of the model, e.g. "cpu" or "cuda:0"; None: CUDA when
+        available, else the CPU.
+    threads : int or None, default None
+        CPU threads for torch (process-wide) and for the feature frontend
+        (per call); None: all cores.
+    batch_size : int, default 256
+        Windows per model call; lower it to save memory on a GPU.
+    files_per_chunk : int, default 64
+        Audio files featurised together; bounds memory however many files
+        :meth:`iter_predict` is given.
+    pad : str or None, default None
+        Utterances shorter than one window: one of
+        :data:`glam_py.features.PAD_CHOICES`. None: as the checkpoint's
+        training padded them, or "tile" when it dropped them, so that every
+        file that holds audio gets a label ("drop" leaves short ones
+        without, status "too_short").
+
+    Attributes
+    ----------
+    checkpoint : Checkpoint
+    features : FeatureConfig
+        The settings audio is featurised with: the checkpoint's, with the
+        padding chosen by ``pad``.
+    labels : tuple of str
+        Class names, in the order of the model's outputs.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` or ``files_per_chunk`` is below 1, or ``pad`` is not
+        one of :data:`glam_py.features.PAD_CHOICES`.
+    CheckpointError
+        The checkpoint's weights do not fit its model.
+    """
 
     def __init__(self, checkpoint: Checkpoint, device: str | None = None, threads: int | None = None,
-                 batch_size: int = 256, files_per_chunk: int = 64):
+                 batch_size: int = 256, files_per_chunk: int = 64, pad: str | None = None):
         if batch_size < 1 or files_per_chunk < 1:
             raise ValueError("batch_size and files_per_chunk must be at least 1")
+        if pad is not None and pad not in features.PAD_CHOICES:
+            raise ValueError(f"pad={pad!r}: choose one of {', '.join(features.PAD_CHOICES)}")
         self.checkpoint = checkpoint
+        self._features = checkpoint.features.replace(pad=pad or default_pad(checkpoint.features))
         self.device = device or _default_device()
         self.threads = threads
         self.batch_size = batch_size
@@ -86,13 +138,50 @@ class EmotionRecognizer:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None, threads: int | None = None, *,
                         model: str | None = None, split: str | None = None,
-                        batch_size: int = 256) -> "EmotionRecognizer":
-        """Loads a checkpoint file, or the one a run directory holds (see
-        :mod:`glam_py.checkpoints` for the choice; ``model`` and ``split``
-        narrow it). ``device`` defaults to CUDA when available, else the CPU;
-        ``threads`` sets torch's (process-wide) thread count and the
-        frontend's. Raises FileNotFoundError or :class:`CheckpointError`."""
-        return cls(Checkpoint.load(checkpoints.find(path, model, split)), device, threads, batch_size)
+                        batch_size: int = 256, pad: str | None = None) -> "EmotionRecognizer":
+        """Loads a checkpoint file, or the one a run directory holds.
+
+        Parameters
+        ----------
+        path : str or Path
+            A checkpoint ``.pt`` file, or a training run directory
+            (``python -m glam_py.train --out``); see :mod:`glam_py.checkpoints`
+            for the choice among its checkpoints.
+        device : str or None, default None
+            torch device; None: CUDA when available, else the CPU.
+        threads : int or None, default None
+            torch's (process-wide) thread count and the frontend's; None:
+            all cores.
+        model : str or None, default None
+            In a run directory with several models: which one (e.g. "glam").
+        split : str or None, default None
+            In a run directory: which split's model (e.g. "seed3"); None: the
+            first in natural order.
+        batch_size : int, default 256
+            Windows per model call.
+        pad : str or None, default None
+            Short-utterance padding, as for :class:`EmotionRecognizer`; None:
+            the checkpoint's, or "tile" when its training dropped them.
+
+        Returns
+        -------
+        EmotionRecognizer
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        CheckpointError
+            ``path`` is no usable checkpoint (an export, a damaged or
+            foreign file, an inconsistent checkpoint), or a run directory
+            without one or with several models and no ``model``; the
+            message names the file and the problem.
+        ValueError
+            ``pad`` or ``batch_size`` is invalid, or ``model``/``split``
+            were given with a checkpoint file.
+        """
+        return cls(Checkpoint.load(checkpoints.find(path, model, split)), device, threads, batch_size,
+                   pad=pad)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -100,27 +189,71 @@ class EmotionRecognizer:
 
     @property
     def features(self) -> features.FeatureConfig:
-        return self.checkpoint.features
+        return self._features
 
     def predict(self, inputs: Input | Sequence[Input], sample_rate: int | None = None,
                 windows: bool = False) -> list[Prediction]:
-        """Every prediction of :meth:`iter_predict`, as a list."""
+        """Every prediction of :meth:`iter_predict`, as a list.
+
+        Parameters
+        ----------
+        inputs : path, array, or a sequence of them
+            As for :meth:`iter_predict`.
+        sample_rate : int or None, default None
+            Rate of array inputs in Hz.
+        windows : bool, default False
+            Also give every window's own prediction.
+
+        Returns
+        -------
+        list of Prediction
+            One per input, in input order.
+
+        Raises
+        ------
+        ValueError
+            Arrays given without ``sample_rate``.
+        """
         return list(self.iter_predict(inputs, sample_rate, windows))
 
     def iter_predict(self, inputs: Input | Iterable[Input], sample_rate: int | None = None,
                      windows: bool = False) -> Iterator[Prediction]:
         """One :class:`Prediction` per input, in input order, as soon as it
-        is ready. Inputs are audio file paths (featurised in parallel,
-        ``files_per_chunk`` at a time, so memory stays bounded however many
-        there are) or 1-D float arrays at ``sample_rate`` Hz (required for
-        arrays; resampled to the checkpoint's rate).
+        is ready.
 
         The utterance's probabilities are the softmax of the mean of its
         windows' logits when the checkpoint's ``average`` is "logits" (the
         default in training), or the mean of its windows' softmax
         probabilities when it is "probabilities" -- the score training's
-        evaluation takes the arg-max of. ``windows=True`` adds every
-        window's own prediction with its start and end in seconds."""
+        evaluation takes the arg-max of. An utterance shorter than one
+        window is padded as :attr:`features` says (status "padded"), or
+        left without a label under ``pad="drop"`` (status "too_short").
+
+        Parameters
+        ----------
+        inputs : path, array, or an iterable of them
+            Audio file paths (str or os.PathLike; featurised in parallel,
+            ``files_per_chunk`` at a time, so memory stays bounded however
+            many there are) or 1-D float arrays at ``sample_rate``.
+        sample_rate : int or None, default None
+            Rate of the array inputs in Hz (required for arrays; resampled
+            to the checkpoint's rate, ``features.sample_rate``).
+        windows : bool, default False
+            Also give every window's own prediction, with its start and end
+            in seconds (``Prediction.windows``).
+
+        Yields
+        ------
+        Prediction
+            One per input. A file that cannot be read or an array that is
+            not usable audio gives status "error" and why in ``note``; it
+            raises nothing.
+
+        Raises
+        ------
+        ValueError
+            Arrays given without ``sample_rate``.
+        """
         items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
         if sample_rate is None and any(isinstance(x, np.ndarray) for x in items):
             raise ValueError("sample_rate is required to predict from arrays (the rate of the "

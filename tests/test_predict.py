@@ -315,22 +315,57 @@ def test_unreadable_files_are_reported_and_the_rest_predicted(glam, demo_wavs, t
     assert bad_array.status == "error" and "array[0]" == bad_array.source
 
 
-@pytest.mark.parametrize("pad,status,note", [
-    ("drop", "too_short", "dropped"), ("tile", "padded", "tiled to one window"),
-    ("zero", "padded", "zero-padded to one window")])
-def test_short_utterances_follow_the_checkpoints_pad_setting(trained_run, tmp_path, demo_wavs, pad, status, note):
-    rec = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / f"{pad}.pt", "apcnn", features={"pad": pad})), threads=2)
+@pytest.mark.parametrize("trained,asked,status,note", [
+    ("drop", None, "padded", "tiled to one window"), ("tile", None, "padded", "tiled to one window"),
+    ("zero", None, "padded", "zero-padded to one window"), ("tile", "drop", "too_short", "dropped"),
+    ("drop", "zero", "padded", "zero-padded to one window")])
+def test_short_utterances_are_padded_as_in_training_or_tiled(trained_run, tmp_path, demo_wavs, trained, asked,
+                                                              status, note):
+    # A checkpoint whose training dropped short utterances still labels them
+    # (tiled); only an explicit pad="drop" leaves them without a label.
+    path = variant(trained_run, tmp_path / f"{trained}.pt", "apcnn", features={"pad": trained})
+    rec = EmotionRecognizer(Checkpoint.load(path), threads=2, pad=asked)
+    assert rec.features.pad == (asked or ("tile" if trained == "drop" else trained))
     y = features.load(demo_wavs[0], 16000)[: int(1.3 * 16000)]
     sf.write(tmp_path / "short.wav", y, 16000)
     for p in (rec.predict(y, sample_rate=16000, windows=True)[0],
               rec.predict(tmp_path / "short.wav", windows=True)[0]):
         assert p.status == status and note in p.note and "1.300 s is shorter than one 2.000 s window" in p.note
         assert p.duration_s == pytest.approx(1.3)
-        if pad == "drop":
+        if status == "too_short":
             assert p.label is None and p.probabilities == {} and p.n_windows == 0 and p.windows == []
         else:
             assert p.label in rec.labels and p.n_windows == 1
             assert (p.windows[0].start_s, p.windows[0].end_s) == (0.0, pytest.approx(1.3))
+    with pytest.raises(ValueError, match="pad='mirror': choose one of drop, tile, zero, repeat"):
+        EmotionRecognizer(Checkpoint.load(path), pad="mirror")
+
+
+def test_short_emodb_files_get_labels_from_tiled_windows(trained_run, emodb_files, tmp_path, capsys, monkeypatch):
+    # A checkpoint trained with pad=drop, as the main job's: EmoDB's short
+    # utterances (under the 2 s window) are labelled, from exactly the
+    # windows features.featurize gives with pad=tile.
+    path = variant(trained_run, tmp_path / "dropped.pt", "apcnn", features={"pad": "drop"})
+    short = [f for f in emodb_files if sf.info(f).duration < 2.0][:6]
+    assert len(short) == 6
+    rec = EmotionRecognizer.from_checkpoint(path, threads=2)
+    seen = []
+    scored = rec.window_logits
+    monkeypatch.setattr(rec, "window_logits", lambda w: seen.append(w.copy()) or scored(w))
+    predictions = rec.predict(short)
+    assert [p.status for p in predictions] == ["padded"] * 6
+    assert all(p.label in rec.labels and p.n_windows == 1 for p in predictions)
+    tiled = features.featurize(short, rec.checkpoint.features.replace(pad="tile"), threads=2).windows
+    np.testing.assert_array_equal(np.concatenate(seen), tiled)
+
+    out = tmp_path / "p.csv"
+    assert predict_main(["--checkpoint", str(path), "--quiet", "--output", str(out), *map(str, short)]) == 0
+    assert {row["status"] for row in csv.DictReader(out.open())} == {"padded"}
+    assert predict_main(["--checkpoint", str(path), "--pad", "drop", "--output", str(out), *map(str, short)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {row["status"] for row in rows} == {"too_short"} and {row["prediction"] for row in rows} == {""}
+    err = capsys.readouterr().err
+    assert "pad=drop" in err and "6 utterances: 6 too short" in err
 
 
 def test_window_predictions_and_both_averages(trained_run, apcnn, demo_wavs, tmp_path):
@@ -453,6 +488,6 @@ def test_cli_help_explains_every_flag(capsys):
         predict_main(["--help"])
     text = capsys.readouterr().out
     for flag in ("--checkpoint", "--model", "--split", "--output", "--format", "--windows", "--threads",
-                 "--device", "--batch-size", "--quiet"):
+                 "--device", "--batch-size", "--pad", "--quiet"):
         assert flag in text
     assert text.count("\n  --") >= 10
