@@ -2,7 +2,10 @@
 TorchScript or ONNX file, for serving without this package.
 
     python -m glam_py.export --checkpoint runs/latest --out glam.pt
-    python -m glam_py.export --checkpoint runs/latest --out glam.onnx --format onnx
+    python -m glam_py.export --checkpoint runs/latest --out glam.onnx
+
+The format follows the extension of --out (.pt, .ts, .torchscript:
+TorchScript; .onnx: ONNX); --format is needed only for another extension.
 
 The exported model maps ``[batch, 1, n_features, n_frames]`` MFCC windows
 (any batch size) to ``[batch, n_classes]`` logits. It is the BatchNorm-folded
@@ -27,13 +30,118 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
 
 from glam_py import checkpoints, models
 from glam_py.checkpoints import Checkpoint
 
-__all__ = ["export_onnx", "export_torchscript", "exportable_model", "metadata"]
+__all__ = ["EXTENSIONS", "ExportError", "check_opset", "export_onnx", "export_torchscript", "exportable_model",
+           "format_for", "load_torchscript", "metadata"]
 
 FORMATS = ("torchscript", "onnx")
+#: The export format each extension of the output file stands for.
+EXTENSIONS = {".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript", ".onnx": "onnx"}
+# The opsets torch's TorchScript-based ONNX exporter (the one used here)
+# writes, from 9: below it GLAM's GELU has no ONNX operator (Erf) and torch
+# folds no constants.
+OPSETS = range(9, ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET + 1)
+# torch 2.x marks TorchScript deprecated in favour of torch.export, but it is
+# still what libtorch (C++) and older runtimes load; these warnings are about
+# torch's roadmap, not about the file.
+_JIT_DEPRECATED = r"`torch\.jit\.(trace|trace_method|save|load)` is deprecated"
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked; the message (one line)
+    names the file or flag and the problem."""
+
+
+def format_for(out: str | Path, asked: str | None = None) -> str:
+    """The export format of the file ``out``: the one its extension stands
+    for (:data:`EXTENSIONS`), or ``asked`` for another extension.
+
+    Parameters
+    ----------
+    out : str or Path
+        The file to write.
+    asked : str or None, default None
+        The format asked for (``--format``): "torchscript" or "onnx"; None:
+        from the extension.
+
+    Returns
+    -------
+    str
+        "torchscript" or "onnx".
+
+    Raises
+    ------
+    ExportError
+        ``asked`` contradicts the extension, is not a format, or is None
+        with an extension that names none.
+    """
+    if asked is not None and asked not in FORMATS:
+        raise ExportError(f"--format {asked}: choose one of {', '.join(FORMATS)}")
+    suffix = Path(out).suffix.lower()
+    implied = EXTENSIONS.get(suffix)
+    known = ", ".join(f"{ext} ({fmt})" for ext, fmt in EXTENSIONS.items())
+    if implied is None:
+        if asked is None:
+            raise ExportError(f"--out {out}: cannot tell the export format from "
+                              f"{'the extension ' + suffix if suffix else 'a name without extension'}; "
+                              f"use {known}, or pass --format")
+        return asked
+    if asked is not None and asked != implied:
+        raise ExportError(f"--format {asked} contradicts --out {out}, whose extension {suffix} "
+                          f"means {implied}; drop --format or name the file for {asked}")
+    return implied
+
+
+def check_opset(opset: int) -> int:
+    """``opset`` when torch's ONNX exporter can write it.
+
+    Parameters
+    ----------
+    opset : int
+        ONNX opset version.
+
+    Returns
+    -------
+    int
+        ``opset``.
+
+    Raises
+    ------
+    ExportError
+        Outside :data:`OPSETS` (9 to 20 with torch 2.15).
+    """
+    if opset not in OPSETS:
+        raise ExportError(f"--opset {opset}: choose {OPSETS.start} to {OPSETS.stop - 1} (the opsets "
+                          f"torch's ONNX exporter writes for these models)")
+    return opset
+
+
+def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
+    """A TorchScript export and its metadata, without torch's deprecation
+    warning (``torch.jit.load(path, _extra_files={"glam.json": ""})`` with
+    that one warning silenced).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file of :func:`export_torchscript`.
+
+    Returns
+    -------
+    module : torch.jit.ScriptModule
+        Maps ``[batch, 1, n_features, n_frames]`` windows to logits.
+    metadata : dict
+        The parsed ``glam.json`` (see :func:`metadata`).
+    """
+    extra = {"glam.json": ""}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _JIT_DEPRECATED, FutureWarning)
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    return module, json.loads(extra["glam.json"])
 
 
 def metadata(checkpoint: Checkpoint) -> str:
@@ -55,15 +163,14 @@ def _example(checkpoint: Checkpoint, batch: int = 2) -> torch.Tensor:
 
 
 def export_torchscript(checkpoint: Checkpoint, out: str | Path) -> Path:
-    """Traces the model and saves it; ``torch.jit.load(out)`` gives it back,
-    with the metadata under ``_extra_files={"glam.json": ""}``."""
+    """Traces the model and saves it; :func:`load_torchscript` (or
+    ``torch.jit.load(out)``, with the metadata under
+    ``_extra_files={"glam.json": ""}``) gives it back."""
     model = exportable_model(checkpoint)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # torch 2.x marks TorchScript deprecated in favour of torch.export, but
-        # it is still what libtorch (C++) and older runtimes load.
-        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", _JIT_DEPRECATED, FutureWarning)
         with torch.no_grad():
             traced = torch.jit.trace(model, _example(checkpoint))
         torch.jit.save(traced, str(out), _extra_files={"glam.json": metadata(checkpoint)})
@@ -72,7 +179,17 @@ def export_torchscript(checkpoint: Checkpoint, out: str | Path) -> Path:
 
 def export_onnx(checkpoint: Checkpoint, out: str | Path, opset: int = 17) -> Path:
     """Exports with a dynamic batch axis (input ``windows``, output
-    ``logits``) and stores the metadata as the model's ``glam.json`` property."""
+    ``logits``) and stores the metadata as the model's ``glam.json`` property.
+
+    Raises
+    ------
+    ExportError
+        ``opset`` is outside :data:`OPSETS`, or cannot express the model
+        (the exporter or ONNX's checker refuses it); in one line.
+    ImportError
+        The onnx package is missing.
+    """
+    check_opset(opset)
     try:
         import onnx
     except ImportError as e:
@@ -85,12 +202,21 @@ def export_onnx(checkpoint: Checkpoint, out: str | Path, opset: int = 17) -> Pat
         # the torch.export-based one needs onnxscript too, takes 4x as long
         # for GLAM and gives the same outputs for these models.
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (_example(checkpoint),), str(out), input_names=["windows"],
-                          output_names=["logits"], opset_version=opset, dynamo=False,
-                          dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}})
+        try:
+            torch.onnx.export(model, (_example(checkpoint),), str(out), input_names=["windows"],
+                              output_names=["logits"], opset_version=opset, dynamo=False,
+                              dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}})
+        except torch.onnx.OnnxExporterError as e:
+            # Its message goes on with the whole graph; the first line says why.
+            raise ExportError(f"{checkpoint.model_name} cannot be exported to ONNX opset {opset}: "
+                              f"{str(e).strip().splitlines()[0]}") from None
     proto = onnx.load(str(out))
     onnx.helper.set_model_props(proto, {"glam.json": metadata(checkpoint)})
-    onnx.checker.check_model(proto)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise ExportError(f"{checkpoint.model_name} at ONNX opset {opset} is not a valid ONNX model: "
+                          f"{str(e).strip().splitlines()[0]}") from None
     onnx.save(proto, str(out))
     return out
 
@@ -103,14 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="in a run directory with several models: which one.")
     p.add_argument("--split", default=None, help="in a run directory: which split's model.")
     p.add_argument("--out", type=Path, required=True, help="the file to write.")
-    p.add_argument("--format", choices=FORMATS, default="torchscript",
-                   help="torchscript (torch.jit.load; the default) or onnx (needs the 'export' extra).")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="torchscript or onnx (needs the 'export' extra); default: from the extension of "
+                   "--out (.pt, .ts, .torchscript: torchscript; .onnx: onnx).")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17).")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.format = format_for(args.out, args.format)
+        if args.format == "onnx":
+            check_opset(args.opset)
+    except ExportError as e:
+        parser.error(str(e))
     try:
         checkpoint = Checkpoint.load(checkpoints.find(args.checkpoint, args.model, args.split))
         if args.format == "onnx":
