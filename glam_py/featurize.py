@@ -26,7 +26,7 @@ from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, 
                          feature_config_from, label_map)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
-from glam_py.store import StoreMismatch, merge, write_store
+from glam_py.store import FeatureStore, StoreMismatch, merge, write_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +105,8 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
     print(f"{len(utterances)} files to featurise ({len(corpus.left_out)} left out before); this run: "
           f"{report.failed_files} unreadable, {report.too_short} shorter than a window "
           f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete")
+    if report.complete:
+        print(FeatureStore(args.out).skipped_summary() or f"left out: none of {len(utterances)} utterances")
     return 1 if args.strict and report.failed_files else 0
 
 

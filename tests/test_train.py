@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
+import soundfile as sf
 import pytest
 import torch
 
@@ -161,3 +164,29 @@ def test_torchrun_spreads_splits_over_two_gloo_processes(small, tmp_path):
     assert split_metrics(a) == split_metrics(b)
     # Each rank trained one of the two splits.
     assert len(list((tmp_path / "two" / "splits").glob("*.json"))) == 2
+
+
+def test_a_run_names_the_utterances_it_left_out_and_why(small, tmp_path, capsys):
+    # The main job's way (pad=drop, the default), on a corpus with a class
+    # outside the label map: the summary says what was dropped, and again
+    # when the run comes back to its cached store and finished splits.
+    from glam_py.train.__main__ import main as train_main
+
+    root = tmp_path / "corpus"
+    shutil.copytree(small[0] / "wav", root / "wav")
+    shutil.copy(small[0] / "manifest.csv", root / "manifest.csv")
+    command = ["--corpus", "csv", "--root", str(root), "--labels", "neutral,happy,angry", "--models", "apcnn",
+               "--repeats", "1", "--epochs", "1", "--cache", str(tmp_path / "cache"), "--threads", "2",
+               "--out", str(tmp_path / "run"), "--no-report"]
+    short = sum(sf.info(root / "wav" / name).duration < 2.0 for name in os.listdir(root / "wav")
+                if "_sad_" not in name)
+    assert short > 0
+    for _ in range(2):
+        assert train_main(command) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("left out:")]
+        assert len(lines) == 1, lines
+        summary, _, listed = lines[0].partition(" — see ")
+        assert summary == (f"left out: {short + 12} of 48 utterances ({short} shorter than a window with "
+                           f"pad=drop; 0 unreadable; 12 not in the label map)")
+        with open(listed, newline="") as f:  # the test store's list of them
+            assert len(list(csv.DictReader(f))) == short + 12

@@ -3,6 +3,7 @@ view into memory-mapped shards (nothing is copied until used)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,15 @@ import numpy as np
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
 from glam_py.store.format import StoreMismatch, describe_differences, expected_shards, read_settings
+
+
+def _cause(reason: str) -> str:
+    # The reasons the store writer and the corpus readers record (skipped.csv).
+    if reason.startswith("too short"):
+        return "short"
+    if reason.startswith("unreadable"):
+        return "unreadable"
+    return "label map" if "not in the label map" in reason else "reader"
 
 
 class FeatureStore:
@@ -58,6 +68,26 @@ class FeatureStore:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def skipped_summary(self) -> str | None:
+        """How many files of the corpus the store left out, and why, in one
+        line naming ``skipped.csv`` (which lists each); None when none was.
+
+        The reasons are counted apart: shorter than a window (under the
+        store's ``pad``), unreadable, not in the label map, and left out by
+        the corpus reader (a name outside its convention, missing audio).
+        """
+        if not self.skipped:
+            return None
+        why = Counter(_cause(row["reason"]) for row in self.skipped)
+        parts = [f"{why['short']} shorter than a window with pad={self.config.pad}", f"{why['unreadable']} unreadable"]
+        if why["label map"]:
+            parts.append(f"{why['label map']} not in the label map")
+        if why["reader"]:
+            parts.append(f"{why['reader']} left out by the corpus reader (name or missing audio)")
+        total = len(self.index) + len(self.skipped)
+        return (f"left out: {len(self.skipped)} of {total} utterance{'s' if total != 1 else ''} "
+                f"({'; '.join(parts)}) — see {self.root / layout.SKIPPED}")
 
     @property
     def n_windows(self) -> int:

@@ -159,6 +159,9 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
             world.barrier()
     if not world.is_main:
         return None
+    left_out = test_store.skipped_summary()
+    if left_out:
+        log(left_out)
     return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names,
                   base.select)
 
