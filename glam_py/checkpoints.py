@@ -157,6 +157,9 @@ class Checkpoint:
     """A trained model and everything needed to rebuild it and featurise
     audio exactly as its test split was.
 
+    Training writes one per model and split (``RUN/models/<model>__<split>.pt``);
+    :meth:`load` reads one back, checked.
+
     Parameters
     ----------
     model_name : str
@@ -164,7 +167,8 @@ class Checkpoint:
     n_classes : int
         Number of classes, ``len(labels)``.
     input_shape : tuple of int
-        ``(n_features, n_frames)`` of one window, as ``features`` gives.
+        ``(n_features, n_frames)`` of one window, as ``features`` gives
+        (coefficients, frames; (26, 63) for 2 s windows at the defaults).
     labels : tuple of str
         Class names, in the order of the model's outputs.
     features : FeatureConfig
@@ -174,7 +178,7 @@ class Checkpoint:
         "probabilities" (see :func:`glam_py.pooling.pool`).
     state_dict : dict of str to Tensor
         The model's weights.
-    path : Path or None
+    path : Path or None, default None
         The file it was loaded from; None for one not read from a file.
     """
 
@@ -205,6 +209,10 @@ class Checkpoint:
     def load(cls, path: str | Path) -> "Checkpoint":
         """Reads and checks a checkpoint file written by :meth:`save`.
 
+        Nothing but tensors and plain containers is unpickled; the file's
+        kind is told from its bytes first, so an export or a foreign file
+        gets a message saying what it is.
+
         Parameters
         ----------
         path : str or Path
@@ -220,8 +228,11 @@ class Checkpoint:
         FileNotFoundError
             ``path`` is missing.
         CheckpointError
-            Naming the file and the problem: truncated, not a checkpoint,
-            of another format version, missing keys or inconsistent.
+            In one line naming the file and the problem: a TorchScript or
+            ONNX export, an empty, truncated or damaged file, a pickle,
+            JSON or other text, no format record, another format version,
+            missing keys or inconsistent entries, or objects that could run
+            code.
         """
         path = Path(path)
         if not path.is_file():
@@ -288,9 +299,34 @@ def _describe(candidates: list[Training]) -> str:
 
 
 def find(path: str | Path, model: str | None = None, split: str | None = None) -> Path:
-    """The checkpoint file that ``path`` stands for: ``path`` itself when it
-    is a file, else the choice described in this module's docstring among
-    ``path/models/*.pt`` (or ``path/*.pt`` for a bare folder of them)."""
+    """The checkpoint file that ``path`` stands for.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint file, a training run directory, or a bare folder of
+        ``<model>__<split>.pt`` checkpoints.
+    model : str or None, default None
+        In a folder: keep only this model's checkpoints.
+    split : str or None, default None
+        In a folder: keep only this split's checkpoints.
+
+    Returns
+    -------
+    Path
+        ``path`` itself when it is a file, else the choice described in
+        this module's docstring among ``path/models/*.pt`` (or ``path/*.pt``).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        ``model`` or ``split`` given with a file.
+    CheckpointError
+        A folder without a checkpoint, none left after ``model`` and
+        ``split``, or several models left; the candidates are listed.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: checkpoint or run directory not found")
