@@ -1,16 +1,83 @@
 """The one way files are written: atomically, so a crash (or a kill) leaves
 either the old file or the new one, never half of it. Feature stores,
-checkpoints, training state and run directories all write through here."""
+checkpoints, training state and run directories all write through here.
+
+Every write also gives the file's :class:`Record` (its size and SHA-256),
+which the store's shards and the checkpoints keep in a *check file* beside
+them (:func:`write_checks`), so that a file truncated or altered later is
+refused when opened (:func:`verify`) instead of being used.
+
+A full disk (or a file size limit) fails the write with :class:`WriteFailed`:
+one line naming the file, and the temporary file removed, so the folder is
+as before the write and the same command resumes once there is space."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Mapping
+
+CHECK_SUFFIX = ".check.json"
+_CHUNK = 1 << 20
+# What each error of a full disk or a size limit is called in messages.
+_NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "no space left (disk quota exceeded)",
+             errno.EFBIG: "file too large (over the file size limit)"}
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+class WriteFailed(OSError):
+    """A file could not be written for lack of space; ``str()`` is one line
+    naming the file."""
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class DamagedFile(ValueError):
+    """A file whose size or checksum differs from the record written with
+    it; the message names the file.
+
+    Attributes
+    ----------
+    path : Path
+        The damaged file.
+    """
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a file held when it was written.
+
+    Parameters
+    ----------
+    size : int
+        Its length in bytes.
+    sha256 : str
+        The SHA-256 of its bytes, in hex.
+    """
+
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> "Record":
+        """The record of ``path`` as it is now (reads the whole file)."""
+        h, size = hashlib.sha256(), 0
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        return cls(size, h.hexdigest())
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Record:
     """Writes ``path`` through ``write``, which gets an open binary file.
 
     The bytes go to a temporary file next to ``path`` (named after the
@@ -23,21 +90,91 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         The file to write; its folder is created when missing.
     write : callable
         Called once with the temporary file, opened ``"wb"``.
+
+    Returns
+    -------
+    Record
+        The size and SHA-256 of the bytes written.
+
+    Raises
+    ------
+    WriteFailed
+        The disk is full, a quota or the file size limit is reached; the
+        temporary file is removed and ``path`` left as it was.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        record = Record.of(tmp)  # read back from the page cache
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+            raise WriteFailed(e.errno, f"{path}: cannot write, {_NO_SPACE[e.errno]}; free some space "
+                                       f"and run the same command again to resume") from e
+        raise
+    return record
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> Record:
     """``text`` as UTF-8, atomically."""
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def write_json(path: Path, value: dict) -> None:
+def write_json(path: Path, value: dict) -> Record:
     """``value`` as JSON (keys sorted, indent 1), atomically."""
-    write_text(path, json.dumps(value, indent=1, sort_keys=True))
+    return write_text(path, json.dumps(value, indent=1, sort_keys=True))
+
+
+def check_file(path: Path) -> Path:
+    """The check file of ``path`` (a checkpoint): ``PATH.check.json``."""
+    return path.with_name(path.name + CHECK_SUFFIX)
+
+
+def write_checks(check: Path, records: Mapping[Path, Record]) -> None:
+    """Records the files of ``records`` (all in the folder of ``check``) in
+    the check file ``check``, atomically: ``{name: {"size", "sha256"}}``."""
+    write_json(check, {p.name: {"size": r.size, "sha256": r.sha256} for p, r in records.items()})
+
+
+def damaged(check: Path, full: bool = True) -> list[DamagedFile]:
+    """The files that the check file ``check`` records and that differ from
+    their record: in size always, in SHA-256 too when ``full``; a missing
+    file, or ``check`` itself unreadable, counts as damaged."""
+    try:
+        recorded = json.loads(check.read_text(encoding="utf-8"))
+        records = {check.parent / name: Record(int(r["size"]), str(r["sha256"])) for name, r in recorded.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return [DamagedFile(check, f"{check}: damaged check file ({type(e).__name__}: {e})")]
+    found = []
+    for path, record in records.items():
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            found.append(DamagedFile(path, f"{path}: missing, though {check.name} records it"))
+            continue
+        if size != record.size:
+            found.append(DamagedFile(path, f"{path}: damaged: {size} bytes where {record.size} were written "
+                                           f"(truncated or altered)"))
+        elif full and Record.of(path).sha256 != record.sha256:
+            found.append(DamagedFile(path, f"{path}: damaged: its SHA-256 differs from the one recorded "
+                                           f"when it was written (altered)"))
+    return found
+
+
+def verify(check: Path, full: bool = True) -> None:
+    """Raises the first of :func:`damaged`, if any.
+
+    Raises
+    ------
+    DamagedFile
+        A file that ``check`` records is missing, of another size or
+        (``full``) another checksum, or ``check`` is unreadable; the message
+        names the file.
+    """
+    for problem in damaged(check, full):
+        raise problem

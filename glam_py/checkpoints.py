@@ -18,6 +18,7 @@ choice among them, after filtering by ``model`` and ``split`` when given:
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 
 from glam_py import models
-from glam_py.atomic import atomic_write
+from glam_py.atomic import atomic_write, check_file, damaged, write_checks
 from glam_py.features import FeatureConfig
 from glam_py.rundir import RunDir, Training, trainings
 
@@ -46,8 +47,20 @@ class CheckpointError(ValueError):
 
 def save_tensors(path: Path, state: dict) -> None:
     """Saves ``state`` (tensors and plain containers) with ``torch.save``
-    through the atomic write; for checkpoints and training state alike."""
-    atomic_write(Path(path), lambda f: torch.save(state, f))
+    through the atomic write, then its size and SHA-256 in the check file
+    ``PATH.check.json`` (:func:`glam_py.atomic.check_file`); for checkpoints
+    and training state alike.
+
+    Raises
+    ------
+    WriteFailed
+        The disk is full (or a size limit reached); the message names the file.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()  # serialised first, so a full disk fails in our write, not torch's
+    torch.save(state, buffer)
+    record = atomic_write(path, lambda f: f.write(buffer.getbuffer()))
+    write_checks(check_file(path), {path: record})
 
 
 _ADVICE = "predict takes a checkpoint .pt from a run's models/ folder or the run directory"
@@ -106,14 +119,19 @@ def _torch_problem(e: Exception) -> str:
     return f"damaged ({type(e).__name__}: {first[:200]})"
 
 
-def load_tensors(path: Path) -> dict:
+def load_tensors(path: Path, remedy: str = "") -> dict:
     """Reads a file of :func:`save_tensors` on the CPU, unpickling nothing
-    but tensors and plain containers (``weights_only=True``).
+    but tensors and plain containers (``weights_only=True``), after checking
+    its size and SHA-256 against its check file (a file without one, from an
+    older glam or elsewhere, is read unchecked: a truncated one still fails
+    to load).
 
     Parameters
     ----------
     path : Path
         The file (a checkpoint or a training state).
+    remedy : str, default ""
+        What the user can do about a damaged file, appended to the message.
 
     Returns
     -------
@@ -125,11 +143,17 @@ def load_tensors(path: Path) -> dict:
     FileNotFoundError
         ``path`` does not exist.
     CheckpointError
-        In one line naming the file: an export (TorchScript or ONNX), an
-        empty, truncated or corrupt file, a pickle, JSON or other text, or
-        one that asks to run code.
+        In one line naming the file: damaged (size or checksum not as
+        recorded), an export (TorchScript or ONNX), an empty, truncated or
+        corrupt file, a pickle, JSON or other text, or one that asks to run
+        code.
     """
-    problem = _not_tensors(Path(path))
+    path = Path(path)
+    check = check_file(path)
+    if path.exists() and check.exists():
+        for problem in damaged(check):
+            raise CheckpointError(f"{problem}; {remedy}" if remedy else str(problem)) from problem
+    problem = _not_tensors(path)
     if problem is not None:
         raise CheckpointError(problem)
     try:

@@ -4,8 +4,8 @@ and read by training: shards of windows as ``.npy`` files, ``index.csv``
 ``skipped.csv`` (every file left out, and why)."""
 
 from glam_py.store.format import FORMAT_VERSION, StoreMismatch, UnsupportedFormat
-from glam_py.store.reader import FeatureStore
+from glam_py.store.reader import FeatureStore, verify_store
 from glam_py.store.writer import WriteReport, assemble, merge, write_store
 
 __all__ = ["FORMAT_VERSION", "FeatureStore", "StoreMismatch", "UnsupportedFormat", "WriteReport", "assemble",
-           "merge", "write_store"]
+           "merge", "verify_store", "write_store"]

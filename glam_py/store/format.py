@@ -8,7 +8,10 @@ from pathlib import Path
 
 from glam_py.store import layout
 
-FORMAT_VERSION = 1
+# 2: every shard has a check file (sizes and SHA-256 of its files). Stores
+# of format 1 are refused, not read unchecked: they are a cache of the
+# corpus, rebuilt by featurising again.
+FORMAT_VERSION = 2
 
 
 class StoreMismatch(ValueError):

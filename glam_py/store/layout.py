@@ -1,6 +1,11 @@
 """File names of a feature store, and its files written through
 :func:`glam_py.atomic.atomic_write`: a crash leaves either the old file or
-the new one, never half."""
+the new one, never half.
+
+Each shard is its array, skip list and index, then its check file recording
+the three files' sizes and SHA-256 (:func:`glam_py.atomic.write_checks`),
+written last: a shard is complete when its check file is there and its files
+have the recorded sizes."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from glam_py.atomic import atomic_write, write_text
+from glam_py.atomic import CHECK_SUFFIX, DamagedFile, Record, atomic_write, damaged, write_text
 
 SETTINGS = "features.json"
 INDEX = "index.csv"
@@ -35,22 +40,32 @@ def shard_skipped(root: Path, k: int) -> Path:
     return root / f"shard_{k:05d}.skipped.csv"
 
 
+def shard_check(root: Path, k: int) -> Path:
+    return root / f"shard_{k:05d}{CHECK_SUFFIX}"
+
+
+def shard_damage(root: Path, k: int, full: bool = False) -> list[DamagedFile]:
+    """The files of complete shard ``k`` that differ from their record (in
+    size; in SHA-256 too when ``full``)."""
+    return damaged(shard_check(root, k), full)
+
+
 def shard_complete(root: Path, k: int) -> bool:
-    """A shard counts once its index is written, which happens after its
-    array and skip list."""
-    return shard_index(root, k).is_file()
+    """Whether shard ``k`` was written whole: its check file is there and
+    its files have the sizes it records (a damaged shard is written again)."""
+    return shard_check(root, k).is_file() and not shard_damage(root, k)
 
 
-def write_array(path: Path, array: np.ndarray) -> None:
-    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+def write_array(path: Path, array: np.ndarray) -> Record:
+    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
-def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> None:
+def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> Record:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_text(path, text.getvalue())
+    return write_text(path, text.getvalue())
 
 
 def read_json(path: Path) -> dict:

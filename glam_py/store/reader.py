@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glam_py.atomic import DamagedFile
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
 from glam_py.store.format import StoreMismatch, describe_differences, expected_shards, read_settings
@@ -43,6 +44,10 @@ class FeatureStore:
             When its settings differ from ``expected`` (the differences named).
         ValueError
             When the store is incomplete (shards still missing).
+        DamagedFile
+            When a shard's file has another size than recorded when it was
+            written (truncated or altered), naming the file; checksums are
+            compared by :func:`verify_store` (``featurize --verify``).
         """
         self.root = Path(root)
         settings = read_settings(self.root)
@@ -55,6 +60,10 @@ class FeatureStore:
             done = sum(layout.shard_complete(self.root, k) for k in range(n))
             raise ValueError(f"{self.root} is incomplete ({done} of {n} shards); run "
                              f"python -m glam_py.featurize again with the same arguments to finish it")
+        for k in range(expected_shards(settings)):
+            for problem in layout.shard_damage(self.root, k):
+                raise DamagedFile(problem.path, f"{problem}; run python -m glam_py.featurize again with "
+                                                f"the same arguments to write it again")
         self.index = layout.read_csv(self.root / layout.INDEX)
         for row in self.index:
             for key in ("shard", "first_window", "n_windows"):
@@ -103,3 +112,36 @@ class FeatureStore:
         into its memory-mapped shard."""
         row = self.index[i]
         return self.shard(row["shard"])[row["first_window"]:row["first_window"] + row["n_windows"]]
+
+
+def verify_store(root: str | Path) -> list[DamagedFile]:
+    """Every damaged file of the store at ``root``: each shard's files
+    compared in size and SHA-256 with the record written with them (reads
+    the whole store).
+
+    Parameters
+    ----------
+    root : str or Path
+        The store folder.
+
+    Returns
+    -------
+    list of DamagedFile
+        One per damaged or missing file (a shard not written yet counts as
+        missing), each message naming the file; empty when all are intact.
+
+    Raises
+    ------
+    FileNotFoundError, UnsupportedFormat
+        As :func:`glam_py.store.format.read_settings`.
+    """
+    root = Path(root)
+    found = []
+    for k in range(expected_shards(read_settings(root))):
+        check = layout.shard_check(root, k)
+        if check.is_file():
+            found += layout.shard_damage(root, k, full=True)
+        else:
+            found.append(DamagedFile(check, f"{check}: missing (shard {k} not written yet, or its check "
+                                            f"file lost)"))
+    return found

@@ -1,6 +1,7 @@
 """Writing a feature store: the file list is cut into fixed shards of
 consecutive files, each shard featurised and written on its own (array,
-skip list, then index, each atomically). A run that stops anywhere resumes
+skip list, index, then the check file recording their sizes and checksums,
+each atomically). A run that stops anywhere resumes
 at the first incomplete shard and ends with byte-identical arrays; several
 writers (``part=(k, n)``) take every n-th shard into the same folder, or
 into folders that :func:`merge` joins."""
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from glam_py import features
-from glam_py.atomic import write_json
+from glam_py.atomic import atomic_write, write_checks, write_json
 from glam_py.corpora import Skipped, Utterance
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
@@ -127,9 +128,11 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
         index, skipped = _shard_rows(batch, chunks[k], k)
         failed += len(batch.errors)
         too_short += sum(1 for f in batch.files if f.error is None and f.n_windows == 0)
-        layout.write_array(layout.shard_array(root, k), batch.windows)
-        layout.write_csv(layout.shard_skipped(root, k), layout.SKIPPED_COLUMNS, skipped)
-        layout.write_csv(layout.shard_index(root, k), layout.INDEX_COLUMNS, index)
+        files = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
+        records = (layout.write_array(files[0], batch.windows),
+                   layout.write_csv(files[1], layout.SKIPPED_COLUMNS, skipped),
+                   layout.write_csv(files[2], layout.INDEX_COLUMNS, index))
+        write_checks(layout.shard_check(root, k), dict(zip(files, records)))
         if on_shard:
             on_shard(batch)
     complete = assemble(root)
@@ -157,13 +160,23 @@ def assemble(root: Path) -> bool:
 
 def merge(out: str | Path, parts: Sequence[str | Path]) -> bool:
     """Joins stores written by several machines into ``out`` (same settings
-    required); returns whether the result is complete."""
+    required); returns whether the result is complete. Only the parts'
+    complete shards are copied, each with its check file last, so an
+    interrupted merge resumes like a featurisation."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for part in map(Path, parts):
-        _claim(out, read_settings(part))
-        for name in [layout.LEFT_OUT] + sorted(p.name for p in part.glob("shard_*")
-                                               if ".tmp" not in p.name):
-            if not (out / name).exists():
-                shutil.copy2(part / name, out / name)
+        settings = read_settings(part)
+        _claim(out, settings)
+        if not (out / layout.LEFT_OUT).exists():
+            _copy(part / layout.LEFT_OUT, out / layout.LEFT_OUT)
+        for k in range(expected_shards(settings)):
+            if layout.shard_complete(part, k) and not layout.shard_complete(out, k):
+                for file in (layout.shard_array, layout.shard_skipped, layout.shard_index, layout.shard_check):
+                    _copy(file(part, k), file(out, k))
     return assemble(out)
+
+
+def _copy(source: Path, target: Path) -> None:
+    with source.open("rb") as f:
+        atomic_write(target, lambda out: shutil.copyfileobj(f, out))
