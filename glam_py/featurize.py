@@ -26,7 +26,8 @@ from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, 
                          feature_config_from, label_map)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
-from glam_py.store import FeatureStore, StoreMismatch, merge, write_store
+from glam_py.lock import LockedError, writing
+from glam_py.store import FeatureStore, StoreMismatch, UnsupportedFormat, merge, verify_store, write_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --out: stop after writing this many new shards (time-limited jobs).")
     p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="PART_DIR",
                    help="join stores written by --shard parts in separate folders into --out.")
+    p.add_argument("--verify", type=Path, default=None, metavar="STORE",
+                   help="check every shard of this store against the sizes and SHA-256 recorded "
+                   "when it was written; prints each damaged file, exit 1 when any.")
     p.add_argument("--strict", action="store_true",
                    help="exit non-zero when any file could not be read (they are always "
                    "reported in skipped.csv).")
@@ -110,11 +114,38 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
     return 1 if args.strict and report.failed_files else 0
 
 
+def verify(store: Path) -> int:
+    """``--verify STORE``: one line per damaged file, 1 when any."""
+    try:
+        problems = verify_store(store)
+    except (FileNotFoundError, UnsupportedFormat) as e:
+        raise SystemExit(f"error: {e}")
+    for problem in problems:
+        print(problem)
+    print(f"{store}: {len(problems)} damaged files" if problems else f"{store}: every shard intact")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verify:
+        return verify(args.verify)
+    if args.merge and args.out is None:
+        raise SystemExit("--merge needs --out DIR")
+    if args.out is None:
+        return _featurize(args)
+    k, n = part_from(args.shard, dict(os.environ))
+    try:
+        # Before any work, held to the end: one writer of the store, or of
+        # this part of it (other parts proceed alongside).
+        with writing(args.out, "feature store", part=(k, n) if n > 1 and not args.merge else None):
+            return _featurize(args)
+    except (LockedError, OSError) as e:  # a full disk included (WriteFailed)
+        raise SystemExit(f"error: {e}")
+
+
+def _featurize(args: argparse.Namespace) -> int:
     if args.merge:
-        if args.out is None:
-            raise SystemExit("--merge needs --out DIR")
         complete = merge(args.out, args.merge)
         print(f"{args.out}: merged {len(args.merge)} parts; {'complete' if complete else 'shards still missing'}")
         return 0 if complete else 1

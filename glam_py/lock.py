@@ -51,10 +51,11 @@ import os
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 LOCK_NAME = ".lock"
 POLL_S = 0.05
@@ -65,10 +66,21 @@ GRACE_S = 0.25
 JOIN_WAIT_S = 120.0
 # Errors of filesystems that offer no (working) flock.
 _UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
+# Errors of a folder that cannot be written.
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class LockedError(RuntimeError):
     """Another live process holds the lock of the folder."""
+
+
+class NotWritableError(PermissionError):
+    """The folder cannot be written (read-only filesystem, no permission);
+    ``str()`` is one line naming it. Raised on taking the lock, so before
+    any work."""
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 @dataclass(frozen=True)
@@ -243,6 +255,9 @@ class WriterLock:
     LockedError
         From :meth:`acquire`, when a live process holds the lock (or, for a
         part, a conflicting lock); the message names the folder and holder.
+    NotWritableError
+        From :meth:`acquire`, when the folder cannot be written (read-only
+        filesystem, no permission).
     ValueError
         When ``part`` is not a valid ``(k, n)``.
     """
@@ -269,10 +284,11 @@ class WriterLock:
         return self.folder / f"{LOCK_NAME}.part-{self.part[0]}-of-{self.part[1]}"
 
     def acquire(self) -> "WriterLock":
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Takes the lock (see the class's Raises); returns self."""
         self.took_over = self.note = None
         deadline = time.monotonic() + max(self.wait_s, GRACE_S)
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             if self.joining:
                 self._join(deadline)
             elif self.part is None:
@@ -281,8 +297,11 @@ class WriterLock:
                 self._take(self.folder / LOCK_NAME, fcntl.LOCK_SH, deadline)
                 self._take(self.path, fcntl.LOCK_EX, deadline)
                 self._check_part_count()
-        except BaseException:
+        except BaseException as e:
             self.release()
+            if isinstance(e, OSError) and e.errno in _NOT_WRITABLE:
+                raise NotWritableError(e.errno, f"{self.folder}: cannot write to this {self.what} "
+                                                f"({os.strerror(e.errno)})") from e
             raise
         return self
 
@@ -388,6 +407,23 @@ class WriterLock:
         gone = ("; it has ended, so a process it started still holds the lock"
                 if holder.ended_here() else "")
         return holder.describe() + gone
+
+
+@contextmanager
+def writing(folder: str | Path, what: str, *, part: tuple[int, int] | None = None, job: Job | None = None,
+            log: Callable[[str], None] = print) -> Iterator[WriterLock]:
+    """Holds :class:`WriterLock` ``(folder, what, part=part, job=job)`` for
+    the block, after logging its note (a takeover) as one line.
+
+    Raises
+    ------
+    LockedError, NotWritableError
+        As :meth:`WriterLock.acquire`.
+    """
+    with WriterLock(folder, what, part=part, job=job) as lock:
+        if lock.note:
+            log(lock.note)
+        yield lock
 
 
 def locked_once(folder: str | Path, build: Callable[[], object], *, stamp: str = "",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from glam_py.checkpoints import Checkpoint, CheckpointError
+from glam_py.lock import LockedError, NotWritableError, writing
 from glam_py.reports.confusion import plot_confusion
 from glam_py.reports.curves import plot_curves
 from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
@@ -121,11 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log = (lambda _: None) if args.quiet else print
+    if not args.run_dir.is_dir():  # the lock would create it
+        raise SystemExit(f"error: {args.run_dir}: no such run directory")
     try:
-        markdown, _ = write_report(args.run_dir, args.out, args.split,
-                                   args.models.split(",") if args.models else None,
-                                   tsne=not args.no_tsne, log=log)
-    except ReportError as e:
+        # The folder written, locked for the report's few seconds: by default
+        # the run directory, so a report is refused while a training still
+        # writes it (that training reports at its end), and two reports do
+        # not mix their figures.
+        with writing(args.out or args.run_dir, "report folder" if args.out else "run directory", log=log):
+            markdown, _ = write_report(args.run_dir, args.out, args.split,
+                                       args.models.split(",") if args.models else None,
+                                       tsne=not args.no_tsne, log=log)
+    except (ReportError, LockedError, NotWritableError) as e:
         raise SystemExit(f"error: {e}")
     log(f"report: {markdown}")
     return 0

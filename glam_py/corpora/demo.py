@@ -30,11 +30,15 @@ from typing import Iterable
 import numpy as np
 import soundfile as sf
 
+from glam_py.lock import WriterLock
+
 DEMO_LABELS = ("neutral", "happy", "sad", "angry")
 DEMO_ROOT = Path("data/demo")  # where the commands generate and read it by default
 
 # Bumped whenever the synthesis changes, so an old corpus is regenerated.
 FORMAT_VERSION = 3
+# How long a caller waits for another process generating the same corpus.
+GENERATE_WAIT_S = 600.0
 
 # F1..F5 (Hz) of an adult male vocal tract for /a i u e o/ and schwa, the
 # centre that careless articulation drifts towards.
@@ -529,22 +533,36 @@ def generate_demo_corpus(root: str | Path, *, n_speakers: int = 8, per_class_per
     path,label,speaker, and ``root/demo.json`` recording the parameters) and
     returns the manifest's path. Does nothing when ``root`` already holds a
     complete corpus made with the same parameters. The same parameters give
-    byte-identical files."""
+    byte-identical files.
+
+    Safe against concurrent callers (a training and a featurisation started
+    together): one generates under the folder's :class:`~glam_py.lock.WriterLock`,
+    the others wait for it (up to ``GENERATE_WAIT_S``) and then find the
+    corpus complete. A complete corpus is used without taking the lock, so
+    it may sit on a read-only disk."""
     if n_speakers < 1 or per_class_per_speaker < 1:
         raise ValueError("n_speakers and per_class_per_speaker must be at least 1")
     if sample_rate < 16000:
         raise ValueError(f"sample_rate must be at least 16000 (the voices reach 8 kHz), got {sample_rate}")
     root = Path(root)
     settings = _settings(n_speakers, per_class_per_speaker, seed, sample_rate)
+    if not _complete(root, settings):
+        with WriterLock(root, "demo corpus", wait_s=GENERATE_WAIT_S):
+            _generate(root, settings, progress)
+    return root / "manifest.csv"
+
+
+def _generate(root: Path, settings: dict, progress: bool) -> None:
     manifest = root / "manifest.csv"
-    if _complete(root, settings):
-        return manifest
+    if _complete(root, settings):  # made by the process that held the lock before
+        return
     old_files = _recorded(root).get("files", [])
     # Gone until the new corpus is complete, so an interrupted run is redone.
     (root / "demo.json").unlink(missing_ok=True)
     (root / "wav").mkdir(parents=True, exist_ok=True)
-    speakers = [make_speaker(i, seed) for i in range(n_speakers)]
-    jobs = _jobs(n_speakers, per_class_per_speaker)
+    seed, sample_rate = settings["seed"], settings["sample_rate"]
+    speakers = [make_speaker(i, seed) for i in range(settings["n_speakers"])]
+    jobs = _jobs(settings["n_speakers"], settings["per_class_per_speaker"])
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="generating demo corpus", unit="utt")
@@ -565,7 +583,6 @@ def generate_demo_corpus(root: str | Path, *, n_speakers: int = 8, per_class_per
     _remove_stale(root, old_files, files)
     record = dict(settings=settings, files=files, speakers=[asdict(s) for s in speakers])
     (root / "demo.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
-    return manifest
 
 
 def _summary(manifest: Path) -> tuple[int, float]:

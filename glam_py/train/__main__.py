@@ -27,6 +27,7 @@ from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, 
                          feature_flags_given, label_map, positive_int)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
+from glam_py.lock import Job, LockedError, writing
 from glam_py.models import names as model_names
 from glam_py.store import FeatureStore
 from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
@@ -189,6 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}")
     world = World.from_env()
+    try:
+        # Before any work, held to the end: one writer of the run directory
+        # (the ranks of one torchrun job share it, rank 0 holding the lock).
+        with writing(args.out, "run directory", job=Job.from_env()):
+            return _train(args, run, source, root, demo, device, world)
+    except (LockedError, OSError) as e:  # a full disk included (WriteFailed)
+        raise SystemExit(f"error: {e}")
+
+
+def _train(args: argparse.Namespace, run: RunConfig, source: CorpusSource, root: Path | None, demo: bool,
+           device: str, world: World) -> int:
     world.init(device)
     if demo:
         if world.is_main:

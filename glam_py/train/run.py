@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from glam_py import corpora
 from glam_py.atomic import write_json
 from glam_py.checkpoints import Checkpoint
+from glam_py.lock import WriterLock
 from glam_py.rundir import RunDir, variants
 from glam_py.store import FeatureStore, StoreMismatch, write_store
 from glam_py.train import results as tables
@@ -24,6 +25,9 @@ from glam_py.train.protocol import Split, grouped_splits, random_splits
 from glam_py.train.distributed import DataParallel, World
 from glam_py.train.progress import Silent
 from glam_py.train.trainer import train_split
+
+# How long a run waits for another run featurising the same cached store.
+CACHE_WAIT_S = 3600.0
 
 
 @dataclass
@@ -77,8 +81,11 @@ def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int
         digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
         root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
         def write():
-            return write_store(root, corpus.utterances, config, left_out=corpus.left_out,
-                               threads=threads, classes=corpus.classes)
+            # Runs with other --out share the cache: one featurises, the
+            # others wait for it and find the store complete.
+            with WriterLock(root, "feature store", wait_s=CACHE_WAIT_S):
+                return write_store(root, corpus.utterances, config, left_out=corpus.left_out,
+                                   threads=threads, classes=corpus.classes)
         try:
             report = write()
         except StoreMismatch:
