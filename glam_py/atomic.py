@@ -5,7 +5,7 @@ checkpoints, training state and run directories all write through here.
 Every write also gives the file's :class:`Record` (its size and SHA-256),
 which the store's shards and the checkpoints keep in a *check file* beside
 them (:func:`write_checks`), so that a file truncated or altered later is
-refused when opened (:func:`verify`) instead of being used.
+refused when opened (:func:`damaged`) instead of being used.
 
 A full disk (or a file size limit) fails the write with :class:`WriteFailed`:
 one line naming the file, and the temporary file removed, so the folder is
@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping
+from typing import BinaryIO, Callable, Mapping, Sequence
 
 CHECK_SUFFIX = ".check.json"
 _CHUNK = 1 << 20
@@ -102,6 +102,38 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Record:
         The disk is full, a quota or the file size limit is reached; the
         temporary file is removed and ``path`` left as it was.
     """
+    return _written(path, write, lambda tmp, record: os.replace(tmp, path))
+
+
+def write_checked(path: Path, write: Callable[[BinaryIO], None]) -> Record:
+    """:func:`atomic_write`, recording the file in its check file
+    :func:`check_file` so that :func:`damaged` finds it once damaged.
+
+    Two files cannot be renamed at once, so the check file first records the
+    new bytes beside the old ones, then the file is replaced, then the old
+    record dropped: a kill at any point leaves a file its check file
+    accepts.
+
+    Raises
+    ------
+    WriteFailed
+        As :func:`atomic_write`, for the file or its check file.
+    """
+    check = check_file(path)
+    try:
+        before = _records(check).get(path, [])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        before = []
+
+    def commit(tmp: Path, record: Record) -> None:
+        write_checks(check, {path: [record, *before]})
+        os.replace(tmp, path)
+        write_checks(check, {path: [record]})
+
+    return _written(path, write, commit)
+
+
+def _written(path: Path, write: Callable[[BinaryIO], None], commit: Callable[[Path, Record], None]) -> Record:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
@@ -110,9 +142,11 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Record:
             f.flush()
             os.fsync(f.fileno())
         record = Record.of(tmp)  # read back from the page cache
-        os.replace(tmp, path)
+        commit(tmp, record)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, WriteFailed):
+            raise
         if isinstance(e, OSError) and e.errno in _NO_SPACE:
             raise WriteFailed(e.errno, f"{path}: cannot write, {_NO_SPACE[e.errno]}; free some space "
                                        f"and run the same command again to resume") from e
@@ -135,10 +169,22 @@ def check_file(path: Path) -> Path:
     return path.with_name(path.name + CHECK_SUFFIX)
 
 
-def write_checks(check: Path, records: Mapping[Path, Record]) -> None:
+def write_checks(check: Path, records: Mapping[Path, Record | Sequence[Record]]) -> None:
     """Records the files of ``records`` (all in the folder of ``check``) in
-    the check file ``check``, atomically: ``{name: {"size", "sha256"}}``."""
-    write_json(check, {p.name: {"size": r.size, "sha256": r.sha256} for p, r in records.items()})
+    the check file ``check``, atomically: ``{name: {"size", "sha256"}}``, or
+    a list of such where a file may hold either (while it is replaced)."""
+    def entry(r: Record) -> dict:
+        return {"size": r.size, "sha256": r.sha256}
+
+    write_json(check, {p.name: entry(r) if isinstance(r, Record) else [entry(x) for x in r]
+                       for p, r in records.items()})
+
+
+def _records(check: Path) -> dict[Path, list[Record]]:
+    recorded = json.loads(check.read_text(encoding="utf-8"))
+    return {check.parent / name: [Record(int(x["size"]), str(x["sha256"]))
+                                  for x in (r if isinstance(r, list) else [r])]
+            for name, r in recorded.items()}
 
 
 def damaged(check: Path, full: bool = True) -> list[DamagedFile]:
@@ -146,35 +192,21 @@ def damaged(check: Path, full: bool = True) -> list[DamagedFile]:
     their record: in size always, in SHA-256 too when ``full``; a missing
     file, or ``check`` itself unreadable, counts as damaged."""
     try:
-        recorded = json.loads(check.read_text(encoding="utf-8"))
-        records = {check.parent / name: Record(int(r["size"]), str(r["sha256"])) for name, r in recorded.items()}
+        records = _records(check)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         return [DamagedFile(check, f"{check}: damaged check file ({type(e).__name__}: {e})")]
     found = []
-    for path, record in records.items():
+    for path, alternatives in records.items():
         try:
             size = path.stat().st_size
         except FileNotFoundError:
             found.append(DamagedFile(path, f"{path}: missing, though {check.name} records it"))
             continue
-        if size != record.size:
-            found.append(DamagedFile(path, f"{path}: damaged: {size} bytes where {record.size} were written "
+        if size not in {r.size for r in alternatives}:
+            found.append(DamagedFile(path, f"{path}: damaged: {size} bytes where "
+                                           f"{' or '.join(str(r.size) for r in alternatives)} were written "
                                            f"(truncated or altered)"))
-        elif full and Record.of(path).sha256 != record.sha256:
+        elif full and Record.of(path).sha256 not in {r.sha256 for r in alternatives}:
             found.append(DamagedFile(path, f"{path}: damaged: its SHA-256 differs from the one recorded "
                                            f"when it was written (altered)"))
     return found
-
-
-def verify(check: Path, full: bool = True) -> None:
-    """Raises the first of :func:`damaged`, if any.
-
-    Raises
-    ------
-    DamagedFile
-        A file that ``check`` records is missing, of another size or
-        (``full``) another checksum, or ``check`` is unreadable; the message
-        names the file.
-    """
-    for problem in damaged(check, full):
-        raise problem

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from glam_py import models
-from glam_py.atomic import atomic_write, check_file, damaged, write_checks
+from glam_py.atomic import check_file, damaged, write_checked
 from glam_py.features import FeatureConfig
 from glam_py.rundir import RunDir, Training, trainings
 
@@ -47,9 +47,9 @@ class CheckpointError(ValueError):
 
 def save_tensors(path: Path, state: dict) -> None:
     """Saves ``state`` (tensors and plain containers) with ``torch.save``
-    through the atomic write, then its size and SHA-256 in the check file
-    ``PATH.check.json`` (:func:`glam_py.atomic.check_file`); for checkpoints
-    and training state alike.
+    through the atomic write, its size and SHA-256 recorded in the check
+    file ``PATH.check.json`` (:func:`glam_py.atomic.write_checked`); for
+    checkpoints and training state alike.
 
     Raises
     ------
@@ -59,8 +59,7 @@ def save_tensors(path: Path, state: dict) -> None:
     path = Path(path)
     buffer = io.BytesIO()  # serialised first, so a full disk fails in our write, not torch's
     torch.save(state, buffer)
-    record = atomic_write(path, lambda f: f.write(buffer.getbuffer()))
-    write_checks(check_file(path), {path: record})
+    write_checked(path, lambda f: f.write(buffer.getbuffer()))
 
 
 _ADVICE = "predict takes a checkpoint .pt from a run's models/ folder or the run directory"

@@ -57,7 +57,14 @@ def shard_complete(root: Path, k: int) -> bool:
 
 
 def write_array(path: Path, array: np.ndarray) -> Record:
-    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+    """``array`` as ``.npy`` (format 1.0, as ``np.save`` writes it)."""
+    def write(f):
+        # Through f.write, not np.save: to a real file it uses tofile(),
+        # whose error on a full disk has no errno to name the cause by.
+        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
+        f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+    return atomic_write(path, write)
 
 
 def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> Record:

@@ -25,6 +25,11 @@ from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, validation_split
 
 
+class NonFiniteLoss(ValueError):
+    """The training loss became NaN or infinite; the message names the
+    model, split and epoch."""
+
+
 def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
@@ -79,7 +84,7 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     rng = np.random.default_rng(train_seed)
     start_epoch, history, best = 0, [], None
     if state_path.exists():
-        state = load_tensors(state_path)
+        state = load_tensors(state_path, remedy="delete it to train this split again from its first epoch")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["numpy_rng"]
@@ -111,6 +116,14 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
             optimizer.step()
             losses.append(loss.item())
             progress.batch(len(idx))
+        # The batches' losses are on the host already (loss.item() above), so
+        # checking their mean once per epoch costs nothing: NaN or inf in any
+        # batch makes it non-finite. This epoch's weights are not saved, so
+        # the state file keeps the last good epoch.
+        if losses and not np.isfinite(np.mean(losses)):
+            kept = f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
+            raise NonFiniteLoss(f"{model_name} split {split.name}: the training loss became "
+                                f"{np.mean(losses)} in epoch {epoch + 1}; training stopped, {kept}")
         if parallel:
             parallel.sync_buffers(model)
         test = evaluate(data.labels[list(split.test)],
