@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from glam_py.audio_inputs import AudioInput, expand
 from glam_py.features import PAD_CHOICES
+from glam_py.precision import CHOICES
 from glam_py.recognizer import EmotionRecognizer, Prediction
 
 FORMATS = ("table", "csv", "json")
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for decoding, features and the model (default: all cores).")
     p.add_argument("--device", default=None,
                    help="torch device for the model, e.g. cpu or cuda:0 (default: cuda when available).")
+    p.add_argument("--precision", choices=CHOICES, default="auto",
+                   help="auto: bf16 autocast where the device multiplies bf16 natively (AMX or "
+                   "AVX512-BF16, CUDA capability 8.0 or more), else fp32; fp32; bf16 (slow where "
+                   "emulated). Probabilities are fp32 either way (default: auto).")
     p.add_argument("--batch-size", type=int, default=256,
                    help="windows per model call; lower it to save memory on a GPU.")
     p.add_argument("--pad", choices=PAD_CHOICES, default=None,
@@ -177,7 +182,10 @@ def summary(counts: Counter, total: int) -> str:
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
     recognizer = EmotionRecognizer.from_checkpoint(args.checkpoint, args.device, args.threads, model=args.model,
-                                                   split=args.split, batch_size=args.batch_size, pad=args.pad)
+                                                   split=args.split, batch_size=args.batch_size, pad=args.pad,
+                                                   precision=args.precision)
+    if recognizer.precision_note:
+        print(f"note: {recognizer.precision_note}", file=sys.stderr)
     ckpt, cfg = recognizer.checkpoint, recognizer.features
     if not args.quiet:
         print(f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "

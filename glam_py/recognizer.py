@@ -27,6 +27,7 @@ import torch
 from glam_py import checkpoints, features, models
 from glam_py.checkpoints import Checkpoint
 from glam_py.pooling import pool, softmax
+from glam_py.precision import Precision, autocast, resolve
 
 __all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
 
@@ -99,6 +100,11 @@ class EmotionRecognizer:
         training padded them, or "tile" when it dropped them, so that every
         file that holds audio gets a label ("drop" leaves short ones
         without, status "too_short").
+    precision : {"auto", "fp32", "bf16"}, default "auto"
+        The forward pass's precision (:mod:`glam_py.precision`): "auto"
+        resolves per device; the resolved one is ``self.precision``, and
+        ``self.precision_note`` says when bf16 is emulated on this device.
+        Probabilities are computed in fp32 either way.
 
     Attributes
     ----------
@@ -112,14 +118,16 @@ class EmotionRecognizer:
     Raises
     ------
     ValueError
-        ``batch_size`` or ``files_per_chunk`` is below 1, or ``pad`` is not
-        one of :data:`glam_py.features.PAD_CHOICES`.
+        ``batch_size`` or ``files_per_chunk`` is below 1, ``pad`` is not
+        one of :data:`glam_py.features.PAD_CHOICES`, or ``precision`` is
+        unknown.
     CheckpointError
         The checkpoint's weights do not fit its model.
     """
 
     def __init__(self, checkpoint: Checkpoint, device: str | None = None, threads: int | None = None,
-                 batch_size: int = 256, files_per_chunk: int = 64, pad: str | None = None):
+                 batch_size: int = 256, files_per_chunk: int = 64, pad: str | None = None,
+                 precision: Precision = "auto"):
         if batch_size < 1 or files_per_chunk < 1:
             raise ValueError("batch_size and files_per_chunk must be at least 1")
         if pad is not None and pad not in features.PAD_CHOICES:
@@ -127,18 +135,20 @@ class EmotionRecognizer:
         self.checkpoint = checkpoint
         self._features = checkpoint.features.replace(pad=pad or default_pad(checkpoint.features))
         self.device = device or _default_device()
+        self.precision, self.precision_note = resolve(precision, self.device)
         self.threads = threads
         self.batch_size = batch_size
         self.files_per_chunk = files_per_chunk
         if threads is not None:
             # torch's pool is process-wide; the Rust frontend gets the same count per call.
             torch.set_num_threads(threads)
-        self.model = models.fold_batchnorm(checkpoint.build_model(self.device)).eval()
+        self.model = models.fold_batchnorm(checkpoint.build_model(self.device, precision=self.precision)).eval()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | None = None, threads: int | None = None, *,
                         model: str | None = None, split: str | None = None,
-                        batch_size: int = 256, pad: str | None = None) -> "EmotionRecognizer":
+                        batch_size: int = 256, pad: str | None = None,
+                        precision: Precision = "auto") -> "EmotionRecognizer":
         """Loads a checkpoint file, or the one a run directory holds.
 
         Parameters
@@ -162,6 +172,8 @@ class EmotionRecognizer:
         pad : str or None, default None
             Short-utterance padding, as for :class:`EmotionRecognizer`; None:
             the checkpoint's, or "tile" when its training dropped them.
+        precision : {"auto", "fp32", "bf16"}, default "auto"
+            The forward pass's precision, as for :class:`EmotionRecognizer`.
 
         Returns
         -------
@@ -177,11 +189,11 @@ class EmotionRecognizer:
             without one or with several models and no ``model``; the
             message names the file and the problem.
         ValueError
-            ``pad`` or ``batch_size`` is invalid, or ``model``/``split``
+            ``pad``, ``precision`` or ``batch_size`` is invalid, or ``model``/``split``
             were given with a checkpoint file.
         """
         return cls(Checkpoint.load(checkpoints.find(path, model, split)), device, threads, batch_size,
-                   pad=pad)
+                   pad=pad, precision=precision)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -271,9 +283,10 @@ class EmotionRecognizer:
 
     @torch.inference_mode()
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
-        """The model's logits for ``[n, n_features, n_frames]`` windows."""
-        out = [self.model(torch.from_numpy(windows[s:s + self.batch_size]).unsqueeze(1).to(self.device))
-               .float().cpu() for s in range(0, len(windows), self.batch_size)]
+        """The model's logits (fp32) for ``[n, n_features, n_frames]`` windows."""
+        with autocast(self.precision, self.device):
+            out = [self.model(torch.from_numpy(windows[s:s + self.batch_size]).unsqueeze(1).to(self.device))
+                   .float().cpu() for s in range(0, len(windows), self.batch_size)]
         n_classes = len(self.labels)
         return torch.cat(out).numpy() if out else np.zeros((0, n_classes), np.float32)
 

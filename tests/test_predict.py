@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from glam_py import EmotionRecognizer, features
+import glam_py.recognizer as recognizer_module
+from glam_py import EmotionRecognizer, features, precision
 from glam_py.audio_inputs import expand
 from glam_py.checkpoints import Checkpoint, CheckpointError, find, save_tensors
 from glam_py.corpora.utterance import LayoutError
@@ -32,13 +33,14 @@ def demo_wavs(trained_run) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def glam(trained_run) -> EmotionRecognizer:
-    return EmotionRecognizer.from_checkpoint(trained_run, model="glam", threads=2)
+    return EmotionRecognizer.from_checkpoint(trained_run, model="glam", threads=2, precision="fp32")
 
 
 @pytest.fixture(scope="module")
 def apcnn(trained_run) -> EmotionRecognizer:
-    # Its outputs are far from saturated, so small feature differences show.
-    return EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", threads=2)
+    # Its outputs are far from saturated, so small feature differences show
+    # (in fp32: bf16's rounding would hide them).
+    return EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", threads=2, precision="fp32")
 
 
 def variant(trained_run: Path, out: Path, model: str = "glam", **changes) -> Path:
@@ -242,7 +244,7 @@ def test_untrusted_pickle_is_refused_without_running_it(trained_run, tmp_path):
 
 @pytest.mark.parametrize("name", ["glam", "apcnn"])
 def test_predictions_are_training_evaluation_with_folded_batchnorm(trained_run, demo_wavs, name):
-    rec = EmotionRecognizer.from_checkpoint(trained_run, model=name, threads=2)
+    rec = EmotionRecognizer.from_checkpoint(trained_run, model=name, threads=2, precision="fp32")
     batch = features.featurize(demo_wavs, rec.features, threads=2)
     per_file = np.split(batch.windows, np.cumsum([f.n_windows for f in batch.files])[:-1])
     unfolded = rec.checkpoint.build_model()
@@ -381,7 +383,8 @@ def test_window_predictions_and_both_averages(trained_run, apcnn, demo_wavs, tmp
     # average="logits": softmax of the mean logits, which the windows' log-probabilities give back.
     mean_log = np.log(window_probs).mean(0)
     np.testing.assert_allclose(list(p.probabilities.values()), np.exp(mean_log) / np.exp(mean_log).sum(), atol=1e-9)
-    by_probs = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")))
+    by_probs = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")),
+                                 precision="fp32")
     q = by_probs.predict(path)[0]
     np.testing.assert_allclose(list(q.probabilities.values()), window_probs.mean(0), atol=1e-6)
     assert q.windows is None
@@ -397,7 +400,7 @@ def test_streaming_featurises_chunk_by_chunk(apcnn, demo_wavs, monkeypatch):
 
     iter_featurize = features.iter_featurize
     monkeypatch.setattr(features, "iter_featurize", counted)
-    rec = EmotionRecognizer(apcnn.checkpoint, threads=2, files_per_chunk=3)
+    rec = EmotionRecognizer(apcnn.checkpoint, threads=2, files_per_chunk=3, precision="fp32")
     stream = rec.iter_predict(demo_wavs)
     first = next(stream)
     assert chunks == [3] and first.source == str(demo_wavs[0])
@@ -491,3 +494,37 @@ def test_cli_help_explains_every_flag(capsys):
                  "--device", "--batch-size", "--pad", "--quiet"):
         assert flag in text
     assert text.count("\n  --") >= 10
+
+
+@pytest.mark.parametrize("flags,asked,expected", [
+    (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
+    (frozenset({"avx512f"}), "auto", "fp32"),
+    (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
+])
+def test_precision_reaches_the_recognizer(trained_run, demo_wavs, monkeypatch, flags, asked, expected):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    calls = []
+    autocast = precision.autocast
+    monkeypatch.setattr(recognizer_module, "autocast", lambda *a: calls.append(a) or autocast(*a))
+    rec = EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", device="cpu", threads=2,
+                                            precision=asked)
+    assert (rec.precision, rec.precision_note) == (expected, None)
+    batch = features.featurize(demo_wavs[:4], rec.features, threads=2)
+    logits = rec.window_logits(batch.windows)
+    assert calls == [(expected, "cpu")] and logits.dtype == np.float32
+    reference = rec.checkpoint.build_model()
+    with torch.inference_mode():
+        fp32 = reference(torch.from_numpy(batch.windows).unsqueeze(1)).numpy()
+    scale = np.abs(fp32).max()
+    if expected == "fp32":
+        np.testing.assert_allclose(logits, fp32, rtol=0, atol=1e-5 * max(1.0, scale))
+    else:  # bf16 products: about 3 significant digits, so close but not equal
+        assert not np.array_equal(logits, fp32)
+        np.testing.assert_allclose(logits, fp32, rtol=0, atol=0.05 * max(1.0, scale))
+
+
+def test_bf16_without_native_support_is_noted_by_predict(trained_run, demo_wavs, monkeypatch, capsys):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert predict_main([str(demo_wavs[0]), "--checkpoint", str(trained_run), "--model", "apcnn",
+                         "--precision", "bf16", "--device", "cpu", "--threads", "2", "--quiet"]) == 0
+    assert "note: precision bf16 on cpu: no native bf16" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from PIL import Image
 
 from glam_py import report
 from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.reports import curves
 from glam_py.reports.rundir import ReportError
 from glam_py.store import FeatureStore
 from glam_py.train.__main__ import main as train_main
@@ -93,7 +94,31 @@ def test_curves_show_every_epoch_of_every_split(trained, rendered):
     splits = _split_files(run_dir)
     np.testing.assert_array_equal(data["epoch"], [1, 2])
     np.testing.assert_array_equal(data["loss"], [[r["loss"] for r in s["history"]] for s in splits])
-    np.testing.assert_array_equal(data["test_UA"], [[r["test"]["UA"] for r in s["history"]] for s in splits])
+    # The test split is evaluated every 5th epoch and after the last: here the second only.
+    assert [["test" in r for r in s["history"]] for s in splits] == [[False, True]] * 2
+    np.testing.assert_array_equal(data["test_UA"], [[np.nan, s["history"][1]["test"]["UA"]] for s in splits])
+
+
+def test_curves_of_sparse_evaluations_join_the_evaluated_epochs(tmp_path, monkeypatch):
+    def history(offset):
+        return [{"epoch": e, "loss": 1.0 / e + offset,
+                 **({"test": {"WA": 40.0 + e + offset, "UA": 30.0 + e + offset}} if e in (5, 10, 12) else {})}
+                for e in range(1, 13)]
+
+    figures = []
+    save = curves.save
+    monkeypatch.setattr(curves, "save", lambda fig, path: figures.append(fig) or save(fig, path))
+    data = curves.plot_curves([{"history": history(0.0)}, {"history": history(2.0)}], 4, "glam",
+                              tmp_path / "curves.png")
+    assert np.flatnonzero(~np.isnan(data["test_UA"][0])).tolist() == [4, 9, 11]
+    assert not np.isnan(data["loss"]).any()
+    lines = {line.get_label(): line for ax in figures[0].axes for line in ax.get_lines()}
+    # One line through the three evaluated epochs (mean of the splits), and the loss at every epoch.
+    np.testing.assert_array_equal(lines["test WA (accuracy)"].get_xdata(), [5, 10, 12])
+    np.testing.assert_array_equal(lines["test WA (accuracy)"].get_ydata(), [46.0, 51.0, 53.0])
+    assert len(figures[0].axes[0].get_lines()[0].get_xdata()) == 12
+    with Image.open(tmp_path / "curves.png") as image:
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 50
 
 
 @pytest.mark.parametrize("which", [0, 1])

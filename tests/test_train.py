@@ -16,10 +16,13 @@ import soundfile as sf
 import pytest
 import torch
 
+from glam_py import models, precision
+from glam_py.train import trainer
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import load_utterances
 from glam_py.train.metrics import evaluate, summarize
 from glam_py.train.mixup import mix, mixup_loss
+from glam_py.train.progress import Silent
 from glam_py.train.protocol import grouped_splits, random_splits, validation_split
 from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.run import CorpusSource, stores_for
@@ -93,6 +96,8 @@ def test_pad_mode_flag_reaches_the_training_features(small):
 
 def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
     _, cfg, data = small
+    # Every epoch evaluated: a run that ended after epoch 1 was evaluated there.
+    cfg = cfg.replace(eval_every=1)
     split = random_splits(list(data.labels), 1, 1, False)[0]
     straight = train_split("apcnn", cfg, data, split, state_path=tmp_path / "a.pt")
     train_split("apcnn", cfg.replace(epochs=1), data, split, state_path=tmp_path / "b.pt")
@@ -104,6 +109,86 @@ def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
     assert resumed["metrics"]["confusion"] == straight["metrics"]["confusion"]
     for a, b in zip(straight["model"].state_dict().values(), resumed["model"].state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfter(Silent):
+    """Progress that stops training after ``epochs`` epochs, as a kill would."""
+
+    def __init__(self, epochs: int):
+        self.left = epochs
+
+    def end_epoch(self, summary: str) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise _Killed
+
+
+def _without_timing(history):
+    return [{k: v for k, v in epoch.items() if k != "windows_per_s"} for epoch in history]
+
+
+def test_evaluations_follow_eval_every_and_the_selection(small, tmp_path):
+    _, cfg, data = small
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    cases = [(cfg.replace(eval_every=2), [2, 3], []),
+             (cfg, [3], []),  # the default, every 5th: the last epoch only
+             (cfg.replace(eval_every=2, select="test"), [1, 2, 3], []),
+             (cfg.replace(eval_every=2, select="val"), [2, 3], [1, 2, 3])]
+    for i, (config, tested, validated) in enumerate(cases):
+        history = train_split("apcnn", config, data, split, state_path=tmp_path / f"{i}.pt")["metrics"]["history"]
+        assert [r["epoch"] for r in history] == [1, 2, 3]
+        assert [r["epoch"] for r in history if "test" in r] == tested
+        assert [r["epoch"] for r in history if "val" in r] == validated
+
+
+def test_state_is_saved_at_most_every_save_every_s_and_at_the_end(small, tmp_path, monkeypatch):
+    _, cfg, data = small
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    saved = []
+    save = trainer.save_tensors
+    monkeypatch.setattr(trainer, "save_tensors", lambda path, state: saved.append(state["epoch"]) or save(path, state))
+    straight = train_split("apcnn", cfg.replace(save_every_s=1e9), data, split, state_path=tmp_path / "a.pt")
+    assert saved == [3]
+    # Killed after epoch 2 with a state saved after every epoch, then run again: the same numbers.
+    saved.clear()
+    with pytest.raises(_Killed):
+        train_split("apcnn", cfg.replace(save_every_s=0), data, split, state_path=tmp_path / "b.pt",
+                    progress=_KillAfter(2))
+    assert saved == [1, 2]
+    resumed = train_split("apcnn", cfg, data, split, state_path=tmp_path / "b.pt")
+    assert saved == [1, 2, 3]
+    assert _without_timing(resumed["metrics"]["history"]) == _without_timing(straight["metrics"]["history"])
+    assert resumed["metrics"]["confusion"] == straight["metrics"]["confusion"]
+    for a, b in zip(straight["model"].state_dict().values(), resumed["model"].state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("flags,asked,expected", [
+    (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
+    (frozenset({"avx512f", "avx512_bf16"}), "auto", "bf16"),
+    (frozenset({"avx2"}), "auto", "fp32"),
+    (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
+])
+def test_precision_reaches_the_trainer(small, tmp_path, monkeypatch, flags, asked, expected):
+    _, cfg, data = small
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    built, casts = [], []
+    build, autocast = models.build, precision.autocast
+    monkeypatch.setattr(models, "build", lambda *a, **k: built.append(k["precision"]) or build(*a, **k))
+    monkeypatch.setattr(precision, "autocast", lambda *a: casts.append(a) or autocast(*a))
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    out = train_split("apcnn", cfg.replace(epochs=1, precision=asked), data, split, state_path=tmp_path / "s.pt")
+    assert out["metrics"]["precision"] == expected and built == [expected]
+    assert set(casts) == {(expected, "cpu")}
+    # The flag, and a refusal of what is no precision.
+    args = build_parser().parse_args(["--precision", asked, "--eval-every", "3"])
+    assert {k: overrides_from(args, demo=False)[k] for k in ("precision", "eval_every")} == {"precision": asked, "eval_every": 3}
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        cfg.replace(precision="fp16")
 
 
 def test_train_seed_changes_the_run_but_not_the_split(small, tmp_path):
@@ -127,6 +212,8 @@ def test_killed_run_resumes_to_the_same_results(small, tmp_path):
     split = straight["models"]["apcnn"]["splits"][0]
     assert {"seed", "WA", "UA", "macro_F1", "weighted_F1", "confusion"} <= set(split)
     assert set(straight["models"]["apcnn"]["summary"]["WA"]) == {"mean", "std"}
+    # "auto" as resolved on this machine, in config.json and in each split.
+    assert straight["config"]["train"]["apcnn"]["precision"] == split["precision"] == precision.auto_precision("cpu")
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(train_command(root, out))

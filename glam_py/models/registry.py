@@ -27,7 +27,10 @@ class ModelConfig:
     multiply-adds and about 25% of their time (cuDNN picks its own
     algorithms). ``channels_last`` stores weights and activations NHWC,
     which oneDNN's convolutions, pooling and BatchNorm run faster on the
-    CPU (measured there too)."""
+    CPU (measured there too). ``precision`` is the resolved precision the
+    model will run in ("fp32", or "bf16" under autocast): under bf16 the
+    Winograd form is not built, since its transforms would add rounding to
+    bf16's and the convolutions run directly there anyway."""
 
     n_classes: int = 4
     input_shape: tuple[int, int] = (26, 63)
@@ -35,6 +38,7 @@ class ModelConfig:
     device: str = "cpu"
     channels_last: bool = True
     winograd: bool | None = None
+    precision: str = "fp32"
 
     def use_fused(self) -> bool:
         if self.fused is not None:
@@ -44,7 +48,7 @@ class ModelConfig:
     def use_winograd(self) -> bool:
         if self.winograd is not None:
             return self.winograd
-        return self.device == "cpu"
+        return self.device == "cpu" and self.precision == "fp32"
 
 
 @dataclass(frozen=True)
@@ -128,14 +132,19 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
 
 def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63),
           fused: bool | None = None, device: str = "cpu", channels_last: bool = True,
-          winograd: bool | None = None) -> nn.Module:
+          winograd: bool | None = None, precision: str = "fp32") -> nn.Module:
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
-    and returning ``[batch, n_classes]`` logits. Shapes that cannot work are
-    refused here with the reason, not deep inside ``forward``."""
+    and returning ``[batch, n_classes]`` logits. ``precision`` ("fp32" or
+    "bf16", resolved by :func:`glam_py.precision.resolve`) picks the
+    fastest form measured for it (:class:`ModelConfig`); the weights are
+    fp32 either way. Shapes that cannot work are refused here with the
+    reason, not deep inside ``forward``."""
     factory = spec(name).factory
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-    config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last, winograd)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16 (resolve auto first); got {precision!r}")
+    config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last, winograd, precision)
     model = factory(config)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -1,7 +1,8 @@
-"""Training curves per model: the training loss and the test WA and UA
-after every epoch, the mean over splits with the range of the splits as a
-band. The test curves are recorded for inspection; training selects on
-them only with --select-on-test."""
+"""Training curves per model: the training loss after every epoch and the
+test WA and UA after each evaluated epoch (every --eval-every epochs and
+the last), the mean over splits with the range of the splits as a band.
+The test curves are recorded for inspection; training selects on them only
+with --select-on-test."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from glam_py.reports.canvas import new_figure, save
 
 
 def _series(splits: list[dict], get) -> np.ndarray:
-    """[n_splits, n_epochs], NaN where a split has fewer epochs."""
+    """[n_splits, n_epochs], NaN where a split has fewer epochs or ``get``
+    finds no value (an epoch without evaluation)."""
     n_epochs = max(len(s["history"]) for s in splits)
     out = np.full((len(splits), n_epochs), np.nan)
     for i, s in enumerate(splits):
@@ -28,15 +30,18 @@ def _series(splits: list[dict], get) -> np.ndarray:
 def curve_data(splits: list[dict]) -> dict[str, np.ndarray]:
     data = {"epoch": np.arange(1, max(len(s["history"]) for s in splits) + 1),
             "loss": _series(splits, lambda r: r["loss"]),
-            "test_WA": _series(splits, lambda r: r["test"]["WA"]),
-            "test_UA": _series(splits, lambda r: r["test"]["UA"])}
+            "test_WA": _series(splits, lambda r: r.get("test", {}).get("WA")),
+            "test_UA": _series(splits, lambda r: r.get("test", {}).get("UA"))}
     if any("val" in r for s in splits for r in s["history"]):
         data["val_UA"] = _series(splits, lambda r: r.get("val", {}).get("UA"))
     return data
 
 
 def _mean_and_band(ax, epochs: np.ndarray, values: np.ndarray, colour: str, label: str | None) -> None:
-    # Markers show single epochs of short runs; on long ones they blur the line.
+    # Only the evaluated epochs: a line through them, not gaps between them.
+    shown = ~np.isnan(values).all(axis=0)
+    epochs, values = epochs[shown], values[:, shown]
+    # Markers show the points of short or sparse curves; on long ones they blur the line.
     ax.plot(epochs, np.nanmean(values, axis=0), color=colour, marker="o" if len(epochs) <= 20 else None,
             markersize=3, label=label)
     if len(values) > 1:
@@ -60,7 +65,7 @@ def plot_curves(splits: list[dict], n_classes: int, model: str, path: Path) -> d
             _mean_and_band(score_ax, epochs, data[key], colour, label)
     score_ax.axhline(100 / n_classes, color="grey", linestyle="--", linewidth=1,
                      label=f"chance UA ({100 / n_classes:.0f}%)")
-    score_ax.set_title("utterance-level accuracy after each epoch")
+    score_ax.set_title("utterance-level accuracy after the evaluated epochs")
     score_ax.set_ylabel("%")
     score_ax.set_ylim(0, 100)
     for ax in (loss_ax, score_ax):

@@ -29,6 +29,7 @@ from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
 from glam_py.lock import Job, LockedError, writing
 from glam_py.models import names as model_names
+from glam_py.precision import CHOICES
 from glam_py.store import FeatureStore
 from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
@@ -99,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev = p.add_argument_group("execution")
     add_threads_flag(dev, "torch and featurising")
     dev.add_argument("--device", default=None, help="default: cuda when present, else cpu.")
-    dev.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU).")
+    dev.add_argument("--precision", choices=CHOICES, default=None,
+                     help="auto: bf16 autocast where the device multiplies bf16 natively (a CPU "
+                     "with AMX or AVX512-BF16, CUDA capability 8.0 or more), else fp32; fp32; "
+                     "bf16 (slow where emulated). Weights, optimiser, loss and metrics stay fp32 "
+                     "(default: auto; docs/training.md, Precision).")
+    dev.add_argument("--eval-every", type=positive_int, default=None,
+                     help="evaluate the test split every N epochs and after the last, for the "
+                     "curves of the report (default: 5; --select-on-test evaluates every epoch).")
     dev.add_argument("--ddp", action="store_true",
                      help="under torchrun: every rank trains each split together "
                      "(DistributedDataParallel, the global batch split over the ranks) instead "
@@ -131,7 +139,8 @@ def overrides_from(args: argparse.Namespace, demo: bool,
     values = load_overrides(str(args.config)) if args.config else {}
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
-    for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed"]:
+    for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed",
+                 "precision", "eval_every"]:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     given = {**values.get("features", {}), **feature_flags_given(args)}
@@ -142,8 +151,6 @@ def overrides_from(args: argparse.Namespace, demo: bool,
         values["features"] = given
     if args.select_on_test:
         values["select"] = "test"
-    if args.bf16:
-        values["bf16"] = True
     if args.alpha is not None and "," not in args.alpha:
         values["alpha"] = float(args.alpha)
     TrainConfig().updated(values)

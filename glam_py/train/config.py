@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from glam_py import models
 from glam_py.features import FeatureConfig
+from glam_py.precision import CHOICES
 from glam_py.settings import Settings
 
 
@@ -29,10 +30,26 @@ class TrainConfig(Settings):
     average: str = "logits"  # utterance prediction: mean of "logits" or "probabilities"
     select: str = "last"  # "last" epoch, "val" (best on a validation split), "test" (optimistic)
     val_fraction: float = 0.1
-    bf16: bool = False
+    # "auto": bf16 autocast where the device multiplies bf16 natively, else
+    # fp32 (glam_py.precision.resolve); config.json records the resolved one.
+    precision: str = "auto"
+    # Test-split evaluation every this many epochs, and after the last; the
+    # selection split (select val or test) is evaluated after every epoch.
+    eval_every: int = 5
+    # The resumable state is written after an epoch once this many seconds
+    # have passed since the last write, and after the last epoch.
+    save_every_s: float = 60.0
     # Seed of the model's initialisation, batch order and mixup draws; None:
     # the split's seed. Set it to tell split-to-split from run-to-run noise.
     train_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(CHOICES)}; got {self.precision!r}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be at least 1; got {self.eval_every}")
+        if self.save_every_s < 0:
+            raise ValueError(f"save_every_s must be 0 or more; got {self.save_every_s}")
 
     def train_features(self) -> FeatureConfig:
         """The settings of the training windows: the test windows' settings

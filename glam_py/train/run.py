@@ -15,6 +15,7 @@ from glam_py import corpora
 from glam_py.atomic import write_json
 from glam_py.checkpoints import Checkpoint
 from glam_py.lock import WriterLock
+from glam_py.precision import resolve
 from glam_py.rundir import RunDir, variants
 from glam_py.store import FeatureStore, StoreMismatch, write_store
 from glam_py.train import results as tables
@@ -125,10 +126,17 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     data = load_utterances(train_store, test_store)
     splits = make_splits(run, data)
     rows = variants(run.models, run.alphas)
+    device = world.device(run.device)
+    # What "auto" means here is recorded, so a resumed run on other hardware
+    # is refused rather than mixing precisions.
+    chosen = resolve(base.precision, device)
+    if chosen.note and world.is_main:
+        log(f"note: {chosen.note}")
     resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
                 # With a given store its overlap serves training too (stores_for).
                 "train": {key: run.train_config(m, a).replace(
-                              train_overlap_s=train_store.config.overlap_s).to_dict()
+                              train_overlap_s=train_store.config.overlap_s,
+                              precision=resolve(run.train_config(m, a).precision, device).precision).to_dict()
                           for key, m, a in rows},
                 "corpus": {"name": source.name, "root": str(source.root), "subset": source.subset,
                            "store": str(source.store), "labels": source.labels,
@@ -139,7 +147,6 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     # The report reads it to embed the test utterances again.
     out_dir.write_stores(train_store.root, test_store.root)
     ddp = run.ddp and world.size > 1
-    device = world.device(run.device)
     jobs = [(key, model, alpha, split) for key, model, alpha in rows for split in splits]
     mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
     done = [out_dir.split_file(key, split.name) for key, _, _, split in mine]

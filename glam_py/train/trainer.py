@@ -1,8 +1,9 @@
 """Training one model on one split: mixup, Adam (or the authors' SGD),
-exponential (or step) learning-rate decay, utterance-level evaluation after
-every epoch (recorded, never used for selection unless asked), and a
-checkpoint after every epoch so a killed run resumes where it stopped with
-the same numbers."""
+exponential (or step) learning-rate decay, bf16 autocast where the
+precision says so, utterance-level test evaluation every few epochs and
+after the last (recorded, never used for selection unless asked), and the
+resumable state saved every minute or so and after the last epoch, so a
+killed run resumes from its last saved epoch with the same numbers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from glam_py import models
+from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.pooling import pool
 from glam_py.train.config import TrainConfig
@@ -30,11 +31,15 @@ class NonFiniteLoss(ValueError):
     model, split and epoch."""
 
 
-def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: str) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused kernel updates all parameters in one pass: on 2 CPU threads
+    # GLAM's Adam step took 13% of a split in the per-parameter loop
+    # (docs/benchmarks.md, where a split spends its time).
+    fused = torch.device(device).type in ("cpu", "cuda")
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def _lr_after(epoch: int, cfg: TrainConfig) -> float:
@@ -50,15 +55,35 @@ def _lr_after(epoch: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which: tuple[int, ...],
-                       average: str, device: str, batch: int = 256) -> np.ndarray:
-    """Per utterance of ``which``: its score, the windows' logits pooled
-    as ``average`` says (:func:`glam_py.pooling.pool`)."""
+def _scores(model: torch.nn.Module, x: np.ndarray, owner: np.ndarray, n: int, average: str,
+            device: str, precision_name: str, batch: int) -> np.ndarray:
     model.eval()
+    with precision.autocast(precision_name, device):
+        logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float().cpu()
+                            for start in range(0, len(x), batch)]).numpy()
+    return pool(logits, owner, n, average)
+
+
+def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which: tuple[int, ...],
+                       average: str, device: str, batch: int = 256, precision_name: str = "fp32") -> np.ndarray:
+    """Per utterance of ``which``: its score, the windows' logits pooled
+    as ``average`` says (:func:`glam_py.pooling.pool`), the forward pass
+    run in ``precision_name`` (:mod:`glam_py.precision`; the logits and
+    the pooling are fp32)."""
     x, _, owner = stack(windows, np.zeros(len(windows), dtype=int), which)
-    logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float().cpu()
-                        for start in range(0, len(x), batch)]).numpy()
-    return pool(logits, owner, len(which), average)
+    return _scores(model, x, owner, len(which), average, device, precision_name, batch)
+
+
+class _Evaluation:
+    """One split's utterances to score after an epoch, their windows
+    stacked once rather than after every epoch."""
+
+    def __init__(self, windows: list[np.ndarray], labels: np.ndarray, which: tuple[int, ...]):
+        self.x, _, self.owner = stack(windows, np.zeros(len(windows), dtype=int), which)
+        self.labels, self.n = labels[list(which)], len(which)
+
+    def scores(self, model: torch.nn.Module, cfg: TrainConfig, device: str, precision_name: str) -> np.ndarray:
+        return _scores(model, self.x, self.owner, self.n, cfg.average, device, precision_name, 256)
 
 
 def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,
@@ -69,18 +94,24 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     one, and returns the split's metrics, history and final weights. With
     ``parallel``, every rank runs this together on its rows of each batch;
     all ranks end with the same weights and metrics, and rank 0 alone writes
-    the state."""
+    the state.
+
+    The history has an entry per epoch (loss, learning rate, speed); the
+    test scores are in the entries of the evaluated epochs only (every
+    ``cfg.eval_every``-th and the last; every epoch under ``select="test"``),
+    the validation scores (``select="val"``) in every entry."""
     n_classes = len(data.class_names)
     train_idx, val_idx = split.train, ()
     if cfg.select == "val":
         train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
     train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
+    precision_name = precision.resolve(cfg.precision, device).precision
     torch.manual_seed(train_seed)
     model = models.build(model_name, n_classes=n_classes, input_shape=data.input_shape,
-                         device=device).to(device)
+                         device=device, precision=precision_name).to(device)
     net = parallel.wrap(model, device) if parallel else model
     writes_state = parallel is None or parallel.world.is_main
-    optimizer = _optimizer(model, cfg)
+    optimizer = _optimizer(model, cfg, device)
     rng = np.random.default_rng(train_seed)
     start_epoch, history, best = 0, [], None
     if state_path.exists():
@@ -92,65 +123,77 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
     x, y, _ = stack(data.train_windows, data.labels, train_idx)
     x_t, y_t = torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y).long()
+    test_set = _Evaluation(data.test_windows, data.labels, split.test)
+    val_set = _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None
+    # Each batch is gathered into these rather than into fresh tensors.
+    batch_x = x_t.new_empty((cfg.batch_size, *x_t.shape[1:]))
+    partners = torch.empty_like(batch_x)
+    test_scores, saved_at = None, time.monotonic()
     progress.start_training(f"{model_name} {split.name}", cfg.epochs, start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         lr = _lr_after(epoch, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        order = rng.permutation(len(x_t))
+        order = torch.from_numpy(rng.permutation(len(x_t)))
         losses, started = [], time.perf_counter()
         progress.start_epoch(len(order))
         for b in range(0, len(order), cfg.batch_size):
-            idx = torch.from_numpy(order[b:b + cfg.batch_size])
+            idx = order[b:b + cfg.batch_size]
             if parallel and not parallel.usable(len(idx)):
                 continue
-            xb, ya, yb, lam = mix(x_t[idx], y_t[idx], cfg.alpha, rng)
+            xb = torch.index_select(x_t, 0, idx, out=batch_x[:len(idx)])
+            xb, ya, yb, lam = mix(xb, y_t[idx], cfg.alpha, rng, out=partners[:len(idx)])
             if parallel:
                 xb, ya, yb = parallel.rows(xb, ya, yb)
-            with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.bf16):
+            with precision.autocast(precision_name, device):
                 logits = net(xb.to(device))
             loss = mixup_loss(logits.float(), ya.to(device), yb.to(device), lam)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
+            # Kept on the device: no host sync per batch (it stalls a GPU).
+            losses.append(loss.detach())
             progress.batch(len(idx))
-        # The batches' losses are on the host already (loss.item() above), so
-        # checking their mean once per epoch costs nothing: NaN or inf in any
-        # batch makes it non-finite. This epoch's weights are not saved, so
-        # the state file keeps the last good epoch.
-        if losses and not np.isfinite(np.mean(losses)):
+        # One host sync per epoch: NaN or inf in any batch makes the mean
+        # non-finite. This epoch's weights are not saved, so the state file
+        # keeps the last good state.
+        mean_loss = torch.stack(losses).double().mean().item() if losses else float("nan")
+        if losses and not np.isfinite(mean_loss):
             kept = f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
             raise NonFiniteLoss(f"{model_name} split {split.name}: the training loss became "
-                                f"{np.mean(losses)} in epoch {epoch + 1}; training stopped, {kept}")
+                                f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}")
         if parallel:
             parallel.sync_buffers(model)
-        test = evaluate(data.labels[list(split.test)],
-                        predict_utterances(model, data.test_windows, split.test, cfg.average, device).argmax(1),
-                        n_classes)
-        record = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
-                  "windows_per_s": len(x_t) / (time.perf_counter() - started),
-                  "test": {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}}
-        if val_idx:
-            val = evaluate(data.labels[list(val_idx)],
-                           predict_utterances(model, data.train_windows, val_idx, cfg.average, device).argmax(1),
-                           n_classes)
+        record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss,
+                  "windows_per_s": len(x_t) / (time.perf_counter() - started)}
+        last = epoch + 1 == cfg.epochs
+        test_scores = None
+        if last or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0:
+            test_scores = test_set.scores(model, cfg, device, precision_name)
+            test = evaluate(test_set.labels, test_scores.argmax(1), n_classes)
+            record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
+        if val_set is not None:
+            val = evaluate(val_set.labels, val_set.scores(model, cfg, device, precision_name).argmax(1), n_classes)
             record["val"] = {k: val[k] for k in ("WA", "UA")}
         history.append(record)
-        score = {"val": record.get("val", {}).get("UA"), "test": test["UA"]}.get(cfg.select)
+        score = {"val": record.get("val", {}).get("UA"),
+                 "test": record.get("test", {}).get("UA")}.get(cfg.select)
         if score is not None and (best is None or score > best["score"]):
             best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
-        if writes_state:
+        if writes_state and (last or time.monotonic() - saved_at >= cfg.save_every_s):
             save_tensors(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "numpy_rng": rng.bit_generator.state,
                                       "torch_rng": torch.get_rng_state(),
                                       "epoch": epoch + 1, "history": history, "best": best})
-        progress.end_epoch(f"loss {record['loss']:.3f}, test UA {test['UA']:.1f}")
+            saved_at = time.monotonic()
+        shown = f", test UA {record['test']['UA']:.1f}" if "test" in record else ""
+        progress.end_epoch(f"loss {record['loss']:.3f}{shown}")
     if best is not None:
         model.load_state_dict(best["model"])
-    scores = predict_utterances(model, data.test_windows, split.test, cfg.average, device)
-    result = evaluate(data.labels[list(split.test)], scores.argmax(1), n_classes)
-    result.update(split=split.name, seed=split.seed, train_seed=train_seed, history=history,
-                  selected_epoch=best["epoch"] if best else cfg.epochs)
+    if best is not None or test_scores is None:
+        test_scores = test_set.scores(model, cfg, device, precision_name)
+    result = evaluate(test_set.labels, test_scores.argmax(1), n_classes)
+    result.update(split=split.name, seed=split.seed, train_seed=train_seed, precision=precision_name,
+                  history=history, selected_epoch=best["epoch"] if best else cfg.epochs)
     return {"metrics": result, "model": model}
