@@ -26,21 +26,34 @@ def one_thread():
     return threadpool_limits(limits=1)
 
 
-def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -> None:
-    """Anchor and ours alternately, so a shared machine's swings hit both
-    alike; `summarize.py` quotes the ratio of the medians (the minima are
-    kept too)."""
-    times: dict[str, list[float]] = {"anchor": [], "ours": []}
-    for _ in range(2):
-        anchor(), ours()
+def interleave(fns: dict, rounds: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of each call of each of ``fns`` (name: callable), called in
+    turn (after ``warmup`` untimed turns), so a shared machine's swings hit
+    them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
     for _ in range(rounds):
-        for name, fn in (("anchor", anchor), ("ours", ours)):
+        for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    medians = {k: float(np.median(v)) for k, v in times.items()}
+    return times
+
+
+def record_paired(benchmark, anchor: list[float], ours: list[float], units: float, unit: str) -> None:
+    """Tags the interleaved times of an anchor and ours for the summary,
+    which quotes the ratio of the medians (the minima are kept too)."""
     benchmark.extra_info.update(
-        role="paired", anchor_s=medians["anchor"], ours_s=medians["ours"],
-        ratio=medians["anchor"] / medians["ours"], ratio_of_minima=min(times["anchor"]) / min(times["ours"]),
-        units=units, unit=unit)
+        role="paired", anchor_s=float(np.median(anchor)), ours_s=float(np.median(ours)),
+        ratio=float(np.median(anchor) / np.median(ours)), ratio_of_minima=min(anchor) / min(ours),
+        units=units, unit=unit, anchor_times=list(anchor), ours_times=list(ours))
+
+
+def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -> None:
+    """Anchor and ours alternately (:func:`interleave`), tagged for
+    `summarize.py`; ours is then timed once more by pytest-benchmark."""
+    times = interleave({"anchor": anchor, "ours": ours}, rounds)
+    record_paired(benchmark, times["anchor"], times["ours"], units, unit)
     benchmark.pedantic(ours, rounds=1)
