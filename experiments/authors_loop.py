@@ -42,8 +42,10 @@ AUTHORS_CLASSES = ["neutral", "happy", "sad", "angry"]
 
 
 def authors_training(train_x: np.ndarray, train_y: np.ndarray, test: list[np.ndarray], test_y: np.ndarray,
-                     seed: int, epochs: int, lr: float, alpha: float) -> list[dict]:
-    """Trains one model the authors' way; returns the test metrics after every epoch."""
+                     seed: int, epochs: int, lr: float, alpha: float, evaluate_epochs: bool = True) -> list[dict]:
+    """Trains one model the authors' way; returns the test metrics after
+    every epoch, or nothing with ``evaluate_epochs=False`` (their training
+    steps alone, which benches/test_protocol_speed.py times)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     model = ReferenceGLAM(train_x.shape[1:], len(AUTHORS_CLASSES))
@@ -64,6 +66,8 @@ def authors_training(train_x: np.ndarray, train_y: np.ndarray, test: list[np.nda
             optimizer.step()
         if optimizer.param_groups[0]["lr"] >= 1e-6:
             scheduler.step()
+        if not evaluate_epochs:
+            continue
         model.eval()
         with torch.no_grad():
             pred = [int(model(torch.from_numpy(w).unsqueeze(1)).mean(0).argmax()) for w in test]
