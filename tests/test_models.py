@@ -169,3 +169,15 @@ def test_defaults_depend_on_the_device():
     assert cuda.use_fused() and not cuda.use_winograd()
     assert models.ModelConfig(fused=True, winograd=False).use_fused()
     assert not models.ModelConfig(winograd=False).use_winograd()
+
+
+def test_bf16_models_are_built_without_winograd():
+    from glam_py.models.winograd import WinogradConv2d
+
+    def winograd_widths(model):
+        return [m.width for m in model.modules() if isinstance(m, WinogradConv2d) and m.width is not None]
+
+    assert winograd_widths(models.build("glam"))  # the fp32 CPU form uses it
+    assert winograd_widths(models.build("glam", precision="bf16")) == []
+    with pytest.raises(ValueError, match="precision must be fp32 or bf16"):
+        models.build("glam", precision="auto")

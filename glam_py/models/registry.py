@@ -135,9 +135,9 @@ def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63)
           winograd: bool | None = None, precision: str = "fp32") -> nn.Module:
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
     and returning ``[batch, n_classes]`` logits. ``precision`` ("fp32" or
-    "bf16", resolved by :func:`glam_py.precision.resolve`) picks the
-    fastest form measured for it (:class:`ModelConfig`); the weights are
-    fp32 either way. Shapes that cannot work are refused here with the
+    "bf16", resolved by :func:`glam_py.precision.resolve`) is the one the
+    model will run in: under bf16 the Winograd form is left out
+    (:class:`ModelConfig`); the weights are fp32 either way. Shapes that cannot work are refused here with the
     reason, not deep inside ``forward``."""
     factory = spec(name).factory
     if n_classes < 2:
