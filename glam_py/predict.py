@@ -28,6 +28,7 @@ from tqdm import tqdm
 from glam_py.audio_inputs import AudioInput, expand
 from glam_py.features import PAD_CHOICES
 from glam_py.precision import CHOICES
+from glam_py.precision import HELP as precision_help
 from glam_py.recognizer import EmotionRecognizer, Prediction
 
 FORMATS = ("table", "csv", "json")
@@ -60,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None,
                    help="torch device for the model, e.g. cpu or cuda:0 (default: cuda when available).")
     p.add_argument("--precision", choices=CHOICES, default="auto",
-                   help="auto: bf16 autocast where the device multiplies bf16 natively (AMX or "
-                   "AVX512-BF16, CUDA capability 8.0 or more), else fp32; fp32; bf16 (slow where "
-                   "emulated). Probabilities are fp32 either way (default: auto).")
+                   help=precision_help)
     p.add_argument("--batch-size", type=int, default=256,
                    help="windows per model call; lower it to save memory on a GPU.")
     p.add_argument("--pad", choices=PAD_CHOICES, default=None,

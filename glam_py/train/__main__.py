@@ -30,6 +30,7 @@ from glam_py.features import FeatureConfig
 from glam_py.lock import Job, LockedError, writing
 from glam_py.models import names as model_names
 from glam_py.precision import CHOICES
+from glam_py.precision import HELP as precision_help
 from glam_py.store import FeatureStore
 from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
@@ -101,10 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(dev, "torch and featurising")
     dev.add_argument("--device", default=None, help="default: cuda when present, else cpu.")
     dev.add_argument("--precision", choices=CHOICES, default=None,
-                     help="auto: bf16 autocast where the device multiplies bf16 natively (a CPU "
-                     "with AMX or AVX512-BF16, CUDA capability 8.0 or more), else fp32; fp32; "
-                     "bf16 (slow where emulated). Weights, optimiser, loss and metrics stay fp32 "
-                     "(default: auto; docs/training.md, Precision).")
+                     help=precision_help)
     dev.add_argument("--eval-every", type=positive_int, default=None,
                      help="evaluate the test split every N epochs and after the last, for the "
                      "curves of the report (default: 5; --select-on-test evaluates every epoch).")
