@@ -1,17 +1,283 @@
-"""Command-line flags that several commands share, so each has one name,
-one help text and one validation wherever it appears."""
+"""What every command line shares: the entry point that turns errors into
+one line and an exit status (:func:`run`), the argument types that refuse
+bad values while parsing, the checks of outputs before any work, and the
+flags that several commands have, so each has one name, one help text and
+one validation wherever it appears.
+
+Exit statuses: 0 done; 1 an input that cannot be used or an output that
+cannot be written (``error: ...``), or a bug (``internal error: ...``); 2 a
+mistake in the arguments (``PROG: error: ...``); 130 interrupted (Ctrl-C)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
+import re
+import sys
+import traceback
 from pathlib import Path
+from typing import Callable, Iterator
 
 from glam_py import corpora
 from glam_py.corpora.demo import DEMO_ROOT
-from glam_py.features import FeatureConfig
+from glam_py.errors import InputError, UsageError
+from glam_py.features import AudioDecodeError, FeatureConfig
+
+#: Where a bug is reported; printed with every internal error.
+ISSUE_TRACKER = "the glam issue tracker"
+#: Set to 1 to see the traceback of an internal error.
+DEBUG_ENV = "GLAM_DEBUG"
+RESUME_HINT = "run the same command again to resume"
 
 _TYPES = {"int": int, "float": float, "str": str}
 
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a mistake reported in one line (``PROG: error:
+    MESSAGE``, exit status 2) instead of the whole usage first, and the
+    description's paragraphs kept as written."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during work that the same command resumes."""
+
+
+@contextlib.contextmanager
+def resumable() -> Iterator[None]:
+    """Marks work that running the same command again resumes, so that an
+    interrupt says so."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted() from None
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    # Imported here: the store, checkpoints and reports pull in torch and
+    # matplotlib, which featurize does not need at import time.
+    from glam_py.atomic import DamagedFile
+    from glam_py.checkpoints import CheckpointError
+    from glam_py.lock import LockedError
+    from glam_py.reports.rundir import ReportError
+    from glam_py.store import StoreMismatch
+    from glam_py.store.format import UnsupportedFormat
+    from glam_py.train.trainer import NonFiniteLoss
+    return (InputError, OSError, corpora.LayoutError, AudioDecodeError, StoreMismatch,
+            UnsupportedFormat, CheckpointError, ReportError, LockedError, DamagedFile, NonFiniteLoss)
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror[0].lower()}{e.strerror[1:]}"
+    return str(e) or type(e).__name__
+
+
+def run(main: Callable[[], int]) -> int:
+    """Calls a command's ``main`` and returns its exit status, every error
+    reported in one line on stderr (see the module's exit statuses); the
+    traceback of a bug shows only with ``GLAM_DEBUG=1``.
+
+    Parameters
+    ----------
+    main
+        The command; it parses ``sys.argv`` and returns 0 or 1.
+
+    Returns
+    -------
+    int
+        The exit status; argparse's own exits (``--help``, a bad flag)
+        pass through as SystemExit.
+    """
+    try:
+        return main()
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print("interrupted" + (f"; {RESUME_HINT}" if isinstance(e, Interrupted) else ""), file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if isinstance(e, _user_errors()):
+            print(f"error: {_message(e)}", file=sys.stderr)
+            return 1
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        print(f"internal error: {type(e).__name__}: {_message(e)} (please report it at "
+              f"{ISSUE_TRACKER}, with the command; {DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 file``, ``2 files`` (``many``: the plural when not ``word + "s"``)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+# Argument types: argparse names the flag in front of the message.
+
+def _number(convert: type, text: str, what: str, ok: Callable[[float], bool]):
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts such as ``--threads``: an integer >= 1."""
+    return _number(int, text, "an integer of at least 1", lambda v: v >= 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _number(int, text, "an integer of at least 0", lambda v: v >= 0)
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (finite)."""
+    return _number(float, text, "a number above 0", lambda v: 0 < v < float("inf"))
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    return _number(float, text, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1)
+
+
+def alphas(text: str) -> tuple[float, ...]:
+    """argparse type of ``--alpha``: one or more comma-separated numbers >= 0."""
+    return tuple(_number(float, a.strip(), "comma-separated numbers of at least 0",
+                         lambda v: 0 <= v < float("inf")) for a in text.split(","))
+
+
+def shard(text: str) -> tuple[int, int]:
+    """argparse type of ``--shard K/N``: part K (0-based) of N."""
+    k, slash, n = text.partition("/")
+    try:
+        part = int(k), int(n)
+    except ValueError:
+        part = None
+    if not slash or part is None or not 0 <= part[0] < part[1]:
+        raise argparse.ArgumentTypeError(f"expected K/N with 0 <= K < N (e.g. 0/4), got {text!r}")
+    return part
+
+
+def device(text: str) -> str:
+    """argparse type of ``--device``: cpu, cuda, cuda:N or mps, refused
+    when this machine does not have it."""
+    match = re.fullmatch(r"(cpu|cuda|mps)(?::(\d+))?", text)
+    if match is None or (match[2] is not None and match[1] != "cuda"):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    import torch
+
+    if match[1] == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has no usable CUDA GPU; use cpu")
+        if match[2] is not None and int(match[2]) >= count:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {plural(count, 'CUDA GPU')} "
+                                             f"(cuda:0 to cuda:{count - 1})")
+    if match[1] == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no usable Apple GPU (MPS); use cpu")
+    return text
+
+
+def default_device() -> str:
+    """cuda when this machine has a usable GPU, else cpu."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# Outputs, checked before any work so that a run does not fail at its end.
+
+def _writable_folder(folder: Path) -> Path | None:
+    """The nearest existing folder at or above ``folder`` when writes can
+    create ``folder`` there, else None."""
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            return parent if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) else None
+    return None
+
+
+def check_output_dir(path: Path, flag: str) -> None:
+    """``path`` is a folder, or can be made one, that this user can write.
+
+    Raises
+    ------
+    InputError
+        It is a file, or neither it nor the folder it would be made in is
+        writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path}: is a file, not a folder")
+    if _writable_folder(path) is None:
+        raise InputError(f"{flag} {path}: cannot write there (permission denied or read-only)")
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """``path`` can be written as a file: its folder exists and is writable,
+    and it is not a folder itself.
+
+    Raises
+    ------
+    InputError
+        Otherwise, naming the flag, the path and the problem.
+    """
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"{flag} {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path}: {os.strerror(errno.EACCES).lower()}")
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """A folder that did not exist before and is still empty after a
+    failure (but for its writer lock's files, :mod:`glam_py.lock`) is
+    removed, so that a failed command leaves nothing behind."""
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir():
+            entries = list(folder.iterdir())
+            if all(e.name.startswith(".lock") and e.is_file() for e in entries):
+                for e in entries:
+                    e.unlink()
+                folder.rmdir()
+        raise
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None,
+          check: Callable[[argparse.Namespace], None] | None = None) -> argparse.Namespace:
+    """``argv`` parsed, then ``check(args)`` run: every argument validated
+    before any work. A :class:`UsageError` from ``check`` is reported as
+    argparse reports its own (exit status 2)."""
+    args = parser.parse_args(argv)
+    if check is not None:
+        try:
+            check(args)
+        except UsageError as e:
+            parser.error(str(e))
+    return args
+
+
+# Flags that several commands share.
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -64,36 +330,52 @@ def feature_flags_given(args: argparse.Namespace) -> dict:
             if hasattr(args, f["name"])}
 
 
+def with_flag_names(message: str) -> str:
+    """A FeatureConfig message with its field names written as the flags
+    (``window_s`` as ``--window-s``)."""
+    names = sorted((f["name"] for f in FeatureConfig.fields()), key=len, reverse=True)
+    return re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: _flag(m[1]), message)
+
+
 def feature_config_from(args: argparse.Namespace, base: FeatureConfig) -> FeatureConfig:
     """``base`` with the feature flags the user gave applied.
 
     Raises
     ------
-    ValueError
-        The resulting settings are invalid; the message names the setting.
+    UsageError
+        The resulting settings are invalid; the message names the flags.
     """
-    return base.replace(**feature_flags_given(args))
-
-
-def positive_int(text: str) -> int:
-    """argparse type of counts such as ``--threads``: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    try:
+        return base.replace(**feature_flags_given(args))
+    except ValueError as e:
+        raise UsageError(with_flag_names(str(e))) from None
 
 
 def add_threads_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, used_for: str) -> None:
     """``--threads N``: CPU threads for ``used_for`` (default: all cores)."""
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help=f"CPU threads for {used_for} (default: all cores).")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help=f"CPU threads for {used_for}, at least 1 (default: all cores).")
+
+
+def add_quiet_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--quiet``: results and errors only."""
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only results and errors: no progress, no notes.")
+
+
+def add_device_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--device``: where torch runs the model."""
+    parser.add_argument("--device", type=device, default=None,
+                        help="torch device: cpu, cuda, cuda:N or mps (default: cuda when this "
+                        "machine has a GPU, else cpu).")
 
 
 def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--corpus``, ``--root``, ``--manifest``, ``--subset``, ``--labels``
-    and ``--iemocap-happy``: which corpus, and how its labels become
-    classes (for :func:`glam_py.corpora.load`, with :func:`corpus_root` and
-    :func:`label_map`)."""
+    """``--corpus``, ``--root``, ``--manifest``, ``--path-column``,
+    ``--label-column``, ``--subset``, ``--labels`` and ``--iemocap-happy``:
+    which corpus, and how its labels become classes (for
+    :func:`glam_py.corpora.load`, with :func:`corpus_root`,
+    :func:`label_map` and :data:`CORPUS_FLAGS`)."""
     parser.add_argument("--corpus", choices=corpora.NAMES, default="demo",
                         help="demo: the built-in synthetic corpus, generated under --root if "
                         "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
@@ -102,6 +384,12 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                         help=f"corpus folder (default for demo: {DEMO_ROOT}).")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="with --corpus csv: the manifest file (default: ROOT/manifest.csv).")
+    parser.add_argument("--path-column", default="path", metavar="NAME",
+                        help="with --corpus csv: the manifest's column of audio paths, relative "
+                        "to the manifest (default: path).")
+    parser.add_argument("--label-column", default="label", metavar="NAME",
+                        help="with --corpus csv: the manifest's column of labels (default: label; "
+                        "EmoDB's own manifest.csv calls it emotion).")
     parser.add_argument("--subset", choices=["impro", "script", "full"], default="full",
                         help="with --corpus iemocap: improvised, scripted or all sessions "
                         "(default: full).")
@@ -115,19 +403,54 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                         "only 'excited' as happy (the authors' code) (default: merge).")
 
 
+#: The destinations of :func:`add_corpus_flags`.
+CORPUS_FLAGS = ("corpus", "root", "manifest", "path_column", "label_column", "subset", "labels",
+                "iemocap_happy")
+
+
+def corpus_flags_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The corpus flags set to other than their defaults, as flags."""
+    return [_flag(dest) for dest in CORPUS_FLAGS if getattr(args, dest) != parser.get_default(dest)]
+
+
+def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The corpus flags agree with each other and name what exists.
+
+    Raises
+    ------
+    UsageError
+        ``--root`` missing for a corpus other than demo, a flag that applies
+        only to another corpus, or a malformed ``--labels``.
+    InputError
+        ``--root`` or ``--manifest`` does not exist.
+    """
+    corpus_root(args)
+    label_map(args)
+    only = {"--manifest": "csv", "--path-column": "csv", "--label-column": "csv",
+            "--subset": "iemocap", "--iemocap-happy": "iemocap"}
+    for flag in corpus_flags_given(parser, args):
+        # The demo corpus is a csv manifest too.
+        if flag in only and only[flag] != args.corpus and not (only[flag] == "csv" and args.corpus == "demo"):
+            raise UsageError(f"{flag} applies only with --corpus {only[flag]}")
+    if args.root is not None and args.corpus != "demo" and not args.root.is_dir():
+        raise InputError(f"--root {args.root}: " + ("not a folder" if args.root.exists() else "no such folder"))
+    if args.manifest is not None and not args.manifest.is_file():
+        raise InputError(f"--manifest {args.manifest}: no such file")
+
+
 def corpus_root(args: argparse.Namespace) -> Path:
     """``--root``, or :data:`DEMO_ROOT` for the demo corpus.
 
     Raises
     ------
-    ValueError
+    UsageError
         Another corpus was named without ``--root``.
     """
     if args.root is not None:
         return args.root
     if args.corpus == "demo":
         return DEMO_ROOT
-    raise ValueError(f"--corpus {args.corpus} needs --root DIR")
+    raise UsageError(f"--corpus {args.corpus} needs --root DIR")
 
 
 def label_map(args: argparse.Namespace) -> dict[str, str] | None:
@@ -135,7 +458,10 @@ def label_map(args: argparse.Namespace) -> dict[str, str] | None:
 
     Raises
     ------
-    ValueError
-        ``--labels`` names no class.
+    UsageError
+        ``--labels`` is malformed or names no class.
     """
-    return corpora.parse_label_map(args.labels) if args.labels else None
+    try:
+        return corpora.parse_label_map(args.labels) if args.labels else None
+    except ValueError as e:
+        raise UsageError(f"--labels {args.labels!r}: {e}") from None

@@ -32,7 +32,9 @@ from pathlib import Path
 import torch
 from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
 
-from glam_py import checkpoints, models
+from glam_py import checkpoints, cli, models
+from glam_py.cli import add_quiet_flag
+from glam_py.errors import InputError, UsageError
 from glam_py.checkpoints import Checkpoint
 
 __all__ = ["EXTENSIONS", "ExportError", "check_opset", "export_onnx", "export_torchscript", "exportable_model",
@@ -222,42 +224,50 @@ def export_onnx(checkpoint: Checkpoint, out: str | Path, opset: int = 17) -> Pat
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m glam_py.export", description=__doc__.split("\n\n")[2])
+    p = cli.ArgumentParser(prog="python -m glam_py.export", description=__doc__.replace("``", ""))
     p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE",
                    help="a checkpoint file or a training run directory (chosen as python -m "
                    "glam_py.predict chooses).")
     p.add_argument("--model", default=None, help="in a run directory with several models: which one.")
     p.add_argument("--split", default=None, help="in a run directory: which split's model.")
-    p.add_argument("--out", type=Path, required=True, help="the file to write.")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="the file to write; its extension gives the format (.pt, .ts, .torchscript: "
+                   "torchscript; .onnx: onnx).")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="torchscript or onnx (needs the 'export' extra); default: from the extension of "
-                   "--out (.pt, .ts, .torchscript: torchscript; .onnx: onnx).")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17).")
+                   "--out; given, it must agree with it.")
+    p.add_argument("--opset", type=int, default=17,
+                   help=f"ONNX opset version, {OPSETS.start} to {OPSETS.stop - 1} (default: 17).")
+    add_quiet_flag(p)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def check(args: argparse.Namespace) -> None:
+    """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
     try:
         args.format = format_for(args.out, args.format)
         if args.format == "onnx":
             check_opset(args.opset)
     except ExportError as e:
-        parser.error(str(e))
+        raise UsageError(str(e)) from None
+    cli.check_output_file(args.out, "--out")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = cli.parse(build_parser(), argv, check)
+    checkpoint = Checkpoint.load(checkpoints.find(args.checkpoint, args.model, args.split))
     try:
-        checkpoint = Checkpoint.load(checkpoints.find(args.checkpoint, args.model, args.split))
         if args.format == "onnx":
             out = export_onnx(checkpoint, args.out, args.opset)
         else:
             out = export_torchscript(checkpoint, args.out)
-    except (OSError, ValueError, ImportError) as e:  # CheckpointError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"{checkpoint.path} -> {out} ({args.format}; {checkpoint.model_name}, "
-          f"classes {', '.join(checkpoint.labels)})", file=sys.stderr)
+    except ImportError as e:  # the optional onnx package
+        raise InputError(str(e)) from None
+    if not args.quiet:
+        print(f"{checkpoint.path} -> {out} ({args.format}; {checkpoint.model_name}, "
+              f"classes {', '.join(checkpoint.labels)})", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -2,13 +2,14 @@
 files, folders or CSV manifests, from a trained checkpoint.
 
     python -m glam_py.predict --checkpoint runs/latest recordings/ a.wav b.flac
-    python -m glam_py.predict --checkpoint runs/latest manifest.csv --output predictions.csv
-    python -m glam_py.predict --checkpoint model.pt talk.wav --windows --output talk.json
+    python -m glam_py.predict --checkpoint runs/latest manifest.csv --out predictions.csv
+    python -m glam_py.predict --checkpoint model.pt talk.wav --windows --out talk.json
 
-Prints a table, or writes CSV or JSON with --output. Exits 0 when every
+Prints a table, or writes CSV or JSON with --out. Exits 0 when every
 input was handled, a file that could not be read included (its row says
 "error" and why; a summary goes to stderr); 1 for a checkpoint or manifest
-that cannot be used, 2 for bad arguments.
+that cannot be used or an output that cannot be written, 2 for bad
+arguments, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from collections import Counter
 from dataclasses import asdict
@@ -25,19 +25,22 @@ from typing import Callable, Iterator, TextIO
 
 from tqdm import tqdm
 
+from glam_py import cli
 from glam_py.audio_inputs import AudioInput, expand
+from glam_py.cli import add_device_flag, add_quiet_flag, add_threads_flag, plural, positive_int
+from glam_py.errors import UsageError
 from glam_py.features import PAD_CHOICES
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
+from glam_py.progress import counter
 from glam_py.recognizer import EmotionRecognizer, Prediction
 
 FORMATS = ("table", "csv", "json")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m glam_py.predict", description="The emotion of every utterance in audio files, folders or CSV manifests, from a trained checkpoint.",
-                                epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(prog="python -m glam_py.predict", description=__doc__.split("\n\n")[0].replace("``", ""),
+                           epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="audio files (wav, flac, ogg, mp3, aiff), folders searched recursively for them, "
                    "or CSV manifests with a 'path' column relative to the manifest (and optionally "
@@ -49,39 +52,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="in a run directory with several models: which one (e.g. glam, apcnn, "
                    "'glam alpha=0.5').")
     p.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
-    p.add_argument("--output", type=Path, default=None, metavar="FILE",
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="write the predictions to FILE instead of printing a table; the format "
                    "follows the extension (.csv, .json) unless --format says otherwise.")
     p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: table on the terminal, else from --output's extension).")
+                   help="output format (default: table on the terminal, else from --out's extension).")
     p.add_argument("--windows", action="store_true",
                    help="also give every window's prediction with its start and end in seconds.")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for decoding, features and the model (default: all cores).")
-    p.add_argument("--device", default=None,
-                   help="torch device for the model, e.g. cpu or cuda:0 (default: cuda when available).")
-    p.add_argument("--precision", choices=CHOICES, default="auto",
-                   help=precision_help)
-    p.add_argument("--batch-size", type=int, default=256,
-                   help="windows per model call; lower it to save memory on a GPU.")
+    add_threads_flag(p, "decoding, features and the model")
+    add_device_flag(p)
+    p.add_argument("--precision", choices=CHOICES, default="auto", help=precision_help)
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
+                   help="windows per model call; lower it to save memory on a GPU (default: 256).")
     p.add_argument("--pad", choices=PAD_CHOICES, default=None,
                    help="utterances shorter than a window: drop them (no label, status too_short), "
                    "tile, zero-pad or repeat them to one window (default: the checkpoint's padding, "
                    "tile when it dropped them).")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar and no checkpoint line on stderr (the error summary stays).")
+    add_quiet_flag(p)
     return p
 
 
 def output_format(args: argparse.Namespace) -> str:
+    """The format --format names, else table, or the one --out's extension names.
+
+    Raises
+    ------
+    UsageError
+        --out's extension names no format and --format is not given.
+    """
     if args.format:
         return args.format
-    if args.output is None:
+    if args.out is None:
         return "table"
-    suffix = args.output.suffix.lower().lstrip(".")
+    suffix = args.out.suffix.lower().lstrip(".")
     if suffix in ("csv", "json"):
         return suffix
-    raise ValueError(f"{args.output}: cannot tell the format from the extension; pass --format csv or json")
+    raise UsageError(f"--out {args.out}: cannot tell the format from the extension; pass --format csv or json")
+
+
+def check(args: argparse.Namespace) -> None:
+    """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
+    args.fmt = output_format(args)
+    if args.out is not None:
+        cli.check_output_file(args.out, "--out")
 
 
 def predictions(recognizer: EmotionRecognizer, inputs: list[AudioInput],
@@ -174,8 +187,9 @@ class JsonWriter:
 
 
 def summary(counts: Counter, total: int) -> str:
-    parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in ("ok", "padded", "too_short", "error") if counts[s]]
-    return f"{total} utterances: " + ", ".join(parts)
+    parts = [plural(counts[s], "error") if s == "error" else f"{counts[s]} {s.replace('_', ' ')}"
+             for s in ("ok", "padded", "too_short", "error") if counts[s]]
+    return f"{plural(total, 'utterance')}: " + ", ".join(parts)
 
 
 def run(args: argparse.Namespace, fmt: str) -> int:
@@ -189,7 +203,7 @@ def run(args: argparse.Namespace, fmt: str) -> int:
     if not args.quiet:
         print(f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
               f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}", file=sys.stderr)
-    out = sys.stdout if args.output is None else args.output.open("w", newline="", encoding="utf-8")
+    out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     try:
         if fmt == "table":
             to_out = (lambda line: tqdm.write(line, file=out)) if out is sys.stdout else (lambda line: out.write(line + "\n"))
@@ -199,7 +213,7 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         else:
             writer = JsonWriter(out, recognizer)
         counts: Counter = Counter()
-        bar = tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=True if args.quiet else None)
+        bar = counter(len(inputs), "predicting", "file", args.quiet)
         for item, prediction in predictions(recognizer, inputs, args.windows):
             writer.row(item, prediction)
             counts[prediction.status] += 1
@@ -215,24 +229,9 @@ def run(args: argparse.Namespace, fmt: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
-        parser.error("--batch-size and --threads must be at least 1")
-    try:
-        fmt = output_format(args)
-    except ValueError as e:
-        parser.error(str(e))
-    try:
-        return run(args, fmt)
-    except BrokenPipeError:
-        # The reader stopped early (``| head``): quietly, like other Unix tools.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (OSError, ValueError) as e:  # CheckpointError and LayoutError are ValueErrors
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    args = cli.parse(build_parser(), argv, check)
+    return run(args, args.fmt)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from glam_py import cli
 from glam_py.checkpoints import Checkpoint, CheckpointError
-from glam_py.lock import LockedError, NotWritableError, writing
+from glam_py.cli import add_quiet_flag
+from glam_py.errors import InputError, UsageError
+from glam_py.lock import writing
 from glam_py.reports.confusion import plot_confusion
 from glam_py.reports.curves import plot_curves
 from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
@@ -102,42 +105,46 @@ def write_report(run_dir: Path, out: Path | None = None, split: str | None = Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Each help names its default itself, so no ArgumentDefaultsHelpFormatter.
-    p = argparse.ArgumentParser(prog="python -m glam_py.report", description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(prog="python -m glam_py.report", description=__doc__.replace("``", ""))
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                    help="a finished run directory of python -m glam_py.train (holds results.json).")
-    p.add_argument("--out", type=Path, default=None,
-                   help="where the PNGs and report.md go; default: RUN_DIR/report.")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where the PNGs and report.md go (default: RUN_DIR/report).")
     p.add_argument("--split", default=None,
-                   help="the split whose test utterances the t-SNE maps (e.g. seed3); "
-                   "default: each model's first split.")
+                   help="the split whose test utterances the t-SNE maps (e.g. seed3) "
+                   "(default: each model's first split).")
     p.add_argument("--models", default=None,
-                   help="comma-separated result keys to report (as in the results table); default: all.")
+                   help="comma-separated result keys to report, as in the results table "
+                   "(default: all).")
     p.add_argument("--no-tsne", action="store_true",
                    help="skip the t-SNE maps (they re-run every model on its test utterances).")
-    p.add_argument("--quiet", action="store_true", help="print only errors.")
+    add_quiet_flag(p)
     return p
 
 
+def check(args: argparse.Namespace) -> None:
+    """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
+    if not args.run_dir.is_dir():
+        raise InputError(f"{args.run_dir}: no such run directory")
+    if args.models is not None and not all(args.models.split(",")):
+        raise UsageError(f"--models {args.models!r}: an empty name; give comma-separated result keys")
+    cli.check_output_dir(args.out or args.run_dir / "report", "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = cli.parse(build_parser(), argv, check)
     log = (lambda _: None) if args.quiet else print
-    if not args.run_dir.is_dir():  # the lock would create it
-        raise SystemExit(f"error: {args.run_dir}: no such run directory")
-    try:
-        # The folder written, locked for the report's few seconds: by default
-        # the run directory, so a report is refused while a training still
-        # writes it (that training reports at its end), and two reports do
-        # not mix their figures.
-        with writing(args.out or args.run_dir, "report folder" if args.out else "run directory", log=log):
-            markdown, _ = write_report(args.run_dir, args.out, args.split,
-                                       args.models.split(",") if args.models else None,
-                                       tsne=not args.no_tsne, log=log)
-    except (ReportError, LockedError, NotWritableError) as e:
-        raise SystemExit(f"error: {e}")
+    # The folder written, locked for the report's few seconds: by default the
+    # run directory, so a report is refused while a training still writes it
+    # (that training reports at its end), and two reports do not mix their
+    # figures.
+    with writing(args.out or args.run_dir, "report folder" if args.out else "run directory", log=log):
+        markdown, _ = write_report(args.run_dir, args.out, args.split,
+                                   args.models.split(",") if args.models else None,
+                                   tsne=not args.no_tsne, log=log)
     log(f"report: {markdown}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from glam_py import featurize
+from glam_py import cli, featurize
 from glam_py.cli import feature_config_from
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
@@ -84,19 +84,27 @@ def _features_file(folder):
     return path
 
 
-def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path):
-    with pytest.raises(SystemExit) as refused:
-        train.main(_train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop",
-                          "--out", str(tmp_path / "run")))
-    message = str(refused.value)
-    assert "pad: asked drop, stored tile" in message and "n_mfcc" not in message
-    assert not (tmp_path / "run" / "config.json").exists()
-    with pytest.raises(SystemExit, match="n_mfcc: asked 26, stored 20; pad: asked drop, stored tile"):
-        train.main(_train("--store", str(tiled_store), "--config", str(_features_file(tmp_path)),
-                          "--out", str(tmp_path / "run")))
-    with pytest.raises(SystemExit, match="--train-overlap-s does not apply with --store"):
-        train.main(_train("--store", str(tiled_store), "--train-overlap-s", "1.0",
-                          "--out", str(tmp_path / "run")))
+def _run(main, argv, capsys) -> tuple[int, str]:
+    """Exit status and stderr of a command run as from the shell."""
+    try:
+        code = cli.run(lambda: main(argv))
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path, capsys):
+    code, err = _run(train.main, _train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop",
+                                        "--out", str(tmp_path / "run")), capsys)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
+    assert "pad: asked drop, stored tile" in err and "n_mfcc" not in err
+    assert not (tmp_path / "run").exists()  # the failed run left no empty folder
+    code, err = _run(train.main, _train("--store", str(tiled_store), "--config", str(_features_file(tmp_path)),
+                                        "--out", str(tmp_path / "run")), capsys)
+    assert code == 1 and "n_mfcc: asked 26, stored 20; pad: asked drop, stored tile" in err
+    code, err = _run(train.main, _train("--store", str(tiled_store), "--train-overlap-s", "1.0",
+                                        "--out", str(tmp_path / "run")), capsys)
+    assert code == 2 and "--train-overlap-s does not apply with --store" in err
 
 
 @pytest.mark.parametrize("flags", [[], ["--n-mfcc", "20", "--pad", "tile"]], ids=["no-flags", "same-flags"])

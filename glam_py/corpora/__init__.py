@@ -39,12 +39,15 @@ __all__ = ["CORPORA", "Corpus", "IEMOCAP_HAPPY", "LayoutError", "NAMES", "PAPER_
 
 
 def read_corpus(name: str, root: str | Path, subset: str = "full",
-                manifest: str | Path | None = None) -> tuple[list[Utterance], list[Skipped]]:
+                manifest: str | Path | None = None, path_column: str = "path",
+                label_column: str = "label") -> tuple[list[Utterance], list[Skipped]]:
     """Every utterance of corpus ``name`` under ``root``. ``subset`` applies
-    to IEMOCAP; ``manifest`` to ``csv`` (default ``root/manifest.csv``)."""
+    to IEMOCAP; ``manifest`` (default ``root/manifest.csv``) and its
+    ``path_column`` and ``label_column`` to ``csv``."""
     root = Path(root)
     if name in ("csv", "demo"):
-        return read_manifest(Path(manifest) if manifest else root / "manifest.csv"), []
+        return read_manifest(Path(manifest) if manifest else root / "manifest.csv",
+                             path_column, label_column), []
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(NAMES)}")
     if name == "iemocap":
@@ -79,13 +82,14 @@ class Corpus(NamedTuple):
 
 
 def load(name: str, root: str | Path, *, subset: str = "full", manifest: str | Path | None = None,
-         labels: dict[str, str] | None = None, iemocap_happy: str = "merge") -> Corpus:
+         labels: dict[str, str] | None = None, iemocap_happy: str = "merge",
+         path_column: str = "path", label_column: str = "label") -> Corpus:
     """Reads corpus ``name`` and applies its label map: the one way every
     command turns a corpus into labelled utterances.
 
     Parameters
     ----------
-    name, root, subset, manifest
+    name, root, subset, manifest, path_column, label_column
         As for :func:`read_corpus`.
     labels
         The label map (:func:`parse_label_map`); its order is the class
@@ -102,7 +106,7 @@ def load(name: str, root: str | Path, *, subset: str = "full", manifest: str | P
     ValueError
         Unknown corpus or ``iemocap_happy``.
     """
-    utterances, left_out = read_corpus(name, root, subset, manifest)
+    utterances, left_out = read_corpus(name, root, subset, manifest, path_column, label_column)
     mapping = labels
     if mapping is None and name not in UNMAPPED:
         mapping = default_label_map(name, iemocap_happy)

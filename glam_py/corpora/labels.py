@@ -12,10 +12,18 @@ PAPER_CLASSES = ("neutral", "happy", "sad", "angry")
 
 def parse_label_map(text: str) -> dict[str, str]:
     """``"neutral,happy,sad,angry"`` keeps those classes as they are;
-    ``"exc:happy,hap:happy,neu:neutral"`` renames; both forms mix."""
+    ``"exc:happy,hap:happy,neu:neutral"`` renames; both forms mix.
+
+    Raises
+    ------
+    ValueError
+        The map names no label, or one label twice.
+    """
     mapping = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         source, _, target = item.partition(":")
+        if source.strip() in mapping:
+            raise ValueError(f"{source.strip()!r} is named twice")
         mapping[source.strip()] = (target or source).strip()
     if not mapping:
         raise ValueError(f"empty label map {text!r}")

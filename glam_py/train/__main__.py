@@ -16,40 +16,44 @@ the table. The run directory must be shared."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from glam_py import corpora
-from glam_py.cli import (add_corpus_flags, add_feature_flags, add_threads_flag, corpus_root,
-                         feature_flags_given, label_map, positive_int)
+from glam_py import cli
+from glam_py.cli import (add_corpus_flags, add_device_flag, add_feature_flags, add_quiet_flag,
+                         add_threads_flag, corpus_root, feature_flags_given, label_map, positive_float,
+                         positive_int)
 from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
-from glam_py.lock import Job, LockedError, writing
+from glam_py.lock import Job, writing
 from glam_py.models import names as model_names
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
+from glam_py.progress import interactive
 from glam_py.store import FeatureStore
 from glam_py.train.config import PAPER, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
-from glam_py.train.progress import Bars, Silent
+from glam_py.train.progress import for_output
 from glam_py.train.run import CorpusSource, execute
 
 DEMO_DEFAULTS = dict(repeats=1, epochs=6, lr=5e-4, alpha=0.0, train_overlap_s=1.6)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m glam_py.train", description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(prog="python -m glam_py.train", description=__doc__.replace("``", ""))
     src = p.add_argument_group("data")
     add_corpus_flags(src)
-    src.add_argument("--store", type=Path, default=None,
+    src.add_argument("--store", type=Path, default=None, metavar="DIR",
                      help="train from this feature store (from python -m glam_py.featurize --out) "
-                     "instead of a corpus; its windows serve training and test. The store's "
-                     "feature settings are used; feature flags or --config features that differ "
-                     "from them are refused, naming each difference.")
-    src.add_argument("--cache", type=Path, default=Path("data/cache"),
+                     "instead of a corpus (no corpus flags then); its windows serve training and "
+                     "test. The store's feature settings are used; feature flags or --config "
+                     "features that differ from them are refused, naming each difference.")
+    src.add_argument("--cache", type=Path, default=Path("data/cache"), metavar="DIR",
                      help="where featurised corpora are kept and reused (default: data/cache).")
     feats = p.add_argument_group(
         "features (override the preset's; the defaults shown are the paper preset's)",
@@ -66,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--protocol", choices=["random", "speaker", "session"], default="random",
                      help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out "
                      "(default: random).")
-    run.add_argument("--repeats", type=positive_int, default=None,
-                     help="random splits (the paper: 100); default 5, or 1 for the demo.")
+    run.add_argument("--repeats", type=positive_int, default=None, metavar="N",
+                     help="random splits, at least 1 (the paper: 100; default: 5, or 1 for the demo).")
     run.add_argument("--seed", type=int, default=1,
                      help="seed of the first split; split i uses seed+i (default: 1).")
     run.add_argument("--train-seed", type=int, default=None,
@@ -75,34 +79,37 @@ def build_parser() -> argparse.ArgumentParser:
                      "split (default: each split's own seed); vary it on a fixed split to measure "
                      "run-to-run noise.")
     run.add_argument("--stratify", action="store_true", help="stratify the random splits by class.")
-    run.add_argument("--select", choices=["last", "val"], default=None,
-                     help="model selection: last epoch (default) or best validation UA on a "
-                     "split carved from the training utterances.")
-    run.add_argument("--select-on-test", action="store_true",
-                     help="the authors' optimistic selection: best epoch on the TEST split; "
-                     "tables say so in their title.")
+    select = run.add_mutually_exclusive_group()
+    select.add_argument("--select", choices=["last", "val"], default=None,
+                        help="model selection: last epoch or best validation UA on a split carved "
+                        "from the training utterances (default: last).")
+    select.add_argument("--select-on-test", action="store_true",
+                        help="the authors' optimistic selection: best epoch on the TEST split; "
+                        "tables say so in their title.")
     hp = p.add_argument_group("training (override the preset)")
-    hp.add_argument("--epochs", type=positive_int, default=None, help="epochs (preset: 50; demo: 6).")
-    hp.add_argument("--alpha", default=None,
-                    help="mixup alpha, or a comma-separated sweep such as 0,0.3,0.5,0.8,1,2,3 "
-                    "(preset: 0.5; demo: 0).")
-    hp.add_argument("--lr", type=float, default=None, help="learning rate (paper 1e-4; demo 5e-4).")
-    hp.add_argument("--batch-size", type=positive_int, default=None, help="batch size (preset: 32).")
-    hp.add_argument("--train-overlap-s", type=float, default=None,
-                    help="overlap of consecutive training windows in seconds (paper preset: 1.0; "
-                    "the authors' GLAM recipes and the demo: 1.6); --overlap-s sets the test "
-                    "windows'.")
+    hp.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                    help="epochs, at least 1 (default: the preset's 50; demo: 6).")
+    hp.add_argument("--alpha", type=cli.alphas, default=None, metavar="A[,A...]",
+                    help="mixup alpha (0: no mixup), or a comma-separated sweep such as "
+                    "0,0.3,0.5,0.8,1,2,3 (default: the preset's 0.5; demo: 0).")
+    hp.add_argument("--lr", type=positive_float, default=None,
+                    help="learning rate (default: the paper's 1e-4; demo: 5e-4).")
+    hp.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                    help="batch size (default: the preset's 32).")
+    hp.add_argument("--train-overlap-s", type=float, default=None, metavar="S",
+                    help="overlap of consecutive training windows in seconds (default: the paper "
+                    "preset's 1.0; the authors' GLAM recipes and the demo: 1.6); --overlap-s sets "
+                    "the test windows'.")
     hp.add_argument("--average", choices=["logits", "probabilities"], default=None,
-                    help="utterance prediction: mean of the windows' logits (default) or "
-                    "probabilities.")
-    hp.add_argument("--config", type=Path, default=None,
+                    help="utterance prediction: mean of the windows' logits or probabilities "
+                    "(default: logits).")
+    hp.add_argument("--config", type=Path, default=None, metavar="FILE",
                     help="JSON file of training settings (TrainConfig fields, feature settings "
                     "nested under \"features\") overriding the preset; flags override it.")
     dev = p.add_argument_group("execution")
     add_threads_flag(dev, "torch and featurising")
-    dev.add_argument("--device", default=None, help="default: cuda when present, else cpu.")
-    dev.add_argument("--precision", choices=CHOICES, default=None,
-                     help=precision_help)
+    add_device_flag(dev)
+    dev.add_argument("--precision", choices=CHOICES, default=None, help=precision_help)
     dev.add_argument("--eval-every", type=positive_int, default=None,
                      help="evaluate the test split every N epochs and after the last, for the "
                      "curves of the report (default: 5; --select-on-test evaluates every epoch).")
@@ -110,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="under torchrun: every rank trains each split together "
                      "(DistributedDataParallel, the global batch split over the ranks) instead "
                      "of each rank training its own splits.")
-    dev.add_argument("--out", type=Path, default=Path("runs/latest"),
+    dev.add_argument("--out", type=Path, default=Path("runs/latest"), metavar="DIR",
                      help="run directory; the same command resumes a killed run there "
                      "(default: runs/latest).")
-    dev.add_argument("--quiet", action="store_true", help="no progress output.")
+    add_quiet_flag(dev)
     dev.add_argument("--no-report", action="store_true",
                      help="do not write the figures and report.md into OUT/report at the end "
                      "(python -m glam_py.report OUT writes them later).")
@@ -131,10 +138,22 @@ def overrides_from(args: argparse.Namespace, demo: bool,
 
     Raises
     ------
-    ValueError
-        A setting does not exist or has an invalid value.
+    InputError
+        The --config file cannot be read, is not JSON, names a setting that
+        does not exist or gives an invalid value.
+    UsageError
+        A flag gives an invalid value.
     """
-    values = load_overrides(str(args.config)) if args.config else {}
+    values = {}
+    if args.config:
+        try:
+            values = load_overrides(str(args.config))
+        except FileNotFoundError:
+            raise InputError(f"--config {args.config}: no such file") from None
+        except json.JSONDecodeError as e:
+            raise InputError(f"--config {args.config}: not valid JSON ({e})") from None
+        except (TypeError, ValueError) as e:
+            raise InputError(f"--config {args.config}: {e}") from None
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
     for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed",
@@ -149,10 +168,61 @@ def overrides_from(args: argparse.Namespace, demo: bool,
         values["features"] = given
     if args.select_on_test:
         values["select"] = "test"
-    if args.alpha is not None and "," not in args.alpha:
-        values["alpha"] = float(args.alpha)
-    TrainConfig().updated(values)
+    if args.alpha is not None and len(args.alpha) == 1:
+        values["alpha"] = args.alpha[0]
+    try:
+        TrainConfig().updated(values)
+    except ValueError as e:
+        raise UsageError(cli.with_flag_names(str(e))
+                         + (f" (with --config {args.config})" if args.config else "")) from None
     return values
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every argument, before any work (see :func:`glam_py.cli.parse`):
+    leaves the run's settings in ``args.run`` and its source in
+    ``args.source``."""
+    unknown = [m for m in args.models.split(",") if m not in model_names()]
+    if unknown:
+        raise UsageError(f"--models: unknown model {unknown[0]!r}; choose from {', '.join(model_names())}")
+    # Feature flags first, so that a mistake is named as the flag.
+    cli.feature_config_from(args, PAPER.features)
+    demo = args.corpus == "demo" and args.store is None
+    store_features = None
+    if args.store is not None:
+        given = cli.corpus_flags_given(parser, args)
+        if given:
+            raise UsageError(f"--store replaces the corpus; {given[0]} does not apply with it")
+        if args.train_overlap_s is not None:
+            raise UsageError("--train-overlap-s does not apply with --store: the store's "
+                             "windows serve training and test")
+        try:
+            store_features = FeatureStore(args.store).config
+        except FileNotFoundError:
+            raise InputError(f"--store {args.store}: not a feature store (no features.json; "
+                             f"python -m glam_py.featurize --out writes one)") from None
+        except ValueError as e:  # another format version, or shards still missing
+            raise InputError(f"--store: {e}") from None
+        source = CorpusSource("store", store=args.store)
+    else:
+        cli.check_corpus_flags(parser, args)
+        source = CorpusSource(args.corpus, corpus_root(args), args.subset, args.manifest, label_map(args),
+                              iemocap_happy=args.iemocap_happy, path_column=args.path_column,
+                              label_column=args.label_column)
+    overrides = overrides_from(args, demo, store_features)
+    try:
+        args.run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset,
+                             protocol=args.protocol,
+                             repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
+                             seed=args.seed, stratify=args.stratify,
+                             alphas=args.alpha if args.alpha and len(args.alpha) > 1 else (),
+                             overrides=overrides, threads=args.threads,
+                             device=args.device or cli.default_device(), ddp=args.ddp)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    args.source, args.demo = source, demo
+    cli.check_output_dir(args.out, "--out")
+    cli.check_output_dir(args.cache, "--cache")
 
 
 def _report(run_dir: Path, quiet: bool) -> int:
@@ -170,46 +240,23 @@ def _report(run_dir: Path, quiet: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    demo = args.corpus == "demo" and args.store is None
-    if args.store is not None and args.train_overlap_s is not None:
-        raise SystemExit("error: --train-overlap-s does not apply with --store: the store's "
-                         "windows serve training and test")
-    unknown = set(args.models.split(",")) - set(model_names())
-    if unknown:
-        raise SystemExit(f"unknown models {sorted(unknown)}; choose from {', '.join(model_names())}")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    alphas = tuple(float(a) for a in args.alpha.split(",")) if args.alpha and "," in args.alpha else ()
-    try:
-        root = corpus_root(args) if args.store is None else None
-        store_features = FeatureStore(args.store).config if args.store is not None else None
-        source = (CorpusSource("store", store=args.store) if args.store is not None else
-                  CorpusSource(args.corpus, root, args.subset, args.manifest, label_map(args),
-                               iemocap_happy=args.iemocap_happy))
-        run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset,
-                        protocol=args.protocol,
-                        repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
-                        seed=args.seed, stratify=args.stratify, alphas=alphas,
-                        overrides=overrides_from(args, demo, store_features), threads=args.threads, device=device,
-                        ddp=args.ddp)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}")
+    parser = build_parser()
+    args = cli.parse(parser, argv, lambda a: check(parser, a))
     world = World.from_env()
-    try:
-        # Before any work, held to the end: one writer of the run directory
-        # (the ranks of one torchrun job share it, rank 0 holding the lock).
-        with writing(args.out, "run directory", job=Job.from_env()):
-            return _train(args, run, source, root, demo, device, world)
-    except (LockedError, OSError) as e:  # a full disk included (WriteFailed)
-        raise SystemExit(f"error: {e}")
+    # The lock comes before any work and is held to the end: one writer of
+    # the run directory (the ranks of one torchrun job share it, rank 0
+    # holding the lock).
+    with cli.resumable(), cli.removed_if_left_empty(args.out), \
+            writing(args.out, "run directory", job=Job.from_env()):
+        return _train(args, world)
 
 
-def _train(args: argparse.Namespace, run: RunConfig, source: CorpusSource, root: Path | None, demo: bool,
-           device: str, world: World) -> int:
-    world.init(device)
-    if demo:
+def _train(args: argparse.Namespace, world: World) -> int:
+    run, source = args.run, args.source
+    world.init(run.device)
+    if args.demo:
         if world.is_main:
-            generate_demo_corpus(root, progress=not args.quiet)
+            generate_demo_corpus(source.root, progress=not args.quiet and interactive())
         world.barrier()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -217,17 +264,15 @@ def _train(args: argparse.Namespace, run: RunConfig, source: CorpusSource, root:
     quiet = args.quiet or (args.ddp and not world.is_main)
     log = (lambda _: None) if quiet else (lambda m: tqdm.write(m))
     log(f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, "
-        f"device {world.device(device)}"
+        f"device {world.device(run.device)}"
         + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else ""))
-    progress = Silent() if quiet else Bars()
+    progress = for_output(quiet)
     try:
         results = execute(run, source, args.out, args.cache, world=world, log=log, progress=progress)
         if world.size > 1:
             world.barrier()
             if world.is_main:
                 results = execute(run, source, args.out, args.cache, log=log)
-    except (ValueError, corpora.LayoutError) as e:
-        raise SystemExit(f"error: {e}")
     finally:
         progress.close()
     if results is not None:
@@ -239,4 +284,4 @@ def _train(args: argparse.Namespace, run: RunConfig, source: CorpusSource, root:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -1,4 +1,4 @@
-"""The results table in the paper's Table 1 layout (mean +- std over
+"""The results table in the paper's Table 1 layout (mean ± std over
 splits, one row per model) as markdown, CSV and JSON."""
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ def title(corpus: str, protocol: str, n_splits: int, select: str) -> str:
             f"model selection: {SELECTION_NAMES[select]}")
 
 
+def cell(stats: dict, n_splits: int) -> str:
+    """``mean ± std``; the mean alone for one split, whose std says nothing."""
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f}" if n_splits > 1 else f"{stats['mean']:.2f}"
+
+
 def markdown(results: dict) -> str:
     lines = [f"### {results['title']}", "",
              "| model | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " |",
              "|---|" + "---|" * len(METRICS)]
     for name, entry in results["models"].items():
         s = entry["summary"]
-        lines.append(f"| {name} | " + " | ".join(f"{s[m]['mean']:.2f} +- {s[m]['std']:.2f}" for m in METRICS) + " |")
+        lines.append(f"| {name} | " + " | ".join(cell(s[m], len(entry["splits"])) for m in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 

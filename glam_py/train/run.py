@@ -42,15 +42,21 @@ class CorpusSource:
     labels: dict[str, str] | None = None
     store: Path | None = None
     iemocap_happy: str = "merge"
+    path_column: str = "path"
+    label_column: str = "label"
 
     def load(self) -> corpora.Corpus:
         return corpora.load(self.name, self.root, subset=self.subset, manifest=self.manifest,
-                            labels=self.labels, iemocap_happy=self.iemocap_happy)
+                            labels=self.labels, iemocap_happy=self.iemocap_happy,
+                            path_column=self.path_column, label_column=self.label_column)
 
     def fingerprint(self) -> str:
-        key = json.dumps([self.name, str(Path(self.root).resolve()) if self.root else None,
-                          self.subset, str(self.manifest), self.labels, self.iemocap_happy],
-                         sort_keys=True)
+        fields = [self.name, str(Path(self.root).resolve()) if self.root else None,
+                  self.subset, str(self.manifest), self.labels, self.iemocap_happy]
+        if (self.path_column, self.label_column) != ("path", "label"):
+            # Only when not the defaults, so caches made before the columns could be named stay valid.
+            fields += [self.path_column, self.label_column]
+        key = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
