@@ -76,9 +76,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def _message(e: BaseException) -> str:
+    """The error as one line (a library's message may span several)."""
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         return f"{e.filename}: {e.strerror[0].lower()}{e.strerror[1:]}"
-    return str(e) or type(e).__name__
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def run(main: Callable[[], int]) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from glam_py import features
+from glam_py import cli, features
 from glam_py.checkpoints import Checkpoint
 from glam_py.export import (ExportError, check_opset, export_onnx, export_torchscript, exportable_model,
                             format_for, load_torchscript, main as export_main)
@@ -74,7 +74,7 @@ def test_export_command_line(trained_run, tmp_path, capsys):
     assert export_main(["--checkpoint", str(trained_run), "--model", "apcnn", "--out", str(out)]) == 0
     assert load_torchscript(out)[0](torch.zeros(3, 1, 26, 63)).shape == (3, 4)
     assert "apcnn__seed1.pt ->" in capsys.readouterr().err
-    assert export_main(["--checkpoint", str(trained_run), "--out", str(out)]) == 1
+    assert cli.run(lambda: export_main(["--checkpoint", str(trained_run), "--out", str(out)])) == 1
     assert "choose one with model=" in capsys.readouterr().err
 
 

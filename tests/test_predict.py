@@ -18,7 +18,7 @@ import soundfile as sf
 import torch
 
 import glam_py.recognizer as recognizer_module
-from glam_py import EmotionRecognizer, features, precision
+from glam_py import EmotionRecognizer, cli, features, precision
 from glam_py.audio_inputs import expand
 from glam_py.checkpoints import Checkpoint, CheckpointError, find, save_tensors
 from glam_py.corpora.utterance import LayoutError
@@ -178,7 +178,7 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(trained_run, tmp_pa
     make(bad, trained_run / "models" / "apcnn__seed1.pt")
     capsys.readouterr()
     wav = str(trained_run.parent / "demo" / "wav" / "spk00_angry_000.wav")
-    assert predict_main(["--checkpoint", str(bad), "--quiet", wav]) == 1
+    assert cli.run(lambda: predict_main(["--checkpoint", str(bad), "--quiet", wav])) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -361,9 +361,9 @@ def test_short_emodb_files_get_labels_from_tiled_windows(trained_run, emodb_file
     np.testing.assert_array_equal(np.concatenate(seen), tiled)
 
     out = tmp_path / "p.csv"
-    assert predict_main(["--checkpoint", str(path), "--quiet", "--output", str(out), *map(str, short)]) == 0
+    assert predict_main(["--checkpoint", str(path), "--quiet", "--out", str(out), *map(str, short)]) == 0
     assert {row["status"] for row in csv.DictReader(out.open())} == {"padded"}
-    assert predict_main(["--checkpoint", str(path), "--pad", "drop", "--output", str(out), *map(str, short)]) == 0
+    assert predict_main(["--checkpoint", str(path), "--pad", "drop", "--out", str(out), *map(str, short)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert {row["status"] for row in rows} == {"too_short"} and {row["prediction"] for row in rows} == {""}
     err = capsys.readouterr().err
@@ -438,7 +438,7 @@ def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt ")
     out = tmp_path / "pred.csv"
     code = predict_main(["--checkpoint", str(trained_run), "--model", "glam", "--threads", "2", "--quiet",
-                         "--windows", "--output", str(out), str(demo_wavs[0]), str(tmp_path / "broken.wav")])
+                         "--windows", "--out", str(out), str(demo_wavs[0]), str(tmp_path / "broken.wav")])
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     labels = ["neutral", "happy", "sad", "angry"]
@@ -456,7 +456,7 @@ def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wa
     manifest = demo_wavs[0].parent.parent / "manifest.csv"
     out = tmp_path / "pred.json"
     assert predict_main(["--checkpoint", str(trained_run / "models" / "apcnn__seed1.pt"), "--quiet",
-                         "--output", str(out), str(manifest)]) == 0
+                         "--out", str(out), str(manifest)]) == 0
     doc = json.loads(out.read_text())
     assert doc["model"] == "apcnn" and doc["labels"] == ["neutral", "happy", "sad", "angry"]
     assert doc["features"]["pad"] == "tile" and doc["average"] == "logits"
@@ -477,12 +477,12 @@ def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wa
 def test_cli_fatal_errors_exit_non_zero(trained_run, tmp_path, capsys):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     wav = str(trained_run.parent / "demo" / "wav" / "spk00_angry_000.wav")
-    assert predict_main(["--checkpoint", str(tmp_path / "junk.pt"), wav]) == 1
+    assert cli.run(lambda: predict_main(["--checkpoint", str(tmp_path / "junk.pt"), wav])) == 1
     assert "junk.pt: a text file, not a glam checkpoint" in capsys.readouterr().err
-    assert predict_main(["--checkpoint", str(trained_run), wav]) == 1
+    assert cli.run(lambda: predict_main(["--checkpoint", str(trained_run), wav])) == 1
     assert "choose one with model=" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
-        predict_main(["--checkpoint", str(trained_run), "--output", str(tmp_path / "x.txt"), wav])
+        predict_main(["--checkpoint", str(trained_run), "--out", str(tmp_path / "x.txt"), wav])
     assert e.value.code == 2 and "pass --format" in capsys.readouterr().err
 
 
@@ -490,7 +490,7 @@ def test_cli_help_explains_every_flag(capsys):
     with pytest.raises(SystemExit):
         predict_main(["--help"])
     text = capsys.readouterr().out
-    for flag in ("--checkpoint", "--model", "--split", "--output", "--format", "--windows", "--threads",
+    for flag in ("--checkpoint", "--model", "--split", "--out", "--format", "--windows", "--threads",
                  "--device", "--batch-size", "--pad", "--quiet"):
         assert flag in text
     assert text.count("\n  --") >= 10

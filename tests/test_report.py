@@ -184,7 +184,7 @@ def test_no_report_flag_and_resume(trained, tmp_path):
 
 def test_errors_name_the_file_and_the_problem(trained, tmp_path):
     _, run_dir = trained
-    with pytest.raises(SystemExit, match="results.json is missing"):
+    with pytest.raises(ReportError, match="results.json is missing"):
         report.main([str(tmp_path), "--quiet"])
     with pytest.raises(ReportError, match="has no split 'seed99'; it has seed1, seed2"):
         report.write_report(run_dir, out=tmp_path, split="seed99", log=lambda _: None)
