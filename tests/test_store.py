@@ -17,6 +17,7 @@ import pytest
 from glam_py import features
 from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.errors import UsageError
 from glam_py.featurize import part_from
 from glam_py.features import FeatureConfig
 from glam_py.atomic import write_json
@@ -142,8 +143,10 @@ def test_a_store_of_another_format_version_is_refused_in_one_line(reference, tmp
 
 
 def test_part_from_flag_torchrun_and_slurm():
-    assert part_from("2/3", {}) == (2, 3)
+    assert part_from((2, 3), {"RANK": "1", "WORLD_SIZE": "4"}) == (2, 3)  # the flag (parsed) wins
     assert part_from(None, {"RANK": "1", "WORLD_SIZE": "4"}) == (1, 4)
     assert part_from(None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4",
                             "SLURM_ARRAY_TASK_MIN": "3"}) == (2, 4)
     assert part_from(None, {}) == (0, 1)
+    with pytest.raises(UsageError, match="RANK/WORLD_SIZE in the environment give part 4 of 4"):
+        part_from(None, {"RANK": "4", "WORLD_SIZE": "4"})
