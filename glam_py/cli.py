@@ -430,13 +430,32 @@ def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
     only = {"--manifest": "csv", "--path-column": "csv", "--label-column": "csv",
             "--subset": "iemocap", "--iemocap-happy": "iemocap"}
     for flag in corpus_flags_given(parser, args):
-        # The demo corpus is a csv manifest too.
-        if flag in only and only[flag] != args.corpus and not (only[flag] == "csv" and args.corpus == "demo"):
+        if flag in only and only[flag] != args.corpus:
             raise UsageError(f"{flag} applies only with --corpus {only[flag]}")
     if args.root is not None and args.corpus != "demo" and not args.root.is_dir():
         raise InputError(f"--root {args.root}: " + ("not a folder" if args.root.exists() else "no such folder"))
     if args.manifest is not None and not args.manifest.is_file():
         raise InputError(f"--manifest {args.manifest}: no such file")
+
+
+def load_corpus(args: argparse.Namespace) -> corpora.Corpus:
+    """The corpus the flags name, read and mapped to its classes.
+
+    Raises
+    ------
+    InputError
+        The label map keeps none of its utterances.
+    LayoutError
+        The corpus's files do not have its layout.
+    """
+    corpus = corpora.load(args.corpus, corpus_root(args), subset=args.subset, manifest=args.manifest,
+                          labels=label_map(args), iemocap_happy=args.iemocap_happy,
+                          path_column=args.path_column, label_column=args.label_column)
+    if not corpus.utterances:
+        found = sorted({s.reason for s in corpus.left_out})[:3]
+        raise InputError(f"no utterance left to use in {corpus_root(args)}"
+                         + (f" (--labels {args.labels!r}; left out: {'; '.join(found)})" if args.labels else ""))
+    return corpus
 
 
 def corpus_root(args: argparse.Namespace) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from glam_py import cli, corpora, features
 from glam_py.cli import (add_corpus_flags, add_feature_flags, add_quiet_flag, add_threads_flag,
-                         corpus_root, feature_config_from, label_map, plural, positive_int)
+                         corpus_root, feature_config_from, plural, positive_int)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
@@ -193,9 +193,7 @@ def _featurize(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"demo corpus: {root} (generated if missing)")
         generate_demo_corpus(root, progress=not args.quiet and interactive())
-    corpus = corpora.load(args.corpus, root, subset=args.subset, manifest=args.manifest,
-                          labels=label_map(args), iemocap_happy=args.iemocap_happy,
-                          path_column=args.path_column, label_column=args.label_column)
+    corpus = cli.load_corpus(args)
     if corpus.left_out and not args.quiet:
         print(f"left out before featurising: {plural(len(corpus.left_out), 'file')} (label not in "
               f"the map, name not in the corpus convention, missing audio)")

@@ -80,6 +80,10 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("train", ["--corpus", "emodb", "--root", "{tiny}/nowhere"], 1, "error: --root {tiny}/nowhere: no such folder"),
     ("train", ["--labels", "sad,sad"], 2, "--labels 'sad,sad': 'sad' is named twice"),
     ("train", ["--subset", "impro"], 2, "--subset applies only with --corpus iemocap"),
+    ("train", ["--label-column", "emotion"], 2, "--label-column applies only with --corpus csv"),
+    ("train", ["--corpus", "csv", "--root", "{tiny}/demo", "--labels", "calm"], 1,
+     "error: no utterance left to use in {tiny}/demo (--labels 'calm'; left out: label 'angry'"),
+    ("train", ["--config", "{tiny}"], 1, "error: --config {tiny}: is a directory"),
     ("train", ["--overlap-s", "2.5"], 2, "--overlap-s (2.5) must be at least 0 and shorter than --window-s (2)"),
     ("featurize", ["--window-s", "0"], 2, "python -m glam_py.featurize: error: invalid feature configuration: "
      "--window-s (0) must be positive"),

@@ -150,6 +150,8 @@ def overrides_from(args: argparse.Namespace, demo: bool,
             values = load_overrides(str(args.config))
         except FileNotFoundError:
             raise InputError(f"--config {args.config}: no such file") from None
+        except OSError as e:
+            raise InputError(f"--config {args.config}: {e.strerror.lower()}") from None
         except json.JSONDecodeError as e:
             raise InputError(f"--config {args.config}: not valid JSON ({e})") from None
         except (TypeError, ValueError) as e:
@@ -206,6 +208,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         source = CorpusSource("store", store=args.store)
     else:
         cli.check_corpus_flags(parser, args)
+        if not demo:  # read now, so that a corpus that gives nothing fails before any work
+            cli.load_corpus(args)
         source = CorpusSource(args.corpus, corpus_root(args), args.subset, args.manifest, label_map(args),
                               iemocap_happy=args.iemocap_happy, path_column=args.path_column,
                               label_column=args.label_column)
