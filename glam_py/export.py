@@ -244,13 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check(args: argparse.Namespace) -> None:
     """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
+    cli.check_output_file(args.out, "--out")
     try:
         args.format = format_for(args.out, args.format)
         if args.format == "onnx":
             check_opset(args.opset)
     except ExportError as e:
         raise UsageError(str(e)) from None
-    cli.check_output_file(args.out, "--out")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("predict", ["--checkpoint", "{tiny}/broken.json", "a.wav"], 1, "error: "),
     ("predict", ["--checkpoint", "x", "--batch-size", "0", "a.wav"], 2, "argument --batch-size"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}/m.onnx", "--opset", "5"], 2,
-     "argument --opset: expected an opset from"),
+     "--opset 5: choose 9 to"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}"], 1, "is a folder; give a file name"),
     ("report", ["{tiny}/nowhere"], 1, "error: {tiny}/nowhere: no such run directory"),
     ("report", ["{tiny}/demo"], 1, "results.json is missing"),
