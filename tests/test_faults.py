@@ -139,10 +139,10 @@ def test_a_second_train_on_one_out_is_refused_and_a_killed_ones_lock_taken_over(
         lock = out / ".lock"
         while first.poll() is None and not (lock.exists() and lock.read_text()):
             time.sleep(0.05)
-        started = time.monotonic()
-        second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
         line = error_line(second)
-        assert time.monotonic() - started < 30
+        # Refused at once, not after waiting for the holder: it still trains.
+        assert first.poll() is None
         assert f"{out}: this run directory is being written by process {first.pid} " in line
     finally:
         os.killpg(first.pid, signal.SIGKILL)
