@@ -13,9 +13,9 @@ use rayon::ThreadPool;
 
 use crate::audio;
 use crate::config::FeatureConfig;
-use crate::dsp::mfcc::{Pipeline, Scratch};
+use crate::dsp::mfcc::Pipeline;
 use crate::error::{Error, Result};
-use crate::featurize::featurize_utterance;
+use crate::featurize::WindowCutter;
 
 /// What one file gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,23 +85,124 @@ pub fn thread_pool(threads: Option<usize>) -> Result<Arc<ThreadPool>> {
     Ok(pool)
 }
 
+/// The windows of one file, a chunk at a time: decoded, resampled and cut
+/// as it is read, so memory stays bounded by the chunk however long the
+/// recording. The chunks joined are bit for bit what [`featurize_files`]
+/// gives for the file.
+pub struct FileWindows {
+    path: PathBuf,
+    /// `None` once the file has been read to its end.
+    reader: Option<audio::AudioReader>,
+    original_sample_rate: u32,
+    cutter: WindowCutter,
+    samples: Vec<f32>,
+    /// What the file gave, once it is done.
+    outcome: Option<Result<FileSummary>>,
+}
+
+impl FileWindows {
+    /// Opens `path` to be read at `config.sample_rate`; a file that cannot
+    /// be opened is done at once, with its error as the outcome.
+    pub fn open(config: &FeatureConfig, path: &Path) -> Self {
+        let (reader, outcome) = match audio::AudioReader::open(path, Some(config.sample_rate)) {
+            Ok(reader) => (Some(reader), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        FileWindows {
+            path: path.to_path_buf(),
+            original_sample_rate: reader.as_ref().map_or(0, |r| r.original_sample_rate()),
+            reader,
+            cutter: WindowCutter::new(),
+            samples: Vec::new(),
+            outcome,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file gave, once it is done: its summary, or why it could
+    /// not be featurised (windows given before a late error, such as a
+    /// truncated end, are then to be discarded).
+    pub fn outcome(&self) -> Option<&Result<FileSummary>> {
+        self.outcome.as_ref()
+    }
+
+    /// Appends up to `max` more windows to `out` (fewer only at the end of
+    /// the file) and returns their count; `None`, with nothing appended or
+    /// lost, once `cancel` is set.
+    pub fn next_until(
+        &mut self,
+        pipe: &Pipeline,
+        pool: &ThreadPool,
+        max: usize,
+        out: &mut Vec<f32>,
+        cancel: &AtomicBool,
+    ) -> Option<usize> {
+        let config = pipe.config();
+        loop {
+            if self.outcome.is_some() {
+                return Some(0);
+            }
+            let ready = self.cutter.ready(config);
+            if ready >= max || (ready > 0 && self.reader.is_none()) {
+                return Some(self.cutter.cut(pipe, pool, max, out));
+            }
+            let Some(reader) = self.reader.as_mut() else {
+                return Some(self.finish(pipe, out));
+            };
+            if cancel.load(Ordering::Relaxed) {
+                return None;
+            }
+            self.samples.clear();
+            match reader.read(&mut self.samples) {
+                Ok(true) => self.cutter.push(&self.samples),
+                Ok(false) => self.reader = None,
+                Err(e) => {
+                    self.reader = None;
+                    self.outcome = Some(Err(e));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, pipe: &Pipeline, out: &mut Vec<f32>) -> usize {
+        let config = pipe.config();
+        let cutter = std::mem::take(&mut self.cutter);
+        let n_samples = cutter.n_samples();
+        let at = out.len();
+        let outcome = cutter
+            .finish(pipe, &mut pipe.scratch(), out)
+            .map_err(|e| Error::decode(&self.path, e.to_string()))
+            .map(|windows| FileSummary {
+                duration_s: n_samples as f64 / config.sample_rate as f64,
+                original_sample_rate: self.original_sample_rate,
+                n_windows: windows.n_windows,
+                note: windows.note,
+            });
+        self.outcome = Some(outcome);
+        (out.len() - at) / (config.n_features() * config.n_frames())
+    }
+}
+
+/// Windows cut per step when a whole file's windows are collected.
+const WINDOWS_PER_STEP: usize = 256;
+
 fn featurize_file(
     pipe: &Pipeline,
+    pool: &ThreadPool,
     path: &Path,
-    scratch: &mut Scratch,
 ) -> Result<(Vec<f32>, FileSummary)> {
-    let config = pipe.config();
-    let audio = audio::load(path, Some(config.sample_rate))?;
+    let mut file = FileWindows::open(pipe.config(), path);
     let mut windows = Vec::new();
-    let outcome = featurize_utterance(pipe, &audio.samples, scratch, &mut windows)
-        .map_err(|e| Error::decode(path, e.to_string()))?;
-    let summary = FileSummary {
-        duration_s: audio.samples.len() as f64 / audio.sample_rate as f64,
-        original_sample_rate: audio.original_sample_rate,
-        n_windows: outcome.n_windows,
-        note: outcome.note,
-    };
-    Ok((windows, summary))
+    let never = AtomicBool::new(false);
+    while file.outcome().is_none() {
+        // Cutting as it goes keeps only a window's worth of samples.
+        file.next_until(pipe, pool, WINDOWS_PER_STEP, &mut windows, &never);
+    }
+    let outcome = file.outcome.take().expect("the loop ends when done");
+    outcome.map(|summary| (windows, summary))
 }
 
 /// Featurises `paths` on `pool`; `first_file` is the position of `paths[0]`
@@ -128,12 +229,7 @@ pub fn featurize_files_until(
     let per_file: Vec<Result<(Vec<f32>, FileSummary)>> = pool.install(|| {
         paths
             .par_iter()
-            .map_init(
-                || pipe.scratch(),
-                |scratch, path| {
-                    (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, path, scratch))
-                },
-            )
+            .map(|path| (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, pool, path)))
             .collect::<Option<_>>()
     })?;
     let config = pipe.config();
@@ -291,6 +387,74 @@ mod tests {
         let index: Vec<i64> = chunks.iter().flat_map(|b| b.file_index.clone()).collect();
         assert_eq!(windows, whole.windows);
         assert_eq!(index, whole.file_index);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_in_chunks_gives_the_whole_files_windows() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_chunks_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = thread_pool(Some(2)).unwrap();
+        let reflect = FeatureConfig {
+            pad_mode: crate::config::PadMode::Reflect,
+            ..FeatureConfig::default()
+        };
+        let tile = FeatureConfig {
+            pad: crate::config::ShortPolicy::Tile,
+            ..FeatureConfig::default()
+        };
+        // 16 kHz streams as it is; 44.1 and 8 kHz go through the resampler
+        // in blocks, 11.025 kHz is short enough to be resampled whole.
+        for (rate, seconds, config) in [
+            (16000, 30.3, FeatureConfig::default()),
+            (16000, 12.0, reflect),
+            (44100, 9.7, FeatureConfig::default()),
+            (8000, 20.0, FeatureConfig::default()),
+            (11025, 1.2, tile),
+        ] {
+            let path = dir.join(format!("{rate}.wav"));
+            let n = (seconds * rate as f64) as usize;
+            let y: Vec<f32> = (0..n)
+                .map(|k| ((k as f32 * 0.013).sin() + (k as f32 * 0.0071).cos()) * 0.2)
+                .collect();
+            write_wav(&path, rate, &y);
+            let pipe = Pipeline::new(&config).unwrap();
+            // The unchunked result: the whole file decoded, resampled and
+            // featurised in one go.
+            let decoded = audio::decode::decode_file(&path).unwrap();
+            let signal = audio::resample::resample(&decoded.samples, rate, 16000).unwrap();
+            let mut reference = Vec::new();
+            crate::featurize::featurize_utterance(
+                &pipe,
+                &signal,
+                &mut pipe.scratch(),
+                &mut reference,
+            )
+            .unwrap();
+            let whole = featurize_files(&pipe, &pool, std::slice::from_ref(&path), 0);
+            assert_eq!(whole.windows, reference, "{rate} Hz");
+            let mut file = FileWindows::open(&config, &path);
+            let mut chunks = Vec::new();
+            let never = AtomicBool::new(false);
+            while file.outcome().is_none() {
+                let n = file
+                    .next_until(&pipe, &pool, 7, &mut chunks, &never)
+                    .unwrap();
+                assert!(n <= 7);
+            }
+            assert_eq!(chunks, whole.windows, "{rate} Hz");
+            assert!(whole.n_windows() > 0);
+            let summary = file.outcome().unwrap().as_ref().unwrap();
+            assert_eq!(summary, whole.files[0].as_ref().unwrap());
+        }
+        let mut missing = FileWindows::open(&FeatureConfig::default(), &dir.join("no.wav"));
+        assert!(missing.outcome().unwrap().is_err());
+        let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+        let cancel = AtomicBool::new(true);
+        assert_eq!(
+            missing.next_until(&pipe, &pool, 5, &mut Vec::new(), &cancel),
+            Some(0)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,11 +4,14 @@
 //! and copied. Only the frames that reach into a window's centre padding, and
 //! the per-window clamp and DCT, are computed per window.
 
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
 use crate::config::{FeatureConfig, ShortPolicy};
 use crate::dsp::frames::frame_first;
 use crate::dsp::mfcc::{check_signal, Pipeline, Scratch};
 use crate::error::Result;
-use crate::window::{pad_short, window_starts};
+use crate::window::{count_windows, pad_short, window_starts};
 
 /// Windows whose shared frames are cached together; bounds the cache for
 /// hour-long recordings while keeping nearly all of the sharing.
@@ -33,7 +36,6 @@ pub fn featurize_utterance(
 ) -> Result<UtteranceWindows> {
     check_signal(signal)?;
     let config = pipe.config();
-    let length = config.window_len();
     let n_windows = featurize_windows(pipe, signal, scratch, out);
     if n_windows > 0 {
         return Ok(UtteranceWindows {
@@ -41,6 +43,17 @@ pub fn featurize_utterance(
             note: None,
         });
     }
+    Ok(featurize_short(pipe, signal, scratch, out, config))
+}
+
+/// An utterance with no full window, as `config.pad` says.
+fn featurize_short(
+    pipe: &Pipeline,
+    signal: &[f32],
+    scratch: &mut Scratch,
+    out: &mut Vec<f32>,
+    config: &FeatureConfig,
+) -> UtteranceWindows {
     let seconds = signal.len() as f64 / config.sample_rate as f64;
     let policy = config.pad;
     let note = format!(
@@ -53,14 +66,14 @@ pub fn featurize_utterance(
             ShortPolicy::Repeat => "repeated whole until it covers a window",
         }
     );
-    let n_windows = match pad_short(signal, length, policy) {
+    let n_windows = match pad_short(signal, config.window_len(), policy) {
         Some(padded) => featurize_windows(pipe, &padded, scratch, out),
         None => 0,
     };
-    Ok(UtteranceWindows {
+    UtteranceWindows {
         n_windows,
         note: Some(note),
-    })
+    }
 }
 
 /// Every full window of `signal`, in blocks that share frames; the count.
@@ -76,6 +89,124 @@ fn featurize_windows(
         featurize_block(pipe, signal, block, scratch, out);
     }
     starts.len()
+}
+
+/// The windows of an utterance that arrives in pieces, bit for bit those
+/// of [`featurize_utterance`] on the whole of it: a window is featurised
+/// from its own samples alone, so one that spans two pieces is featurised
+/// once both are there. Only the samples from the next window's start on
+/// are kept.
+pub struct WindowCutter {
+    /// Samples from absolute position `offset` on.
+    buffer: Vec<f32>,
+    offset: usize,
+    /// Windows cut so far; the next starts at `n_windows * hop`.
+    n_windows: usize,
+    /// Samples pushed so far.
+    n_samples: usize,
+}
+
+impl Default for WindowCutter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WindowCutter {
+    pub fn new() -> Self {
+        WindowCutter {
+            buffer: Vec::new(),
+            offset: 0,
+            n_windows: 0,
+            n_samples: 0,
+        }
+    }
+
+    /// Takes the next samples of the utterance.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.buffer.extend_from_slice(samples);
+        self.n_samples += samples.len();
+    }
+
+    /// Samples taken so far.
+    pub fn n_samples(&self) -> usize {
+        self.n_samples
+    }
+
+    /// Full windows whose samples are all there and not yet cut.
+    pub fn ready(&self, config: &FeatureConfig) -> usize {
+        let (length, hop) = (config.window_len(), config.window_hop());
+        count_windows(self.n_samples, length, hop) - self.n_windows
+    }
+
+    /// Appends up to `max` ready windows to `out`, featurising blocks of
+    /// them on `pool`'s threads; the count.
+    pub fn cut(
+        &mut self,
+        pipe: &Pipeline,
+        pool: &ThreadPool,
+        max: usize,
+        out: &mut Vec<f32>,
+    ) -> usize {
+        let config = pipe.config();
+        let hop = config.window_hop();
+        let n = self.ready(config).min(max);
+        let starts: Vec<usize> = (self.n_windows..self.n_windows + n)
+            .map(|k| k * hop - self.offset)
+            .collect();
+        let buffer = &self.buffer;
+        let blocks: Vec<Vec<f32>> = pool.install(|| {
+            starts
+                .par_chunks(WINDOWS_PER_BLOCK)
+                .map_init(
+                    || pipe.scratch(),
+                    |scratch, block| {
+                        let mut part = Vec::new();
+                        featurize_block(pipe, buffer, block, scratch, &mut part);
+                        part
+                    },
+                )
+                .collect()
+        });
+        for part in blocks {
+            out.extend_from_slice(&part);
+        }
+        self.n_windows += n;
+        let next = self.n_windows * hop;
+        if next > self.offset {
+            let drop = (next - self.offset).min(self.buffer.len());
+            self.buffer.drain(..drop);
+            self.offset += drop;
+        }
+        n
+    }
+
+    /// Ends the utterance once every ready window was cut: an utterance
+    /// with no full window is padded (or dropped) as `config.pad` says,
+    /// its windows appended to `out`. The count of all windows and the note.
+    pub fn finish(
+        self,
+        pipe: &Pipeline,
+        scratch: &mut Scratch,
+        out: &mut Vec<f32>,
+    ) -> Result<UtteranceWindows> {
+        debug_assert_eq!(self.ready(pipe.config()), 0, "windows left uncut");
+        if self.n_windows > 0 {
+            return Ok(UtteranceWindows {
+                n_windows: self.n_windows,
+                note: None,
+            });
+        }
+        // No window: nothing was dropped, the buffer is the utterance.
+        check_signal(&self.buffer)?;
+        Ok(featurize_short(
+            pipe,
+            &self.buffer,
+            scratch,
+            out,
+            pipe.config(),
+        ))
+    }
 }
 
 /// Frames of a window that need no centre padding: frame `t` covers window

@@ -7,10 +7,17 @@ use crate::config::ShortPolicy;
 /// The tail that does not fill a window is left out, as in the GLAM authors'
 /// pipeline.
 pub fn window_starts(n_samples: usize, length: usize, hop: usize) -> Vec<usize> {
-    if n_samples < length {
-        return Vec::new();
+    (0..count_windows(n_samples, length, hop))
+        .map(|k| k * hop)
+        .collect()
+}
+
+/// How many full windows `n_samples` hold.
+pub fn count_windows(n_samples: usize, length: usize, hop: usize) -> usize {
+    match n_samples.checked_sub(length) {
+        Some(room) => room / hop + 1,
+        None => 0,
     }
-    (0..=(n_samples - length) / hop).map(|k| k * hop).collect()
 }
 
 /// What an utterance shorter than a window becomes before windows are cut

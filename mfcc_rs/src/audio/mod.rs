@@ -1,10 +1,12 @@
 //! Audio input as `librosa.load(path, sr=target)` does it: decode to
 //! float32, average the channels, resample with soxr's HQ response.
+//! [`AudioReader`] does it piece by piece, in bounded memory, with the same
+//! samples as [`load`].
 
 pub mod decode;
 pub mod resample;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -22,7 +24,7 @@ pub struct Audio {
 /// `librosa.load(path, sr=target_sr)`: decode, average channels, resample
 /// when `target_sr` is given and differs from the file's rate.
 pub fn load(path: &Path, target_sr: Option<u32>) -> Result<Audio> {
-    to_rate(decode::decode_file(path)?, target_sr, path)
+    AudioReader::open(path, target_sr)?.collect()
 }
 
 /// [`load`] for a file already in memory: `hint_ext` is its extension (a
@@ -33,31 +35,92 @@ pub fn load_bytes(
     label: &Path,
     target_sr: Option<u32>,
 ) -> Result<Audio> {
-    to_rate(
-        decode::decode_bytes(bytes, hint_ext, label)?,
-        target_sr,
-        label,
-    )
+    let stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
+    AudioReader::new(stream, target_sr, label)?.collect()
 }
 
-fn to_rate(decoded: decode::Decoded, target_sr: Option<u32>, label: &Path) -> Result<Audio> {
-    if target_sr == Some(0) {
-        return Err(Error::Config(
-            "the target sample rate must be positive".into(),
-        ));
+/// A file decoded and resampled a piece at a time; the pieces joined are
+/// what [`load`] returns.
+pub struct AudioReader {
+    stream: decode::AudioStream,
+    resampler: resample::Resampler,
+    sample_rate: u32,
+    decoded: Vec<f32>,
+    label: PathBuf,
+    ended: bool,
+}
+
+impl AudioReader {
+    /// Opens `path` (reading its header) to be read at `target_sr` Hz, or
+    /// at its own rate when `None`.
+    pub fn open(path: &Path, target_sr: Option<u32>) -> Result<Self> {
+        Self::new(decode::AudioStream::open(path)?, target_sr, path)
     }
-    let sample_rate = target_sr.unwrap_or(decoded.sample_rate);
-    // With a valid target, a rate that cannot be converted is the file's.
-    let samples = resample::resample(&decoded.samples, decoded.sample_rate, sample_rate).map_err(
-        |e| match e {
-            Error::Config(reason) => Error::decode(label, reason),
-            other => other,
-        },
-    )?;
-    Ok(Audio {
-        samples,
-        sample_rate,
-        original_sample_rate: decoded.sample_rate,
-        channels: decoded.channels,
-    })
+
+    fn new(stream: decode::AudioStream, target_sr: Option<u32>, label: &Path) -> Result<Self> {
+        if target_sr == Some(0) {
+            return Err(Error::Config(
+                "the target sample rate must be positive".into(),
+            ));
+        }
+        let sample_rate = target_sr.unwrap_or(stream.sample_rate());
+        // With a valid target, a rate that cannot be converted is the file's.
+        let resampler =
+            resample::Resampler::new(stream.sample_rate(), sample_rate).map_err(|e| match e {
+                Error::Config(reason) => Error::decode(label, reason),
+                other => other,
+            })?;
+        Ok(AudioReader {
+            stream,
+            resampler,
+            sample_rate,
+            decoded: Vec::new(),
+            label: label.to_path_buf(),
+            ended: false,
+        })
+    }
+
+    /// The rate of the samples [`AudioReader::read`] gives.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The file's own rate.
+    pub fn original_sample_rate(&self) -> u32 {
+        self.stream.sample_rate()
+    }
+
+    /// The file's name in errors.
+    pub fn label(&self) -> &Path {
+        &self.label
+    }
+
+    /// Appends the next samples to `out`; `false` once the file has ended
+    /// and everything was given.
+    pub fn read(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        self.decoded.clear();
+        let more = self.stream.read(&mut self.decoded)?;
+        let before = out.len();
+        self.resampler.push(&self.decoded, out);
+        if !more {
+            self.resampler.finish(out);
+            self.ended = true;
+        }
+        Ok(more || out.len() > before)
+    }
+
+    /// Every remaining sample.
+    pub fn collect(mut self) -> Result<Audio> {
+        let mut samples = Vec::new();
+        while self.read(&mut samples)? {}
+        Ok(Audio {
+            samples,
+            sample_rate: self.sample_rate,
+            original_sample_rate: self.stream.sample_rate(),
+            channels: self.stream.channels(),
+        })
+    }
 }

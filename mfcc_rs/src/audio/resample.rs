@@ -51,35 +51,158 @@ const PLAN_CACHE_SIZE: usize = 16;
 /// its ends, and the output has `ceil(n * to / from)` samples, of which soxr
 /// computes `round(n * to / from)` and librosa pads the rest with zeros.
 pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == 0 || to == 0 {
-        return Err(Error::Config(format!(
-            "cannot resample from {from} Hz to {to} Hz"
-        )));
-    }
-    if from == to {
-        return Ok(x.to_vec());
-    }
-    let g = gcd(u64::from(from), u64::from(to));
-    let (up, down) = (u64::from(to) / g, u64::from(from) / g);
-    if up.max(down) > MAX_RATIO_TERM {
-        return Err(Error::Config(format!(
-            "cannot resample from {from} Hz to {to} Hz: the rates have too small a common divisor"
-        )));
-    }
-    if up > MAX_FACTOR * down || down > MAX_FACTOR * up {
-        return Err(Error::Config(format!(
-            "cannot resample from {from} Hz to {to} Hz: the rates differ by more than a factor {MAX_FACTOR}"
-        )));
-    }
-    let n = x.len() as u64;
-    let full_len = (n * up).div_ceil(down) as usize;
-    let computed_len = ((2 * n * up + down) / (2 * down)) as usize;
-    let mut y = vec![0.0f32; full_len];
-    if computed_len > 0 {
-        let (up, down) = (up as usize, down as usize);
-        cached_plan(up, down, computed_len.div_ceil(up)).run(x, &mut y[..computed_len]);
-    }
+    let mut resampler = Resampler::new(from, to)?;
+    let mut y = Vec::new();
+    resampler.push(x, &mut y);
+    resampler.finish(&mut y);
     Ok(y)
+}
+
+/// [`resample`] of a signal that arrives in pieces: the concatenated output
+/// of [`Resampler::push`] and [`Resampler::finish`] is bit for bit the
+/// output of [`resample`] on the whole signal, however it was cut. Memory
+/// stays at about one FFT block once the signal is long enough for the
+/// largest block, whose layout is then the whole-signal one; a shorter
+/// signal is held until [`Resampler::finish`] and resampled whole.
+pub struct Resampler {
+    /// `None` when the rates are equal: samples pass through.
+    ratio: Option<(usize, usize)>,
+    /// The plan of any signal long enough, known from the start.
+    largest: Option<Arc<Plan>>,
+    /// Once fixed: the plan the whole signal would get.
+    plan: Option<Arc<Plan>>,
+    /// Input samples from `offset` on; earlier ones are no longer needed.
+    input: Vec<f32>,
+    offset: usize,
+    n_in: u64,
+    next_block: usize,
+    /// Output samples given so far.
+    produced: usize,
+    work: Option<Work>,
+}
+
+impl Resampler {
+    pub fn new(from: u32, to: u32) -> Result<Self> {
+        if from == 0 || to == 0 {
+            return Err(Error::Config(format!(
+                "cannot resample from {from} Hz to {to} Hz"
+            )));
+        }
+        let g = gcd(u64::from(from), u64::from(to));
+        let (up, down) = (u64::from(to) / g, u64::from(from) / g);
+        if up.max(down) > MAX_RATIO_TERM {
+            return Err(Error::Config(format!(
+                "cannot resample from {from} Hz to {to} Hz: the rates have too small a common divisor"
+            )));
+        }
+        if up > MAX_FACTOR * down || down > MAX_FACTOR * up {
+            return Err(Error::Config(format!(
+                "cannot resample from {from} Hz to {to} Hz: the rates differ by more than a factor {MAX_FACTOR}"
+            )));
+        }
+        Ok(Resampler {
+            ratio: (from != to).then_some((up as usize, down as usize)),
+            largest: None,
+            plan: None,
+            input: Vec::new(),
+            offset: 0,
+            n_in: 0,
+            next_block: 0,
+            produced: 0,
+            work: None,
+        })
+    }
+
+    /// `(computed, full)`: output samples soxr computes and librosa returns
+    /// for `n` input samples.
+    fn lengths(&self, n: u64) -> (usize, usize) {
+        let (up, down) = self.ratio.map_or((1, 1), |(u, d)| (u as u64, d as u64));
+        (
+            ((2 * n * up + down) / (2 * down)) as usize,
+            (n * up).div_ceil(down) as usize,
+        )
+    }
+
+    /// Takes the next piece of the signal, appending the output it completes to `out`.
+    pub fn push(&mut self, x: &[f32], out: &mut Vec<f32>) {
+        let Some((up, down)) = self.ratio else {
+            out.extend_from_slice(x);
+            return;
+        };
+        self.input.extend_from_slice(x);
+        self.n_in += x.len() as u64;
+        if self.plan.is_none() {
+            let largest = self
+                .largest
+                .get_or_insert_with(|| cached_plan(up, down, usize::MAX >> 8))
+                .clone();
+            // Blocks only grow with the length, up to the largest: once
+            // this much input gives it, so does the whole signal.
+            let units = self.lengths(self.n_in).0.div_ceil(up);
+            if block_units(units + 2 * largest.pad, largest.pad, down) == largest.block {
+                self.plan = Some(largest);
+            }
+        }
+        if self.plan.is_some() {
+            let known = self.lengths(self.n_in).0;
+            self.run(known, false, out);
+        }
+    }
+
+    /// Ends the signal: appends the rest of the output to `out`.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        if self.ratio.is_none() {
+            return;
+        }
+        let (computed, full) = self.lengths(self.n_in);
+        if computed > 0 {
+            if self.plan.is_none() {
+                let (up, down) = self.ratio.expect("rates differ");
+                self.plan = Some(cached_plan(up, down, computed.div_ceil(up)));
+            }
+            self.run(computed, true, out);
+        }
+        out.resize(out.len() + full - self.produced, 0.0);
+        self.produced = full;
+        self.input = Vec::new();
+    }
+
+    /// Output blocks up to `limit` samples; only those whose input is all
+    /// there unless the signal has `ended`.
+    fn run(&mut self, limit: usize, ended: bool, out: &mut Vec<f32>) {
+        let plan = Arc::clone(self.plan.as_ref().expect("plan fixed"));
+        let work = self.work.get_or_insert_with(|| Work::new(&plan));
+        let hop = plan.hop();
+        while self.produced < limit {
+            let b = self.next_block;
+            let start = plan.block_start(b);
+            let needs = start + (plan.block * plan.down) as isize;
+            if !ended && needs > self.n_in as isize {
+                break;
+            }
+            let len = hop.min(limit - self.produced);
+            if !ended && len < hop {
+                break;
+            }
+            let at = out.len();
+            out.resize(at + len, 0.0);
+            plan.block_output(
+                &self.input,
+                start - self.offset as isize,
+                work,
+                &mut out[at..],
+            );
+            self.produced += len;
+            self.next_block += 1;
+        }
+        // Later blocks start no earlier than the next one.
+        let keep_from = plan.block_start(self.next_block).max(0) as usize;
+        if keep_from > self.offset {
+            let drop = (keep_from - self.offset).min(self.input.len());
+            self.input.drain(..drop);
+            self.offset += drop;
+        }
+    }
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -128,43 +251,66 @@ impl Plan {
         }
     }
 
-    /// Fills `out` with the resampled signal, from its first sample.
-    fn run(&self, x: &[f32], out: &mut [f32]) {
-        let hop = (self.block - 2 * self.pad) * self.up;
+    /// Output samples per block.
+    fn hop(&self) -> usize {
+        (self.block - 2 * self.pad) * self.up
+    }
+
+    /// Input position of block `b`'s first sample (negative: before the signal).
+    fn block_start(&self, b: usize) -> isize {
+        (b * self.hop() / self.up * self.down) as isize - (self.pad * self.down) as isize
+    }
+
+    /// The first `out.len()` output samples of the block whose input starts
+    /// at `start` in `x`.
+    fn block_output(&self, x: &[f32], start: isize, w: &mut Work, out: &mut [f32]) {
+        copy_zero_extended(x, start, &mut w.input);
+        // Lengths all come from the plans, so the FFTs cannot fail.
+        self.forward
+            .process_with_scratch(&mut w.input, &mut w.spectrum, &mut w.scratch)
+            .expect("buffers sized by the forward plan");
+        let shared = self.response.len();
+        for ((f, s), h) in w.filtered.iter_mut().zip(&w.spectrum).zip(&self.response) {
+            *f = s * *h;
+        }
+        // Upsampling: nothing above the input's Nyquist frequency.
+        w.filtered[shared..].fill(Complex::default());
+        // The DC bin, and the Nyquist bin of an even-length output, must
+        // be real; the filter has removed everything at Nyquist anyway.
+        w.filtered[0].im = 0.0;
+        if self.inverse.len() % 2 == 0 {
+            let nyquist = w.filtered.len() - 1;
+            w.filtered[nyquist].im = 0.0;
+        }
+        self.inverse
+            .process_with_scratch(&mut w.filtered, &mut w.output, &mut w.scratch)
+            .expect("buffers sized by the inverse plan");
         let skip = self.pad * self.up;
-        let mut input = self.forward.make_input_vec();
-        let mut spectrum = self.forward.make_output_vec();
-        let mut filtered = self.inverse.make_input_vec();
-        let mut output = self.inverse.make_output_vec();
-        let scratch_len = self
+        out.copy_from_slice(&w.output[skip..skip + out.len()]);
+    }
+}
+
+/// The buffers of one plan's FFTs.
+struct Work {
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    filtered: Vec<Complex<f32>>,
+    output: Vec<f32>,
+    scratch: Vec<Complex<f32>>,
+}
+
+impl Work {
+    fn new(plan: &Plan) -> Self {
+        let scratch_len = plan
             .forward
             .get_scratch_len()
-            .max(self.inverse.get_scratch_len());
-        let mut scratch = vec![Complex::default(); scratch_len];
-        for (b, chunk) in out.chunks_mut(hop).enumerate() {
-            let start = (b * hop / self.up * self.down) as isize - (self.pad * self.down) as isize;
-            copy_zero_extended(x, start, &mut input);
-            // Lengths all come from the plans, so the FFTs cannot fail.
-            self.forward
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-                .expect("buffers sized by the forward plan");
-            let shared = self.response.len();
-            for ((f, s), h) in filtered.iter_mut().zip(&spectrum).zip(&self.response) {
-                *f = s * *h;
-            }
-            // Upsampling: nothing above the input's Nyquist frequency.
-            filtered[shared..].fill(Complex::default());
-            // The DC bin, and the Nyquist bin of an even-length output, must
-            // be real; the filter has removed everything at Nyquist anyway.
-            filtered[0].im = 0.0;
-            if self.inverse.len() % 2 == 0 {
-                let nyquist = filtered.len() - 1;
-                filtered[nyquist].im = 0.0;
-            }
-            self.inverse
-                .process_with_scratch(&mut filtered, &mut output, &mut scratch)
-                .expect("buffers sized by the inverse plan");
-            chunk.copy_from_slice(&output[skip..skip + chunk.len()]);
+            .max(plan.inverse.get_scratch_len());
+        Work {
+            input: plan.forward.make_input_vec(),
+            spectrum: plan.forward.make_output_vec(),
+            filtered: plan.inverse.make_input_vec(),
+            output: plan.inverse.make_output_vec(),
+            scratch: vec![Complex::default(); scratch_len],
         }
     }
 }
@@ -357,6 +503,31 @@ mod tests {
         ));
         assert_eq!(resample(&[0.5; 4096], 4_096_000, 16000).unwrap().len(), 16);
         assert_eq!(resample(&[0.5], 63, 16000).unwrap().len(), 254);
+    }
+
+    #[test]
+    fn pieces_give_the_whole_signals_output_bit_for_bit() {
+        for (from, n) in [(44100, 300_000), (8000, 70_001), (48000, 1000), (22050, 5)] {
+            let x = sine(441.0, from, n);
+            let whole = resample(&x, from, 16000).unwrap();
+            for sizes in [&[1usize, 7, 999][..], &[65_536], &[12_345, 1]] {
+                let mut r = Resampler::new(from, 16000).unwrap();
+                let (mut y, mut at, mut k) = (Vec::new(), 0, 0);
+                while at < n {
+                    let take = sizes[k % sizes.len()].min(n - at);
+                    r.push(&x[at..at + take], &mut y);
+                    // Input is dropped as blocks are done.
+                    assert!(
+                        r.input.len() <= 4 * MAX_BLOCK_INPUT + take,
+                        "{}",
+                        r.input.len()
+                    );
+                    (at, k) = (at + take, k + 1);
+                }
+                r.finish(&mut y);
+                assert_eq!(y, whole, "{from} Hz, {n} samples, pieces {sizes:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The typed results of featurising files: [`FeatureBatch`] with its
 //! [`FileInfo`] and [`FileError`] entries, and the streaming iterator.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use numpy::ndarray::Array1;
 use numpy::{IntoPyArray, PyArray1, PyArray3};
@@ -9,7 +10,8 @@ use pyo3::prelude::*;
 
 use super::config::{fields_repr, PyFeatureConfig};
 use super::{config_of, interruptible, to_py, windows_array};
-use crate::batch::{Batch, FeatureStream};
+use crate::batch::{thread_pool, Batch, FeatureStream, FileSummary, FileWindows};
+use crate::dsp::mfcc::Pipeline;
 use crate::error::Error;
 
 /// What one input file gave.
@@ -93,6 +95,29 @@ fn kind(err: &Error) -> &'static str {
     }
 }
 
+/// The [`FileInfo`] of a file's outcome.
+fn file_info(path: &Path, result: std::result::Result<&FileSummary, &Error>) -> FileInfo {
+    let path = path.to_string_lossy().into_owned();
+    match result {
+        Ok(s) => FileInfo {
+            path,
+            duration_s: s.duration_s,
+            sample_rate: s.original_sample_rate,
+            n_windows: s.n_windows,
+            note: s.note.clone(),
+            error: None,
+        },
+        Err(e) => FileInfo {
+            path,
+            duration_s: 0.0,
+            sample_rate: 0,
+            n_windows: 0,
+            note: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
 /// Windows of many files; ``len()`` is the number of windows.
 ///
 /// Attributes
@@ -125,36 +150,17 @@ impl FeatureBatch {
         let mut files = Vec::with_capacity(batch.files.len());
         let mut errors = Vec::new();
         for (result, path) in batch.files.into_iter().zip(&all_paths[batch.first_file..]) {
-            let path = path.to_string_lossy().into_owned();
-            let info = match result {
-                Ok(s) => FileInfo {
-                    path,
-                    duration_s: s.duration_s,
-                    sample_rate: s.original_sample_rate,
-                    n_windows: s.n_windows,
-                    note: s.note,
-                    error: None,
-                },
-                Err(e) => {
-                    let message = e.to_string();
-                    errors.push(Py::new(
-                        py,
-                        FileError {
-                            path: path.clone(),
-                            message: message.clone(),
-                            kind: kind(&e),
-                        },
-                    )?);
-                    FileInfo {
-                        path,
-                        duration_s: 0.0,
-                        sample_rate: 0,
-                        n_windows: 0,
-                        note: None,
-                        error: Some(message),
-                    }
-                }
-            };
+            let info = file_info(path, result.as_ref());
+            if let Err(e) = result {
+                errors.push(Py::new(
+                    py,
+                    FileError {
+                        path: info.path.clone(),
+                        message: e.to_string(),
+                        kind: kind(&e),
+                    },
+                )?);
+            }
             files.push(Py::new(py, info)?);
         }
         let n_windows = batch.file_index.len();
@@ -269,5 +275,112 @@ impl PyFeatureStream {
         batch
             .map(|b| FeatureBatch::new(py, b, slf.inner.paths()))
             .transpose()
+    }
+}
+
+/// Iterator of the windows of one audio file, a chunk at a time: the file
+/// is decoded, resampled and cut as it is read, so memory stays bounded by
+/// the chunk however long the recording. The chunks joined are bit for bit
+/// the file's windows from ``featurize``.
+///
+/// Each step yields ``[n, n_features, n_frames]`` float32 windows, ``n`` at
+/// most ``windows_per_chunk`` (fewer only at the end), computed with the GIL
+/// released on ``threads`` threads; Ctrl-C stops it (KeyboardInterrupt) and
+/// the next step goes on where it stopped. A file that cannot be read ends
+/// the iteration: ``info.error`` then says why, and chunks already yielded
+/// (before a truncated end, say) are not the file's windows.
+///
+/// Parameters
+/// ----------
+/// path : str or os.PathLike
+/// config : FeatureConfig or None, default None
+///     None: ``FeatureConfig()``.
+/// threads : int or None, default None
+///     Worker threads; None: all cores.
+/// windows_per_chunk : int, default 1024
+///
+/// Attributes
+/// ----------
+/// info : FileInfo or None
+///     What the file gave, once the iteration has ended; None before.
+///
+/// Raises
+/// ------
+/// ValueError
+///     ``threads`` or ``windows_per_chunk`` is 0.
+#[pyclass(name = "FileWindows", module = "glam_py._mfcc_rs")]
+pub struct PyFileWindows {
+    pipe: Arc<Pipeline>,
+    pool: Arc<rayon::ThreadPool>,
+    inner: FileWindows,
+    windows_per_chunk: usize,
+}
+
+#[pymethods]
+impl PyFileWindows {
+    #[new]
+    #[pyo3(signature = (path, config=None, threads=None, windows_per_chunk=1024))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        config: Option<&Bound<'_, PyFeatureConfig>>,
+        threads: Option<usize>,
+        windows_per_chunk: usize,
+    ) -> PyResult<Self> {
+        if windows_per_chunk == 0 {
+            return Err(to_py(Error::Config(
+                "windows_per_chunk must be at least 1".into(),
+            )));
+        }
+        let config = config_of(config);
+        let pipe = Pipeline::shared(&config).map_err(to_py)?;
+        let pool = thread_pool(threads).map_err(to_py)?;
+        let inner = py.detach(|| FileWindows::open(&config, &path));
+        Ok(PyFileWindows {
+            pipe,
+            pool,
+            inner,
+            windows_per_chunk,
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyArray3<f32>>>> {
+        let this = &mut *slf;
+        let (pipe, pool, max) = (&this.pipe, &this.pool, this.windows_per_chunk);
+        let file = &mut this.inner;
+        let windows = interruptible(py, |cancel| {
+            let mut out = Vec::new();
+            file.next_until(pipe, pool, max, &mut out, cancel)
+                .map(|_| out)
+        })?;
+        if windows.is_empty() {
+            return Ok(None);
+        }
+        let config = this.pipe.config();
+        Ok(Some(windows_array(
+            py,
+            windows,
+            config.n_features(),
+            config.n_frames(),
+        )))
+    }
+
+    /// What the file gave, once the iteration has ended; None before.
+    #[getter]
+    fn info(&self) -> Option<FileInfo> {
+        self.inner
+            .outcome()
+            .map(|outcome| file_info(self.inner.path(), outcome.as_ref()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("FileWindows({:?})", self.inner.path())
     }
 }

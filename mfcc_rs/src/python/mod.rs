@@ -27,7 +27,7 @@ use crate::dsp::mfcc::Pipeline;
 use crate::error::Error;
 use crate::featurize::featurize_utterance;
 
-use self::batch::{FeatureBatch, FileError, FileInfo, PyFeatureStream};
+use self::batch::{FeatureBatch, FileError, FileInfo, PyFeatureStream, PyFileWindows};
 use self::config::PyFeatureConfig;
 
 pyo3::create_exception!(
@@ -263,6 +263,7 @@ fn _mfcc_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FileInfo>()?;
     m.add_class::<FileError>()?;
     m.add_class::<PyFeatureStream>()?;
+    m.add_class::<PyFileWindows>()?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(resample, m)?)?;
     m.add_function(wrap_pyfunction!(mfcc, m)?)?;
