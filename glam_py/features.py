@@ -28,6 +28,7 @@ from glam_py._mfcc_rs import (
     FeatureStream,
     FileError,
     FileInfo,
+    FileWindows,
 )
 
 __all__ = [
@@ -37,10 +38,14 @@ __all__ = [
     "FeatureStream",
     "FileError",
     "FileInfo",
+    "FileWindows",
+    "LONG_FILE_BYTES",
     "PAD_CHOICES",
     "featurize",
     "featurize_signal",
     "iter_featurize",
+    "iter_file_windows",
+    "split_long",
     "load",
     "mel_filterbank",
     "mfcc",
@@ -271,3 +276,74 @@ def iter_featurize(
         ``threads`` or ``files_per_chunk`` is 0.
     """
     return _mfcc_rs.FeatureStream(_paths(paths), config, threads, files_per_chunk)
+
+
+#: Files larger than this (32 MiB: 17 min of 16 kHz 16-bit mono, 3 min of
+#: 44.1 kHz stereo) are featurised alone, a chunk of windows at a time
+#: (:func:`iter_file_windows`), so that a long recording never has all its
+#: windows in memory; smaller ones go in parallel batches. Either way the
+#: windows are the same, bit for bit.
+LONG_FILE_BYTES = 32 << 20
+
+
+def iter_file_windows(path: str | os.PathLike, config: FeatureConfig | None = None,
+                      threads: int | None = None, windows_per_chunk: int = 1024) -> FileWindows:
+    """The windows of one file, a chunk at a time, in memory bounded by the
+    chunk however long the recording.
+
+    The file is decoded packet by packet, resampled block by block and cut
+    into windows as it is read; a window that spans two chunks of audio is
+    built once both are there. The chunks joined equal the file's windows
+    from :func:`featurize` bit for bit.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    config : FeatureConfig or None, default None
+        The feature and window settings; None: ``FeatureConfig()``.
+    threads : int or None, default None
+        Worker threads for each chunk; None: all cores.
+    windows_per_chunk : int, default 1024
+        Windows per chunk (fewer only in the last).
+
+    Returns
+    -------
+    FileWindows
+        An iterator of ``[n, n_features, n_frames]`` float32 arrays; once
+        it is exhausted, ``info`` is the file's :class:`FileInfo`. A file
+        that cannot be read ends the iteration with ``info.error`` set;
+        chunks yielded before (a truncated end is found last) are then not
+        to be used.
+
+    Raises
+    ------
+    ValueError
+        ``threads`` or ``windows_per_chunk`` is 0.
+    """
+    return _mfcc_rs.FileWindows(os.fspath(path), config, threads, windows_per_chunk)
+
+
+def split_long(paths: Sequence[str | os.PathLike], files_per_chunk: int,
+               long_file_bytes: int | None = None) -> list[tuple[bool, list[str]]]:
+    """Consecutive paths in runs, in order: ``(False, paths)`` for up to
+    ``files_per_chunk`` files of at most ``long_file_bytes`` (featurised
+    together), ``(True, [path])`` for each larger file (featurised alone,
+    :func:`iter_file_windows`). A file that cannot be examined counts as
+    small, so the batch reports its error. ``long_file_bytes`` defaults
+    to :data:`LONG_FILE_BYTES`."""
+    if long_file_bytes is None:
+        long_file_bytes = LONG_FILE_BYTES
+    runs: list[tuple[bool, list[str]]] = []
+    for path in map(os.fspath, paths):
+        try:
+            long = os.stat(path).st_size > long_file_bytes
+        except OSError:
+            long = False
+        if long:
+            runs.append((True, [path]))
+        elif runs and not runs[-1][0] and len(runs[-1][1]) < files_per_chunk:
+            runs[-1][1].append(path)
+        else:
+            runs.append((False, [path]))
+    return runs
