@@ -46,15 +46,59 @@ def pool(scores: np.ndarray, owner: np.ndarray, n_utterances: int, how: str = "m
     ValueError
         ``how`` is unknown, or an utterance has no window.
     """
-    if how not in POOLINGS:
-        raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")
-    scores = np.asarray(scores, dtype=np.float64)
-    if how == "probabilities":
-        scores = softmax(scores)
-    counts = np.bincount(owner, minlength=n_utterances)
-    if len(counts) > n_utterances or not counts.all():
-        raise ValueError(f"every one of the {n_utterances} utterances needs at least one window, "
-                         f"and each window an utterance in [0, {n_utterances})")
-    sums = np.zeros((n_utterances, scores.shape[1]))
-    np.add.at(sums, owner, scores)
-    return sums / counts[:, None]
+    return RunningPool(n_utterances, how).add(scores, owner).result()
+
+
+class RunningPool:
+    """:func:`pool` over windows that arrive in chunks: ``add`` each chunk in
+    order, then ``result``. The float64 sums run window by window as in
+    :func:`pool`, so the result is bit for bit :func:`pool` of all the
+    windows at once, and memory does not grow with their number.
+
+    Parameters
+    ----------
+    n_utterances : int
+        Number of utterances (rows of the result).
+    how : {"mean", "logits", "probabilities"}, default "mean"
+        As in :func:`pool`.
+
+    Raises
+    ------
+    ValueError
+        ``how`` is unknown.
+    """
+
+    def __init__(self, n_utterances: int, how: str = "mean"):
+        if how not in POOLINGS:
+            raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")
+        self.n_utterances, self.how = n_utterances, how
+        self.counts = np.zeros(n_utterances, dtype=np.int64)
+        self.sums: np.ndarray | None = None
+
+    def add(self, scores: np.ndarray, owner: np.ndarray) -> "RunningPool":
+        """Adds a chunk of window rows (``scores`` and ``owner`` as in
+        :func:`pool`); returns ``self``. Raises ValueError for an owner
+        outside ``[0, n_utterances)``."""
+        scores = np.asarray(scores, dtype=np.float64)
+        if self.how == "probabilities":
+            scores = softmax(scores)
+        counts = np.bincount(owner, minlength=self.n_utterances)
+        if len(counts) > self.n_utterances:
+            raise self._error()
+        if self.sums is None:
+            self.sums = np.zeros((self.n_utterances, scores.shape[1]))
+        np.add.at(self.sums, owner, scores)
+        self.counts += counts
+        return self
+
+    def result(self) -> np.ndarray:
+        """``(n_utterances, d)`` float64 means. Raises ValueError when an
+        utterance has no window."""
+        if self.sums is None or not self.counts.all():
+            raise self._error()
+        return self.sums / self.counts[:, None]
+
+    def _error(self) -> ValueError:
+        n = self.n_utterances
+        return ValueError(f"every one of the {n} utterances needs at least one window, "
+                          f"and each window an utterance in [0, {n})")
