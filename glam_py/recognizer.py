@@ -19,19 +19,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
 
 from glam_py import checkpoints, features, models
 from glam_py.checkpoints import Checkpoint
-from glam_py.pooling import pool, softmax
+from glam_py.pooling import RunningPool, pool, softmax
 from glam_py.precision import Precision, autocast, resolve
 
 __all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
 
 Input = Union[str, os.PathLike, np.ndarray]
+#: Receives a file's (or array's) window predictions as they are computed:
+#: its source and the next windows, in order.
+WindowSink = Callable[[str, "list[WindowPrediction]"], None]
 
 
 @dataclass
@@ -204,7 +207,7 @@ class EmotionRecognizer:
         return self._features
 
     def predict(self, inputs: Input | Sequence[Input], sample_rate: int | None = None,
-                windows: bool = False) -> list[Prediction]:
+                windows: bool = False, on_windows: WindowSink | None = None) -> list[Prediction]:
         """Every prediction of :meth:`iter_predict`, as a list.
 
         Parameters
@@ -215,6 +218,8 @@ class EmotionRecognizer:
             Rate of array inputs in Hz.
         windows : bool, default False
             Also give every window's own prediction.
+        on_windows : callable or None, default None
+            As for :meth:`iter_predict`.
 
         Returns
         -------
@@ -226,10 +231,10 @@ class EmotionRecognizer:
         ValueError
             Arrays given without ``sample_rate``.
         """
-        return list(self.iter_predict(inputs, sample_rate, windows))
+        return list(self.iter_predict(inputs, sample_rate, windows, on_windows))
 
     def iter_predict(self, inputs: Input | Iterable[Input], sample_rate: int | None = None,
-                     windows: bool = False) -> Iterator[Prediction]:
+                     windows: bool = False, on_windows: WindowSink | None = None) -> Iterator[Prediction]:
         """One :class:`Prediction` per input, in input order, as soon as it
         is ready.
 
@@ -240,6 +245,12 @@ class EmotionRecognizer:
         evaluation takes the arg-max of. An utterance shorter than one
         window is padded as :attr:`features` says (status "padded"), or
         left without a label under ``pad="drop"`` (status "too_short").
+
+        A file larger than :data:`glam_py.features.LONG_FILE_BYTES` is read,
+        featurised and scored a chunk of windows at a time, the utterance
+        score pooled as it goes (:class:`glam_py.pooling.RunningPool`), so
+        memory does not grow with the recording's length; the result is
+        bit for bit that of the whole file at once.
 
         Parameters
         ----------
@@ -253,6 +264,13 @@ class EmotionRecognizer:
         windows : bool, default False
             Also give every window's own prediction, with its start and end
             in seconds (``Prediction.windows``).
+        on_windows : callable ``(source, window_predictions)`` or None, default None
+            Receives every input's window predictions chunk by chunk, in
+            order, before its Prediction is yielded, whose ``windows`` then
+            stays None: the timeline of a recording of any length without
+            holding it (``windows=True`` holds it in the Prediction). A file
+            found damaged at its end (truncated) has had windows sent before
+            its "error" Prediction.
 
         Yields
         ------
@@ -274,12 +292,13 @@ class EmotionRecognizer:
         paths: list[str] = []
         for i, item in enumerate(items):
             if isinstance(item, np.ndarray):
-                yield from self._predict_files(paths, windows)
+                yield from self._predict_files(paths, windows, on_windows)
                 paths = []
-                yield self._predict_array(item, sample_rate, f"array[{i}]", windows)
+                yield self._sent(self._predict_array(item, sample_rate, f"array[{i}]",
+                                                     windows or on_windows is not None), on_windows)
             else:
                 paths.append(os.fspath(item))
-        yield from self._predict_files(paths, windows)
+        yield from self._predict_files(paths, windows, on_windows)
 
     @torch.inference_mode()
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
@@ -290,16 +309,56 @@ class EmotionRecognizer:
         n_classes = len(self.labels)
         return torch.cat(out).numpy() if out else np.zeros((0, n_classes), np.float32)
 
-    def _predict_files(self, paths: list[str], windows: bool) -> Iterator[Prediction]:
-        if not paths:
-            return
-        for batch in features.iter_featurize(paths, self.features, self.threads, self.files_per_chunk):
+    def _predict_files(self, paths: list[str], windows: bool,
+                       on_windows: WindowSink | None) -> Iterator[Prediction]:
+        for long, run in features.split_long(paths, self.files_per_chunk):
+            if long:
+                yield self._predict_long(run[0], windows, on_windows)
+                continue
+            batch = features.featurize(run, self.features, self.threads)
             logits = self.window_logits(batch.windows)
             start = 0
             for info in batch.files:
                 mine = logits[start:start + info.n_windows]
                 start += info.n_windows
-                yield self._prediction(info.path, info.duration_s, mine, info.note, info.error, windows)
+                yield self._sent(self._prediction(info.path, info.duration_s, mine, info.note, info.error,
+                                                  windows or on_windows is not None), on_windows)
+
+    @staticmethod
+    def _sent(p: Prediction, on_windows: WindowSink | None) -> Prediction:
+        """``p``, its windows handed to ``on_windows`` when there is one."""
+        if on_windows is not None:
+            if p.windows:
+                on_windows(p.source, p.windows)
+            p.windows = None
+        return p
+
+    def _predict_long(self, path: str, windows: bool, on_windows: WindowSink | None) -> Prediction:
+        """One file a chunk of windows at a time (see :meth:`iter_predict`).
+        Chunks are whole model batches, so every window is scored in the
+        batch it would be in with the whole file at once."""
+        chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+        running = RunningPool(1, self.checkpoint.average)
+        kept: list[WindowPrediction] | None = [] if windows and on_windows is None else None
+        n = 0
+        for chunk in chunks:
+            logits = self.window_logits(chunk).astype(np.float64)
+            running.add(logits, np.zeros(len(logits), dtype=int))
+            if kept is not None or on_windows is not None:
+                # Until the file has ended its windows are full ones.
+                duration = chunks.info.duration_s if chunks.info is not None else np.inf
+                timeline = self._windows(logits, duration, first=n)
+                if on_windows is not None:
+                    on_windows(path, timeline)
+                else:
+                    kept.extend(timeline)
+            n += len(logits)
+        info = chunks.info
+        if info.error is not None or n == 0:
+            return self._prediction(path, info.duration_s, np.zeros((0, len(self.labels))), info.note,
+                                    info.error, kept is not None)
+        score = running.result()[0]
+        return self._scored(path, info.duration_s, score, n, info.note, kept)
 
     def _predict_array(self, y: np.ndarray, sample_rate: int, source: str, windows: bool) -> Prediction:
         duration = len(y) / sample_rate if y.ndim == 1 else 0.0
@@ -318,19 +377,24 @@ class EmotionRecognizer:
                               note or "no full window", [] if windows else None)
         logits = logits.astype(np.float64)
         score = pool(logits, np.zeros(len(logits), dtype=int), 1, self.checkpoint.average)[0]
-        probs = softmax(score) if self.checkpoint.average == "logits" else score
         per_window = self._windows(logits, duration) if windows else None
-        return Prediction(source, self.labels[int(np.argmax(probs))], self._named(probs), len(logits),
+        return self._scored(source, duration, score, len(logits), note, per_window)
+
+    def _scored(self, source: str, duration: float, score: np.ndarray, n_windows: int, note: str | None,
+                per_window: list[WindowPrediction] | None) -> Prediction:
+        """The Prediction of an utterance whose windows pooled to ``score``."""
+        probs = softmax(score) if self.checkpoint.average == "logits" else score
+        return Prediction(source, self.labels[int(np.argmax(probs))], self._named(probs), n_windows,
                           duration, "padded" if note else "ok", note, per_window)
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, probs)}
 
-    def _windows(self, logits: np.ndarray, duration: float) -> list[WindowPrediction]:
+    def _windows(self, logits: np.ndarray, duration: float, first: int = 0) -> list[WindowPrediction]:
         cfg = self.features
         hop, length = cfg.window_hop / cfg.sample_rate, cfg.window_length / cfg.sample_rate
         out = []
-        for k, probs in enumerate(softmax(logits)):
+        for k, probs in enumerate(softmax(logits), start=first):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
             out.append(WindowPrediction(round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))],
