@@ -33,7 +33,7 @@ from glam_py.features import PAD_CHOICES
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
 from glam_py.progress import counter
-from glam_py.recognizer import EmotionRecognizer, Prediction
+from glam_py.recognizer import EmotionRecognizer, Prediction, WindowPrediction
 
 FORMATS = ("table", "csv", "json")
 
@@ -97,21 +97,29 @@ def check(args: argparse.Namespace) -> None:
         cli.check_output_file(args.out, "--out")
 
 
-def predictions(recognizer: EmotionRecognizer, inputs: list[AudioInput],
-                windows: bool) -> Iterator[tuple[AudioInput, Prediction]]:
+def predictions(recognizer: EmotionRecognizer, inputs: list[AudioInput], windows: bool,
+                on_windows: Callable[[AudioInput, list[WindowPrediction]], None] | None = None,
+                ) -> Iterator[tuple[AudioInput, Prediction]]:
     """The recognizer's predictions, in input order, with a row for every
-    argument that named no file."""
-    stream = recognizer.iter_predict([i.path for i in inputs if i.error is None], windows=windows)
+    argument that named no file. With ``on_windows``, each input's window
+    predictions go there as they are computed (before its prediction, whose
+    ``windows`` is then None), so a long recording's timeline is never held."""
+    current: list[AudioInput] = []
+    sink = None if on_windows is None else (lambda source, ws: on_windows(current[0], ws))
+    stream = recognizer.iter_predict([i.path for i in inputs if i.error is None],
+                                     windows=windows and sink is None, on_windows=sink)
     for item in inputs:
         if item.error is not None:
-            yield item, Prediction(str(item.path), None, {}, 0, 0.0, "error", item.error, [] if windows else None)
+            yield item, Prediction(str(item.path), None, {}, 0, 0.0, "error", item.error,
+                                   [] if windows and sink is None else None)
         else:
+            current[:] = [item]
             yield item, next(stream)
 
 
 class TableWriter:
-    """Aligned columns, one line per utterance as it is predicted (window
-    lines indented below it)."""
+    """Aligned columns, one line per utterance as it is predicted (its
+    window lines, indented, above it: they are written as they come)."""
 
     def __init__(self, write: Callable[[str], None], labels: tuple[str, ...], path_width: int):
         self.write, self.labels = write, labels
@@ -125,39 +133,47 @@ class TableWriter:
         return "  ".join(f"{probabilities[label]:>{w}.3f}" if probabilities else f"{'-':>{w}}"
                          for label, w in zip(self.labels, self.widths))
 
+    def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
+        for w in windows:
+            span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
+            self.write(f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}")
+
     def row(self, item: AudioInput, p: Prediction) -> None:
         status = p.status if p.note is None else f"{p.status}: {p.note}"
         self.write(f"{p.source:<{self.path_width}}  {p.label or '-':<{self.label_width}}  "
                    f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}")
-        for w in p.windows or []:
-            span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
-            self.write(f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}")
 
     def close(self) -> None:
         pass
 
 
 class CsvWriter:
-    """One row per utterance; with windows, one more per window (its index,
-    start and end filled in, the utterance's own row leaving them empty)."""
+    """One row per utterance; with windows, one more per window before it
+    (its index, start and end filled in, the utterance's own row leaving
+    them empty), written as they are computed."""
 
     def __init__(self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool):
-        self.labels, self.windows = labels, windows
+        self.labels = labels
         columns = ["path"] + (["reference"] if references else []) + (
             ["window", "start_s", "end_s"] if windows else []) + ["prediction"] + [
             f"p_{label}" for label in labels] + ["n_windows", "duration_s", "status", "note"]
         self.writer = csv.DictWriter(f, columns, extrasaction="ignore")
         self.writer.writeheader()
+        self.n_windows = 0  # of the utterance being written
+
+    def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
+        for k, w in enumerate(windows, start=self.n_windows):
+            self.writer.writerow({"path": str(item.path), "reference": item.reference or "", "window": k,
+                                  "start_s": w.start_s, "end_s": w.end_s, "prediction": w.label,
+                                  **{f"p_{c}": round(v, 6) for c, v in w.probabilities.items()}})
+        self.n_windows += len(windows)
 
     def row(self, item: AudioInput, p: Prediction) -> None:
         base = {"path": p.source, "reference": item.reference or "", "prediction": p.label or "",
                 "n_windows": p.n_windows, "duration_s": round(p.duration_s, 4), "status": p.status,
                 "note": p.note or ""}
         self.writer.writerow({**base, **{f"p_{k}": round(v, 6) for k, v in p.probabilities.items()}})
-        for k, w in enumerate(p.windows or []):
-            self.writer.writerow({"path": p.source, "reference": item.reference or "", "window": k,
-                                  "start_s": w.start_s, "end_s": w.end_s, "prediction": w.label,
-                                  **{f"p_{c}": round(v, 6) for c, v in w.probabilities.items()}})
+        self.n_windows = 0
 
     def close(self) -> None:
         pass
@@ -165,22 +181,36 @@ class CsvWriter:
 
 class JsonWriter:
     """One JSON document: the checkpoint's description, then a list with one
-    object per utterance, written as they come so memory stays flat."""
+    object per utterance, written as they come so memory stays flat. With
+    windows, an utterance's object opens with its "windows" list, written
+    window by window as they are computed."""
 
-    def __init__(self, f: TextIO, recognizer: EmotionRecognizer):
+    def __init__(self, f: TextIO, recognizer: EmotionRecognizer, windows: bool):
         ckpt = recognizer.checkpoint
-        self.f, self.first = f, True
+        self.f, self.first, self.with_windows = f, True, windows
+        self.open = False  # an utterance's "windows" list has been started
         head = {"checkpoint": str(ckpt.path), "model": ckpt.model_name, "labels": list(ckpt.labels),
                 "average": ckpt.average, "features": recognizer.features.to_dict()}
         f.write(json.dumps(head)[:-1] + ', "predictions": [\n')
 
+    def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
+        for w in windows:
+            self.f.write((",\n" if self.open else ("" if self.first else ",\n") + '{"windows": [\n')
+                         + json.dumps(asdict(w)))
+            self.open = True
+
     def row(self, item: AudioInput, p: Prediction) -> None:
         record = asdict(p)
-        if record["windows"] is None:
-            del record["windows"]
+        del record["windows"]
         record["reference"] = item.reference
-        self.f.write(("" if self.first else ",\n") + json.dumps(record))
-        self.first = False
+        if self.with_windows and not self.open:
+            self.f.write(("" if self.first else ",\n") + '{"windows": [')
+            self.open = True
+        if self.open:
+            self.f.write("], " + json.dumps(record)[1:])
+        else:
+            self.f.write(("" if self.first else ",\n") + json.dumps(record))
+        self.first, self.open = False, False
 
     def close(self) -> None:
         self.f.write("\n]}\n")
@@ -211,10 +241,11 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         elif fmt == "csv":
             writer = CsvWriter(out, ckpt.labels, args.windows, any(i.reference for i in inputs))
         else:
-            writer = JsonWriter(out, recognizer)
+            writer = JsonWriter(out, recognizer, args.windows)
         counts: Counter = Counter()
         bar = counter(len(inputs), "predicting", "file", args.quiet)
-        for item, prediction in predictions(recognizer, inputs, args.windows):
+        for item, prediction in predictions(recognizer, inputs, args.windows,
+                                            writer.windows if args.windows else None):
             writer.row(item, prediction)
             counts[prediction.status] += 1
             bar.update()

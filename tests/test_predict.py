@@ -394,12 +394,12 @@ def test_streaming_featurises_chunk_by_chunk(apcnn, demo_wavs, monkeypatch):
     chunks = []
 
     def counted(*args, **kwargs):
-        for batch in iter_featurize(*args, **kwargs):
-            chunks.append(len(batch.files))
-            yield batch
+        batch = featurize(*args, **kwargs)
+        chunks.append(len(batch.files))
+        return batch
 
-    iter_featurize = features.iter_featurize
-    monkeypatch.setattr(features, "iter_featurize", counted)
+    featurize = features.featurize
+    monkeypatch.setattr(features, "featurize", counted)
     rec = EmotionRecognizer(apcnn.checkpoint, threads=2, files_per_chunk=3, precision="fp32")
     stream = rec.iter_predict(demo_wavs)
     first = next(stream)
@@ -444,7 +444,8 @@ def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_
     labels = ["neutral", "happy", "sad", "angry"]
     assert list(rows[0]) == ["path", "window", "start_s", "end_s", "prediction", *[f"p_{c}" for c in labels],
                              "n_windows", "duration_s", "status", "note"]
-    utterance, windows, broken = rows[0], rows[1:-1], rows[-1]
+    # Window rows are written as they are computed, before their utterance's row.
+    windows, utterance, broken = rows[:-2], rows[-2], rows[-1]
     assert utterance["status"] == "ok" and utterance["window"] == "" and int(utterance["n_windows"]) == len(windows)
     assert [float(w["start_s"]) for w in windows] == pytest.approx([0.4 * k for k in range(len(windows))])
     assert sum(float(utterance[f"p_{c}"]) for c in labels) == pytest.approx(1.0, abs=1e-5)
