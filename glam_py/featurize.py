@@ -126,11 +126,11 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
                                 part[1] * args.files_per_shard))
     bar = counter(n_mine, f"featurising part {part[0]}/{part[1]}", "file", args.quiet)
 
-    def progress(batch):
+    def progress(files):
         nonlocal seconds
-        seconds += sum(f.duration_s for f in batch.files)
+        seconds += sum(f.duration_s for f in files)
         bar.set_postfix_str(f"{seconds / 3600 / (time.perf_counter() - start):.3f} audio h/s")
-        bar.update(len(batch.files))
+        bar.update(len(files))
 
     try:
         with cli.resumable():

@@ -13,11 +13,11 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 
 import numpy as np
 
-from glam_py.atomic import CHECK_SUFFIX, DamagedFile, Record, atomic_write, damaged, write_text
+from glam_py.atomic import CHECK_SUFFIX, DamagedFile, Record, damaged, write_text
 
 SETTINGS = "features.json"
 INDEX = "index.csv"
@@ -56,15 +56,49 @@ def shard_complete(root: Path, k: int) -> bool:
     return shard_check(root, k).is_file() and not shard_damage(root, k)
 
 
-def write_array(path: Path, array: np.ndarray) -> Record:
-    """``array`` as ``.npy`` (format 1.0, as ``np.save`` writes it)."""
-    def write(f):
-        # Through f.write, not np.save: to a real file it uses tofile(),
-        # whose error on a full disk has no errno to name the cause by.
-        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
-        f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+class WindowAppender:
+    """An ``.npy`` file of ``[n, n_features, n_frames]`` float32 windows
+    written as they come, into the open file ``f``: the header is written
+    for 0 windows and rewritten for ``n`` by :meth:`close` (numpy pads it
+    to 64 bytes, so its length does not change). The bytes are
+    ``np.save``'s for the same array. Written inside
+    :func:`glam_py.atomic.atomic_write`, which gives the file's
+    :class:`~glam_py.atomic.Record` for the shard's check file."""
 
-    return atomic_write(path, write)
+    def __init__(self, f: BinaryIO, n_features: int, n_frames: int):
+        self.f, self.tail, self.n = f, (n_features, n_frames), 0
+        self.header = self._header()
+        f.write(self.header)
+
+    def _header(self) -> bytes:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+                  "shape": (self.n, *self.tail)})
+        return buf.getvalue()
+
+    def append(self, windows: np.ndarray) -> None:
+        # Through f.write, not ndarray.tofile: tofile's error on a full disk
+        # has no errno to name the cause by.
+        self.f.write(memoryview(np.ascontiguousarray(windows, dtype="<f4")).cast("B"))
+        self.n += len(windows)
+
+    def mark(self) -> int:
+        """The window count to :meth:`rollback` to."""
+        return self.n
+
+    def rollback(self, n: int) -> None:
+        """Forgets the windows appended after :meth:`mark` returned ``n``."""
+        self.n = n
+        self.f.seek(len(self.header) + n * 4 * self.tail[0] * self.tail[1])
+        self.f.truncate()
+
+    def close(self) -> None:
+        header = self._header()
+        assert len(header) == len(self.header), "npy header grew"
+        self.f.seek(0)
+        self.f.write(header)
+        self.f.seek(0, io.SEEK_END)
 
 
 def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> Record:

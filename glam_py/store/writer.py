@@ -12,7 +12,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import BinaryIO, Callable, Sequence
 
 from glam_py import features
 from glam_py.atomic import atomic_write, write_checks, write_json
@@ -75,9 +75,9 @@ def _claim(root: Path, settings: dict) -> None:
         write_json(path, settings)
 
 
-def _shard_rows(batch: features.FeatureBatch, chunk: Sequence[Utterance], k: int):
+def _shard_rows(files: Sequence[features.FileInfo], chunk: Sequence[Utterance], k: int):
     index, skipped, first = [], [], 0
-    for u, info in zip(chunk, batch.files):
+    for u, info in zip(chunk, files):
         if info.error is not None:
             skipped.append(dict(path=str(u.path), reason=f"unreadable: {info.error}"))
         elif info.n_windows == 0:
@@ -96,14 +96,18 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
                 left_out: Sequence[Skipped] = (), files_per_shard: int = 256,
                 part: tuple[int, int] = (0, 1), threads: int | None = None,
                 max_shards: int | None = None, classes: Sequence[str] | None = None,
-                on_shard: Callable[[features.FeatureBatch], None] | None = None) -> WriteReport:
+                on_shard: Callable[[list[features.FileInfo]], None] | None = None) -> WriteReport:
     """Featurises ``utterances`` into the store at ``root``, resuming what
     an earlier run left. ``part=(k, n)`` writes shards k, k + n, ...;
     ``max_shards`` stops after that many new shards (for time-limited jobs).
     ``classes`` is recorded as the order of a model's outputs
     (:func:`glam_py.corpora.load` gives it; default: the labels' order of
     first appearance). When every shard is there, the index and skip list
-    are assembled."""
+    are assembled. A file larger than
+    :data:`glam_py.features.LONG_FILE_BYTES` is featurised a chunk of
+    windows at a time, written to its shard as they come, so memory does not
+    grow with a recording's length. ``on_shard`` gets each written shard's
+    :class:`FileInfo` list."""
     root = Path(root)
     if not utterances:
         raise ValueError("no utterance to featurise (did the label map drop them all?)")
@@ -121,23 +125,46 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
     if max_shards is not None:
         todo = todo[:max_shards]
     chunks = {k: utterances[k * files_per_shard:(k + 1) * files_per_shard] for k in todo}
-    paths = [u.path for k in todo for u in chunks[k]]
     failed = too_short = 0
-    stream = features.iter_featurize(paths, config, threads, files_per_chunk=files_per_shard)
-    for k, batch in zip(todo, stream):
-        index, skipped = _shard_rows(batch, chunks[k], k)
-        failed += len(batch.errors)
-        too_short += sum(1 for f in batch.files if f.error is None and f.n_windows == 0)
-        files = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
-        records = (layout.write_array(files[0], batch.windows),
-                   layout.write_csv(files[1], layout.SKIPPED_COLUMNS, skipped),
-                   layout.write_csv(files[2], layout.INDEX_COLUMNS, index))
-        write_checks(layout.shard_check(root, k), dict(zip(files, records)))
+    for k in todo:
+        files: list[features.FileInfo] = []
+        paths = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
+        array = atomic_write(paths[0], lambda f: _featurize_shard([u.path for u in chunks[k]], config,
+                                                                   threads, f, files))
+        index, skipped = _shard_rows(files, chunks[k], k)
+        failed += sum(1 for f in files if f.error is not None)
+        too_short += sum(1 for f in files if f.error is None and f.n_windows == 0)
+        records = (array, layout.write_csv(paths[1], layout.SKIPPED_COLUMNS, skipped),
+                   layout.write_csv(paths[2], layout.INDEX_COLUMNS, index))
+        write_checks(layout.shard_check(root, k), dict(zip(paths, records)))
         if on_shard:
-            on_shard(batch)
+            on_shard(files)
     complete = assemble(root)
     done_before = sum(1 for k in mine if k not in chunks and layout.shard_complete(root, k))
     return WriteReport(n_shards, len(todo), done_before, complete, failed, too_short)
+
+
+def _featurize_shard(paths: Sequence[str], config: FeatureConfig, threads: int | None, f: BinaryIO,
+                     files: list[features.FileInfo]) -> None:
+    """The windows of ``paths`` into the open ``.npy`` file ``f``, their
+    :class:`FileInfo` appended to ``files``: small files in one parallel
+    batch, each long one a chunk at a time (a damaged one's windows taken
+    back out)."""
+    out = layout.WindowAppender(f, config.n_features, config.n_frames)
+    for long, run in features.split_long(paths, len(paths)):
+        if not long:
+            batch = features.featurize(run, config, threads)
+            out.append(batch.windows)
+            files.extend(batch.files)
+            continue
+        mark = out.mark()
+        chunks = features.iter_file_windows(run[0], config, threads)
+        for chunk in chunks:
+            out.append(chunk)
+        if chunks.info.error is not None:
+            out.rollback(mark)
+        files.append(chunks.info)
+    out.close()
 
 
 def assemble(root: Path) -> bool:
