@@ -5,6 +5,7 @@ boundary included, resampled files included."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,27 @@ def test_cli_timeline_of_a_long_file_is_the_whole_files(trained_run, recordings,
     if suffix == "json":
         doc = json.loads(whole)
         assert [len(p["windows"]) for p in doc["predictions"]] == [p["n_windows"] for p in doc["predictions"]]
+
+
+def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatch):
+    from glam_py.corpora import Utterance
+    from glam_py.store import write_store
+
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(open(recordings[16000], "rb").read()[:-1000])
+    utterances = [Utterance(recordings[44100], "happy"), Utterance(truncated, "sad"),
+                  Utterance(recordings[16000], "sad")]
+
+    def store(name: str) -> Path:
+        write_store(tmp_path / name, utterances, FeatureConfig(), files_per_shard=2, threads=2)
+        return tmp_path / name
+
+    whole = store("whole")
+    monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
+    streamed = store("streamed")
+    for name in ("shard_00000.npy", "shard_00001.npy", "index.csv", "skipped.csv"):
+        assert (streamed / name).read_bytes() == (whole / name).read_bytes(), name
+    # The truncated file's windows were taken back out: only the first file's are in shard 0.
+    first = features.featurize(recordings[44100]).windows
+    assert np.array_equal(np.load(streamed / "shard_00000.npy"), first)
+    assert "truncated" in (streamed / "skipped.csv").read_text()
