@@ -243,9 +243,6 @@ impl AudioStream {
     }
 
     fn check_complete(&self) -> Result<()> {
-        if self.frames == 0 {
-            return Err(Error::decode(&self.label, "contains no samples"));
-        }
         if let Some(declared) = self.declared.filter(|&d| (self.frames as u64) < d) {
             return Err(Error::decode(
                 &self.label,
@@ -254,6 +251,9 @@ impl AudioStream {
                     self.frames
                 ),
             ));
+        }
+        if self.frames == 0 {
+            return Err(Error::decode(&self.label, "contains no samples"));
         }
         if self.channels > usize::from(u16::MAX) {
             return Err(Error::decode(&self.label, "more than 65535 channels"));
