@@ -110,7 +110,7 @@ def test_cli_timeline_of_a_long_file_is_the_whole_files(trained_run, recordings,
     def timeline(name: str) -> str:
         out = tmp_path / f"{name}.{suffix}"
         assert predict_main(["--checkpoint", str(trained_run), "--model", "apcnn", "--threads", "2",
-                             "--batch-size", "4", "--quiet", "--windows", "--output", str(out),
+                             "--batch-size", "4", "--quiet", "--windows", "--out", str(out),
                              recordings[44100]]) == 0
         return out.read_text()
 
@@ -124,7 +124,7 @@ def test_cli_timeline_of_a_long_file_is_the_whole_files(trained_run, recordings,
 
 def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatch):
     from glam_py.corpora import Utterance
-    from glam_py.store import write_store
+    from glam_py.store import layout, write_store
 
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(open(recordings[16000], "rb").read()[:-1000])
@@ -138,8 +138,11 @@ def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatc
     whole = store("whole")
     monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
     streamed = store("streamed")
-    for name in ("shard_00000.npy", "shard_00001.npy", "index.csv", "skipped.csv"):
+    for name in ("shard_00000.npy", "shard_00001.npy", "shard_00000.check.json", "shard_00001.check.json",
+                 "index.csv", "skipped.csv"):
         assert (streamed / name).read_bytes() == (whole / name).read_bytes(), name
+    # The streamed arrays' check records are their bytes' size and SHA-256.
+    assert not any(layout.shard_damage(streamed, k, full=True) for k in (0, 1))
     # The truncated file's windows were taken back out: only the first file's are in shard 0.
     first = features.featurize(recordings[44100]).windows
     assert np.array_equal(np.load(streamed / "shard_00000.npy"), first)
