@@ -43,7 +43,7 @@ def analyse(run_dir: Path, models: list[str] | None) -> str:
         short = np.array([bool(store.index[i]["note"]) for i in which])
         classes = Counter(store.index[i]["label"] for i in which)
 
-        def accuracy(mask: np.ndarray) -> str:
+        def accuracy(mask: np.ndarray, correct: np.ndarray = correct) -> str:
             return f"{100 * correct[mask].mean():.1f} ({mask.sum()})" if mask.any() else "-"
 
         lines.append(f"| {key} | {split} | {len(which)} | "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from glam_py.precision import Precision, autocast, resolve
 
 __all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
 
-Input = Union[str, os.PathLike, np.ndarray]
+Input = str | os.PathLike | np.ndarray
 #: Receives a file's (or array's) window predictions as they are computed:
 #: its source and the next windows, in order.
 WindowSink = Callable[[str, "list[WindowPrediction]"], None]

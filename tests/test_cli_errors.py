@@ -176,7 +176,7 @@ def _broken_manifest(tiny: Path, tmp_path: Path) -> Path:
 
 
 def test_strict_says_why_it_fails_and_columns_can_be_named(tiny, tmp_path, capsys):
-    manifest = _broken_manifest(tiny, tmp_path)
+    _broken_manifest(tiny, tmp_path)
     base = ["--corpus", "csv", "--root", str(tmp_path), "--threads", "2"]
     code, _, err = _run("featurize", base, capsys)
     assert code == 1 and "no column path or label" in _one_line(err) and "--label-column" in err

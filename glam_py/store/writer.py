@@ -129,8 +129,8 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
     for k in todo:
         files: list[features.FileInfo] = []
         paths = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
-        array = atomic_write(paths[0], lambda f: _featurize_shard([u.path for u in chunks[k]], config,
-                                                                   threads, f, files))
+        array = atomic_write(paths[0], lambda f, k=k, files=files: _featurize_shard(
+            [u.path for u in chunks[k]], config, threads, f, files))
         index, skipped = _shard_rows(files, chunks[k], k)
         failed += sum(1 for f in files if f.error is not None)
         too_short += sum(1 for f in files if f.error is None and f.n_windows == 0)
