@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,9 @@ class NonFiniteLoss(ValueError):
 
 
 def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: str) -> torch.optim.Optimizer:
+    """The optimiser of ``model``'s parameters; Adam is elementwise and
+    skips parameters without a gradient, so over several splits' modules
+    (:mod:`glam_py.train.parallel`) it is each split's own Adam."""
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
@@ -59,8 +64,10 @@ def _scores(model: torch.nn.Module, x: np.ndarray, owner: np.ndarray, n: int, av
             device: str, precision_name: str, batch: int) -> np.ndarray:
     model.eval()
     with precision.autocast(precision_name, device):
-        logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device)).float().cpu()
-                            for start in range(0, len(x), batch)]).numpy()
+        # The windows take the parameters' dtype (float64 in the equivalence tests).
+        dtype = next(model.parameters()).dtype
+        logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device, dtype))
+                            .float().cpu() for start in range(0, len(x), batch)]).numpy()
     return pool(logits, owner, n, average)
 
 
@@ -86,6 +93,135 @@ class _Evaluation:
         return _scores(model, self.x, self.owner, self.n, cfg.average, device, precision_name, 256)
 
 
+@dataclass
+class SplitStart:
+    """What one split's training starts from, drawn from its own seed
+    exactly as :func:`train_split` draws it, so that
+    :mod:`glam_py.train.parallel` trains the same split identically:
+    the initial weights (``torch.manual_seed(train_seed)``, then the
+    model's construction) and ``rng``, which then draws each epoch's batch
+    order and each batch's mixup (:func:`epoch_batches`)."""
+
+    model_name: str
+    model: torch.nn.Module
+    rng: np.random.Generator
+    train_seed: int
+    precision: str  # resolved: "fp32" or "bf16"
+    n_classes: int
+    x: torch.Tensor  # the training windows, [n, 1, n_features, n_frames]
+    y: torch.Tensor  # their class indices
+    test_set: _Evaluation
+    val_set: _Evaluation | None  # utterances held out for selection (select "val")
+    # Each batch is gathered into these rather than into fresh tensors.
+    batch_x: torch.Tensor
+    partners: torch.Tensor
+
+
+def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Split,
+                device: str) -> SplitStart:
+    """The freshly initialised model, random stream, training windows and
+    evaluation sets of ``split`` (see :class:`SplitStart`); the windows
+    take the dtype of the model's parameters (float32, or float64 under
+    ``torch.set_default_dtype``)."""
+    train_idx, val_idx = split.train, ()
+    if cfg.select == "val":
+        train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
+    train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
+    precision_name = precision.resolve(cfg.precision, device).precision
+    torch.manual_seed(train_seed)
+    model = models.build(model_name, n_classes=len(data.class_names), input_shape=data.input_shape,
+                         device=device, precision=precision_name).to(device)
+    x, y, _ = stack(data.train_windows, data.labels, train_idx)
+    x_t = torch.from_numpy(x).unsqueeze(1).to(next(model.parameters()).dtype)
+    batch_x = x_t.new_empty((cfg.batch_size, *x_t.shape[1:]))
+    return SplitStart(model_name, model, np.random.default_rng(train_seed), train_seed, precision_name,
+                      len(data.class_names), x_t, torch.from_numpy(y).long(),
+                      _Evaluation(data.test_windows, data.labels, split.test),
+                      _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None,
+                      batch_x, torch.empty_like(batch_x))
+
+
+def epoch_batches(start: SplitStart, cfg: TrainConfig, usable: Callable[[int], bool] | None = None
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
+    """One epoch of mixed batches ``(x, y, y of the partners, lambda)``
+    (:func:`glam_py.train.mixup.mix`): the epoch's order drawn from
+    ``start.rng`` first, then each batch's mixup draws as the batch is
+    taken. Batches that ``usable`` (given their row count) refuses are
+    skipped before their draws. Each batch lives in ``start``'s buffers,
+    so it is valid until the next one is drawn."""
+    order = torch.from_numpy(start.rng.permutation(len(start.x)))
+    for b in range(0, len(order), cfg.batch_size):
+        idx = order[b:b + cfg.batch_size]
+        if usable is not None and not usable(len(idx)):
+            continue
+        xb = torch.index_select(start.x, 0, idx, out=start.batch_x[:len(idx)])
+        yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[:len(idx)])
+
+
+def end_epoch(start: SplitStart, cfg: TrainConfig, split: Split, epoch: int, lr: float,
+              losses: list[torch.Tensor], windows_per_s: float, history: list[dict], best: dict | None,
+              device: str, state_path: Path) -> tuple[dict, dict | None, np.ndarray | None]:
+    """Checks the epoch's loss, evaluates ``start.model`` after ``epoch``
+    (0-based), appends the epoch's record to ``history`` and returns it
+    with the best epoch so far under ``cfg.select`` (its weights copied)
+    and the test scores where the test split was evaluated (every
+    ``cfg.eval_every``-th epoch, the last, and every epoch under
+    ``select="test"``), else None.
+
+    Raises
+    ------
+    NonFiniteLoss
+        The loss of a batch was NaN or infinite; ``state_path`` (the state
+        file this split is saved in) is named in the message.
+    """
+    # One host sync per epoch: NaN or inf in any batch makes the mean
+    # non-finite. This epoch's weights are not saved, so the state file
+    # keeps the last good state.
+    mean_loss = torch.stack(losses).double().mean().item() if losses else float("nan")
+    if losses and not np.isfinite(mean_loss):
+        kept = f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
+        raise NonFiniteLoss(f"{start.model_name} split {split.name}: the training loss became "
+                            f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}")
+    model, n_classes = start.model, start.n_classes
+    record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss, "windows_per_s": windows_per_s}
+    test_scores = None
+    if epoch + 1 == cfg.epochs or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0:
+        test_scores = start.test_set.scores(model, cfg, device, start.precision)
+        test = evaluate(start.test_set.labels, test_scores.argmax(1), n_classes)
+        record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
+    if start.val_set is not None:
+        val = evaluate(start.val_set.labels,
+                       start.val_set.scores(model, cfg, device, start.precision).argmax(1), n_classes)
+        record["val"] = {k: val[k] for k in ("WA", "UA")}
+    history.append(record)
+    score = {"val": record.get("val", {}).get("UA"),
+             "test": record.get("test", {}).get("UA")}.get(cfg.select)
+    if score is not None and (best is None or score > best["score"]):
+        best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
+    return record, best, test_scores
+
+
+def final_metrics(start: SplitStart, cfg: TrainConfig, split: Split, history: list[dict],
+                  best: dict | None, test_scores: np.ndarray | None, device: str) -> dict:
+    """The split's result: ``start.model`` set to the selected epoch's
+    weights, evaluated on the test utterances (``test_scores``, the last
+    epoch's, are reused where no epoch was selected), with the history."""
+    if best is not None:
+        start.model.load_state_dict(best["model"])
+    if best is not None or test_scores is None:
+        test_scores = start.test_set.scores(start.model, cfg, device, start.precision)
+    result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
+    result.update(split=split.name, seed=split.seed, train_seed=start.train_seed, precision=start.precision,
+                  history=history, selected_epoch=best["epoch"] if best else cfg.epochs)
+    return result
+
+
+def epoch_summary(record: dict) -> str:
+    """An epoch's line for the progress display."""
+    shown = f", test UA {record['test']['UA']:.1f}" if "test" in record else ""
+    return f"loss {record['loss']:.3f}{shown}"
+
+
 def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,
                 state_path: Path, device: str = "cpu",
                 progress: Silent = Silent(),
@@ -100,19 +236,11 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     test scores are in the entries of the evaluated epochs only (every
     ``cfg.eval_every``-th and the last; every epoch under ``select="test"``),
     the validation scores (``select="val"``) in every entry."""
-    n_classes = len(data.class_names)
-    train_idx, val_idx = split.train, ()
-    if cfg.select == "val":
-        train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
-    train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
-    precision_name = precision.resolve(cfg.precision, device).precision
-    torch.manual_seed(train_seed)
-    model = models.build(model_name, n_classes=n_classes, input_shape=data.input_shape,
-                         device=device, precision=precision_name).to(device)
+    start = split_start(model_name, cfg, data, split, device)
+    model, rng = start.model, start.rng
     net = parallel.wrap(model, device) if parallel else model
     writes_state = parallel is None or parallel.world.is_main
     optimizer = _optimizer(model, cfg, device)
-    rng = np.random.default_rng(train_seed)
     start_epoch, history, best = 0, [], None
     if state_path.exists():
         state = load_tensors(state_path, remedy="delete it to train this split again from its first epoch")
@@ -121,13 +249,6 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
-    x, y, _ = stack(data.train_windows, data.labels, train_idx)
-    x_t, y_t = torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y).long()
-    test_set = _Evaluation(data.test_windows, data.labels, split.test)
-    val_set = _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None
-    # Each batch is gathered into these rather than into fresh tensors.
-    batch_x = x_t.new_empty((cfg.batch_size, *x_t.shape[1:]))
-    partners = torch.empty_like(batch_x)
     test_scores, saved_at = None, time.monotonic()
     progress.start_training(f"{model_name} {split.name}", cfg.epochs, start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
@@ -135,18 +256,12 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        order = torch.from_numpy(rng.permutation(len(x_t)))
         losses, started = [], time.perf_counter()
-        progress.start_epoch(len(order))
-        for b in range(0, len(order), cfg.batch_size):
-            idx = order[b:b + cfg.batch_size]
-            if parallel and not parallel.usable(len(idx)):
-                continue
-            xb = torch.index_select(x_t, 0, idx, out=batch_x[:len(idx)])
-            xb, ya, yb, lam = mix(xb, y_t[idx], cfg.alpha, rng, out=partners[:len(idx)])
+        progress.start_epoch(len(start.x))
+        for xb, ya, yb, lam in epoch_batches(start, cfg, parallel.usable if parallel else None):
             if parallel:
                 xb, ya, yb = parallel.rows(xb, ya, yb)
-            with precision.autocast(precision_name, device):
+            with precision.autocast(start.precision, device):
                 logits = net(xb.to(device))
             loss = mixup_loss(logits.float(), ya.to(device), yb.to(device), lam)
             optimizer.zero_grad(set_to_none=True)
@@ -154,46 +269,17 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
             optimizer.step()
             # Kept on the device: no host sync per batch (it stalls a GPU).
             losses.append(loss.detach())
-            progress.batch(len(idx))
-        # One host sync per epoch: NaN or inf in any batch makes the mean
-        # non-finite. This epoch's weights are not saved, so the state file
-        # keeps the last good state.
-        mean_loss = torch.stack(losses).double().mean().item() if losses else float("nan")
-        if losses and not np.isfinite(mean_loss):
-            kept = f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
-            raise NonFiniteLoss(f"{model_name} split {split.name}: the training loss became "
-                                f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}")
+            progress.batch(len(ya))
         if parallel:
             parallel.sync_buffers(model)
-        record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss,
-                  "windows_per_s": len(x_t) / (time.perf_counter() - started)}
-        last = epoch + 1 == cfg.epochs
-        test_scores = None
-        if last or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0:
-            test_scores = test_set.scores(model, cfg, device, precision_name)
-            test = evaluate(test_set.labels, test_scores.argmax(1), n_classes)
-            record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
-        if val_set is not None:
-            val = evaluate(val_set.labels, val_set.scores(model, cfg, device, precision_name).argmax(1), n_classes)
-            record["val"] = {k: val[k] for k in ("WA", "UA")}
-        history.append(record)
-        score = {"val": record.get("val", {}).get("UA"),
-                 "test": record.get("test", {}).get("UA")}.get(cfg.select)
-        if score is not None and (best is None or score > best["score"]):
-            best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
-        if writes_state and (last or time.monotonic() - saved_at >= cfg.save_every_s):
+        record, best, test_scores = end_epoch(start, cfg, split, epoch, lr, losses,
+                                              len(start.x) / (time.perf_counter() - started),
+                                              history, best, device, state_path)
+        if writes_state and (epoch + 1 == cfg.epochs or time.monotonic() - saved_at >= cfg.save_every_s):
             save_tensors(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "numpy_rng": rng.bit_generator.state,
                                       "torch_rng": torch.get_rng_state(),
                                       "epoch": epoch + 1, "history": history, "best": best})
             saved_at = time.monotonic()
-        shown = f", test UA {record['test']['UA']:.1f}" if "test" in record else ""
-        progress.end_epoch(f"loss {record['loss']:.3f}{shown}")
-    if best is not None:
-        model.load_state_dict(best["model"])
-    if best is not None or test_scores is None:
-        test_scores = test_set.scores(model, cfg, device, precision_name)
-    result = evaluate(test_set.labels, test_scores.argmax(1), n_classes)
-    result.update(split=split.name, seed=split.seed, train_seed=train_seed, precision=precision_name,
-                  history=history, selected_epoch=best["epoch"] if best else cfg.epochs)
-    return {"metrics": result, "model": model}
+        progress.end_epoch(epoch_summary(record))
+    return {"metrics": final_metrics(start, cfg, split, history, best, test_scores, device), "model": model}
