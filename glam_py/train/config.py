@@ -130,6 +130,9 @@ class RunConfig:
     threads: int | None = None
     device: str = "cpu"
     ddp: bool = False  # under torchrun: all ranks train each split together
+    # Splits of one model trained at once as one batched network
+    # (glam_py.train.parallel): a count, or "auto" for the hardware's.
+    parallel_splits: int | str = 1
 
     def __post_init__(self) -> None:
         # One run featurises the corpus once, so every model must ask for

@@ -18,6 +18,7 @@ from glam_py.lock import WriterLock
 from glam_py.precision import resolve
 from glam_py.rundir import RunDir, variants
 from glam_py.store import FeatureStore, StoreMismatch, write_store
+from glam_py.train import parallel
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
 from glam_py.train.data import Utterances, load_utterances
@@ -157,6 +158,21 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
     done = [out_dir.split_file(key, split.name) for key, _, _, split in mine]
     progress.plan(len(mine), sum(path.exists() for path in done))
+
+    def save(key: str, model: str, cfg: TrainConfig, split: Split, out: dict) -> None:
+        trained = Checkpoint(model_name=model, n_classes=len(data.class_names), input_shape=data.input_shape,
+                             labels=tuple(data.class_names), features=test_store.config,
+                             average=cfg.average, state_dict=out["model"].state_dict())
+        trained.save(out_dir.model_file(key, split.name))
+        write_json(out_dir.split_file(key, split.name),
+                   {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
+        m = out["metrics"]
+        log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
+
+    if run.parallel_splits != 1 and not ddp:
+        # Every split is then done, and the loop below skips them all.
+        train_in_groups(run, data, [job for job, path in zip(mine, done) if not path.exists()],
+                        out_dir, device, progress, save)
     for (key, model, alpha, split), result_path in zip(mine, done):
         if result_path.exists():
             continue
@@ -168,13 +184,7 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
         if ddp and not world.is_main:
             world.barrier()  # rank 0 writes the split's results first
             continue
-        trained = Checkpoint(model_name=model, n_classes=len(data.class_names), input_shape=data.input_shape,
-                             labels=tuple(data.class_names), features=test_store.config,
-                             average=cfg.average, state_dict=out["model"].state_dict())
-        trained.save(out_dir.model_file(key, split.name))
-        write_json(result_path, {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
-        m = out["metrics"]
-        log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
+        save(key, model, cfg, split, out)
         if ddp:
             world.barrier()
     if not world.is_main:
@@ -184,6 +194,38 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
         log(left_out)
     return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names,
                   base.select)
+
+
+def train_in_groups(run: RunConfig, data: Utterances, pending: list[tuple[str, str, float, Split]],
+                    out_dir: RunDir, device: str, progress: Silent,
+                    save: Callable[[str, str, TrainConfig, Split, dict], None]) -> None:
+    """The pending splits of each table row trained ``run.parallel_splits``
+    at a time as one batched network (:mod:`glam_py.train.parallel`), each
+    saved by ``save`` as its group finishes.
+
+    Raises
+    ------
+    ValueError
+        A model cannot train batched (the message says why), before any
+        training.
+    """
+    n_classes = len(data.class_names)
+    for model in dict.fromkeys(model for _, model, _, _ in pending):
+        problem = parallel.refusal(model)
+        if problem:
+            raise ValueError(problem)
+    by_row: dict[tuple[str, str, float], list[Split]] = {}
+    for key, model, alpha, split in pending:
+        by_row.setdefault((key, model, alpha), []).append(split)
+    for (key, model, alpha), splits in by_row.items():
+        cfg = run.train_config(model, alpha)
+        k = parallel.resolve_splits(run.parallel_splits, model, cfg, n_classes, data.input_shape, device)
+        for group in parallel.groups(splits, k):
+            outs = parallel.train_splits(model, cfg, data, group, device=device, progress=progress,
+                                         state_path=out_dir.state_file(key, parallel.group_name(group)))
+            for split, out in zip(group, outs):
+                progress.end_training()
+                save(key, model, cfg, split, out)
 
 
 def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[tuple[str, Split]],
