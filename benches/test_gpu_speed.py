@@ -1,7 +1,9 @@
 """The model benchmarks on a CUDA GPU, skipped where there is none: GLAM's
 training step fused against unfused and against the reference
-transcription, and inference. Each timed call ends with a synchronize, so
-the time is the GPU's work, not the launch queue's."""
+transcription, inference, and several splits trained at once
+(``--parallel-splits K``, K up to 32, as in
+benches/test_parallel_splits_speed.py). Each timed call ends with a
+synchronize, so the time is the GPU's work, not the launch queue's."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from benches.benchutil import paired, record
+from benches.test_parallel_splits_speed import measure
 from glam_py import models
 from tests.support.reference_glam import ReferenceGLAM
 
@@ -84,3 +87,9 @@ def test_gpu_inference_bf16(benchmark):
             return forward()
 
     benchmark.pedantic(bf16, rounds=50, warmup_rounds=5)
+
+
+@pytest.mark.benchmark(group="Several splits at once on the GPU: training throughput over K (batch 32)")
+@pytest.mark.parametrize("model", ["glam", "apcnn", "mhcnn"])
+def test_gpu_parallel_splits(benchmark, model):
+    measure(benchmark, model, "cuda", rounds=30, splits=(1, 2, 4, 8, 16, 32))
