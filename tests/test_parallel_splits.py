@@ -9,10 +9,11 @@ import torch
 
 from glam_py.train.__main__ import build_parser
 from glam_py.train.config import RunConfig
+from glam_py.train import parallel
 from glam_py.train.parallel import groups, refusal, train_splits
 from glam_py.train.protocol import random_splits
 from glam_py.train.run import CorpusSource, execute
-from glam_py.train.trainer import train_split
+from glam_py.train.trainer import NonFiniteLoss, train_split
 
 
 @pytest.fixture
@@ -70,6 +71,17 @@ def test_a_killed_group_resumes_to_the_same_weights(small, tmp_path):
         assert without_timing(a["metrics"]["history"]) == without_timing(b["metrics"]["history"])
         for x, y in zip(a["model"].state_dict().values(), b["model"].state_dict().values()):
             torch.testing.assert_close(x, y, rtol=0, atol=0)
+
+
+def test_a_nan_loss_stops_the_group_naming_its_split(small, tmp_path, monkeypatch):
+    _, cfg, data = small
+    splits = random_splits(list(data.labels), 2, 1, False)
+    loss = parallel.mixup_loss
+    monkeypatch.setattr(parallel, "mixup_loss", lambda *args: loss(*args) * float("nan"))
+    with pytest.raises(NonFiniteLoss, match=f"apcnn split {splits[0].name}: the training loss became nan "
+                                            "in epoch 1; training stopped, no state was saved"):
+        train_splits("apcnn", cfg.replace(epochs=1), data, splits, state_path=tmp_path / "s.pt")
+    assert not (tmp_path / "s.pt").exists()
 
 
 def test_models_with_dropout_are_refused(small, tmp_path):
