@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benches.benchutil import cut_windows, one_thread, paired
 from glam_py import features
 from glam_py.features import FeatureConfig
-from benches.benchutil import cut_windows, one_thread, paired
 
 librosa = pytest.importorskip("librosa")
 

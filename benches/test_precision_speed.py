@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from benches.benchutil import paired
-from glam_py import models, precision
+
 # two_threads is test_model_speed's autouse fixture: imported, it applies here too.
 from benches.test_model_speed import BATCH, inference, training_step, two_threads  # noqa: F401
+from glam_py import models, precision
 
 GROUP = "GLAM training step, fp32 against bf16 autocast (batch 32, 2 threads)"
 INFERENCE_GROUP = "GLAM inference, BatchNorm folded, fp32 against bf16 autocast (batch 256, 2 threads)"

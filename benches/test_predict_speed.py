@@ -20,8 +20,8 @@ import torch
 
 from benches.benchutil import cut_windows, paired, record
 from glam_py import EmotionRecognizer, models
-from glam_py.features import FeatureConfig
 from glam_py.checkpoints import Checkpoint
+from glam_py.features import FeatureConfig
 from tests.support.reference_glam import ReferenceGLAM
 
 LABELS = ["neutral", "happy", "sad", "angry"]

@@ -67,7 +67,7 @@ class Record:
     sha256: str
 
     @classmethod
-    def of(cls, path: Path) -> "Record":
+    def of(cls, path: Path) -> Record:
         """The record of ``path`` as it is now (reads the whole file)."""
         h, size = hashlib.sha256(), 0
         with open(path, "rb") as f:

@@ -229,7 +229,7 @@ class Checkpoint:
             "features": self.features.to_dict(), "average": self.average, "state_dict": self.state_dict})
 
     @classmethod
-    def load(cls, path: str | Path) -> "Checkpoint":
+    def load(cls, path: str | Path) -> Checkpoint:
         """Reads and checks a checkpoint file written by :meth:`save`.
 
         Nothing but tensors and plain containers is unpickled; the file's

@@ -33,9 +33,9 @@ import torch
 from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
 
 from glam_py import checkpoints, cli, models
+from glam_py.checkpoints import Checkpoint
 from glam_py.cli import add_quiet_flag
 from glam_py.errors import InputError, UsageError
-from glam_py.checkpoints import Checkpoint
 
 __all__ = ["EXTENSIONS", "ExportError", "check_opset", "export_onnx", "export_torchscript", "exportable_model",
            "format_for", "load_torchscript", "metadata"]

@@ -20,8 +20,16 @@ import time
 from pathlib import Path
 
 from glam_py import cli, corpora, features
-from glam_py.cli import (add_corpus_flags, add_feature_flags, add_quiet_flag, add_threads_flag,
-                         corpus_root, feature_config_from, plural, positive_int)
+from glam_py.cli import (
+    add_corpus_flags,
+    add_feature_flags,
+    add_quiet_flag,
+    add_threads_flag,
+    corpus_root,
+    feature_config_from,
+    plural,
+    positive_int,
+)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig

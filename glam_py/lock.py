@@ -100,7 +100,7 @@ class Job:
     rank: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Job | None":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Job | None:
         """This process's torchrun job, or None outside one (or in a world
         of one). The id combines torchrun's run id, which is the literal
         "none" unless ``--rdzv-id`` or ``--standalone`` sets it, with the
@@ -124,7 +124,7 @@ class Holder:
     job: str | None = None
 
     @classmethod
-    def this_process(cls, job: str | None = None) -> "Holder":
+    def this_process(cls, job: str | None = None) -> Holder:
         # orig_argv keeps "python -m glam_py.train", where argv has a path.
         argv = list(getattr(sys, "orig_argv", sys.argv))
         if argv:
@@ -133,7 +133,7 @@ class Holder:
                    datetime.now().astimezone().isoformat(timespec="seconds"), job)
 
     @classmethod
-    def parse(cls, text: str) -> "Holder | None":
+    def parse(cls, text: str) -> Holder | None:
         """The record in ``text``, or None where it is empty or unreadable
         (a holder killed while writing it)."""
         try:
@@ -283,7 +283,7 @@ class WriterLock:
             return self.folder / LOCK_NAME
         return self.folder / f"{LOCK_NAME}.part-{self.part[0]}-of-{self.part[1]}"
 
-    def acquire(self) -> "WriterLock":
+    def acquire(self) -> WriterLock:
         """Takes the lock (see the class's Raises); returns self."""
         self.took_over = self.note = None
         deadline = time.monotonic() + max(self.wait_s, GRACE_S)
@@ -314,7 +314,7 @@ class WriterLock:
             os.close(fd)
         self._fds.clear()
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -75,7 +75,7 @@ class RunningPool:
         self.counts = np.zeros(n_utterances, dtype=np.int64)
         self.sums: np.ndarray | None = None
 
-    def add(self, scores: np.ndarray, owner: np.ndarray) -> "RunningPool":
+    def add(self, scores: np.ndarray, owner: np.ndarray) -> RunningPool:
         """Adds a chunk of window rows (``scores`` and ``owner`` as in
         :func:`pool`); returns ``self``. Raises ValueError for an owner
         outside ``[0, n_utterances)``."""

@@ -151,7 +151,7 @@ class EmotionRecognizer:
     def from_checkpoint(cls, path: str | Path, device: str | None = None, threads: int | None = None, *,
                         model: str | None = None, split: str | None = None,
                         batch_size: int = 256, pad: str | None = None,
-                        precision: Precision = "auto") -> "EmotionRecognizer":
+                        precision: Precision = "auto") -> EmotionRecognizer:
         """Loads a checkpoint file, or the one a run directory holds.
 
         Parameters

@@ -13,7 +13,7 @@ from typing import TypeVar
 T = TypeVar("T", bound="Settings")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nested_types(cls: type) -> dict[str, type]:
     """The fields of ``cls`` that hold settings objects, with their class."""
     hints = typing.get_type_hints(cls)

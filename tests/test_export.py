@@ -14,8 +14,16 @@ import torch
 
 from glam_py import cli, features
 from glam_py.checkpoints import Checkpoint
-from glam_py.export import (ExportError, check_opset, export_onnx, export_torchscript, exportable_model,
-                            format_for, load_torchscript, main as export_main)
+from glam_py.export import (
+    ExportError,
+    check_opset,
+    export_onnx,
+    export_torchscript,
+    exportable_model,
+    format_for,
+    load_torchscript,
+)
+from glam_py.export import main as export_main
 
 
 @pytest.fixture(scope="module")

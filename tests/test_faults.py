@@ -24,8 +24,7 @@ from glam_py.checkpoints import CheckpointError, load_tensors, save_tensors
 from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
-from glam_py.store import FeatureStore, write_store
-from glam_py.store import layout
+from glam_py.store import FeatureStore, layout, write_store
 from glam_py.train import trainer
 from glam_py.train.protocol import random_splits
 from tests.support.training import split_metrics, train_command

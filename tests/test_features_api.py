@@ -82,7 +82,7 @@ def test_config_is_the_rust_struct_with_a_python_face():
     assert {FeatureConfig(): 1}[FeatureConfig(fmin=-0.0)] == 1
     calls = []
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def cached(c):
         calls.append(c)
         return c.n_frames

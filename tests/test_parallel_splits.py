@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from glam_py.train import parallel
 from glam_py.train.__main__ import build_parser
 from glam_py.train.config import RunConfig
-from glam_py.train import parallel
 from glam_py.train.parallel import groups, refusal, train_splits
 from glam_py.train.protocol import random_splits
 from glam_py.train.run import CorpusSource, execute

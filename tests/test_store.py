@@ -15,14 +15,21 @@ import numpy as np
 import pytest
 
 from glam_py import features
+from glam_py.atomic import write_json
 from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import UsageError
-from glam_py.featurize import part_from
 from glam_py.features import FeatureConfig
-from glam_py.atomic import write_json
-from glam_py.store import FORMAT_VERSION, FeatureStore, StoreMismatch, UnsupportedFormat, merge, write_store
-from glam_py.store import layout
+from glam_py.featurize import part_from
+from glam_py.store import (
+    FORMAT_VERSION,
+    FeatureStore,
+    StoreMismatch,
+    UnsupportedFormat,
+    layout,
+    merge,
+    write_store,
+)
 
 CFG = FeatureConfig()
 

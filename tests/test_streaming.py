@@ -93,7 +93,7 @@ def test_long_file_predictions_equal_the_whole_files(trained_run, recordings, mo
         whole = rec.predict(path, windows=True)[0]
         monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
         sent: list = []
-        long = rec.predict(path, on_windows=lambda source, ws: sent.append((source, ws)))[0]
+        long = rec.predict(path, on_windows=lambda source, ws, sent=sent: sent.append((source, ws)))[0]
         held = rec.predict(path, windows=True)[0]
         monkeypatch.undo()
         # Chunks of 4 batches of 2 windows: several per file.

@@ -12,19 +12,19 @@ import sys
 import time
 
 import numpy as np
-import soundfile as sf
 import pytest
+import soundfile as sf
 import torch
 
 from glam_py import models, precision
 from glam_py.train import trainer
+from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import load_utterances
 from glam_py.train.metrics import evaluate, summarize
 from glam_py.train.mixup import mix, mixup_loss
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import grouped_splits, random_splits, validation_split
-from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.run import CorpusSource, stores_for
 from glam_py.train.trainer import _lr_after, train_split
 from tests.support.training import split_metrics, train_command

@@ -31,7 +31,7 @@ from torch import nn
 _POINTS = [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def minimal_filtering(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(AT, G, BT)`` of F(m, r) (Toom-Cook with the point at infinity):
     ``y = AT @ ((G @ g) * (BT @ d))`` is the correlation

@@ -19,8 +19,13 @@ from glam_py.atomic import atomic_write, write_checks, write_json
 from glam_py.corpora import Skipped, Utterance
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
-from glam_py.store.format import (FORMAT_VERSION, StoreMismatch, describe_differences, expected_shards,
-                                  read_settings)
+from glam_py.store.format import (
+    FORMAT_VERSION,
+    StoreMismatch,
+    describe_differences,
+    expected_shards,
+    read_settings,
+)
 
 
 @dataclass

@@ -24,9 +24,18 @@ import torch
 from tqdm import tqdm
 
 from glam_py import cli
-from glam_py.cli import (add_corpus_flags, add_device_flag, add_feature_flags, add_quiet_flag,
-                         add_threads_flag, corpus_root, feature_flags_given, label_map, positive_float,
-                         positive_int)
+from glam_py.cli import (
+    add_corpus_flags,
+    add_device_flag,
+    add_feature_flags,
+    add_quiet_flag,
+    add_threads_flag,
+    corpus_root,
+    feature_flags_given,
+    label_map,
+    positive_float,
+    positive_int,
+)
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig

@@ -28,7 +28,7 @@ class World:
     local_rank: int = 0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "World":
+    def from_env(cls, env: dict[str, str] | None = None) -> World:
         """This process's place under torchrun (its environment variables),
         else a world of one."""
         env = dict(os.environ) if env is None else env

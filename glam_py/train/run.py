@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from glam_py import corpora
 from glam_py.atomic import write_json
 from glam_py.checkpoints import Checkpoint
+from glam_py.features import FeatureConfig
 from glam_py.lock import WriterLock
 from glam_py.precision import resolve
 from glam_py.rundir import RunDir, variants
@@ -22,10 +23,10 @@ from glam_py.train import parallel
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
 from glam_py.train.data import Utterances, load_utterances
-from glam_py.train.metrics import summarize
-from glam_py.train.protocol import Split, grouped_splits, random_splits
 from glam_py.train.distributed import DataParallel, World
+from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
+from glam_py.train.protocol import Split, grouped_splits, random_splits
 from glam_py.train.trainer import train_split
 
 # How long a run waits for another run featurising the same cached store.
@@ -88,7 +89,7 @@ def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int
     for config in (cfg.train_features(), cfg.features):
         digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
         root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
-        def write():
+        def write(root: Path = root, config: FeatureConfig = config):
             # Runs with other --out share the cache: one featurises, the
             # others wait for it and find the store complete.
             with WriterLock(root, "feature store", wait_s=CACHE_WAIT_S):
