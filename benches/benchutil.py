@@ -46,9 +46,16 @@ def record_paired(benchmark, anchor: list[float], ours: list[float], units: floa
     """Tags the interleaved times of an anchor and ours for the summary,
     which quotes the ratio of the medians (the minima are kept too)."""
     benchmark.extra_info.update(
-        role="paired", anchor_s=float(np.median(anchor)), ours_s=float(np.median(ours)),
-        ratio=float(np.median(anchor) / np.median(ours)), ratio_of_minima=min(anchor) / min(ours),
-        units=units, unit=unit, anchor_times=list(anchor), ours_times=list(ours))
+        role="paired",
+        anchor_s=float(np.median(anchor)),
+        ours_s=float(np.median(ours)),
+        ratio=float(np.median(anchor) / np.median(ours)),
+        ratio_of_minima=min(anchor) / min(ours),
+        units=units,
+        unit=unit,
+        anchor_times=list(anchor),
+        ours_times=list(ours),
+    )
 
 
 def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -> None:

@@ -57,9 +57,25 @@ def _status(pid: int) -> tuple[int, int]:
 def featurize(corpus: Path, out: Path, threads: int) -> dict:
     """Wall seconds, peak VmRSS (MiB) and most open descriptors of one command."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "glam_py.featurize", "--corpus", "csv", "--root",
-                             str(corpus), "--out", str(out), "--threads", str(threads), "--pad", "tile"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glam_py.featurize",
+            "--corpus",
+            "csv",
+            "--root",
+            str(corpus),
+            "--out",
+            str(out),
+            "--threads",
+            str(threads),
+            "--pad",
+            "tile",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak_kib = fds = 0
     while proc.poll() is None:
         try:
@@ -74,12 +90,23 @@ def featurize(corpus: Path, out: Path, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="featurize --out on many short files: time, memory, descriptors.")
-    parser.add_argument("--files", type=int, nargs="+", default=[1000, 10000],
-                        help="corpus sizes in files (default 1000 10000).")
+    parser = argparse.ArgumentParser(
+        description="featurize --out on many short files: time, memory, descriptors."
+    )
+    parser.add_argument(
+        "--files",
+        type=int,
+        nargs="+",
+        default=[1000, 10000],
+        help="corpus sizes in files (default 1000 10000).",
+    )
     parser.add_argument("--threads", type=int, default=2, help="featurising threads (default 2).")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="scratch folder (default: a temporary one, removed afterwards).")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder (default: a temporary one, removed afterwards).",
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="glam_featurize_scaling_"))
     print("| files | wall s | ms per file | peak RSS MiB | most open fds |")
@@ -88,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in sorted(args.files):
             corpus = make_corpus(work / f"corpus_{n}", n)
             r = featurize(corpus, work / f"store_{n}", args.threads)
-            print(f"| {n} | {r['wall_s']:.1f} | {1000 * r['wall_s'] / n:.2f} | {r['peak_mib']:.0f} | "
-                  f"{r['fds']} |", flush=True)
+            print(
+                f"| {n} | {r['wall_s']:.1f} | {1000 * r['wall_s'] / n:.2f} | {r['peak_mib']:.0f} | "
+                f"{r['fds']} |",
+                flush=True,
+            )
             shutil.rmtree(corpus)
             shutil.rmtree(work / f"store_{n}")
     finally:

@@ -67,30 +67,75 @@ def main(argv: list[str] | None = None) -> int:
     if checkpoint is None:
         checkpoint = args.tmp / "run"
         if not (checkpoint / "models").is_dir():
-            subprocess.run([python, "-m", "glam_py.train", "--models", "apcnn", "--epochs", "1",
-                            "--out", str(checkpoint), "--quiet", "--no-report"], check=True)
+            subprocess.run(
+                [
+                    python,
+                    "-m",
+                    "glam_py.train",
+                    "--models",
+                    "apcnn",
+                    "--epochs",
+                    "1",
+                    "--out",
+                    str(checkpoint),
+                    "--quiet",
+                    "--no-report",
+                ],
+                check=True,
+            )
     wav = args.tmp / f"speech_{seconds:g}s.wav"
     if not wav.exists():
         write_recording(wav, seconds)
     hours = seconds / 3600
     threads = [] if args.threads is None else ["--threads", str(args.threads)]
     timeline = args.tmp / "timeline.csv"
-    rss, wall = measured([python, "-m", "glam_py.predict", "--checkpoint", str(checkpoint), "--windows",
-                          "--out", str(timeline), "--quiet", *threads, str(wav)])
+    rss, wall = measured(
+        [
+            python,
+            "-m",
+            "glam_py.predict",
+            "--checkpoint",
+            str(checkpoint),
+            "--windows",
+            "--out",
+            str(timeline),
+            "--quiet",
+            *threads,
+            str(wav),
+        ]
+    )
     with timeline.open() as f:
         rows = sum(1 for _ in csv.reader(f)) - 2  # header and the utterance row
-    print(f"predict --windows: {hours:g} h audio, {rows} window rows, peak RSS {rss:.0f} MB, "
-          f"{wall:.1f} s ({wall / hours:.1f} s per audio hour)")
+    print(
+        f"predict --windows: {hours:g} h audio, {rows} window rows, peak RSS {rss:.0f} MB, "
+        f"{wall:.1f} s ({wall / hours:.1f} s per audio hour)"
+    )
     if not args.skip_featurize:
         manifest = args.tmp / "manifest.csv"
         manifest.write_text(f"path,label\n{wav.name},neutral\n")
         store = args.tmp / "store"
         shutil.rmtree(store, ignore_errors=True)
-        rss, wall = measured([python, "-m", "glam_py.featurize", "--corpus", "csv", "--root", str(args.tmp), "--manifest",
-                              str(manifest), "--out", str(store), *threads])
-        print(f"featurize --out: {hours:g} h audio, store of "
-              f"{sum(f.stat().st_size for f in store.glob('shard_*.npy')) / 1e6:.0f} MB, peak RSS {rss:.0f} MB, "
-              f"{wall:.1f} s ({wall / hours:.1f} s per audio hour)")
+        rss, wall = measured(
+            [
+                python,
+                "-m",
+                "glam_py.featurize",
+                "--corpus",
+                "csv",
+                "--root",
+                str(args.tmp),
+                "--manifest",
+                str(manifest),
+                "--out",
+                str(store),
+                *threads,
+            ]
+        )
+        print(
+            f"featurize --out: {hours:g} h audio, store of "
+            f"{sum(f.stat().st_size for f in store.glob('shard_*.npy')) / 1e6:.0f} MB, peak RSS {rss:.0f} MB, "
+            f"{wall:.1f} s ({wall / hours:.1f} s per audio hour)"
+        )
         shutil.rmtree(store)
     return 0
 

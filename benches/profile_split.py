@@ -55,6 +55,7 @@ class Timers:
             finally:
                 self.seconds[name] += time.perf_counter() - start
                 self.calls[name] += 1
+
         return timed
 
 
@@ -118,7 +119,7 @@ def table(timers: Timers, split_s: float, startup: dict[str, float]) -> str:
     if "evaluation: all" in s:
         # Evaluation's forward passes are inside "evaluation: all"; the
         # stacking of an older trainer's evaluation is in "data: stack windows".
-        s["evaluation: batching, pooling"] = (s.pop("evaluation: all") - s.get("evaluation: forward", 0.0))
+        s["evaluation: batching, pooling"] = s.pop("evaluation: all") - s.get("evaluation: forward", 0.0)
     named = sum(v for k, v in s.items() if k != "model build")
     s["other (batch gathering, loop Python, progress)"] = split_s - named - s.get("model build", 0.0)
     lines = ["| part | seconds | share of the split | calls |", "|---|---|---|---|"]
@@ -132,8 +133,12 @@ def table(timers: Timers, split_s: float, startup: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--corpus", choices=["emodb", "demo"], default="emodb",
-                   help="EmoDB from the shared corpora (GLAM_CORPORA), or the synthetic demo corpus.")
+    p.add_argument(
+        "--corpus",
+        choices=["emodb", "demo"],
+        default="emodb",
+        help="EmoDB from the shared corpora (GLAM_CORPORA), or the synthetic demo corpus.",
+    )
     p.add_argument("--model", default="glam", help="model name (default glam).")
     p.add_argument("--epochs", type=int, default=5, help="epochs (default 5).")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2).")
@@ -158,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     train_store, test_store = stores_for(source, cfg, args.cache, args.threads, lambda m: None)
     data = load_utterances(train_store, test_store)
-    startup = {"imports (torch, glam_py)": IMPORTED - STARTED,
-               "featurising / opening the stores": time.perf_counter() - started}
+    startup = {
+        "imports (torch, glam_py)": IMPORTED - STARTED,
+        "featurising / opening the stores": time.perf_counter() - started,
+    }
     split = random_splits(list(data.labels), 1, 1, False)[0]
     timers = Timers()
     instrument(timers)
@@ -168,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         out = trainer.train_split(args.model, cfg, data, split, state_path=Path(tmp) / "state.pt")
         split_s = time.perf_counter() - started
     m = out["metrics"]
-    print(f"{args.model} on {args.corpus}, 1 split ({len(split.train)} training, {len(split.test)} test "
-          f"utterances), {args.epochs} epochs, {args.threads} threads, precision "
-          f"{m.get('precision', 'fp32 (bf16 off)')}; WA {m['WA']:.1f}")
+    print(
+        f"{args.model} on {args.corpus}, 1 split ({len(split.train)} training, {len(split.test)} test "
+        f"utterances), {args.epochs} epochs, {args.threads} threads, precision "
+        f"{m.get('precision', 'fp32 (bf16 off)')}; WA {m['WA']:.1f}"
+    )
     print(table(timers, split_s, startup))
     return 0
 

@@ -47,9 +47,24 @@ def featurize(corpus: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one featurize command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "glam_py.featurize", "--corpus", "csv", "--root",
-                    str(corpus), "--out", str(out), "--threads", "2"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glam_py.featurize",
+            "--corpus",
+            "csv",
+            "--root",
+            str(corpus),
+            "--out",
+            str(out),
+            "--threads",
+            "2",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the largest of any child so far: run the
@@ -59,10 +74,19 @@ def featurize(corpus: Path, out: Path) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Feature-store memory and time scaling.")
-    parser.add_argument("--hours", type=float, nargs="+", default=[1.0, 10.0],
-                        help="corpus sizes in hours of audio, smallest first (default 1 10).")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="scratch folder (default: a temporary one, removed afterwards).")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        nargs="+",
+        default=[1.0, 10.0],
+        help="corpus sizes in hours of audio, smallest first (default 1 10).",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder (default: a temporary one, removed afterwards).",
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="glam_store_scaling_"))
     print("| audio hours | files | wall s | audio hours / s | peak RSS MiB |")

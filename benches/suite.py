@@ -26,25 +26,35 @@ def machine() -> str:
     """What the figures depend on besides our code."""
     import torch
 
-    device = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU")
-    return (f"{platform.machine()}, {torch.get_num_threads()} torch threads available, {device}; "
-            f"torch {torch.__version__}, Python {platform.python_version()}")
+    device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads available, {device}; "
+        f"torch {torch.__version__}, Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", type=Path, default=BENCHES / "SUMMARY.md",
-                        help="markdown summary to write.")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also keep pytest-benchmark's raw JSON here.")
-    parser.add_argument("-k", dest="select", default=None,
-                        help="pytest -k expression: run only the matching benchmarks.")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=BENCHES / "SUMMARY.md", help="markdown summary to write.")
+    parser.add_argument("--json", type=Path, default=None, help="also keep pytest-benchmark's raw JSON here.")
+    parser.add_argument(
+        "-k", dest="select", default=None, help="pytest -k expression: run only the matching benchmarks."
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         raw = args.json or Path(tmp) / "benchmarks.json"
-        command = [sys.executable, "-m", "pytest", str(BENCHES), "-q", "-p", "no:cacheprovider",
-                   f"--benchmark-json={raw}"] + (["-k", args.select] if args.select else [])
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(BENCHES),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--benchmark-json={raw}",
+        ] + (["-k", args.select] if args.select else [])
         status = subprocess.run(command).returncode
         if not raw.exists():
             print(f"error: the benchmarks wrote no results (pytest exit status {status})", file=sys.stderr)

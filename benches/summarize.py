@@ -42,7 +42,8 @@ def summarize(report: dict) -> str:
                     f"| {group} | {b['name']} (interleaved median, {e['units'] / e['ours_s']:,.1f} "
                     f"{e['unit']}/s) | {e['ours_s']:.4f} | same run, interleaved "
                     f"({e['units'] / e['anchor_s']:,.1f} {e['unit']}/s) | {e['anchor_s']:.4f} "
-                    f"| **{e['ratio']:.2f}x** |")
+                    f"| **{e['ratio']:.2f}x** |"
+                )
         info += [(group, b) for b in benches if b["extra_info"]["role"] == "info"]
         ours = [b for b in benches if b["extra_info"]["role"] == "ours"]
         anchors = [b for b in benches if b["extra_info"]["role"] == "anchor"]
@@ -52,7 +53,8 @@ def summarize(report: dict) -> str:
                 lines.append(
                     f"| {group} | {mine['name']} ({rate(mine)}) | {mine['stats']['median']:.4f} "
                     f"| {anchor['name']} ({rate(anchor)}) | {anchor['stats']['median']:.4f} "
-                    f"| **{ratio:.2f}x** |")
+                    f"| **{ratio:.2f}x** |"
+                )
     if info:
         lines += ["", "| benchmark | variant | median s | throughput |", "|---|---|---|---|"]
         lines += [f"| {group} | {b['name']} | {b['stats']['median']:.4f} | {rate(b)} |" for group, b in info]

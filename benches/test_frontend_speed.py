@@ -28,8 +28,14 @@ def librosa_per_window(windows):
 @pytest.mark.benchmark(group="mfcc per window (1 thread)")
 def test_mfcc_per_window_paired_with_librosa(benchmark, windows):
     with one_thread():
-        paired(benchmark, lambda: librosa_per_window(windows),
-               lambda: [features.mfcc(w) for w in windows], len(windows), "windows", rounds=9)
+        paired(
+            benchmark,
+            lambda: librosa_per_window(windows),
+            lambda: [features.mfcc(w) for w in windows],
+            len(windows),
+            "windows",
+            rounds=9,
+        )
 
 
 def _ours_from_utterances(utterances, n_windows):
@@ -39,22 +45,35 @@ def _ours_from_utterances(utterances, n_windows):
         out = [features.featurize_signal(y, 16000, cfg)[0] for y in utterances]
         assert sum(len(w) for w in out) == n_windows
         return out
+
     return run
 
 
 @pytest.mark.benchmark(group="utterances to 2 s / 1.6 s windows (1 thread)")
 def test_windows_from_utterances_paired_with_librosa_per_window(benchmark, emodb_utterances, windows):
     with one_thread():
-        paired(benchmark, lambda: librosa_per_window(windows),
-               _ours_from_utterances(emodb_utterances, len(windows)), len(windows), "windows", rounds=9)
+        paired(
+            benchmark,
+            lambda: librosa_per_window(windows),
+            _ours_from_utterances(emodb_utterances, len(windows)),
+            len(windows),
+            "windows",
+            rounds=9,
+        )
 
 
 @pytest.mark.benchmark(group="utterances to 2 s / 1.6 s windows (1 thread)")
 def test_windows_from_utterances_paired_with_librosa_batch(benchmark, emodb_utterances, windows):
     batch = np.stack(windows)
     with one_thread():
-        paired(benchmark, lambda: librosa.feature.mfcc(y=batch, sr=16000, n_mfcc=26),
-               _ours_from_utterances(emodb_utterances, len(windows)), len(windows), "windows", rounds=9)
+        paired(
+            benchmark,
+            lambda: librosa.feature.mfcc(y=batch, sr=16000, n_mfcc=26),
+            _ours_from_utterances(emodb_utterances, len(windows)),
+            len(windows),
+            "windows",
+            rounds=9,
+        )
 
 
 def authors_pipeline(paths):
@@ -79,5 +98,10 @@ def test_emodb_end_to_end_2_threads_paired_with_authors_pipeline(benchmark, emod
 
 @pytest.mark.benchmark(group="featurize thread scaling (EmoDB): 2 threads against 1")
 def test_featurize_2_threads_paired_with_1(benchmark, emodb_paths):
-    paired(benchmark, lambda: features.featurize(emodb_paths, FeatureConfig(), threads=1),
-           lambda: features.featurize(emodb_paths, FeatureConfig(), threads=2), len(emodb_paths), "files")
+    paired(
+        benchmark,
+        lambda: features.featurize(emodb_paths, FeatureConfig(), threads=1),
+        lambda: features.featurize(emodb_paths, FeatureConfig(), threads=2),
+        len(emodb_paths),
+        "files",
+    )

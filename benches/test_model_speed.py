@@ -102,14 +102,17 @@ def test_train_glam_anchor(benchmark):
 
 
 @pytest.mark.benchmark(group=GLAM_TRAIN)
-@pytest.mark.parametrize("variant,options", [
-    ("default", {}),
-    ("default-nchw", {"channels_last": False}),
-    ("no-winograd", {"winograd": False}),
-    ("fused", {"fused": True}),
-    ("fused-no-winograd", {"fused": True, "winograd": False}),
-    ("plain", PLAIN),
-])
+@pytest.mark.parametrize(
+    "variant,options",
+    [
+        ("default", {}),
+        ("default-nchw", {"channels_last": False}),
+        ("no-winograd", {"winograd": False}),
+        ("fused", {"fused": True}),
+        ("fused-no-winograd", {"fused": True, "winograd": False}),
+        ("plain", PLAIN),
+    ],
+)
 def test_train_glam_variant(benchmark, variant, options):
     record(benchmark, "ours", BATCH, "windows")
     run(benchmark, training_step(models.build("glam", **options)))
@@ -143,8 +146,9 @@ def test_train_glam_default_compiled(benchmark):
 
 
 @pytest.mark.benchmark(group="training step of every model (batch 32, 2 threads)")
-@pytest.mark.parametrize("name,fused", [(n, f) for n in MULTISCALE for f in (False, True)]
-                         + [(n, False) for n in BASELINES])
+@pytest.mark.parametrize(
+    "name,fused", [(n, f) for n in MULTISCALE for f in (False, True)] + [(n, False) for n in BASELINES]
+)
 def test_train_every_model(benchmark, name, fused):
     """Each model's default CPU form, and the fused one where it has
     multi-scale blocks (the baselines have none: their only form)."""
@@ -160,8 +164,9 @@ def test_multiscale_block(benchmark, channels, height, width, form):
     Winograd (its 5x5 branch) pays off from 64 channels on."""
     from glam_py.models.blocks import MultiScaleBlock
 
-    block = MultiScaleBlock(channels, fused=form == "fused",
-                            winograd_width=width if form == "unfused-winograd" else None)
+    block = MultiScaleBlock(
+        channels, fused=form == "fused", winograd_width=width if form == "unfused-winograd" else None
+    )
     block = block.to(memory_format=torch.channels_last).train()
     x = torch.randn(BATCH, channels, height, width).contiguous(memory_format=torch.channels_last)
     x.requires_grad_()

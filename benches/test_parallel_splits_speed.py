@@ -66,8 +66,9 @@ def split_steps(model: str, k: int, device: str = "cpu", batch: int = BATCH) -> 
     return together
 
 
-def measure(benchmark, model: str, device: str, rounds: int,
-            splits: tuple[int, ...] = SPLITS) -> dict[int, float]:
+def measure(
+    benchmark, model: str, device: str, rounds: int, splits: tuple[int, ...] = SPLITS
+) -> dict[int, float]:
     """Every K of ``splits`` (the first 1) for ``model``, interleaved;
     records and returns the speed-up (summed windows per second over
     K = 1's) per K."""
@@ -79,8 +80,10 @@ def measure(benchmark, model: str, device: str, rounds: int,
     benchmark.extra_info.update({f"step_s_K{k}": medians[k] for k in splits})
     benchmark.extra_info.update({f"speedup_K{k}": speedups[k] for k in splits})
     benchmark.extra_info.update({f"windows_per_s_K{k}": k * BATCH / medians[k] for k in splits})
-    print(f"\n{model} on {device}: " + ", ".join(
-        f"K={k}: {k * BATCH / medians[k]:.0f} windows/s ({speedups[k]:.2f}x)" for k in splits))
+    print(
+        f"\n{model} on {device}: "
+        + ", ".join(f"K={k}: {k * BATCH / medians[k]:.0f} windows/s ({speedups[k]:.2f}x)" for k in splits)
+    )
     benchmark.pedantic(steps[f"K{splits[-1]}"], rounds=1)
     return speedups
 

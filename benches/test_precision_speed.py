@@ -67,6 +67,7 @@ def test_inference_glam_bf16_paired_with_fp32_default(benchmark, form, options):
         pytest.skip("this CPU has no native bf16 (AMX or AVX512-BF16)")
     torch.manual_seed(0)
     fp32 = inference(models.fold_batchnorm(models.build("glam").eval()), 256)
-    bf16 = inference(Autocast(models.fold_batchnorm(models.build("glam", precision="bf16", **options).eval()),
-                              "bf16"), 256)
+    bf16 = inference(
+        Autocast(models.fold_batchnorm(models.build("glam", precision="bf16", **options).eval()), "bf16"), 256
+    )
     paired(benchmark, fp32, bf16, 256, "windows", rounds=10)

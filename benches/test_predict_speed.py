@@ -38,9 +38,15 @@ def restore_threads():
 def glam_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("predict") / "glam.pt"
-    Checkpoint(model_name="glam", n_classes=4, input_shape=(26, 63), labels=tuple(LABELS),
-               features=FeatureConfig(), average="logits",
-               state_dict=models.build("glam").state_dict()).save(path)
+    Checkpoint(
+        model_name="glam",
+        n_classes=4,
+        input_shape=(26, 63),
+        labels=tuple(LABELS),
+        features=FeatureConfig(),
+        average="logits",
+        state_dict=models.build("glam").state_dict(),
+    ).save(path)
     return path
 
 
@@ -56,8 +62,13 @@ def five_seconds(tmp_path_factory, emodb_paths):
 LATENCY = "predict one 5 s utterance from a file (GLAM, model loaded, {} thread{})"
 
 
-@pytest.mark.parametrize("threads", [
-    pytest.param(n, marks=pytest.mark.benchmark(group=LATENCY.format(n, "s" if n > 1 else ""))) for n in (1, 2)])
+@pytest.mark.parametrize(
+    "threads",
+    [
+        pytest.param(n, marks=pytest.mark.benchmark(group=LATENCY.format(n, "s" if n > 1 else "")))
+        for n in (1, 2)
+    ],
+)
 def test_latency_paired_with_authors_pipeline(benchmark, glam_checkpoint, five_seconds, threads):
     """Ours: ``EmotionRecognizer.predict(path)`` (Rust decode + MFCC
     windows, BatchNorm-folded GLAM). The anchor, the authors' way:
@@ -88,5 +99,8 @@ def test_throughput_emodb_folder(benchmark, glam_checkpoint, emodb_paths):
     record(benchmark, "info", seconds, "audio seconds")
     result = benchmark.pedantic(lambda: recognizer.predict(emodb_paths), rounds=3, warmup_rounds=1)
     assert len(result) == len(emodb_paths) and not [p for p in result if p.status == "error"]
-    benchmark.extra_info.update(files=len(emodb_paths), windows=sum(p.n_windows for p in result),
-                                audio_hours_per_s=seconds / 3600 / benchmark.stats.stats.median)
+    benchmark.extra_info.update(
+        files=len(emodb_paths),
+        windows=sum(p.n_windows for p in result),
+        audio_hours_per_s=seconds / 3600 / benchmark.stats.stats.median,
+    )

@@ -42,16 +42,41 @@ from tests.support.inputs import corpora_root
 SPLITS, THREADS = 2, 2
 EPOCHS = int(os.environ.get("GLAM_PROTOCOL_EPOCHS", "15"))
 ROUNDS = int(os.environ.get("GLAM_PROTOCOL_ROUNDS", "2"))
-GROUP = (f"EmoDB protocol end to end (GLAM, {SPLITS} splits x {EPOCHS} epochs, {THREADS} threads) "
-         "against the authors' training steps")
+GROUP = (
+    f"EmoDB protocol end to end (GLAM, {SPLITS} splits x {EPOCHS} epochs, {THREADS} threads) "
+    "against the authors' training steps"
+)
 PRECISIONS = ("auto", "fp32")
 
 
 def train_command(out: Path, precision: str) -> list[str]:
-    return [sys.executable, "-m", "glam_py.train", "--corpus", "emodb", "--root", str(corpora_root() / "emodb"),
-            "--pad", "tile", "--models", "glam", "--repeats", str(SPLITS), "--epochs", str(EPOCHS),
-            "--threads", str(THREADS), "--precision", precision, "--quiet", "--no-report",
-            "--out", str(out / "run"), "--cache", str(out / "cache")]
+    return [
+        sys.executable,
+        "-m",
+        "glam_py.train",
+        "--corpus",
+        "emodb",
+        "--root",
+        str(corpora_root() / "emodb"),
+        "--pad",
+        "tile",
+        "--models",
+        "glam",
+        "--repeats",
+        str(SPLITS),
+        "--epochs",
+        str(EPOCHS),
+        "--threads",
+        str(THREADS),
+        "--precision",
+        precision,
+        "--quiet",
+        "--no-report",
+        "--out",
+        str(out / "run"),
+        "--cache",
+        str(out / "cache"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +88,25 @@ def session(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("protocol")
     # The command's splits and training windows, as its run makes them.
     run = RunConfig(repeats=SPLITS, overrides={"features": {"pad": "tile"}})
-    stores = stores_for(CorpusSource("emodb", corpora_root() / "emodb"), run.train_config("glam"),
-                        work / "theirs-cache", THREADS, lambda m: None)
+    stores = stores_for(
+        CorpusSource("emodb", corpora_root() / "emodb"),
+        run.train_config("glam"),
+        work / "theirs-cache",
+        THREADS,
+        lambda m: None,
+    )
     data = load_utterances(*stores)
-    splits = [stack(data.train_windows, data.labels, split.train) + (split.seed,)
-              for split in make_splits(run, data)]
+    splits = [
+        stack(data.train_windows, data.labels, split.train) + (split.seed,)
+        for split in make_splits(run, data)
+    ]
 
     def ours(precision):
         def run_command():
             # A fresh run directory and feature cache: the command as a first run sees it.
             shutil.rmtree(work / precision, ignore_errors=True)
             subprocess.run(train_command(work / precision, precision), check=True)
+
         return run_command
 
     def theirs():
@@ -81,8 +114,17 @@ def session(tmp_path_factory) -> dict:
         torch.set_num_threads(THREADS)
         try:
             for train_x, train_y, _, seed in splits:
-                authors_training(train_x, train_y.astype(np.int64), [], np.array([]), seed, EPOCHS, 1e-4, 0.5,
-                                 evaluate_epochs=False)
+                authors_training(
+                    train_x,
+                    train_y.astype(np.int64),
+                    [],
+                    np.array([]),
+                    seed,
+                    EPOCHS,
+                    1e-4,
+                    0.5,
+                    evaluate_epochs=False,
+                )
         finally:
             torch.set_num_threads(threads)
 
@@ -95,5 +137,7 @@ def session(tmp_path_factory) -> dict:
 def test_protocol_against_the_authors_training_steps(benchmark, session, precision):
     # The session ran in the fixture; this records it (the timed call is empty).
     benchmark.pedantic(lambda: None, rounds=1)
-    record_paired(benchmark, session["times"]["theirs"], session["times"][precision], session["windows"], "windows")
+    record_paired(
+        benchmark, session["times"]["theirs"], session["times"][precision], session["windows"], "windows"
+    )
     benchmark.extra_info.update(precision=precision, rounds=ROUNDS, epochs=EPOCHS)

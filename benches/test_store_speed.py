@@ -30,8 +30,10 @@ def authors_pipeline(utterances, out: Path) -> None:
     data = {}
     for u in utterances:
         y, _ = librosa.load(u.path, sr=16000)
-        data[u.utterance_id] = ([librosa.feature.mfcc(y=w, sr=16000, n_mfcc=26)
-                                 for w in cut_windows(y)], u.label)
+        data[u.utterance_id] = (
+            [librosa.feature.mfcc(y=w, sr=16000, n_mfcc=26) for w in cut_windows(y)],
+            u.label,
+        )
     with (out / "features.pkl").open("wb") as f:
         pickle.dump(data, f)
 

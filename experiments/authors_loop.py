@@ -41,8 +41,17 @@ from tests.support.reference_glam import ReferenceGLAM
 AUTHORS_CLASSES = ["neutral", "happy", "sad", "angry"]
 
 
-def authors_training(train_x: np.ndarray, train_y: np.ndarray, test: list[np.ndarray], test_y: np.ndarray,
-                     seed: int, epochs: int, lr: float, alpha: float, evaluate_epochs: bool = True) -> list[dict]:
+def authors_training(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test: list[np.ndarray],
+    test_y: np.ndarray,
+    seed: int,
+    epochs: int,
+    lr: float,
+    alpha: float,
+    evaluate_epochs: bool = True,
+) -> list[dict]:
     """Trains one model the authors' way; returns the test metrics after
     every epoch, or nothing with ``evaluate_epochs=False`` (their training
     steps alone, which benches/test_protocol_speed.py times)."""
@@ -51,8 +60,9 @@ def authors_training(train_x: np.ndarray, train_y: np.ndarray, test: list[np.nda
     model = ReferenceGLAM(train_x.shape[1:], len(AUTHORS_CLASSES))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-6)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.95)
-    loader = DataLoader(TensorDataset(torch.from_numpy(train_x), torch.from_numpy(train_y)),
-                        batch_size=32, shuffle=True)
+    loader = DataLoader(
+        TensorDataset(torch.from_numpy(train_x), torch.from_numpy(train_y)), batch_size=32, shuffle=True
+    )
     history = []
     for _ in range(epochs):
         model.train()
@@ -87,39 +97,60 @@ def compare(run_dir: Path, model_key: str, epochs: int, lr: float, alpha: float)
         ours = json.loads(training.path.read_text())
         test_ids = set(ours["test_ids"])
         train_ids = [u for u in train_rows if u in test_rows and u not in test_ids]
-        train_x, train_y, _ = stack([train_store.windows(train_rows[u]) for u in train_ids],
-                                    np.array([label[u] for u in train_ids]), tuple(range(len(train_ids))))
+        train_x, train_y, _ = stack(
+            [train_store.windows(train_rows[u]) for u in train_ids],
+            np.array([label[u] for u in train_ids]),
+            tuple(range(len(train_ids))),
+        )
         train_y = train_y.astype(np.int64)
         test = [np.array(test_store.windows(test_rows[u]), dtype=np.float32) for u in ours["test_ids"]]
         test_y = np.array([label[u] for u in ours["test_ids"]])
         started = time.perf_counter()
         history = authors_training(train_x, train_y, test, test_y, ours["seed"], epochs, lr, alpha)
-        record = {"split": ours["split"], "seed": ours["seed"],
-                  "ours": {"WA": ours["WA"], "UA": ours["UA"]},
-                  "authors_loop": {"WA": history[-1]["WA"], "UA": history[-1]["UA"]},
-                  "authors_loop_best_on_test": max((h["WA"] + h["UA"]) / 2 for h in history),
-                  "authors_loop_test_WA_per_epoch": [round(h["WA"], 2) for h in history],
-                  "seconds": round(time.perf_counter() - started, 1)}
-        print(json.dumps({k: v for k, v in record.items() if k != "authors_loop_test_WA_per_epoch"}), flush=True)
+        record = {
+            "split": ours["split"],
+            "seed": ours["seed"],
+            "ours": {"WA": ours["WA"], "UA": ours["UA"]},
+            "authors_loop": {"WA": history[-1]["WA"], "UA": history[-1]["UA"]},
+            "authors_loop_best_on_test": max((h["WA"] + h["UA"]) / 2 for h in history),
+            "authors_loop_test_WA_per_epoch": [round(h["WA"], 2) for h in history],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(
+            json.dumps({k: v for k, v in record.items() if k != "authors_loop_test_WA_per_epoch"}), flush=True
+        )
         splits.append(record)
-    return {"run": str(run_dir), "model": model_key, "epochs": epochs, "lr": lr, "alpha": alpha,
-            "threads": torch.get_num_threads(), "splits": splits}
+    return {
+        "run": str(run_dir),
+        "model": model_key,
+        "epochs": epochs,
+        "lr": lr,
+        "alpha": alpha,
+        "threads": torch.get_num_threads(),
+        "splits": splits,
+    }
 
 
 def table(result: dict) -> str:
     lines = ["| split | ours WA | authors' loop WA | ours UA | authors' loop UA |", "|---|---|---|---|---|"]
     for s in result["splits"]:
-        lines.append(f"| {s['split']} | {s['ours']['WA']:.1f} | {s['authors_loop']['WA']:.1f} | "
-                     f"{s['ours']['UA']:.1f} | {s['authors_loop']['UA']:.1f} |")
+        lines.append(
+            f"| {s['split']} | {s['ours']['WA']:.1f} | {s['authors_loop']['WA']:.1f} | "
+            f"{s['ours']['UA']:.1f} | {s['authors_loop']['UA']:.1f} |"
+        )
     for who in ("ours", "authors_loop"):
         wa = np.array([s[who]["WA"] for s in result["splits"]])
         ua = np.array([s[who]["UA"] for s in result["splits"]])
-        lines.append(f"| mean {who} | WA {wa.mean():.1f} +- {wa.std(ddof=1) if len(wa) > 1 else 0:.1f} "
-                     f"| UA {ua.mean():.1f} | | |")
+        lines.append(
+            f"| mean {who} | WA {wa.mean():.1f} +- {wa.std(ddof=1) if len(wa) > 1 else 0:.1f} "
+            f"| UA {ua.mean():.1f} | | |"
+        )
     diff = np.array([s["ours"]["WA"] - s["authors_loop"]["WA"] for s in result["splits"]])
     if len(diff) > 1:
-        lines.append(f"| ours - authors' loop | WA {diff.mean():+.1f}, paired SE "
-                     f"{diff.std(ddof=1) / np.sqrt(len(diff)):.1f} | | | |")
+        lines.append(
+            f"| ours - authors' loop | WA {diff.mean():+.1f}, paired SE "
+            f"{diff.std(ddof=1) / np.sqrt(len(diff)):.1f} | | | |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -37,11 +37,13 @@ def differences(path: Path, rate: int, tmp: Path) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the MFCC resampling allowance.")
-    parser.add_argument("--files", type=int, default=100,
-                        help="EmoDB recordings of at least 2 s to use (default 100).")
+    parser.add_argument(
+        "--files", type=int, default=100, help="EmoDB recordings of at least 2 s to use (default 100)."
+    )
     args = parser.parse_args(argv)
-    paths = [p for p in sorted((corpora_root() / "emodb" / "wav").glob("*.wav"))
-             if sf.info(p).frames >= 32000][: args.files]
+    paths = [
+        p for p in sorted((corpora_root() / "emodb" / "wav").glob("*.wav")) if sf.info(p).frames >= 32000
+    ][: args.files]
     print(f"{len(paths)} EmoDB recordings, 2 s windows every 0.4 s")
     print("| input rate | windows | max abs MFCC difference | mean abs difference | coefficient of the max |")
     print("|---|---|---|---|---|")

@@ -27,8 +27,10 @@ def analyse(run_dir: Path, models: list[str] | None) -> str:
     store = FeatureStore(run.read_stores()["test"])
     rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
     windows = [store.windows(i) for i in range(len(store.index))]  # memory-mapped views
-    lines = ["| model | split | test utts | classes | short (padded) | WA | WA on short | WA on full length |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | split | test utts | classes | short (padded) | WA | WA on short | WA on full length |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key, split, path in run.split_results():
         if models and key not in map(safe_name, models):
             continue
@@ -46,9 +48,11 @@ def analyse(run_dir: Path, models: list[str] | None) -> str:
         def accuracy(mask: np.ndarray, correct: np.ndarray = correct) -> str:
             return f"{100 * correct[mask].mean():.1f} ({mask.sum()})" if mask.any() else "-"
 
-        lines.append(f"| {key} | {split} | {len(which)} | "
-                     + ", ".join(f"{c} {classes[c]}" for c in labels)
-                     + f" | {short.sum()} | {100 * correct.mean():.1f} | {accuracy(short)} | {accuracy(~short)} |")
+        lines.append(
+            f"| {key} | {split} | {len(which)} | "
+            + ", ".join(f"{c} {classes[c]}" for c in labels)
+            + f" | {short.sum()} | {100 * correct.mean():.1f} | {accuracy(short)} | {accuracy(~short)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

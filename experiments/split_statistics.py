@@ -45,9 +45,17 @@ def pooled_wa(run_dirs: list[Path], model: str) -> dict[str, float]:
         recipe = config["train"][model]
         for training in splits:
             record = json.loads(training.path.read_text())
-            key = json.dumps([record["split"], record.get("train_seed"), config["features"],
-                              config["run"]["protocol"], config["run"]["stratify"],
-                              [recipe.get(k) for k in ("lr", "epochs", "alpha", "select")]], sort_keys=True)
+            key = json.dumps(
+                [
+                    record["split"],
+                    record.get("train_seed"),
+                    config["features"],
+                    config["run"]["protocol"],
+                    config["run"]["stratify"],
+                    [recipe.get(k) for k in ("lr", "epochs", "alpha", "select")],
+                ],
+                sort_keys=True,
+            )
             out[key] = record["WA"]
     return out
 
@@ -66,15 +74,19 @@ def report(values: np.ndarray, anchor: np.ndarray) -> str:
     half = stats.t.ppf(0.975, n - 1) * se
     welch = stats.ttest_ind(values, anchor, equal_var=False)
     rng = np.random.default_rng(0)
-    lines = [f"splits pooled: {n}; per split WA: {', '.join(f'{v:.1f}' for v in values)}",
-             f"mean WA {mean:.2f}, SD {sd:.2f}, SE {se:.2f}, 95% interval {mean - half:.1f} to {mean + half:.1f}",
-             f"anchor: {len(anchor)} splits, mean {anchor.mean():.2f} (SD {anchor.std(ddof=1):.2f}); "
-             f"Welch t {welch.statistic:.2f}, p {welch.pvalue:.2f}"]
+    lines = [
+        f"splits pooled: {n}; per split WA: {', '.join(f'{v:.1f}' for v in values)}",
+        f"mean WA {mean:.2f}, SD {sd:.2f}, SE {se:.2f}, 95% interval {mean - half:.1f} to {mean + half:.1f}",
+        f"anchor: {len(anchor)} splits, mean {anchor.mean():.2f} (SD {anchor.std(ddof=1):.2f}); "
+        f"Welch t {welch.statistic:.2f}, p {welch.pvalue:.2f}",
+    ]
     for k in (3, 5):
         if n > k:
             means = subset_means(values, k, 20000, rng)
-            lines.append(f"means over {k} of these splits: {100 * (means >= anchor.mean()).mean():.0f}% reach "
-                         f"{anchor.mean():.1f} (range {means.min():.1f} to {means.max():.1f})")
+            lines.append(
+                f"means over {k} of these splits: {100 * (means >= anchor.mean()).mean():.0f}% reach "
+                f"{anchor.mean():.1f} (range {means.min():.1f} to {means.max():.1f})"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -82,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", type=Path, help="run directories of python -m glam_py.train.")
     parser.add_argument("--model", default="glam", help="result key (default glam).")
-    parser.add_argument("--anchor", required=True,
-                        help="the anchor's per-split WA in %%, comma-separated, e.g. 83.8,82.4,79.4 "
-                        "(the authors' GLAM on EmoDB, last epoch, as quoted in the trainer issue).")
+    parser.add_argument(
+        "--anchor",
+        required=True,
+        help="the anchor's per-split WA in %%, comma-separated, e.g. 83.8,82.4,79.4 "
+        "(the authors' GLAM on EmoDB, last epoch, as quoted in the trainer issue).",
+    )
     args = parser.parse_args(argv)
     values = np.array(list(pooled_wa(args.run_dirs, args.model).values()))
     anchor = np.array([float(v) for v in args.anchor.split(",")])

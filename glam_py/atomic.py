@@ -24,8 +24,11 @@ from typing import BinaryIO, Callable, Mapping, Sequence
 CHECK_SUFFIX = ".check.json"
 _CHUNK = 1 << 20
 # What each error of a full disk or a size limit is called in messages.
-_NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "no space left (disk quota exceeded)",
-             errno.EFBIG: "file too large (over the file size limit)"}
+_NO_SPACE = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "no space left (disk quota exceeded)",
+    errno.EFBIG: "file too large (over the file size limit)",
+}
 
 
 class WriteFailed(OSError):
@@ -148,8 +151,11 @@ def _written(path: Path, write: Callable[[BinaryIO], None], commit: Callable[[Pa
         if isinstance(e, WriteFailed):
             raise
         if isinstance(e, OSError) and e.errno in _NO_SPACE:
-            raise WriteFailed(e.errno, f"{path}: cannot write, {_NO_SPACE[e.errno]}; free some space "
-                                       f"and run the same command again to resume") from e
+            raise WriteFailed(
+                e.errno,
+                f"{path}: cannot write, {_NO_SPACE[e.errno]}; free some space "
+                f"and run the same command again to resume",
+            ) from e
         raise
     return record
 
@@ -173,18 +179,24 @@ def write_checks(check: Path, records: Mapping[Path, Record | Sequence[Record]])
     """Records the files of ``records`` (all in the folder of ``check``) in
     the check file ``check``, atomically: ``{name: {"size", "sha256"}}``, or
     a list of such where a file may hold either (while it is replaced)."""
+
     def entry(r: Record) -> dict:
         return {"size": r.size, "sha256": r.sha256}
 
-    write_json(check, {p.name: entry(r) if isinstance(r, Record) else [entry(x) for x in r]
-                       for p, r in records.items()})
+    write_json(
+        check,
+        {p.name: entry(r) if isinstance(r, Record) else [entry(x) for x in r] for p, r in records.items()},
+    )
 
 
 def _records(check: Path) -> dict[Path, list[Record]]:
     recorded = json.loads(check.read_text(encoding="utf-8"))
-    return {check.parent / name: [Record(int(x["size"]), str(x["sha256"]))
-                                  for x in (r if isinstance(r, list) else [r])]
-            for name, r in recorded.items()}
+    return {
+        check.parent / name: [
+            Record(int(x["size"]), str(x["sha256"])) for x in (r if isinstance(r, list) else [r])
+        ]
+        for name, r in recorded.items()
+    }
 
 
 def damaged(check: Path, full: bool = True) -> list[DamagedFile]:
@@ -203,10 +215,20 @@ def damaged(check: Path, full: bool = True) -> list[DamagedFile]:
             found.append(DamagedFile(path, f"{path}: missing, though {check.name} records it"))
             continue
         if size not in {r.size for r in alternatives}:
-            found.append(DamagedFile(path, f"{path}: damaged: {size} bytes where "
-                                           f"{' or '.join(str(r.size) for r in alternatives)} were written "
-                                           f"(truncated or altered)"))
+            found.append(
+                DamagedFile(
+                    path,
+                    f"{path}: damaged: {size} bytes where "
+                    f"{' or '.join(str(r.size) for r in alternatives)} were written "
+                    f"(truncated or altered)",
+                )
+            )
         elif full and Record.of(path).sha256 not in {r.sha256 for r in alternatives}:
-            found.append(DamagedFile(path, f"{path}: damaged: its SHA-256 differs from the one recorded "
-                                           f"when it was written (altered)"))
+            found.append(
+                DamagedFile(
+                    path,
+                    f"{path}: damaged: its SHA-256 differs from the one recorded "
+                    f"when it was written (altered)",
+                )
+            )
     return found

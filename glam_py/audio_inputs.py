@@ -33,8 +33,10 @@ def _manifest(manifest: Path) -> list[AudioInput]:
     with manifest.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if "path" not in (reader.fieldnames or []):
-            raise LayoutError(f"{manifest}: expected a CSV manifest with a 'path' column "
-                              f"(and optionally 'label'), found columns {reader.fieldnames}")
+            raise LayoutError(
+                f"{manifest}: expected a CSV manifest with a 'path' column "
+                f"(and optionally 'label'), found columns {reader.fieldnames}"
+            )
         out = []
         for line, row in enumerate(reader, start=2):
             if not row["path"]:
@@ -52,8 +54,12 @@ def expand(arguments: Iterable[str | Path]) -> list[AudioInput]:
     for argument in map(Path, arguments):
         if argument.is_dir():
             found = audio_files(argument)
-            out += [AudioInput(p) for p in found] or [AudioInput(
-                argument, error=f"{argument}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in this folder")]
+            out += [AudioInput(p) for p in found] or [
+                AudioInput(
+                    argument,
+                    error=f"{argument}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in this folder",
+                )
+            ]
         elif argument.suffix.lower() == ".csv" and argument.is_file():
             out += _manifest(argument)
         else:

@@ -89,8 +89,10 @@ def _not_tensors(path: Path) -> str | None:
     if _ONNX_HEAD.match(head):
         return f"{path} is an ONNX export (python -m glam_py.export), not a training checkpoint; {_ADVICE}"
     if re.match(rb"\x80[\x02-\x05]", head):  # pickle protocol 2 to 5
-        return (f"{path}: a Python pickle (or torch's legacy format), not a glam checkpoint: "
-                f"training writes torch zip archives")
+        return (
+            f"{path}: a Python pickle (or torch's legacy format), not a glam checkpoint: "
+            f"training writes torch zip archives"
+        )
     try:
         text = head.decode("utf-8").lstrip()
     except UnicodeDecodeError:
@@ -107,8 +109,10 @@ def _torch_problem(e: Exception) -> str:
     text = str(e)
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
-        return (f"holds a Python object ({found.group(1)}) besides tensors and plain containers, "
-                f"which could run code when read; refused")
+        return (
+            f"holds a Python object ({found.group(1)}) besides tensors and plain containers, "
+            f"which could run code when read; refused"
+        )
     found = re.search(r"WeightsUnpickler error: \s*(\S[^\n]*)", text)
     if found:
         return f"holds data that is not tensors and plain containers ({found.group(1).strip()}); refused"
@@ -223,10 +227,19 @@ class Checkpoint:
         path : str or Path
             The ``.pt`` file to write; its folder is created when missing.
         """
-        save_tensors(Path(path), {
-            "format": CHECKPOINT_FORMAT, "model_name": self.model_name, "n_classes": self.n_classes,
-            "input_shape": list(self.input_shape), "labels": list(self.labels),
-            "features": self.features.to_dict(), "average": self.average, "state_dict": self.state_dict})
+        save_tensors(
+            Path(path),
+            {
+                "format": CHECKPOINT_FORMAT,
+                "model_name": self.model_name,
+                "n_classes": self.n_classes,
+                "input_shape": list(self.input_shape),
+                "labels": list(self.labels),
+                "features": self.features.to_dict(),
+                "average": self.average,
+                "state_dict": self.state_dict,
+            },
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Checkpoint:
@@ -261,31 +274,48 @@ class Checkpoint:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint not found")
         state = load_tensors(path)
-        _require(path, isinstance(state, dict) and "format" in state,
-                 f"not a glam checkpoint (no format record; holds "
-                 f"{_contents(state)})")
+        _require(
+            path,
+            isinstance(state, dict) and "format" in state,
+            f"not a glam checkpoint (no format record; holds {_contents(state)})",
+        )
         found = state["format"]
-        _require(path, found == CHECKPOINT_FORMAT,
-                 f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)")
+        _require(
+            path,
+            found == CHECKPOINT_FORMAT,
+            f"format {found!r} is not {CHECKPOINT_FORMAT!r} (not a checkpoint of this version of glam)",
+        )
         missing = [k for k in _KEYS if k not in state]
         _require(path, not missing, f"missing keys: {', '.join(missing)}")
         name, n_classes, labels = state["model_name"], state["n_classes"], state["labels"]
         _require(path, name in models.names(), f"unknown model {name!r}; known: {', '.join(models.names())}")
-        _require(path, isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels)
-                 and len(labels) == n_classes, f"labels {labels!r} do not name n_classes={n_classes} classes")
-        _require(path, state["average"] in AVERAGES,
-                 f"average {state['average']!r} is not one of {', '.join(AVERAGES)}")
+        _require(
+            path,
+            isinstance(labels, (list, tuple))
+            and all(isinstance(x, str) for x in labels)
+            and len(labels) == n_classes,
+            f"labels {labels!r} do not name n_classes={n_classes} classes",
+        )
+        _require(
+            path,
+            state["average"] in AVERAGES,
+            f"average {state['average']!r} is not one of {', '.join(AVERAGES)}",
+        )
         _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
         try:
             features = FeatureConfig.from_dict(state["features"])
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: invalid feature settings: {e}") from e
         shape = tuple(state["input_shape"]) if isinstance(state["input_shape"], (list, tuple)) else None
-        _require(path, shape == (features.n_features, features.n_frames),
-                 f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
-                 f"{[features.n_features, features.n_frames]}")
-        return cls(name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"],
-                   path)
+        _require(
+            path,
+            shape == (features.n_features, features.n_frames),
+            f"input_shape {state['input_shape']!r} does not match its feature settings, which give "
+            f"{[features.n_features, features.n_frames]}",
+        )
+        return cls(
+            name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"], path
+        )
 
     def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:
         """The checkpoint's model with its weights, in eval mode, BatchNorm
@@ -307,13 +337,16 @@ class Checkpoint:
         CheckpointError
             The weights do not fit the model, class count and input shape.
         """
-        model = models.build(self.model_name, n_classes=self.n_classes, input_shape=self.input_shape,
-                             device=device, **options)
+        model = models.build(
+            self.model_name, n_classes=self.n_classes, input_shape=self.input_shape, device=device, **options
+        )
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as e:
-            raise CheckpointError(f"{self.path}: its weights do not fit model {self.model_name} with "
-                                  f"{self.n_classes} classes and input {self.input_shape}: {e}") from e
+            raise CheckpointError(
+                f"{self.path}: its weights do not fit model {self.model_name} with "
+                f"{self.n_classes} classes and input {self.input_shape}: {e}"
+            ) from e
         return model.to(device).eval()
 
 
@@ -355,21 +388,26 @@ def find(path: str | Path, model: str | None = None, split: str | None = None) -
         raise FileNotFoundError(f"{path}: checkpoint or run directory not found")
     if not path.is_dir():
         if model is not None or split is not None:
-            raise ValueError(f"{path}: model= and split= choose within a run directory, "
-                             f"but this is a checkpoint file")
+            raise ValueError(
+                f"{path}: model= and split= choose within a run directory, but this is a checkpoint file"
+            )
         return path
     folder = RunDir(path).models_dir
     if not folder.is_dir():
         folder = path  # a bare folder of checkpoints
     found = trainings(folder, ".pt")
     if not found:
-        raise CheckpointError(f"{path}: no checkpoint in this run directory "
-                              f"(expected {folder}/<model>__<split>.pt)")
+        raise CheckpointError(
+            f"{path}: no checkpoint in this run directory (expected {folder}/<model>__<split>.pt)"
+        )
     chosen = trainings(folder, ".pt", model, split)
     if not chosen:
-        raise CheckpointError(f"{path}: no checkpoint with model={model} split={split}; "
-                              f"candidates: {_describe(found)}")
+        raise CheckpointError(
+            f"{path}: no checkpoint with model={model} split={split}; candidates: {_describe(found)}"
+        )
     if len({t.key for t in chosen}) > 1:
-        raise CheckpointError(f"{path}: holds several models, choose one with model= "
-                              f"(--model) and optionally split= (--split); candidates: {_describe(chosen)}")
+        raise CheckpointError(
+            f"{path}: holds several models, choose one with model= "
+            f"(--model) and optionally split= (--split); candidates: {_describe(chosen)}"
+        )
     return chosen[0].path

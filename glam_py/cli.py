@@ -71,8 +71,20 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from glam_py.store import StoreMismatch
     from glam_py.store.format import UnsupportedFormat
     from glam_py.train.trainer import NonFiniteLoss
-    return (InputError, OSError, corpora.LayoutError, AudioDecodeError, StoreMismatch,
-            UnsupportedFormat, CheckpointError, ReportError, LockedError, DamagedFile, NonFiniteLoss)
+
+    return (
+        InputError,
+        OSError,
+        corpora.LayoutError,
+        AudioDecodeError,
+        StoreMismatch,
+        UnsupportedFormat,
+        CheckpointError,
+        ReportError,
+        LockedError,
+        DamagedFile,
+        NonFiniteLoss,
+    )
 
 
 def _message(e: BaseException) -> str:
@@ -116,8 +128,11 @@ def run(main: Callable[[], int]) -> int:
             return 1
         if os.environ.get(DEBUG_ENV) == "1":
             traceback.print_exc()
-        print(f"internal error: {type(e).__name__}: {_message(e)} (please report it at "
-              f"{ISSUE_TRACKER}, with the command; {DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        print(
+            f"internal error: {type(e).__name__}: {_message(e)} (please report it at "
+            f"{ISSUE_TRACKER}, with the command; {DEBUG_ENV}=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -127,6 +142,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 # Argument types: argparse names the flag in front of the message.
+
 
 def _number(convert: type, text: str, what: str, ok: Callable[[float], bool]):
     try:
@@ -160,8 +176,10 @@ def fraction(text: str) -> float:
 
 def alphas(text: str) -> tuple[float, ...]:
     """argparse type of ``--alpha``: one or more comma-separated numbers >= 0."""
-    return tuple(_number(float, a.strip(), "comma-separated numbers of at least 0",
-                         lambda v: 0 <= v < float("inf")) for a in text.split(","))
+    return tuple(
+        _number(float, a.strip(), "comma-separated numbers of at least 0", lambda v: 0 <= v < float("inf"))
+        for a in text.split(",")
+    )
 
 
 def shard(text: str) -> tuple[int, int]:
@@ -189,8 +207,9 @@ def device(text: str) -> str:
         if count == 0:
             raise argparse.ArgumentTypeError(f"{text}: this machine has no usable CUDA GPU; use cpu")
         if match[2] is not None and int(match[2]) >= count:
-            raise argparse.ArgumentTypeError(f"{text}: this machine has {plural(count, 'CUDA GPU')} "
-                                             f"(cuda:0 to cuda:{count - 1})")
+            raise argparse.ArgumentTypeError(
+                f"{text}: this machine has {plural(count, 'CUDA GPU')} (cuda:0 to cuda:{count - 1})"
+            )
     if match[1] == "mps" and not torch.backends.mps.is_available():
         raise argparse.ArgumentTypeError(f"{text}: this machine has no usable Apple GPU (MPS); use cpu")
     return text
@@ -204,6 +223,7 @@ def default_device() -> str:
 
 
 # Outputs, checked before any work so that a run does not fail at its end.
+
 
 def _writable_folder(folder: Path) -> Path | None:
     """The nearest existing folder at or above ``folder`` when writes can
@@ -264,8 +284,11 @@ def removed_if_left_empty(folder: Path) -> Iterator[None]:
         raise
 
 
-def parse(parser: argparse.ArgumentParser, argv: list[str] | None,
-          check: Callable[[argparse.Namespace], None] | None = None) -> argparse.Namespace:
+def parse(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    check: Callable[[argparse.Namespace], None] | None = None,
+) -> argparse.Namespace:
     """``argv`` parsed, then ``check(args)`` run: every argument validated
     before any work. A :class:`UsageError` from ``check`` is reported as
     argparse reports its own (exit status 2)."""
@@ -279,6 +302,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None,
 
 
 # Flags that several commands share.
+
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -301,8 +325,9 @@ def _parser(kind: str, optional: bool):
     return parse
 
 
-def add_feature_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-                      defaults: FeatureConfig) -> None:
+def add_feature_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, defaults: FeatureConfig
+) -> None:
     """One flag per :class:`FeatureConfig` field (``n_mfcc`` becomes
     ``--n-mfcc``), described by ``FeatureConfig.fields()``.
 
@@ -320,15 +345,19 @@ def add_feature_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     for field in FeatureConfig.fields():
         name = field["name"]
         help_text = f"{field['help']} (default: {_shown(getattr(defaults, name))})."
-        parser.add_argument(_flag(name), dest=name, type=_parser(field["type"], field["optional"]),
-                            choices=field["choices"], default=argparse.SUPPRESS,
-                            help=help_text.replace("%", "%%"))
+        parser.add_argument(
+            _flag(name),
+            dest=name,
+            type=_parser(field["type"], field["optional"]),
+            choices=field["choices"],
+            default=argparse.SUPPRESS,
+            help=help_text.replace("%", "%%"),
+        )
 
 
 def feature_flags_given(args: argparse.Namespace) -> dict:
     """The feature settings the command line gave, by field name."""
-    return {f["name"]: getattr(args, f["name"]) for f in FeatureConfig.fields()
-            if hasattr(args, f["name"])}
+    return {f["name"]: getattr(args, f["name"]) for f in FeatureConfig.fields() if hasattr(args, f["name"])}
 
 
 def with_flag_names(message: str) -> str:
@@ -354,21 +383,30 @@ def feature_config_from(args: argparse.Namespace, base: FeatureConfig) -> Featur
 
 def add_threads_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, used_for: str) -> None:
     """``--threads N``: CPU threads for ``used_for`` (default: all cores)."""
-    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                        help=f"CPU threads for {used_for}, at least 1 (default: all cores).")
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"CPU threads for {used_for}, at least 1 (default: all cores).",
+    )
 
 
 def add_quiet_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--quiet``: results and errors only."""
-    parser.add_argument("--quiet", action="store_true",
-                        help="print only results and errors: no progress, no notes.")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only results and errors: no progress, no notes."
+    )
 
 
 def add_device_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--device``: where torch runs the model."""
-    parser.add_argument("--device", type=device, default=None,
-                        help="torch device: cpu, cuda, cuda:N or mps (default: cuda when this "
-                        "machine has a GPU, else cpu).")
+    parser.add_argument(
+        "--device",
+        type=device,
+        default=None,
+        help="torch device: cpu, cuda, cuda:N or mps (default: cuda when this machine has a GPU, else cpu).",
+    )
 
 
 def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -377,36 +415,71 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     which corpus, and how its labels become classes (for
     :func:`glam_py.corpora.load`, with :func:`corpus_root`,
     :func:`label_map` and :data:`CORPUS_FLAGS`)."""
-    parser.add_argument("--corpus", choices=corpora.NAMES, default="demo",
-                        help="demo: the built-in synthetic corpus, generated under --root if "
-                        "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
-                        "label; the others read that corpus's published layout (default: demo).")
-    parser.add_argument("--root", type=Path, default=None,
-                        help=f"corpus folder (default for demo: {DEMO_ROOT}).")
-    parser.add_argument("--manifest", type=Path, default=None,
-                        help="with --corpus csv: the manifest file (default: ROOT/manifest.csv).")
-    parser.add_argument("--path-column", default="path", metavar="NAME",
-                        help="with --corpus csv: the manifest's column of audio paths, relative "
-                        "to the manifest (default: path).")
-    parser.add_argument("--label-column", default="label", metavar="NAME",
-                        help="with --corpus csv: the manifest's column of labels (default: label; "
-                        "EmoDB's own manifest.csv calls it emotion).")
-    parser.add_argument("--subset", choices=["impro", "script", "full"], default="full",
-                        help="with --corpus iemocap: improvised, scripted or all sessions "
-                        "(default: full).")
-    parser.add_argument("--labels", default=None,
-                        help="label map: classes to keep, optionally renamed, in the order of the "
-                        "model's outputs, e.g. 'neutral,happy,sad,angry' or "
-                        "'exc:happy,neu:neutral'. Default: the paper's neutral, happy, sad, angry "
-                        "(for csv, folders and demo: every label, in order of first appearance).")
-    parser.add_argument("--iemocap-happy", choices=corpora.IEMOCAP_HAPPY, default="merge",
-                        help="IEMOCAP default map: merge 'excited' into happy (the paper) or keep "
-                        "only 'excited' as happy (the authors' code) (default: merge).")
+    parser.add_argument(
+        "--corpus",
+        choices=corpora.NAMES,
+        default="demo",
+        help="demo: the built-in synthetic corpus, generated under --root if "
+        "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
+        "label; the others read that corpus's published layout (default: demo).",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=None, help=f"corpus folder (default for demo: {DEMO_ROOT})."
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help="with --corpus csv: the manifest file (default: ROOT/manifest.csv).",
+    )
+    parser.add_argument(
+        "--path-column",
+        default="path",
+        metavar="NAME",
+        help="with --corpus csv: the manifest's column of audio paths, relative "
+        "to the manifest (default: path).",
+    )
+    parser.add_argument(
+        "--label-column",
+        default="label",
+        metavar="NAME",
+        help="with --corpus csv: the manifest's column of labels (default: label; "
+        "EmoDB's own manifest.csv calls it emotion).",
+    )
+    parser.add_argument(
+        "--subset",
+        choices=["impro", "script", "full"],
+        default="full",
+        help="with --corpus iemocap: improvised, scripted or all sessions (default: full).",
+    )
+    parser.add_argument(
+        "--labels",
+        default=None,
+        help="label map: classes to keep, optionally renamed, in the order of the "
+        "model's outputs, e.g. 'neutral,happy,sad,angry' or "
+        "'exc:happy,neu:neutral'. Default: the paper's neutral, happy, sad, angry "
+        "(for csv, folders and demo: every label, in order of first appearance).",
+    )
+    parser.add_argument(
+        "--iemocap-happy",
+        choices=corpora.IEMOCAP_HAPPY,
+        default="merge",
+        help="IEMOCAP default map: merge 'excited' into happy (the paper) or keep "
+        "only 'excited' as happy (the authors' code) (default: merge).",
+    )
 
 
 #: The destinations of :func:`add_corpus_flags`.
-CORPUS_FLAGS = ("corpus", "root", "manifest", "path_column", "label_column", "subset", "labels",
-                "iemocap_happy")
+CORPUS_FLAGS = (
+    "corpus",
+    "root",
+    "manifest",
+    "path_column",
+    "label_column",
+    "subset",
+    "labels",
+    "iemocap_happy",
+)
 
 
 def corpus_flags_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
@@ -427,13 +500,20 @@ def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
     """
     corpus_root(args)
     label_map(args)
-    only = {"--manifest": "csv", "--path-column": "csv", "--label-column": "csv",
-            "--subset": "iemocap", "--iemocap-happy": "iemocap"}
+    only = {
+        "--manifest": "csv",
+        "--path-column": "csv",
+        "--label-column": "csv",
+        "--subset": "iemocap",
+        "--iemocap-happy": "iemocap",
+    }
     for flag in corpus_flags_given(parser, args):
         if flag in only and only[flag] != args.corpus:
             raise UsageError(f"{flag} applies only with --corpus {only[flag]}")
     if args.root is not None and args.corpus != "demo" and not args.root.is_dir():
-        raise InputError(f"--root {args.root}: " + ("not a folder" if args.root.exists() else "no such folder"))
+        raise InputError(
+            f"--root {args.root}: " + ("not a folder" if args.root.exists() else "no such folder")
+        )
     if args.manifest is not None and not args.manifest.is_file():
         raise InputError(f"--manifest {args.manifest}: no such file")
 
@@ -448,13 +528,22 @@ def load_corpus(args: argparse.Namespace) -> corpora.Corpus:
     LayoutError
         The corpus's files do not have its layout.
     """
-    corpus = corpora.load(args.corpus, corpus_root(args), subset=args.subset, manifest=args.manifest,
-                          labels=label_map(args), iemocap_happy=args.iemocap_happy,
-                          path_column=args.path_column, label_column=args.label_column)
+    corpus = corpora.load(
+        args.corpus,
+        corpus_root(args),
+        subset=args.subset,
+        manifest=args.manifest,
+        labels=label_map(args),
+        iemocap_happy=args.iemocap_happy,
+        path_column=args.path_column,
+        label_column=args.label_column,
+    )
     if not corpus.utterances:
         found = sorted({s.reason for s in corpus.left_out})[:3]
-        raise InputError(f"no utterance left to use in {corpus_root(args)}"
-                         + (f" (--labels {args.labels!r}; left out: {'; '.join(found)})" if args.labels else ""))
+        raise InputError(
+            f"no utterance left to use in {corpus_root(args)}"
+            + (f" (--labels {args.labels!r}; left out: {'; '.join(found)})" if args.labels else "")
+        )
     return corpus
 
 

@@ -37,8 +37,17 @@ from glam_py.checkpoints import Checkpoint
 from glam_py.cli import add_quiet_flag
 from glam_py.errors import InputError, UsageError
 
-__all__ = ["EXTENSIONS", "ExportError", "check_opset", "export_onnx", "export_torchscript", "exportable_model",
-           "format_for", "load_torchscript", "metadata"]
+__all__ = [
+    "EXTENSIONS",
+    "ExportError",
+    "check_opset",
+    "export_onnx",
+    "export_torchscript",
+    "exportable_model",
+    "format_for",
+    "load_torchscript",
+    "metadata",
+]
 
 FORMATS = ("torchscript", "onnx")
 #: The export format each extension of the output file stands for.
@@ -88,13 +97,17 @@ def format_for(out: str | Path, asked: str | None = None) -> str:
     known = ", ".join(f"{ext} ({fmt})" for ext, fmt in EXTENSIONS.items())
     if implied is None:
         if asked is None:
-            raise ExportError(f"--out {out}: cannot tell the export format from "
-                              f"{'the extension ' + suffix if suffix else 'a name without extension'}; "
-                              f"use {known}, or pass --format")
+            raise ExportError(
+                f"--out {out}: cannot tell the export format from "
+                f"{'the extension ' + suffix if suffix else 'a name without extension'}; "
+                f"use {known}, or pass --format"
+            )
         return asked
     if asked is not None and asked != implied:
-        raise ExportError(f"--format {asked} contradicts --out {out}, whose extension {suffix} "
-                          f"means {implied}; drop --format or name the file for {asked}")
+        raise ExportError(
+            f"--format {asked} contradicts --out {out}, whose extension {suffix} "
+            f"means {implied}; drop --format or name the file for {asked}"
+        )
     return implied
 
 
@@ -117,8 +130,10 @@ def check_opset(opset: int) -> int:
         Outside :data:`OPSETS` (9 to 20 with torch 2.15).
     """
     if opset not in OPSETS:
-        raise ExportError(f"--opset {opset}: choose {OPSETS.start} to {OPSETS.stop - 1} (the opsets "
-                          f"torch's ONNX exporter writes for these models)")
+        raise ExportError(
+            f"--opset {opset}: choose {OPSETS.start} to {OPSETS.stop - 1} (the opsets "
+            f"torch's ONNX exporter writes for these models)"
+        )
     return opset
 
 
@@ -148,9 +163,15 @@ def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
 
 def metadata(checkpoint: Checkpoint) -> str:
     """What a server needs besides the weights, as JSON."""
-    return json.dumps({"model": checkpoint.model_name, "labels": list(checkpoint.labels),
-                       "average": checkpoint.average, "input_shape": list(checkpoint.input_shape),
-                       "features": checkpoint.features.to_dict()})
+    return json.dumps(
+        {
+            "model": checkpoint.model_name,
+            "labels": list(checkpoint.labels),
+            "average": checkpoint.average,
+            "input_shape": list(checkpoint.input_shape),
+            "features": checkpoint.features.to_dict(),
+        }
+    )
 
 
 def exportable_model(checkpoint: Checkpoint) -> torch.nn.Module:
@@ -205,39 +226,66 @@ def export_onnx(checkpoint: Checkpoint, out: str | Path, opset: int = 17) -> Pat
         # for GLAM and gives the same outputs for these models.
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            torch.onnx.export(model, (_example(checkpoint),), str(out), input_names=["windows"],
-                              output_names=["logits"], opset_version=opset, dynamo=False,
-                              dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}})
+            torch.onnx.export(
+                model,
+                (_example(checkpoint),),
+                str(out),
+                input_names=["windows"],
+                output_names=["logits"],
+                opset_version=opset,
+                dynamo=False,
+                dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}},
+            )
         except torch.onnx.OnnxExporterError as e:
             # Its message goes on with the whole graph; the first line says why.
-            raise ExportError(f"{checkpoint.model_name} cannot be exported to ONNX opset {opset}: "
-                              f"{str(e).strip().splitlines()[0]}") from None
+            raise ExportError(
+                f"{checkpoint.model_name} cannot be exported to ONNX opset {opset}: "
+                f"{str(e).strip().splitlines()[0]}"
+            ) from None
     proto = onnx.load(str(out))
     onnx.helper.set_model_props(proto, {"glam.json": metadata(checkpoint)})
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
-        raise ExportError(f"{checkpoint.model_name} at ONNX opset {opset} is not a valid ONNX model: "
-                          f"{str(e).strip().splitlines()[0]}") from None
+        raise ExportError(
+            f"{checkpoint.model_name} at ONNX opset {opset} is not a valid ONNX model: "
+            f"{str(e).strip().splitlines()[0]}"
+        ) from None
     onnx.save(proto, str(out))
     return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m glam_py.export", description=__doc__.replace("``", ""))
-    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE",
-                   help="a checkpoint file or a training run directory (chosen as python -m "
-                   "glam_py.predict chooses).")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="RUN_OR_FILE",
+        help="a checkpoint file or a training run directory (chosen as python -m glam_py.predict chooses).",
+    )
     p.add_argument("--model", default=None, help="in a run directory with several models: which one.")
     p.add_argument("--split", default=None, help="in a run directory: which split's model.")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE",
-                   help="the file to write; its extension gives the format (.pt, .ts, .torchscript: "
-                   "torchscript; .onnx: onnx).")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="torchscript or onnx (needs the 'export' extra); default: from the extension of "
-                   "--out; given, it must agree with it.")
-    p.add_argument("--opset", type=int, default=17,
-                   help=f"ONNX opset version, {OPSETS.start} to {OPSETS.stop - 1} (default: 17).")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the file to write; its extension gives the format (.pt, .ts, .torchscript: "
+        "torchscript; .onnx: onnx).",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="torchscript or onnx (needs the 'export' extra); default: from the extension of "
+        "--out; given, it must agree with it.",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=17,
+        help=f"ONNX opset version, {OPSETS.start} to {OPSETS.stop - 1} (default: 17).",
+    )
     add_quiet_flag(p)
     return p
 
@@ -264,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:  # the optional onnx package
         raise InputError(str(e)) from None
     if not args.quiet:
-        print(f"{checkpoint.path} -> {out} ({args.format}; {checkpoint.model_name}, "
-              f"classes {', '.join(checkpoint.labels)})", file=sys.stderr)
+        print(
+            f"{checkpoint.path} -> {out} ({args.format}; {checkpoint.model_name}, "
+            f"classes {', '.join(checkpoint.labels)})",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -54,8 +54,7 @@ __all__ = [
 
 
 #: The values of ``FeatureConfig.pad``, from the crate's field table.
-PAD_CHOICES: tuple[str, ...] = tuple(
-    next(f["choices"] for f in FeatureConfig.fields() if f["name"] == "pad"))
+PAD_CHOICES: tuple[str, ...] = tuple(next(f["choices"] for f in FeatureConfig.fields() if f["name"] == "pad"))
 
 
 def _float32(y: np.ndarray) -> np.ndarray:
@@ -286,8 +285,12 @@ def iter_featurize(
 LONG_FILE_BYTES = 32 << 20
 
 
-def iter_file_windows(path: str | os.PathLike, config: FeatureConfig | None = None,
-                      threads: int | None = None, windows_per_chunk: int = 1024) -> FileWindows:
+def iter_file_windows(
+    path: str | os.PathLike,
+    config: FeatureConfig | None = None,
+    threads: int | None = None,
+    windows_per_chunk: int = 1024,
+) -> FileWindows:
     """The windows of one file, a chunk at a time, in memory bounded by the
     chunk however long the recording.
 
@@ -324,8 +327,9 @@ def iter_file_windows(path: str | os.PathLike, config: FeatureConfig | None = No
     return _mfcc_rs.FileWindows(os.fspath(path), config, threads, windows_per_chunk)
 
 
-def split_long(paths: Sequence[str | os.PathLike], files_per_chunk: int,
-               long_file_bytes: int | None = None) -> list[tuple[bool, list[str]]]:
+def split_long(
+    paths: Sequence[str | os.PathLike], files_per_chunk: int, long_file_bytes: int | None = None
+) -> list[tuple[bool, list[str]]]:
     """Consecutive paths in runs, in order: ``(False, paths)`` for up to
     ``files_per_chunk`` files of at most ``long_file_bytes`` (featurised
     together), ``(True, [path])`` for each larger file (featurised alone,

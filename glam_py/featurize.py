@@ -39,34 +39,71 @@ from glam_py.store import FeatureStore, merge, verify_store, write_store
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.ArgumentParser(prog="python -m glam_py.featurize",
-                           description=__doc__.replace("``", ""))
+    p = cli.ArgumentParser(prog="python -m glam_py.featurize", description=__doc__.replace("``", ""))
     add_corpus_flags(p)
     add_threads_flag(p, "featurising")
     add_feature_flags(p.add_argument_group("features"), FeatureConfig())
-    p.add_argument("--files-per-chunk", type=positive_int, default=64, metavar="N",
-                   help="without --out: files featurised per streamed chunk; bounds memory "
-                   "(default: 64).")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="write a feature store into this folder (resumable: run the same "
-                   "command again after an interruption).")
-    p.add_argument("--files-per-shard", type=positive_int, default=256, metavar="N",
-                   help="with --out: files per shard; one shard is the unit of resuming and "
-                   "bounds memory (default: 256).")
-    p.add_argument("--shard", type=cli.shard, default=None, metavar="K/N",
-                   help="with --out: write only part K of N (0-based) of the shards; default "
-                   "from RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/"
-                   "SLURM_ARRAY_TASK_COUNT, else 0/1.")
-    p.add_argument("--max-shards", type=positive_int, default=None, metavar="N",
-                   help="with --out: stop after writing this many new shards (time-limited jobs).")
-    p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="PART_DIR",
-                   help="join stores written by --shard parts in separate folders into --out.")
-    p.add_argument("--verify", type=Path, default=None, metavar="STORE",
-                   help="check every shard of this store against the sizes and SHA-256 recorded "
-                   "when it was written; prints each damaged file, exit 1 when any.")
-    p.add_argument("--strict", action="store_true",
-                   help="exit with status 1 when any file could not be read (they are always "
-                   "listed: in OUT/skipped.csv, or on stderr without --out).")
+    p.add_argument(
+        "--files-per-chunk",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="without --out: files featurised per streamed chunk; bounds memory (default: 64).",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write a feature store into this folder (resumable: run the same "
+        "command again after an interruption).",
+    )
+    p.add_argument(
+        "--files-per-shard",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="with --out: files per shard; one shard is the unit of resuming and "
+        "bounds memory (default: 256).",
+    )
+    p.add_argument(
+        "--shard",
+        type=cli.shard,
+        default=None,
+        metavar="K/N",
+        help="with --out: write only part K of N (0-based) of the shards; default "
+        "from RANK/WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID/"
+        "SLURM_ARRAY_TASK_COUNT, else 0/1.",
+    )
+    p.add_argument(
+        "--max-shards",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --out: stop after writing this many new shards (time-limited jobs).",
+    )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PART_DIR",
+        help="join stores written by --shard parts in separate folders into --out.",
+    )
+    p.add_argument(
+        "--verify",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="check every shard of this store against the sizes and SHA-256 recorded "
+        "when it was written; prints each damaged file, exit 1 when any.",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when any file could not be read (they are always "
+        "listed: in OUT/skipped.csv, or on stderr without --out).",
+    )
     add_quiet_flag(p)
     return p
 
@@ -85,8 +122,11 @@ def part_from(args_shard: tuple[int, int] | None, env: dict[str, str]) -> tuple[
         names, values = "RANK/WORLD_SIZE", (env["RANK"], env["WORLD_SIZE"], "0")
     elif "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
         names = "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT"
-        values = (env["SLURM_ARRAY_TASK_ID"], env["SLURM_ARRAY_TASK_COUNT"],
-                  env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        values = (
+            env["SLURM_ARRAY_TASK_ID"],
+            env["SLURM_ARRAY_TASK_COUNT"],
+            env.get("SLURM_ARRAY_TASK_MIN", "0"),
+        )
     else:
         return 0, 1
     try:
@@ -94,8 +134,9 @@ def part_from(args_shard: tuple[int, int] | None, env: dict[str, str]) -> tuple[
     except ValueError:
         raise UsageError(f"{names} in the environment are not integers: {values[0]}/{values[1]}") from None
     if not 0 <= k - first < n:
-        raise UsageError(f"{names} in the environment give part {k - first} of {n}; need 0 <= K < N "
-                         f"(or pass --shard K/N)")
+        raise UsageError(
+            f"{names} in the environment give part {k - first} of {n}; need 0 <= K < N (or pass --shard K/N)"
+        )
     return k - first, n
 
 
@@ -129,9 +170,10 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
     part = args.part
     start = time.perf_counter()
     seconds = 0.0
-    n_mine = sum(len(utterances[k:k + args.files_per_shard])
-                 for k in range(part[0] * args.files_per_shard, len(utterances),
-                                part[1] * args.files_per_shard))
+    n_mine = sum(
+        len(utterances[k : k + args.files_per_shard])
+        for k in range(part[0] * args.files_per_shard, len(utterances), part[1] * args.files_per_shard)
+    )
     bar = counter(n_mine, f"featurising part {part[0]}/{part[1]}", "file", args.quiet)
 
     def progress(files):
@@ -142,26 +184,41 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
 
     try:
         with cli.resumable():
-            report = write_store(args.out, utterances, cfg, left_out=corpus.left_out,
-                                 files_per_shard=args.files_per_shard, part=part,
-                                 threads=args.threads, max_shards=args.max_shards,
-                                 classes=corpus.classes, on_shard=progress)
+            report = write_store(
+                args.out,
+                utterances,
+                cfg,
+                left_out=corpus.left_out,
+                files_per_shard=args.files_per_shard,
+                part=part,
+                threads=args.threads,
+                max_shards=args.max_shards,
+                classes=corpus.classes,
+                on_shard=progress,
+            )
     finally:
         bar.close()
     if report.shards_written == 0 and report.complete:
         print(f"{args.out}: the store is complete; nothing to do")
     else:
-        print(f"{args.out}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
-              f"{'was' if report.shards_already_done == 1 else 'were'} already there) of "
-              f"{report.shards_total}; {'complete' if report.complete else 'not complete yet'}")
-    print(f"{plural(len(utterances), 'file')} to featurise ({len(corpus.left_out)} left out before); "
-          f"this run: {report.failed_files} unreadable, {report.too_short} shorter than a window "
-          f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete")
+        print(
+            f"{args.out}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
+            f"{'was' if report.shards_already_done == 1 else 'were'} already there) of "
+            f"{report.shards_total}; {'complete' if report.complete else 'not complete yet'}"
+        )
+    print(
+        f"{plural(len(utterances), 'file')} to featurise ({len(corpus.left_out)} left out before); "
+        f"this run: {report.failed_files} unreadable, {report.too_short} shorter than a window "
+        f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete"
+    )
     if report.complete and not args.quiet:
         print(FeatureStore(args.out).skipped_summary() or f"left out: none of {len(utterances)} utterances")
     if args.strict and report.failed_files:
-        where = (f"{args.out}/skipped.csv" if report.complete
-                 else f"{args.out}/shard_*.skipped.csv (skipped.csv once complete)")
+        where = (
+            f"{args.out}/skipped.csv"
+            if report.complete
+            else f"{args.out}/shard_*.skipped.csv (skipped.csv once complete)"
+        )
         raise InputError(f"{plural(report.failed_files, 'file')} could not be read (--strict); see {where}")
     return 0
 
@@ -192,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
 def _featurize(args: argparse.Namespace) -> int:
     if args.merge:
         complete = merge(args.out, args.merge)
-        print(f"{args.out}: merged {plural(len(args.merge), 'part')}; "
-              f"{'complete' if complete else 'shards still missing'}")
+        print(
+            f"{args.out}: merged {plural(len(args.merge), 'part')}; "
+            f"{'complete' if complete else 'shards still missing'}"
+        )
         return 0 if complete else 1
     cfg = args.features
     root = corpus_root(args)
@@ -203,8 +262,10 @@ def _featurize(args: argparse.Namespace) -> int:
         generate_demo_corpus(root, progress=not args.quiet and interactive())
     corpus = cli.load_corpus(args)
     if corpus.left_out and not args.quiet:
-        print(f"left out before featurising: {plural(len(corpus.left_out), 'file')} (label not in "
-              f"the map, name not in the corpus convention, missing audio)")
+        print(
+            f"left out before featurising: {plural(len(corpus.left_out), 'file')} (label not in "
+            f"the map, name not in the corpus convention, missing audio)"
+        )
     if args.out is not None:
         return write(args, cfg, corpus)
     utterances = corpus.utterances
@@ -231,11 +292,15 @@ def _featurize(args: argparse.Namespace) -> int:
         bar.close()
     elapsed = time.perf_counter() - start
     print(f"files: {len(paths)} ({len(paths) - len(errors)} read, {len(errors)} unreadable)")
-    print(f"audio: {seconds / 60:.1f} min in {elapsed:.2f} s "
-          f"({seconds / 3600 / elapsed:.3f} audio hours per second)")
-    print(f"windows: {n_windows} of shape {cfg.n_features} x {cfg.n_frames} "
-          f"({cfg.window_s} s, overlap {cfg.overlap_s} s); "
-          f"{plural(notes, 'utterance')} shorter than a window ({cfg.pad})")
+    print(
+        f"audio: {seconds / 60:.1f} min in {elapsed:.2f} s "
+        f"({seconds / 3600 / elapsed:.3f} audio hours per second)"
+    )
+    print(
+        f"windows: {n_windows} of shape {cfg.n_features} x {cfg.n_frames} "
+        f"({cfg.window_s} s, overlap {cfg.overlap_s} s); "
+        f"{plural(notes, 'utterance')} shorter than a window ({cfg.pad})"
+    )
     for label in corpus.classes:
         print(f"  {label:>10}: {plural(windows_per_label[label], 'window')}")
     for e in errors:

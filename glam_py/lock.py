@@ -108,8 +108,10 @@ class Job:
         env = os.environ if env is None else env
         if int(env.get("WORLD_SIZE", "1")) <= 1:
             return None
-        job = (f"torchrun {env.get('TORCHELASTIC_RUN_ID', 'none')}"
-               f"@{env.get('MASTER_ADDR', '?')}:{env.get('MASTER_PORT', '?')}")
+        job = (
+            f"torchrun {env.get('TORCHELASTIC_RUN_ID', 'none')}"
+            f"@{env.get('MASTER_ADDR', '?')}:{env.get('MASTER_PORT', '?')}"
+        )
         return cls(job, int(env.get("RANK", "0")))
 
 
@@ -129,8 +131,13 @@ class Holder:
         argv = list(getattr(sys, "orig_argv", sys.argv))
         if argv:
             argv[0] = Path(argv[0]).name
-        return cls(os.getpid(), socket.gethostname(), tuple(argv),
-                   datetime.now().astimezone().isoformat(timespec="seconds"), job)
+        return cls(
+            os.getpid(),
+            socket.gethostname(),
+            tuple(argv),
+            datetime.now().astimezone().isoformat(timespec="seconds"),
+            job,
+        )
 
     @classmethod
     def parse(cls, text: str) -> Holder | None:
@@ -149,7 +156,7 @@ class Holder:
         """``process 1234 on host (`python -m glam_py.train ...`, since ...)``."""
         command = " ".join(" ".join(self.argv).split())  # one line, whatever the arguments hold
         if len(command) > limit:
-            command = command[:limit - 3] + "..."
+            command = command[: limit - 3] + "..."
         return f"process {self.pid} on {self.host} (`{command}`, since {self.started})"
 
     def ended_here(self) -> bool:
@@ -216,7 +223,7 @@ def _held_by(path: Path) -> Holder | None:
 def _part_files(folder: Path) -> list[tuple[Path, int, int]]:
     found = []
     for p in folder.glob(f"{LOCK_NAME}.part-*-of-*"):
-        k, _, n = p.name[len(LOCK_NAME) + len(".part-"):].partition("-of-")
+        k, _, n = p.name[len(LOCK_NAME) + len(".part-") :].partition("-of-")
         if k.isdigit() and n.isdigit():
             found.append((p, int(k), int(n)))
     return sorted(found)
@@ -262,8 +269,15 @@ class WriterLock:
         When ``part`` is not a valid ``(k, n)``.
     """
 
-    def __init__(self, folder: str | Path, what: str = "folder", *, part: tuple[int, int] | None = None,
-                 job: Job | None = None, wait_s: float | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        what: str = "folder",
+        *,
+        part: tuple[int, int] | None = None,
+        job: Job | None = None,
+        wait_s: float | None = None,
+    ):
         if part is not None and not (part[1] >= 1 and 0 <= part[0] < part[1]):
             raise ValueError(f"part must be (k, n) with 0 <= k < n, got {part}")
         self.folder = Path(folder)
@@ -300,8 +314,9 @@ class WriterLock:
         except BaseException as e:
             self.release()
             if isinstance(e, OSError) and e.errno in _NOT_WRITABLE:
-                raise NotWritableError(e.errno, f"{self.folder}: cannot write to this {self.what} "
-                                                f"({os.strerror(e.errno)})") from e
+                raise NotWritableError(
+                    e.errno, f"{self.folder}: cannot write to this {self.what} ({os.strerror(e.errno)})"
+                ) from e
             raise
         return self
 
@@ -363,8 +378,10 @@ class WriterLock:
                         return
                 if time.monotonic() >= deadline:
                     if holder is None:
-                        raise LockedError(f"{self.folder}: rank {self.job.rank} of job {self.job.id} waited "
-                                          f"{self.wait_s:g} s for its rank 0 to lock this {self.what}")
+                        raise LockedError(
+                            f"{self.folder}: rank {self.job.rank} of job {self.job.id} waited "
+                            f"{self.wait_s:g} s for its rank 0 to lock this {self.what}"
+                        )
                     raise LockedError(self._refusal(self.folder / LOCK_NAME))
                 time.sleep(POLL_S)
         finally:
@@ -375,13 +392,17 @@ class WriterLock:
             if n != self.part[1]:
                 holder = _held_by(path)
                 if holder is not None:
-                    raise LockedError(f"{self.folder}: part {self.part[0]}/{self.part[1]} of this {self.what} "
-                                      f"would overlap part {k}/{n}, written by {self._who(holder)}; "
-                                      f"all parts must use the same N")
+                    raise LockedError(
+                        f"{self.folder}: part {self.part[0]}/{self.part[1]} of this {self.what} "
+                        f"would overlap part {k}/{n}, written by {self._who(holder)}; "
+                        f"all parts must use the same N"
+                    )
 
     def _unsupported(self) -> str:
-        return (f"{self.folder}: not locked, the filesystem offers no flock; "
-                f"nothing stops a second writer of this {self.what}")
+        return (
+            f"{self.folder}: not locked, the filesystem offers no flock; "
+            f"nothing stops a second writer of this {self.what}"
+        )
 
     def _refusal(self, path: Path) -> str:
         """One line naming the folder and who holds ``path``."""
@@ -404,14 +425,19 @@ class WriterLock:
 
     @staticmethod
     def _who(holder: Holder) -> str:
-        gone = ("; it has ended, so a process it started still holds the lock"
-                if holder.ended_here() else "")
+        gone = "; it has ended, so a process it started still holds the lock" if holder.ended_here() else ""
         return holder.describe() + gone
 
 
 @contextmanager
-def writing(folder: str | Path, what: str, *, part: tuple[int, int] | None = None, job: Job | None = None,
-            log: Callable[[str], None] = print) -> Iterator[WriterLock]:
+def writing(
+    folder: str | Path,
+    what: str,
+    *,
+    part: tuple[int, int] | None = None,
+    job: Job | None = None,
+    log: Callable[[str], None] = print,
+) -> Iterator[WriterLock]:
     """Holds :class:`WriterLock` ``(folder, what, part=part, job=job)`` for
     the block, after logging its note (a takeover) as one line.
 
@@ -426,8 +452,15 @@ def writing(folder: str | Path, what: str, *, part: tuple[int, int] | None = Non
         yield lock
 
 
-def locked_once(folder: str | Path, build: Callable[[], object], *, stamp: str = "",
-                marker: str = ".complete", what: str = "folder", wait_s: float = 600.0) -> bool:
+def locked_once(
+    folder: str | Path,
+    build: Callable[[], object],
+    *,
+    stamp: str = "",
+    marker: str = ".complete",
+    what: str = "folder",
+    wait_s: float = 600.0,
+) -> bool:
     """Builds the contents of ``folder`` once, however many processes ask at
     the same time (a demo corpus that a run and a featurisation both need).
 

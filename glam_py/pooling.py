@@ -100,5 +100,7 @@ class RunningPool:
 
     def _error(self) -> ValueError:
         n = self.n_utterances
-        return ValueError(f"every one of the {n} utterances needs at least one window, "
-                          f"and each window an utterance in [0, {n})")
+        return ValueError(
+            f"every one of the {n} utterances needs at least one window, "
+            f"and each window an utterance in [0, {n})"
+        )

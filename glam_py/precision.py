@@ -81,10 +81,12 @@ AUTO_BF16 = False
 
 
 # The --precision help of every command line that takes it.
-HELP = ("auto: fp32 until bf16's accuracy is verified, then bf16 autocast where the device "
-        "multiplies bf16 natively (a CPU with AMX or AVX512-BF16, CUDA capability 8.0 or more); "
-        "fp32; bf16 (slow where emulated). Weights, optimiser, loss, metrics and probabilities stay "
-        "fp32 (default: auto; docs/training.md, Precision).")
+HELP = (
+    "auto: fp32 until bf16's accuracy is verified, then bf16 autocast where the device "
+    "multiplies bf16 natively (a CPU with AMX or AVX512-BF16, CUDA capability 8.0 or more); "
+    "fp32; bf16 (slow where emulated). Weights, optimiser, loss, metrics and probabilities stay "
+    "fp32 (default: auto; docs/training.md, Precision)."
+)
 
 
 def auto_precision(device: str) -> str:
@@ -121,9 +123,12 @@ def resolve(precision: Precision, device: str) -> Resolved:
     if precision == "auto":
         return Resolved(auto_precision(device), None)
     if precision == "bf16" and not native_bf16(device):
-        return Resolved("bf16", f"precision bf16 on {device}: no native bf16 matrix products here "
-                                "(no AMX or AVX512-BF16, or CUDA capability below 8.0), so bf16 is "
-                                "emulated and likely slower than fp32")
+        return Resolved(
+            "bf16",
+            f"precision bf16 on {device}: no native bf16 matrix products here "
+            "(no AMX or AVX512-BF16, or CUDA capability below 8.0), so bf16 is "
+            "emulated and likely slower than fp32",
+        )
     return Resolved(precision, None)
 
 

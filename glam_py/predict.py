@@ -39,35 +39,69 @@ FORMATS = ("table", "csv", "json")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.ArgumentParser(prog="python -m glam_py.predict", description=__doc__.split("\n\n")[0].replace("``", ""),
-                           epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="audio files (wav, flac, ogg, mp3, aiff), folders searched recursively for them, "
-                   "or CSV manifests with a 'path' column relative to the manifest (and optionally "
-                   "'label', reported as the reference).")
-    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE",
-                   help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
-                   "--out); in a run directory with several splits of one model the first split is used.")
-    p.add_argument("--model", default=None,
-                   help="in a run directory with several models: which one (e.g. glam, apcnn, "
-                   "'glam alpha=0.5').")
+    p = cli.ArgumentParser(
+        prog="python -m glam_py.predict",
+        description=__doc__.split("\n\n")[0].replace("``", ""),
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio files (wav, flac, ogg, mp3, aiff), folders searched recursively for them, "
+        "or CSV manifests with a 'path' column relative to the manifest (and optionally "
+        "'label', reported as the reference).",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="RUN_OR_FILE",
+        help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
+        "--out); in a run directory with several splits of one model the first split is used.",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="in a run directory with several models: which one (e.g. glam, apcnn, 'glam alpha=0.5').",
+    )
     p.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
-    p.add_argument("--out", type=Path, default=None, metavar="FILE",
-                   help="write the predictions to FILE instead of printing a table; the format "
-                   "follows the extension (.csv, .json) unless --format says otherwise.")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: table on the terminal, else from --out's extension).")
-    p.add_argument("--windows", action="store_true",
-                   help="also give every window's prediction with its start and end in seconds.")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the predictions to FILE instead of printing a table; the format "
+        "follows the extension (.csv, .json) unless --format says otherwise.",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: table on the terminal, else from --out's extension).",
+    )
+    p.add_argument(
+        "--windows",
+        action="store_true",
+        help="also give every window's prediction with its start and end in seconds.",
+    )
     add_threads_flag(p, "decoding, features and the model")
     add_device_flag(p)
     p.add_argument("--precision", choices=CHOICES, default="auto", help=precision_help)
-    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
-                   help="windows per model call; lower it to save memory on a GPU (default: 256).")
-    p.add_argument("--pad", choices=PAD_CHOICES, default=None,
-                   help="utterances shorter than a window: drop them (no label, status too_short), "
-                   "tile, zero-pad or repeat them to one window (default: the checkpoint's padding, "
-                   "tile when it dropped them).")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="windows per model call; lower it to save memory on a GPU (default: 256).",
+    )
+    p.add_argument(
+        "--pad",
+        choices=PAD_CHOICES,
+        default=None,
+        help="utterances shorter than a window: drop them (no label, status too_short), "
+        "tile, zero-pad or repeat them to one window (default: the checkpoint's padding, "
+        "tile when it dropped them).",
+    )
     add_quiet_flag(p)
     return p
 
@@ -87,7 +121,9 @@ def output_format(args: argparse.Namespace) -> str:
     suffix = args.out.suffix.lower().lstrip(".")
     if suffix in ("csv", "json"):
         return suffix
-    raise UsageError(f"--out {args.out}: cannot tell the format from the extension; pass --format csv or json")
+    raise UsageError(
+        f"--out {args.out}: cannot tell the format from the extension; pass --format csv or json"
+    )
 
 
 def check(args: argparse.Namespace) -> None:
@@ -97,21 +133,36 @@ def check(args: argparse.Namespace) -> None:
         cli.check_output_file(args.out, "--out")
 
 
-def predictions(recognizer: EmotionRecognizer, inputs: list[AudioInput], windows: bool,
-                on_windows: Callable[[AudioInput, list[WindowPrediction]], None] | None = None,
-                ) -> Iterator[tuple[AudioInput, Prediction]]:
+def predictions(
+    recognizer: EmotionRecognizer,
+    inputs: list[AudioInput],
+    windows: bool,
+    on_windows: Callable[[AudioInput, list[WindowPrediction]], None] | None = None,
+) -> Iterator[tuple[AudioInput, Prediction]]:
     """The recognizer's predictions, in input order, with a row for every
     argument that named no file. With ``on_windows``, each input's window
     predictions go there as they are computed (before its prediction, whose
     ``windows`` is then None), so a long recording's timeline is never held."""
     current: list[AudioInput] = []
     sink = None if on_windows is None else (lambda source, ws: on_windows(current[0], ws))
-    stream = recognizer.iter_predict([i.path for i in inputs if i.error is None],
-                                     windows=windows and sink is None, on_windows=sink)
+    stream = recognizer.iter_predict(
+        [i.path for i in inputs if i.error is None], windows=windows and sink is None, on_windows=sink
+    )
     for item in inputs:
         if item.error is not None:
-            yield item, Prediction(str(item.path), None, {}, 0, 0.0, "error", item.error,
-                                   [] if windows and sink is None else None)
+            yield (
+                item,
+                Prediction(
+                    str(item.path),
+                    None,
+                    {},
+                    0,
+                    0.0,
+                    "error",
+                    item.error,
+                    [] if windows and sink is None else None,
+                ),
+            )
         else:
             current[:] = [item]
             yield item, next(stream)
@@ -127,21 +178,29 @@ class TableWriter:
         self.path_width = min(path_width, 80)
         self.label_width = max(len("prediction"), *map(len, labels))
         probs = "  ".join(f"{label:>{w}}" for label, w in zip(labels, self.widths))
-        self.write(f"{'path':<{self.path_width}}  {'prediction':<{self.label_width}}  {probs}  windows  status")
+        self.write(
+            f"{'path':<{self.path_width}}  {'prediction':<{self.label_width}}  {probs}  windows  status"
+        )
 
     def _probs(self, probabilities: dict[str, float]) -> str:
-        return "  ".join(f"{probabilities[label]:>{w}.3f}" if probabilities else f"{'-':>{w}}"
-                         for label, w in zip(self.labels, self.widths))
+        return "  ".join(
+            f"{probabilities[label]:>{w}.3f}" if probabilities else f"{'-':>{w}}"
+            for label, w in zip(self.labels, self.widths)
+        )
 
     def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
         for w in windows:
             span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
-            self.write(f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}")
+            self.write(
+                f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}"
+            )
 
     def row(self, item: AudioInput, p: Prediction) -> None:
         status = p.status if p.note is None else f"{p.status}: {p.note}"
-        self.write(f"{p.source:<{self.path_width}}  {p.label or '-':<{self.label_width}}  "
-                   f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}")
+        self.write(
+            f"{p.source:<{self.path_width}}  {p.label or '-':<{self.label_width}}  "
+            f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}"
+        )
 
     def close(self) -> None:
         pass
@@ -154,24 +213,43 @@ class CsvWriter:
 
     def __init__(self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool):
         self.labels = labels
-        columns = ["path"] + (["reference"] if references else []) + (
-            ["window", "start_s", "end_s"] if windows else []) + ["prediction"] + [
-            f"p_{label}" for label in labels] + ["n_windows", "duration_s", "status", "note"]
+        columns = (
+            ["path"]
+            + (["reference"] if references else [])
+            + (["window", "start_s", "end_s"] if windows else [])
+            + ["prediction"]
+            + [f"p_{label}" for label in labels]
+            + ["n_windows", "duration_s", "status", "note"]
+        )
         self.writer = csv.DictWriter(f, columns, extrasaction="ignore")
         self.writer.writeheader()
         self.n_windows = 0  # of the utterance being written
 
     def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
         for k, w in enumerate(windows, start=self.n_windows):
-            self.writer.writerow({"path": str(item.path), "reference": item.reference or "", "window": k,
-                                  "start_s": w.start_s, "end_s": w.end_s, "prediction": w.label,
-                                  **{f"p_{c}": round(v, 6) for c, v in w.probabilities.items()}})
+            self.writer.writerow(
+                {
+                    "path": str(item.path),
+                    "reference": item.reference or "",
+                    "window": k,
+                    "start_s": w.start_s,
+                    "end_s": w.end_s,
+                    "prediction": w.label,
+                    **{f"p_{c}": round(v, 6) for c, v in w.probabilities.items()},
+                }
+            )
         self.n_windows += len(windows)
 
     def row(self, item: AudioInput, p: Prediction) -> None:
-        base = {"path": p.source, "reference": item.reference or "", "prediction": p.label or "",
-                "n_windows": p.n_windows, "duration_s": round(p.duration_s, 4), "status": p.status,
-                "note": p.note or ""}
+        base = {
+            "path": p.source,
+            "reference": item.reference or "",
+            "prediction": p.label or "",
+            "n_windows": p.n_windows,
+            "duration_s": round(p.duration_s, 4),
+            "status": p.status,
+            "note": p.note or "",
+        }
         self.writer.writerow({**base, **{f"p_{k}": round(v, 6) for k, v in p.probabilities.items()}})
         self.n_windows = 0
 
@@ -189,14 +267,21 @@ class JsonWriter:
         ckpt = recognizer.checkpoint
         self.f, self.first, self.with_windows = f, True, windows
         self.open = False  # an utterance's "windows" list has been started
-        head = {"checkpoint": str(ckpt.path), "model": ckpt.model_name, "labels": list(ckpt.labels),
-                "average": ckpt.average, "features": recognizer.features.to_dict()}
+        head = {
+            "checkpoint": str(ckpt.path),
+            "model": ckpt.model_name,
+            "labels": list(ckpt.labels),
+            "average": ckpt.average,
+            "features": recognizer.features.to_dict(),
+        }
         f.write(json.dumps(head)[:-1] + ', "predictions": [\n')
 
     def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
         for w in windows:
-            self.f.write((",\n" if self.open else ("" if self.first else ",\n") + '{"windows": [\n')
-                         + json.dumps(asdict(w)))
+            self.f.write(
+                (",\n" if self.open else ("" if self.first else ",\n") + '{"windows": [\n')
+                + json.dumps(asdict(w))
+            )
             self.open = True
 
     def row(self, item: AudioInput, p: Prediction) -> None:
@@ -217,26 +302,43 @@ class JsonWriter:
 
 
 def summary(counts: Counter, total: int) -> str:
-    parts = [plural(counts[s], "error") if s == "error" else f"{counts[s]} {s.replace('_', ' ')}"
-             for s in ("ok", "padded", "too_short", "error") if counts[s]]
+    parts = [
+        plural(counts[s], "error") if s == "error" else f"{counts[s]} {s.replace('_', ' ')}"
+        for s in ("ok", "padded", "too_short", "error")
+        if counts[s]
+    ]
     return f"{plural(total, 'utterance')}: " + ", ".join(parts)
 
 
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
-    recognizer = EmotionRecognizer.from_checkpoint(args.checkpoint, args.device, args.threads, model=args.model,
-                                                   split=args.split, batch_size=args.batch_size, pad=args.pad,
-                                                   precision=args.precision)
+    recognizer = EmotionRecognizer.from_checkpoint(
+        args.checkpoint,
+        args.device,
+        args.threads,
+        model=args.model,
+        split=args.split,
+        batch_size=args.batch_size,
+        pad=args.pad,
+        precision=args.precision,
+    )
     if recognizer.precision_note:
         print(f"note: {recognizer.precision_note}", file=sys.stderr)
     ckpt, cfg = recognizer.checkpoint, recognizer.features
     if not args.quiet:
-        print(f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
-              f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}", file=sys.stderr)
+        print(
+            f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
+            f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}",
+            file=sys.stderr,
+        )
     out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     try:
         if fmt == "table":
-            to_out = (lambda line: tqdm.write(line, file=out)) if out is sys.stdout else (lambda line: out.write(line + "\n"))
+            to_out = (
+                (lambda line: tqdm.write(line, file=out))
+                if out is sys.stdout
+                else (lambda line: out.write(line + "\n"))
+            )
             writer = TableWriter(to_out, ckpt.labels, max((len(str(i.path)) for i in inputs), default=4))
         elif fmt == "csv":
             writer = CsvWriter(out, ckpt.labels, args.windows, any(i.reference for i in inputs))
@@ -244,8 +346,9 @@ def run(args: argparse.Namespace, fmt: str) -> int:
             writer = JsonWriter(out, recognizer, args.windows)
         counts: Counter = Counter()
         bar = counter(len(inputs), "predicting", "file", args.quiet)
-        for item, prediction in predictions(recognizer, inputs, args.windows,
-                                            writer.windows if args.windows else None):
+        for item, prediction in predictions(
+            recognizer, inputs, args.windows, writer.windows if args.windows else None
+        ):
             writer.row(item, prediction)
             counts[prediction.status] += 1
             bar.update()

@@ -36,8 +36,9 @@ class Lines:
     seconds at most and one at the end, each with the count, the rate and
     the ETA. The subset of tqdm's interface the commands use."""
 
-    def __init__(self, total: int, desc: str, unit: str, file: TextIO | None = None,
-                 every_s: float = LINE_EVERY_S):
+    def __init__(
+        self, total: int, desc: str, unit: str, file: TextIO | None = None, every_s: float = LINE_EVERY_S
+    ):
         self.total, self.desc, self.unit, self.file = total, desc, unit, file
         self.every_s = every_s
         self.n = 0
@@ -57,9 +58,12 @@ class Lines:
     def _line(self, elapsed: float) -> None:
         rate = self.n / elapsed if elapsed > 0 else 0.0
         extra = f", {self.postfix}" if self.postfix else ""
-        print(f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
-              f"{rate:.1f} {self.unit}s/s, ETA {eta(self.n, self.total, elapsed)}{extra}",
-              file=self.file or sys.stderr, flush=True)
+        print(
+            f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
+            f"{rate:.1f} {self.unit}s/s, ETA {eta(self.n, self.total, elapsed)}{extra}",
+            file=self.file or sys.stderr,
+            flush=True,
+        )
 
     def close(self) -> None:
         pass

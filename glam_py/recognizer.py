@@ -128,9 +128,16 @@ class EmotionRecognizer:
         The checkpoint's weights do not fit its model.
     """
 
-    def __init__(self, checkpoint: Checkpoint, device: str | None = None, threads: int | None = None,
-                 batch_size: int = 256, files_per_chunk: int = 64, pad: str | None = None,
-                 precision: Precision = "auto"):
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        device: str | None = None,
+        threads: int | None = None,
+        batch_size: int = 256,
+        files_per_chunk: int = 64,
+        pad: str | None = None,
+        precision: Precision = "auto",
+    ):
         if batch_size < 1 or files_per_chunk < 1:
             raise ValueError("batch_size and files_per_chunk must be at least 1")
         if pad is not None and pad not in features.PAD_CHOICES:
@@ -145,13 +152,23 @@ class EmotionRecognizer:
         if threads is not None:
             # torch's pool is process-wide; the Rust frontend gets the same count per call.
             torch.set_num_threads(threads)
-        self.model = models.fold_batchnorm(checkpoint.build_model(self.device, precision=self.precision)).eval()
+        self.model = models.fold_batchnorm(
+            checkpoint.build_model(self.device, precision=self.precision)
+        ).eval()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None, threads: int | None = None, *,
-                        model: str | None = None, split: str | None = None,
-                        batch_size: int = 256, pad: str | None = None,
-                        precision: Precision = "auto") -> EmotionRecognizer:
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        threads: int | None = None,
+        *,
+        model: str | None = None,
+        split: str | None = None,
+        batch_size: int = 256,
+        pad: str | None = None,
+        precision: Precision = "auto",
+    ) -> EmotionRecognizer:
         """Loads a checkpoint file, or the one a run directory holds.
 
         Parameters
@@ -195,8 +212,14 @@ class EmotionRecognizer:
             ``pad``, ``precision`` or ``batch_size`` is invalid, or ``model``/``split``
             were given with a checkpoint file.
         """
-        return cls(Checkpoint.load(checkpoints.find(path, model, split)), device, threads, batch_size,
-                   pad=pad, precision=precision)
+        return cls(
+            Checkpoint.load(checkpoints.find(path, model, split)),
+            device,
+            threads,
+            batch_size,
+            pad=pad,
+            precision=precision,
+        )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -206,8 +229,13 @@ class EmotionRecognizer:
     def features(self) -> features.FeatureConfig:
         return self._features
 
-    def predict(self, inputs: Input | Sequence[Input], sample_rate: int | None = None,
-                windows: bool = False, on_windows: WindowSink | None = None) -> list[Prediction]:
+    def predict(
+        self,
+        inputs: Input | Sequence[Input],
+        sample_rate: int | None = None,
+        windows: bool = False,
+        on_windows: WindowSink | None = None,
+    ) -> list[Prediction]:
         """Every prediction of :meth:`iter_predict`, as a list.
 
         Parameters
@@ -233,8 +261,13 @@ class EmotionRecognizer:
         """
         return list(self.iter_predict(inputs, sample_rate, windows, on_windows))
 
-    def iter_predict(self, inputs: Input | Iterable[Input], sample_rate: int | None = None,
-                     windows: bool = False, on_windows: WindowSink | None = None) -> Iterator[Prediction]:
+    def iter_predict(
+        self,
+        inputs: Input | Iterable[Input],
+        sample_rate: int | None = None,
+        windows: bool = False,
+        on_windows: WindowSink | None = None,
+    ) -> Iterator[Prediction]:
         """One :class:`Prediction` per input, in input order, as soon as it
         is ready.
 
@@ -286,16 +319,20 @@ class EmotionRecognizer:
         """
         items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
         if sample_rate is None and any(isinstance(x, np.ndarray) for x in items):
-            raise ValueError("sample_rate is required to predict from arrays (the rate of the "
-                             f"signals in Hz; the model expects {self.features.sample_rate} Hz, and "
-                             "other rates are resampled)")
+            raise ValueError(
+                "sample_rate is required to predict from arrays (the rate of the "
+                f"signals in Hz; the model expects {self.features.sample_rate} Hz, and "
+                "other rates are resampled)"
+            )
         paths: list[str] = []
         for i, item in enumerate(items):
             if isinstance(item, np.ndarray):
                 yield from self._predict_files(paths, windows, on_windows)
                 paths = []
-                yield self._sent(self._predict_array(item, sample_rate, f"array[{i}]",
-                                                     windows or on_windows is not None), on_windows)
+                yield self._sent(
+                    self._predict_array(item, sample_rate, f"array[{i}]", windows or on_windows is not None),
+                    on_windows,
+                )
             else:
                 paths.append(os.fspath(item))
         yield from self._predict_files(paths, windows, on_windows)
@@ -304,13 +341,18 @@ class EmotionRecognizer:
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
         """The model's logits (fp32) for ``[n, n_features, n_frames]`` windows."""
         with autocast(self.precision, self.device):
-            out = [self.model(torch.from_numpy(windows[s:s + self.batch_size]).unsqueeze(1).to(self.device))
-                   .float().cpu() for s in range(0, len(windows), self.batch_size)]
+            out = [
+                self.model(torch.from_numpy(windows[s : s + self.batch_size]).unsqueeze(1).to(self.device))
+                .float()
+                .cpu()
+                for s in range(0, len(windows), self.batch_size)
+            ]
         n_classes = len(self.labels)
         return torch.cat(out).numpy() if out else np.zeros((0, n_classes), np.float32)
 
-    def _predict_files(self, paths: list[str], windows: bool,
-                       on_windows: WindowSink | None) -> Iterator[Prediction]:
+    def _predict_files(
+        self, paths: list[str], windows: bool, on_windows: WindowSink | None
+    ) -> Iterator[Prediction]:
         for long, run in features.split_long(paths, self.files_per_chunk):
             if long:
                 yield self._predict_long(run[0], windows, on_windows)
@@ -319,10 +361,19 @@ class EmotionRecognizer:
             logits = self.window_logits(batch.windows)
             start = 0
             for info in batch.files:
-                mine = logits[start:start + info.n_windows]
+                mine = logits[start : start + info.n_windows]
                 start += info.n_windows
-                yield self._sent(self._prediction(info.path, info.duration_s, mine, info.note, info.error,
-                                                  windows or on_windows is not None), on_windows)
+                yield self._sent(
+                    self._prediction(
+                        info.path,
+                        info.duration_s,
+                        mine,
+                        info.note,
+                        info.error,
+                        windows or on_windows is not None,
+                    ),
+                    on_windows,
+                )
 
     @staticmethod
     def _sent(p: Prediction, on_windows: WindowSink | None) -> Prediction:
@@ -355,8 +406,14 @@ class EmotionRecognizer:
             n += len(logits)
         info = chunks.info
         if info.error is not None or n == 0:
-            return self._prediction(path, info.duration_s, np.zeros((0, len(self.labels))), info.note,
-                                    info.error, kept is not None)
+            return self._prediction(
+                path,
+                info.duration_s,
+                np.zeros((0, len(self.labels))),
+                info.note,
+                info.error,
+                kept is not None,
+            )
         score = running.result()[0]
         return self._scored(path, info.duration_s, score, n, info.note, kept)
 
@@ -368,24 +425,47 @@ class EmotionRecognizer:
             return self._prediction(source, duration, None, None, str(e), windows)
         return self._prediction(source, duration, self.window_logits(w), note, None, windows)
 
-    def _prediction(self, source: str, duration: float, logits: np.ndarray | None, note: str | None,
-                    error: str | None, windows: bool) -> Prediction:
+    def _prediction(
+        self,
+        source: str,
+        duration: float,
+        logits: np.ndarray | None,
+        note: str | None,
+        error: str | None,
+        windows: bool,
+    ) -> Prediction:
         if error is not None:
             return Prediction(source, None, {}, 0, duration, "error", error, [] if windows else None)
         if len(logits) == 0:
-            return Prediction(source, None, {}, 0, duration, "too_short",
-                              note or "no full window", [] if windows else None)
+            return Prediction(
+                source, None, {}, 0, duration, "too_short", note or "no full window", [] if windows else None
+            )
         logits = logits.astype(np.float64)
         score = pool(logits, np.zeros(len(logits), dtype=int), 1, self.checkpoint.average)[0]
         per_window = self._windows(logits, duration) if windows else None
         return self._scored(source, duration, score, len(logits), note, per_window)
 
-    def _scored(self, source: str, duration: float, score: np.ndarray, n_windows: int, note: str | None,
-                per_window: list[WindowPrediction] | None) -> Prediction:
+    def _scored(
+        self,
+        source: str,
+        duration: float,
+        score: np.ndarray,
+        n_windows: int,
+        note: str | None,
+        per_window: list[WindowPrediction] | None,
+    ) -> Prediction:
         """The Prediction of an utterance whose windows pooled to ``score``."""
         probs = softmax(score) if self.checkpoint.average == "logits" else score
-        return Prediction(source, self.labels[int(np.argmax(probs))], self._named(probs), n_windows,
-                          duration, "padded" if note else "ok", note, per_window)
+        return Prediction(
+            source,
+            self.labels[int(np.argmax(probs))],
+            self._named(probs),
+            n_windows,
+            duration,
+            "padded" if note else "ok",
+            note,
+            per_window,
+        )
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, probs)}
@@ -397,6 +477,9 @@ class EmotionRecognizer:
         for k, probs in enumerate(softmax(logits), start=first):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
-            out.append(WindowPrediction(round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))],
-                                        self._named(probs)))
+            out.append(
+                WindowPrediction(
+                    round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))], self._named(probs)
+                )
+            )
         return out

@@ -29,13 +29,16 @@ from glam_py.rundir import safe_name
 from glam_py.store import FeatureStore
 
 
-def _tsne(run: RunRecord, key: str, split: dict, store: FeatureStore,
-          path: Path) -> tuple[dict | None, str | None]:
+def _tsne(
+    run: RunRecord, key: str, split: dict, store: FeatureStore, path: Path
+) -> tuple[dict | None, str | None]:
     """(figure data, None), or (None, why there is no map): a report of a
     finished run is still worth having when its features moved away."""
     if split["test_ids"] is None:
-        return None, (f"{run.layout.split_file(key, split['split'])} does not list the test utterances "
-                      f"(the run was trained before they were recorded)")
+        return None, (
+            f"{run.layout.split_file(key, split['split'])} does not list the test utterances "
+            f"(the run was trained before they were recorded)"
+        )
     if len(split["test_ids"]) < MIN_POINTS:
         return None, f"split {split['split']} has {len(split['test_ids'])} test utterances, too few to map"
     ckpt_path = run.layout.model_file(key, split["split"])
@@ -62,14 +65,20 @@ def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
 def _chosen_split(run: RunRecord, key: str, split: str | None) -> dict:
     names = [s["split"] for s in run.models[key]]
     if split is not None and split not in names:
-        raise ReportError(f"{run.layout.results_file}: {key} has no split {split!r}; "
-                          f"it has {', '.join(names)}")
+        raise ReportError(
+            f"{run.layout.results_file}: {key} has no split {split!r}; it has {', '.join(names)}"
+        )
     return run.models[key][names.index(split) if split is not None else 0]
 
 
-def write_report(run_dir: Path, out: Path | None = None, split: str | None = None,
-                 models: list[str] | None = None, tsne: bool = True,
-                 log: Callable[[str], None] = print) -> tuple[Path, list[ModelReport]]:
+def write_report(
+    run_dir: Path,
+    out: Path | None = None,
+    split: str | None = None,
+    models: list[str] | None = None,
+    tsne: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, list[ModelReport]]:
     """Writes the figures and report.md into ``out`` (default
     RUN_DIR/report); returns report.md's path and what each figure shows."""
     run = load_run(run_dir)
@@ -77,17 +86,23 @@ def write_report(run_dir: Path, out: Path | None = None, split: str | None = Non
     keys = models or list(run.models)
     unknown = [k for k in keys if k not in run.models]
     if unknown:
-        raise ReportError(f"{run.layout.results_file} has no model {unknown[0]!r}; "
-                          f"it has {', '.join(run.models)}")
+        raise ReportError(
+            f"{run.layout.results_file} has no model {unknown[0]!r}; it has {', '.join(run.models)}"
+        )
     chosen = {key: _chosen_split(run, key, split) for key in keys}
     store, store_note = _open_store(run) if tsne else (None, "skipped on request (--no-tsne)")
     reports = []
     for key in keys:
         splits = run.models[key]
         started = time.perf_counter()
-        m = ModelReport(key, len(splits), out / f"confusion_{safe_name(key)}.png",
-                        out / f"curves_{safe_name(key)}.png", tsne_split=chosen[key]["split"],
-                        tsne_note=store_note)
+        m = ModelReport(
+            key,
+            len(splits),
+            out / f"confusion_{safe_name(key)}.png",
+            out / f"curves_{safe_name(key)}.png",
+            tsne_split=chosen[key]["split"],
+            tsne_note=store_note,
+        )
         m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
         m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
         if store is not None:
@@ -106,18 +121,35 @@ def write_report(run_dir: Path, out: Path | None = None, split: str | None = Non
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m glam_py.report", description=__doc__.replace("``", ""))
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                   help="a finished run directory of python -m glam_py.train (holds results.json).")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the PNGs and report.md go (default: RUN_DIR/report).")
-    p.add_argument("--split", default=None,
-                   help="the split whose test utterances the t-SNE maps (e.g. seed3) "
-                   "(default: each model's first split).")
-    p.add_argument("--models", default=None,
-                   help="comma-separated result keys to report, as in the results table "
-                   "(default: all).")
-    p.add_argument("--no-tsne", action="store_true",
-                   help="skip the t-SNE maps (they re-run every model on its test utterances).")
+    p.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a finished run directory of python -m glam_py.train (holds results.json).",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the PNGs and report.md go (default: RUN_DIR/report).",
+    )
+    p.add_argument(
+        "--split",
+        default=None,
+        help="the split whose test utterances the t-SNE maps (e.g. seed3) "
+        "(default: each model's first split).",
+    )
+    p.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated result keys to report, as in the results table (default: all).",
+    )
+    p.add_argument(
+        "--no-tsne",
+        action="store_true",
+        help="skip the t-SNE maps (they re-run every model on its test utterances).",
+    )
     add_quiet_flag(p)
     return p
 
@@ -139,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     # (that training reports at its end), and two reports do not mix their
     # figures.
     with writing(args.out or args.run_dir, "report folder" if args.out else "run directory", log=log):
-        markdown, _ = write_report(args.run_dir, args.out, args.split,
-                                   args.models.split(",") if args.models else None,
-                                   tsne=not args.no_tsne, log=log)
+        markdown, _ = write_report(
+            args.run_dir,
+            args.out,
+            args.split,
+            args.models.split(",") if args.models else None,
+            tsne=not args.no_tsne,
+            log=log,
+        )
     log(f"report: {markdown}")
     return 0
 

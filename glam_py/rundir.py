@@ -217,8 +217,10 @@ class RunDir:
             found = self.read_config()
             if found != resolved:
                 diffs = sorted(k for k in resolved if found.get(k) != resolved[k])
-                raise ValueError(f"{self.root} holds a run with other settings ({', '.join(diffs)}); "
-                                 f"use another --out to start a new run")
+                raise ValueError(
+                    f"{self.root} holds a run with other settings ({', '.join(diffs)}); "
+                    f"use another --out to start a new run"
+                )
         else:
             write_json(self.config_file, resolved)
 

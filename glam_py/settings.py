@@ -17,8 +17,11 @@ T = TypeVar("T", bound="Settings")
 def _nested_types(cls: type) -> dict[str, type]:
     """The fields of ``cls`` that hold settings objects, with their class."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
-            if isinstance(hints[f.name], type) and hasattr(hints[f.name], "from_dict")}
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(cls)
+        if isinstance(hints[f.name], type) and hasattr(hints[f.name], "from_dict")
+    }
 
 
 class Settings:
@@ -47,8 +50,12 @@ class Settings:
         """
         cls._check_names(values)
         nested = _nested_types(cls)
-        return cls(**{name: nested[name].from_dict(value) if name in nested and isinstance(value, dict)
-                      else value for name, value in values.items()})
+        return cls(
+            **{
+                name: nested[name].from_dict(value) if name in nested and isinstance(value, dict) else value
+                for name, value in values.items()
+            }
+        )
 
     def replace(self: T, **changes) -> T:
         return dataclasses.replace(self, **changes)

@@ -29,8 +29,12 @@ def trained_run(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("trained")
     generate_demo_corpus(root / "demo", n_speakers=2, per_class_per_speaker=2)
-    run = RunConfig(models=("glam", "apcnn"), repeats=1, threads=2,
-                    overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "features": {"pad": "tile"}})
+    run = RunConfig(
+        models=("glam", "apcnn"),
+        repeats=1,
+        threads=2,
+        overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "features": {"pad": "tile"}},
+    )
     execute(run, CorpusSource("demo", root / "demo"), root / "run", root / "cache", log=lambda m: None)
     return root / "run"
 

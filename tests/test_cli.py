@@ -18,8 +18,11 @@ from glam_py.train.data import load_utterances
 
 
 def _flags(parser) -> dict[str, tuple]:
-    return {action.option_strings[0]: (action.dest, action.help, action.choices, action.default)
-            for action in parser._actions if action.option_strings}
+    return {
+        action.option_strings[0]: (action.dest, action.help, action.choices, action.default)
+        for action in parser._actions
+        if action.option_strings
+    }
 
 
 def test_feature_and_corpus_flags_are_the_same_in_featurize_and_train():
@@ -50,9 +53,25 @@ def tiny(tmp_path_factory):
 
 def test_feature_flags_and_label_order_reach_the_featurised_store(tiny, tmp_path):
     out = tmp_path / "store"
-    assert featurize.main(["--root", str(tiny / "demo"), "--out", str(out), "--threads", "2",
-                           "--n-mfcc", "20", "--pad", "tile",
-                           "--labels", "angry,sad,happy,neutral"]) == 0
+    assert (
+        featurize.main(
+            [
+                "--root",
+                str(tiny / "demo"),
+                "--out",
+                str(out),
+                "--threads",
+                "2",
+                "--n-mfcc",
+                "20",
+                "--pad",
+                "tile",
+                "--labels",
+                "angry,sad,happy,neutral",
+            ]
+        )
+        == 0
+    )
     store = FeatureStore(out)
     assert store.config == FeatureConfig(n_mfcc=20, pad="tile")
     assert store.windows(0).shape[1:] == (20, 63)
@@ -60,21 +79,56 @@ def test_feature_flags_and_label_order_reach_the_featurised_store(tiny, tmp_path
     assert load_utterances(store, store).class_names == store.labels
 
     log_mel = tmp_path / "log_mel"
-    featurize.main(["--root", str(tiny / "demo"), "--out", str(log_mel), "--threads", "2",
-                    "--output", "log_mel", "--pad", "tile"])
+    featurize.main(
+        [
+            "--root",
+            str(tiny / "demo"),
+            "--out",
+            str(log_mel),
+            "--threads",
+            "2",
+            "--output",
+            "log_mel",
+            "--pad",
+            "tile",
+        ]
+    )
     assert FeatureStore(log_mel).windows(0).shape[1:] == (128, 63)
 
 
 def _train(*flags: str) -> list[str]:
-    return ["--models", "apcnn", "--repeats", "1", "--epochs", "1", "--threads", "2", "--quiet",
-            "--no-report", *flags]
+    return [
+        "--models",
+        "apcnn",
+        "--repeats",
+        "1",
+        "--epochs",
+        "1",
+        "--threads",
+        "2",
+        "--quiet",
+        "--no-report",
+        *flags,
+    ]
 
 
 @pytest.fixture(scope="module")
 def tiled_store(tiny):
     store = tiny / "tiled"
-    featurize.main(["--root", str(tiny / "demo"), "--out", str(store), "--threads", "2",
-                    "--pad", "tile", "--n-mfcc", "20"])
+    featurize.main(
+        [
+            "--root",
+            str(tiny / "demo"),
+            "--out",
+            str(store),
+            "--threads",
+            "2",
+            "--pad",
+            "tile",
+            "--n-mfcc",
+            "20",
+        ]
+    )
     return store
 
 
@@ -94,16 +148,34 @@ def _run(main, argv, capsys) -> tuple[int, str]:
 
 
 def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path, capsys):
-    code, err = _run(train.main, _train("--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop",
-                                        "--out", str(tmp_path / "run")), capsys)
+    code, err = _run(
+        train.main,
+        _train(
+            "--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop", "--out", str(tmp_path / "run")
+        ),
+        capsys,
+    )
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
     assert "pad: asked drop, stored tile" in err and "n_mfcc" not in err
     assert not (tmp_path / "run").exists()  # the failed run left no empty folder
-    code, err = _run(train.main, _train("--store", str(tiled_store), "--config", str(_features_file(tmp_path)),
-                                        "--out", str(tmp_path / "run")), capsys)
+    code, err = _run(
+        train.main,
+        _train(
+            "--store",
+            str(tiled_store),
+            "--config",
+            str(_features_file(tmp_path)),
+            "--out",
+            str(tmp_path / "run"),
+        ),
+        capsys,
+    )
     assert code == 1 and "n_mfcc: asked 26, stored 20; pad: asked drop, stored tile" in err
-    code, err = _run(train.main, _train("--store", str(tiled_store), "--train-overlap-s", "1.0",
-                                        "--out", str(tmp_path / "run")), capsys)
+    code, err = _run(
+        train.main,
+        _train("--store", str(tiled_store), "--train-overlap-s", "1.0", "--out", str(tmp_path / "run")),
+        capsys,
+    )
     assert code == 2 and "--train-overlap-s does not apply with --store" in err
 
 
@@ -122,12 +194,29 @@ def test_config_json_records_the_store_settings_used(tiled_store, tmp_path, flag
 
 def test_feature_flags_reach_the_training_and_test_stores(tiny, tmp_path):
     out = tmp_path / "run"
-    assert train.main(_train("--corpus", "csv", "--root", str(tiny / "demo"), "--pad", "tile",
-                             "--output", "log_mel", "--train-overlap-s", "1.2",
-                             "--cache", str(tmp_path / "cache"), "--out", str(out))) == 0
+    assert (
+        train.main(
+            _train(
+                "--corpus",
+                "csv",
+                "--root",
+                str(tiny / "demo"),
+                "--pad",
+                "tile",
+                "--output",
+                "log_mel",
+                "--train-overlap-s",
+                "1.2",
+                "--cache",
+                str(tmp_path / "cache"),
+                "--out",
+                str(out),
+            )
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     asked = FeatureConfig(pad="tile", output="log_mel")
-    assert config["features"] == {"test": asked.to_dict(),
-                                  "train": asked.replace(overlap_s=1.2).to_dict()}
+    assert config["features"] == {"test": asked.to_dict(), "train": asked.replace(overlap_s=1.2).to_dict()}
     assert config["train"]["apcnn"]["features"] == asked.to_dict()
     assert config["train"]["apcnn"]["train_overlap_s"] == 1.2

@@ -56,17 +56,31 @@ def _one_line(err: str) -> str:
 
 
 MISTAKES = [  # (command, argv, exit status, what the line says)
-    ("train", ["--alpha", "abc"], 2, "python -m glam_py.train: error: argument --alpha: expected comma-separated"),
+    (
+        "train",
+        ["--alpha", "abc"],
+        2,
+        "python -m glam_py.train: error: argument --alpha: expected comma-separated",
+    ),
     ("train", ["--alpha", "0.5,-1"], 2, "argument --alpha"),
     ("train", ["--repeats", "0"], 2, "argument --repeats: expected an integer of at least 1, got 0"),
     ("train", ["--epochs", "0"], 2, "argument --epochs: expected an integer of at least 1, got 0"),
     ("train", ["--threads", "0"], 2, "argument --threads: expected an integer of at least 1, got 0"),
-    ("predict", ["--threads", "0", "--checkpoint", "x", "a.wav"], 2,
-     "argument --threads: expected an integer of at least 1, got 0"),
+    (
+        "predict",
+        ["--threads", "0", "--checkpoint", "x", "a.wav"],
+        2,
+        "argument --threads: expected an integer of at least 1, got 0",
+    ),
     ("featurize", ["--threads", "0"], 2, "argument --threads: expected an integer of at least 1, got 0"),
     ("train", ["--lr", "-1"], 2, "argument --lr: expected a number above 0, got -1"),
     ("train", ["--batch-size", "0"], 2, "argument --batch-size"),
-    ("train", ["--select", "val", "--select-on-test"], 2, "--select-on-test: not allowed with argument --select"),
+    (
+        "train",
+        ["--select", "val", "--select-on-test"],
+        2,
+        "--select-on-test: not allowed with argument --select",
+    ),
     ("train", ["--store", "{tiny}/not_a_store", "--root", "x"], 2, "--root does not apply with it"),
     ("train", ["--store", "{tiny}/not_a_store", "--corpus", "csv"], 2, "--corpus does not apply with it"),
     ("train", ["--store", "{tiny}/not_a_store", "--labels", "a,b"], 2, "--labels does not apply with it"),
@@ -77,38 +91,85 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("train", ["--config", "{tiny}/zero.json"], 1, "epochs must be at least 1, got 0"),
     ("train", ["--models", "glam,nope"], 2, "--models: unknown model 'nope'"),
     ("train", ["--parallel-splits", "2", "--ddp"], 2, "--parallel-splits and --ddp exclude each other"),
-    ("train", ["--parallel-splits", "auto", "--models", "apcnn,aacnn"], 2,
-     "--parallel-splits: aacnn draws dropout masks"),
+    (
+        "train",
+        ["--parallel-splits", "auto", "--models", "apcnn,aacnn"],
+        2,
+        "--parallel-splits: aacnn draws dropout masks",
+    ),
     ("train", ["--parallel-splits", "0"], 2, "argument --parallel-splits: expected an integer of at least 1"),
     ("train", ["--corpus", "emodb"], 2, "--corpus emodb needs --root DIR"),
-    ("train", ["--corpus", "emodb", "--root", "{tiny}/nowhere"], 1, "error: --root {tiny}/nowhere: no such folder"),
+    (
+        "train",
+        ["--corpus", "emodb", "--root", "{tiny}/nowhere"],
+        1,
+        "error: --root {tiny}/nowhere: no such folder",
+    ),
     ("train", ["--labels", "sad,sad"], 2, "--labels 'sad,sad': 'sad' is named twice"),
     ("train", ["--subset", "impro"], 2, "--subset applies only with --corpus iemocap"),
     ("train", ["--label-column", "emotion"], 2, "--label-column applies only with --corpus csv"),
-    ("train", ["--corpus", "csv", "--root", "{tiny}/demo", "--labels", "calm"], 1,
-     "error: no utterance left to use in {tiny}/demo (--labels 'calm'; left out: label 'angry'"),
+    (
+        "train",
+        ["--corpus", "csv", "--root", "{tiny}/demo", "--labels", "calm"],
+        1,
+        "error: no utterance left to use in {tiny}/demo (--labels 'calm'; left out: label 'angry'",
+    ),
     ("train", ["--config", "{tiny}"], 1, "error: --config {tiny}: is a directory"),
-    ("train", ["--overlap-s", "2.5"], 2, "--overlap-s (2.5) must be at least 0 and shorter than --window-s (2)"),
-    ("featurize", ["--window-s", "0"], 2, "python -m glam_py.featurize: error: invalid feature configuration: "
-     "--window-s (0) must be positive"),
-    ("featurize", ["--overlap-s", "2.5"], 2, "--overlap-s (2.5) must be at least 0 and shorter than --window-s"),
-    ("featurize", ["--shard", "3/2", "--out", "{tiny}/s"], 2, "argument --shard: expected K/N with 0 <= K < N"),
+    (
+        "train",
+        ["--overlap-s", "2.5"],
+        2,
+        "--overlap-s (2.5) must be at least 0 and shorter than --window-s (2)",
+    ),
+    (
+        "featurize",
+        ["--window-s", "0"],
+        2,
+        "python -m glam_py.featurize: error: invalid feature configuration: --window-s (0) must be positive",
+    ),
+    (
+        "featurize",
+        ["--overlap-s", "2.5"],
+        2,
+        "--overlap-s (2.5) must be at least 0 and shorter than --window-s",
+    ),
+    (
+        "featurize",
+        ["--shard", "3/2", "--out", "{tiny}/s"],
+        2,
+        "argument --shard: expected K/N with 0 <= K < N",
+    ),
     ("featurize", ["--shard", "1/2"], 2, "--shard applies only with --out DIR"),
     ("featurize", ["--merge", "{tiny}/not_a_store"], 2, "--merge needs --out DIR"),
     ("featurize", ["--files-per-shard", "0", "--out", "{tiny}/s"], 2, "argument --files-per-shard"),
-    ("featurize", ["--corpus", "csv", "--root", "{tiny}/demo", "--manifest", "{tiny}/none.csv"], 1,
-     "error: --manifest {tiny}/none.csv: no such file"),
-    ("featurize", ["--root", "{tiny}/demo", "--out", "{tiny}/broken.json"], 1,
-     "error: --out {tiny}/broken.json: is a file, not a folder"),
-    ("predict", ["--device", "bogus", "--checkpoint", "x", "a.wav"], 2,
-     "argument --device: expected cpu, cuda, cuda:N or mps, got 'bogus'"),
-    ("predict", ["--checkpoint", "x", "--out", "{tiny}/missing/p.csv", "a.wav"], 1,
-     "error: --out {tiny}/missing/p.csv: the folder {tiny}/missing does not exist"),
+    (
+        "featurize",
+        ["--corpus", "csv", "--root", "{tiny}/demo", "--manifest", "{tiny}/none.csv"],
+        1,
+        "error: --manifest {tiny}/none.csv: no such file",
+    ),
+    (
+        "featurize",
+        ["--root", "{tiny}/demo", "--out", "{tiny}/broken.json"],
+        1,
+        "error: --out {tiny}/broken.json: is a file, not a folder",
+    ),
+    (
+        "predict",
+        ["--device", "bogus", "--checkpoint", "x", "a.wav"],
+        2,
+        "argument --device: expected cpu, cuda, cuda:N or mps, got 'bogus'",
+    ),
+    (
+        "predict",
+        ["--checkpoint", "x", "--out", "{tiny}/missing/p.csv", "a.wav"],
+        1,
+        "error: --out {tiny}/missing/p.csv: the folder {tiny}/missing does not exist",
+    ),
     ("predict", ["--checkpoint", "x", "--out", "{tiny}/p.txt", "a.wav"], 2, "pass --format csv or json"),
     ("predict", ["--checkpoint", "{tiny}/broken.json", "a.wav"], 1, "error: "),
     ("predict", ["--checkpoint", "x", "--batch-size", "0", "a.wav"], 2, "argument --batch-size"),
-    ("export", ["--checkpoint", "x", "--out", "{tiny}/m.onnx", "--opset", "5"], 2,
-     "--opset 5: choose 9 to"),
+    ("export", ["--checkpoint", "x", "--out", "{tiny}/m.onnx", "--opset", "5"], 2, "--opset 5: choose 9 to"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}"], 1, "is a folder; give a file name"),
     ("report", ["{tiny}/nowhere"], 1, "error: {tiny}/nowhere: no such run directory"),
     ("report", ["{tiny}/demo"], 1, "results.json is missing"),
@@ -116,9 +177,12 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
 ]
 
 
-@pytest.mark.parametrize("command, argv, code, says", MISTAKES,
-                         ids=[f"{c}:{' '.join(a)}" for c, a, _, _ in MISTAKES])
-def test_a_mistake_is_refused_in_one_line_before_any_work(tiny, monkeypatch, capsys, command, argv, code, says):
+@pytest.mark.parametrize(
+    "command, argv, code, says", MISTAKES, ids=[f"{c}:{' '.join(a)}" for c, a, _, _ in MISTAKES]
+)
+def test_a_mistake_is_refused_in_one_line_before_any_work(
+    tiny, monkeypatch, capsys, command, argv, code, says
+):
     monkeypatch.chdir(tiny)  # any default output (runs/, data/) would land here
     argv = [a.replace("{tiny}", str(tiny)) for a in argv]
     got, _, err = _run(command, argv, capsys)
@@ -135,7 +199,9 @@ def test_cuda_asked_on_a_machine_without_it_is_refused(tiny, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
     code, _, err = _run("predict", ["--device", "cuda", "--checkpoint", "x", "a.wav"], capsys)
-    assert code == 2 and "argument --device: cuda: this machine has no usable CUDA GPU; use cpu" in _one_line(err)
+    assert code == 2 and "argument --device: cuda: this machine has no usable CUDA GPU; use cpu" in _one_line(
+        err
+    )
 
 
 def test_a_bug_is_one_line_naming_where_to_report_it(monkeypatch, capsys):
@@ -175,7 +241,9 @@ def _broken_manifest(tiny: Path, tmp_path: Path) -> Path:
     with manifest.open("w", newline="") as f:  # EmoDB's own manifest names its labels "emotion"
         writer = csv.writer(f)
         writer.writerow(["file", "emotion", "speaker"])
-        writer.writerows([(r["path"], r["label"], r["speaker"]) for r in rows] + [("wav/broken.wav", "sad", "x")])
+        writer.writerows(
+            [(r["path"], r["label"], r["speaker"]) for r in rows] + [("wav/broken.wav", "sad", "x")]
+        )
     return manifest
 
 
@@ -188,7 +256,10 @@ def test_strict_says_why_it_fails_and_columns_can_be_named(tiny, tmp_path, capsy
     code, out, err = _run("featurize", named, capsys)
     assert code == 0 and "files: 4 (3 read, 1 unreadable)" in out and "skipped" in err
     code, out, err = _run("featurize", named + ["--strict"], capsys)
-    assert code == 1 and err.strip().splitlines()[-1] == "error: 1 file could not be read (--strict); listed above"
+    assert (
+        code == 1
+        and err.strip().splitlines()[-1] == "error: 1 file could not be read (--strict); listed above"
+    )
     store = tmp_path / "store"
     code, out, err = _run("featurize", named + ["--strict", "--out", str(store)], capsys)
     assert code == 1 and "wrote 1 shard (0 were already there) of 1; complete" in out
@@ -205,8 +276,13 @@ def test_strict_says_why_it_fails_and_columns_can_be_named(tiny, tmp_path, capsy
 
 def test_results_show_plus_minus_only_for_several_splits():
     one = {"mean": 50.0, "std": 0.0}
-    results = {"title": "t", "models": {"glam": {"splits": [{}], "summary": {m: one for m in tables.METRICS}},
-                                        "apcnn": {"splits": [{}, {}], "summary": {m: one for m in tables.METRICS}}}}
+    results = {
+        "title": "t",
+        "models": {
+            "glam": {"splits": [{}], "summary": {m: one for m in tables.METRICS}},
+            "apcnn": {"splits": [{}, {}], "summary": {m: one for m in tables.METRICS}},
+        },
+    }
     glam, apcnn = tables.markdown(results).splitlines()[-2:]
     assert "| 50.00 |" in glam and "±" not in glam and "+-" not in glam
     assert "50.00 ± 0.00" in apcnn
@@ -218,8 +294,11 @@ def test_help_shows_each_default_once_and_the_same_shared_flags(capsys):
         parser = module.build_parser()
         for action in parser._actions:
             text = action.help or ""
-            assert text.lower().count("default:") <= 1 and "(default: None)" not in text and "(default: False)" not in text, \
-                (name, action.option_strings)
+            assert (
+                text.lower().count("default:") <= 1
+                and "(default: None)" not in text
+                and "(default: False)" not in text
+            ), (name, action.option_strings)
         with pytest.raises(SystemExit):
             module.main(["--help"])
         helps[name] = capsys.readouterr().out
@@ -239,27 +318,52 @@ def _python(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def test_real_processes_exit_with_one_line_and_no_traceback(tiny, tmp_path):
-    for argv, code in ((["glam_py.train", "--alpha", "abc"], 2),
-                       (["glam_py.featurize", "--corpus", "csv", "--root", str(tmp_path / "none")], 1)):
+    for argv, code in (
+        (["glam_py.train", "--alpha", "abc"], 2),
+        (["glam_py.featurize", "--corpus", "csv", "--root", str(tmp_path / "none")], 1),
+    ):
         p = _python(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = p.communicate(timeout=120)
         assert p.returncode == code and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
 def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_says_how_to_resume(tiny, tmp_path):
-    common = ["glam_py.train", "--corpus", "csv", "--root", str(tiny / "demo"), "--models", "apcnn",
-              "--threads", "2", "--pad", "tile", "--no-report", "--cache", str(tmp_path / "cache")]
+    common = [
+        "glam_py.train",
+        "--corpus",
+        "csv",
+        "--root",
+        str(tiny / "demo"),
+        "--models",
+        "apcnn",
+        "--threads",
+        "2",
+        "--pad",
+        "tile",
+        "--no-report",
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
     log = tmp_path / "train.log"
     with log.open("w") as f:
-        p = _python(*common, "--epochs", "2", "--out", str(tmp_path / "run"), stdout=f, stderr=subprocess.STDOUT)
+        p = _python(
+            *common, "--epochs", "2", "--out", str(tmp_path / "run"), stdout=f, stderr=subprocess.STDOUT
+        )
         assert p.wait(timeout=300) == 0
     text = log.read_text()
     assert "\r" not in text and not ANSI.search(text)
     epochs = [line for line in text.splitlines() if re.match(r"apcnn seed1 epoch \d/2: loss", line)]
     assert len(epochs) == 2 and "windows/s, ETA" in epochs[0], text
     # The features are cached now, so the next run is training at once.
-    p = _python(*common, "--epochs", "200", "--out", str(tmp_path / "long"),
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = _python(
+        *common,
+        "--epochs",
+        "200",
+        "--out",
+        str(tmp_path / "long"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 240
     while "epoch 1/200" not in p.stdout.readline():
         assert time.monotonic() < deadline and p.poll() is None

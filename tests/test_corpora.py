@@ -76,7 +76,8 @@ def test_iemocap_happy_merge_and_authors_mapping(iemocap):
     assert labels(merged)["Ses01F_impro01_M000"] == "happy"
     assert all("frustrated" in s.reason for s in dropped)
     authors, dropped = corpora.apply_label_map(
-        utterances, corpora.default_label_map("iemocap", iemocap_happy="authors"))
+        utterances, corpora.default_label_map("iemocap", iemocap_happy="authors")
+    )
     assert "Ses01F_impro01_F001" not in labels(authors)  # "hap" itself is dropped
     assert labels(authors)["Ses01F_impro01_M000"] == "happy"
     for happy in ("merge", "authors"):
@@ -88,10 +89,13 @@ def test_train_takes_iemocap_happy_and_caches_each_mapping_apart(iemocap):
     from glam_py.train.__main__ import build_parser
     from glam_py.train.run import CorpusSource
 
-    args = build_parser().parse_args(["--corpus", "iemocap", "--root", str(iemocap),
-                                      "--subset", "impro", "--iemocap-happy", "authors"])
-    sources = {happy: CorpusSource("iemocap", iemocap, "impro", iemocap_happy=happy)
-               for happy in ("merge", args.iemocap_happy)}
+    args = build_parser().parse_args(
+        ["--corpus", "iemocap", "--root", str(iemocap), "--subset", "impro", "--iemocap-happy", "authors"]
+    )
+    sources = {
+        happy: CorpusSource("iemocap", iemocap, "impro", iemocap_happy=happy)
+        for happy in ("merge", args.iemocap_happy)
+    }
     assert "Ses01F_impro01_F001" not in labels(sources["authors"].load().utterances)
     assert "Ses01F_impro01_F001" in labels(sources["merge"].load().utterances)
     assert sources["merge"].fingerprint() != sources["authors"].fingerprint()
@@ -105,24 +109,59 @@ def test_iemocap_layout_errors_say_what_was_expected(tmp_path):
         corpora.read_corpus("iemocap", tmp_path)
 
 
-@pytest.mark.parametrize("corpus,files,expected", [
-    ("emodb", ["wav/03a01Fa.wav", "wav/16b10Wb.wav", "wav/notes.wav"],
-     {"03a01Fa": ("happy", "emodb03"), "16b10Wb": ("angry", "emodb16")}),
-    ("ravdess", ["Actor_01/03-01-05-01-02-01-01.wav", "Actor_12/03-01-03-02-01-02-12.wav",
-                 "Actor_12/01-01-03-02-01-02-12.wav", "Actor_12/03-02-03-02-01-02-12.wav"],
-     {"03-01-05-01-02-01-01": ("angry", "ravdess01"), "03-01-03-02-01-02-12": ("happy", "ravdess12")}),
-    ("cremad", ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1091_IEO_SAD_HI.wav"],
-     {"1001_DFA_ANG_XX": ("angry", "cremad1001"), "1091_IEO_SAD_HI": ("sad", "cremad1091")}),
-    ("tess", ["OAF_angry/OAF_back_angry.wav", "YAF_pleasant_surprise/YAF_dog_ps.wav",
-              "OAF_neutral/OAF_youth_neutral.wav"],
-     {"OAF_back_angry": ("angry", "tessOAF"), "YAF_dog_ps": ("surprise", "tessYAF"),
-      "OAF_youth_neutral": ("neutral", "tessOAF")}),
-    ("savee", ["AudioData/DC/a01.wav", "AudioData/KL/sa15.wav", "AudioData/JE/su03.wav"],
-     {"DC_a01": ("angry", "saveeDC"), "KL_sa15": ("sad", "saveeKL"), "JE_su03": ("surprise", "saveeJE")}),
-    ("savee", ["ALL/JK_n30.wav", "ALL/DC_h02.wav"],
-     {"JK_n30": ("neutral", "saveeJK"), "DC_h02": ("happy", "saveeDC")}),
-    ("folders", ["angry/x1.wav", "sad/y.flac"], {"x1": ("angry", None), "y": ("sad", None)}),
-])
+@pytest.mark.parametrize(
+    "corpus,files,expected",
+    [
+        (
+            "emodb",
+            ["wav/03a01Fa.wav", "wav/16b10Wb.wav", "wav/notes.wav"],
+            {"03a01Fa": ("happy", "emodb03"), "16b10Wb": ("angry", "emodb16")},
+        ),
+        (
+            "ravdess",
+            [
+                "Actor_01/03-01-05-01-02-01-01.wav",
+                "Actor_12/03-01-03-02-01-02-12.wav",
+                "Actor_12/01-01-03-02-01-02-12.wav",
+                "Actor_12/03-02-03-02-01-02-12.wav",
+            ],
+            {"03-01-05-01-02-01-01": ("angry", "ravdess01"), "03-01-03-02-01-02-12": ("happy", "ravdess12")},
+        ),
+        (
+            "cremad",
+            ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1091_IEO_SAD_HI.wav"],
+            {"1001_DFA_ANG_XX": ("angry", "cremad1001"), "1091_IEO_SAD_HI": ("sad", "cremad1091")},
+        ),
+        (
+            "tess",
+            [
+                "OAF_angry/OAF_back_angry.wav",
+                "YAF_pleasant_surprise/YAF_dog_ps.wav",
+                "OAF_neutral/OAF_youth_neutral.wav",
+            ],
+            {
+                "OAF_back_angry": ("angry", "tessOAF"),
+                "YAF_dog_ps": ("surprise", "tessYAF"),
+                "OAF_youth_neutral": ("neutral", "tessOAF"),
+            },
+        ),
+        (
+            "savee",
+            ["AudioData/DC/a01.wav", "AudioData/KL/sa15.wav", "AudioData/JE/su03.wav"],
+            {
+                "DC_a01": ("angry", "saveeDC"),
+                "KL_sa15": ("sad", "saveeKL"),
+                "JE_su03": ("surprise", "saveeJE"),
+            },
+        ),
+        (
+            "savee",
+            ["ALL/JK_n30.wav", "ALL/DC_h02.wav"],
+            {"JK_n30": ("neutral", "saveeJK"), "DC_h02": ("happy", "saveeDC")},
+        ),
+        ("folders", ["angry/x1.wav", "sad/y.flac"], {"x1": ("angry", None), "y": ("sad", None)}),
+    ],
+)
 def test_file_name_corpora(tmp_path, corpus, files, expected):
     touch(tmp_path, *files)
     utterances, skipped = corpora.read_corpus(corpus, tmp_path)
@@ -131,14 +170,17 @@ def test_file_name_corpora(tmp_path, corpus, files, expected):
     assert all(s.reason for s in skipped)
 
 
-@pytest.mark.parametrize("corpus,needle", [
-    ("emodb", r"expected ROOT/wav/<speaker><text><emotion><version>\.wav"),
-    ("ravdess", "ROOT/Actor_NN"),
-    ("cremad", "AudioWAV"),
-    ("tess", "OAF_back_angry"),
-    ("savee", "DC, JE, JK, KL"),
-    ("folders", "ROOT/<label>"),
-])
+@pytest.mark.parametrize(
+    "corpus,needle",
+    [
+        ("emodb", r"expected ROOT/wav/<speaker><text><emotion><version>\.wav"),
+        ("ravdess", "ROOT/Actor_NN"),
+        ("cremad", "AudioWAV"),
+        ("tess", "OAF_back_angry"),
+        ("savee", "DC, JE, JK, KL"),
+        ("folders", "ROOT/<label>"),
+    ],
+)
 def test_wrong_trees_say_what_was_expected_and_found(tmp_path, corpus, needle):
     touch(tmp_path, "thing.wav")  # audio, but in no layout of any corpus
     with pytest.raises(LayoutError, match=needle):

@@ -118,7 +118,8 @@ def test_incomplete_or_different_corpus_is_regenerated(tmp_path):
     # Fewer utterances: the ones no longer listed are removed.
     generate_demo_corpus(tmp_path, n_speakers=1, per_class_per_speaker=1)
     assert sorted(p.name for p in (tmp_path / "wav").iterdir()) == sorted(
-        Path(r["path"]).name for r in rows(tmp_path))
+        Path(r["path"]).name for r in rows(tmp_path)
+    )
 
 
 def test_rejects_bad_parameters(tmp_path):

@@ -75,14 +75,24 @@ def _torchrun_ddp(root, out, port: int) -> list[str]:
     command = train_command(root, out) + ["--ddp"]
     command[command.index("apcnn,mhcnn")] = "apcnn"
     command[command.index("--threads") + 1] = "1"
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(WORLD),
-            "--master-port", str(port)] + command[1:]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        str(WORLD),
+        "--master-port",
+        str(port),
+    ] + command[1:]
 
 
 def test_torchrun_ddp_trains_each_split_on_both_ranks(small, tmp_path):
     root = small[0]
-    subprocess.run(_torchrun_ddp(root, tmp_path / "ddp", 29700 + os.getpid() % 1000), check=True,
-                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    subprocess.run(
+        _torchrun_ddp(root, tmp_path / "ddp", 29700 + os.getpid() % 1000),
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["config"]["run"]["ddp"] is True
     splits = results["models"]["apcnn"]["splits"]

@@ -87,17 +87,27 @@ def test_export_command_line(trained_run, tmp_path, capsys):
 
 
 def test_the_format_follows_the_extension_and_contradictions_are_refused(tmp_path):
-    assert [format_for(name) for name in ("m.pt", "m.ts", "m.torchscript", "M.ONNX")] == \
-        ["torchscript", "torchscript", "torchscript", "onnx"]
+    assert [format_for(name) for name in ("m.pt", "m.ts", "m.torchscript", "M.ONNX")] == [
+        "torchscript",
+        "torchscript",
+        "torchscript",
+        "onnx",
+    ]
     assert format_for("m.onnx", "onnx") == "onnx" and format_for("m.bin", "onnx") == "onnx"
-    with pytest.raises(ExportError, match=r"--format onnx contradicts --out m.pt, whose extension .pt means "
-                       r"torchscript"):
+    with pytest.raises(
+        ExportError,
+        match=r"--format onnx contradicts --out m.pt, whose extension .pt means "
+        r"torchscript",
+    ):
         format_for("m.pt", "onnx")
     with pytest.raises(ExportError, match=r"--format torchscript contradicts --out m.onnx"):
         format_for("m.onnx", "torchscript")
-    with pytest.raises(ExportError, match=r"--out m.bin: cannot tell the export format from the extension "
-                       r".bin; use .pt \(torchscript\), .ts \(torchscript\), .torchscript \(torchscript\), "
-                       r".onnx \(onnx\), or pass --format"):
+    with pytest.raises(
+        ExportError,
+        match=r"--out m.bin: cannot tell the export format from the extension "
+        r".bin; use .pt \(torchscript\), .ts \(torchscript\), .torchscript \(torchscript\), "
+        r".onnx \(onnx\), or pass --format",
+    ):
         format_for("m.bin")
     with pytest.raises(ExportError, match="a name without extension"):
         format_for("model")
@@ -117,9 +127,10 @@ def test_export_command_line_writes_the_format_its_extension_names(trained_run, 
     assert zipfile.is_zipfile(tmp_path / "m.ts")
     assert "(torchscript;" in capsys.readouterr().err
     for flags, message in [
-            (["--format", "onnx", "--out", str(tmp_path / "x.pt")], "--format onnx contradicts --out"),
-            (["--out", str(tmp_path / "x.bin")], "cannot tell the export format from the extension .bin"),
-            (["--out", str(tmp_path / "x.onnx"), "--opset", "5"], "--opset 5: choose 9 to 20")]:
+        (["--format", "onnx", "--out", str(tmp_path / "x.pt")], "--format onnx contradicts --out"),
+        (["--out", str(tmp_path / "x.bin")], "cannot tell the export format from the extension .bin"),
+        (["--out", str(tmp_path / "x.onnx"), "--opset", "5"], "--opset 5: choose 9 to 20"),
+    ]:
         with pytest.raises(SystemExit) as e:
             export_main(common + flags)
         err = capsys.readouterr().err
@@ -139,4 +150,6 @@ def test_loading_the_torchscript_export_warns_nothing(trained_run, tmp_path):
         warnings.simplefilter("always")
         torch.jit.load(str(path))
     # What load_torchscript silences: torch's own loader warns.
-    assert [str(w.message) for w in caught] == ["`torch.jit.load` is deprecated. Please switch to `torch.export`."]
+    assert [str(w.message) for w in caught] == [
+        "`torch.jit.load` is deprecated. Please switch to `torch.export`."
+    ]

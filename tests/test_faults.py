@@ -49,8 +49,22 @@ def reference(corpus, tmp_path_factory) -> Path:
 
 
 def featurize_command(corpus: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "glam_py.featurize", "--corpus", "csv", "--root", str(corpus),
-            "--out", str(out), "--files-per-shard", "3", "--threads", "1", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "glam_py.featurize",
+        "--corpus",
+        "csv",
+        "--root",
+        str(corpus),
+        "--out",
+        str(out),
+        "--files-per-shard",
+        "3",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def shards(root: Path) -> dict[str, bytes]:
@@ -78,6 +92,7 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
 
 
 # --- damage detected -------------------------------------------------------
+
 
 def test_a_damaged_shard_is_refused_on_open_found_by_verify_and_rewritten(reference, corpus, tmp_path):
     store = tmp_path / "store"
@@ -129,6 +144,7 @@ def test_a_truncated_or_altered_checkpoint_is_refused_naming_it(tmp_path):
 
 # --- one writer ------------------------------------------------------------
 
+
 def test_a_second_train_on_one_out_is_refused_and_a_killed_ones_lock_taken_over(small, tmp_path):
     root, out = small[0], tmp_path / "run"
     command = train_command(root, out)
@@ -148,8 +164,11 @@ def test_a_second_train_on_one_out_is_refused_and_a_killed_ones_lock_taken_over(
         first.wait()
     third = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        assert third.stdout.readline().strip().startswith(
-            f"{out}: took over the lock of dead process {first.pid} ")
+        assert (
+            third.stdout.readline()
+            .strip()
+            .startswith(f"{out}: took over the lock of dead process {first.pid} ")
+        )
     finally:
         os.killpg(third.pid, signal.SIGKILL)
         third.wait()
@@ -157,8 +176,16 @@ def test_a_second_train_on_one_out_is_refused_and_a_killed_ones_lock_taken_over(
 
 def test_two_featurize_parts_of_one_store_proceed_side_by_side(reference, corpus, tmp_path):
     out = tmp_path / "store"
-    parts = [subprocess.Popen(featurize_command(corpus, out, "--shard", f"{k}/2"), env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for k in range(2)]
+    parts = [
+        subprocess.Popen(
+            featurize_command(corpus, out, "--shard", f"{k}/2"),
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
     for p in parts:
         assert p.wait(120) == 0, p.stderr.read()
     assert shards(out) == shards(reference)
@@ -167,25 +194,37 @@ def test_two_featurize_parts_of_one_store_proceed_side_by_side(reference, corpus
 
 def test_two_concurrent_demo_generations_make_one_intact_corpus(tmp_path):
     command = [sys.executable, "-m", "glam_py.corpora.demo", "--speakers", "1", "--per-class", "3"]
-    procs = [subprocess.Popen(command + ["--out", str(tmp_path / "shared")], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            command + ["--out", str(tmp_path / "shared")],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     assert [p.wait(120) for p in procs] == [0, 0]
     subprocess.run(command + ["--out", str(tmp_path / "alone")], env=ENV, check=True, capture_output=True)
 
     def files(root):
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-                if p.is_file() and not p.name.startswith(".lock")}
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".lock")
+        }
 
     assert files(tmp_path / "shared") == files(tmp_path / "alone")
 
 
 # --- full disk, read-only --out ---------------------------------------------
 
+
 def test_a_full_disk_while_featurising_is_one_line_and_the_store_resumes(reference, corpus, tmp_path):
     out = tmp_path / "store"
     largest = max(p.stat().st_size for p in reference.glob("shard_*.npy"))
-    proc = subprocess.run(limited(featurize_command(corpus, out), largest - 1), env=ENV,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        limited(featurize_command(corpus, out), largest - 1), env=ENV, capture_output=True, text=True
+    )
     line = error_line(proc)
     assert "shard_" in line and ".npy: cannot write, file too large" in line
     assert not list(out.glob("*.tmp*"))
@@ -206,7 +245,9 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_the_run_resumes(small, 
     line = error_line(proc)
     assert "state" in line and ".pt: cannot write, file too large" in line
     subprocess.run(command, env=ENV, check=True, capture_output=True)
-    assert split_metrics(json.loads((tmp_path / "full" / "results.json").read_text())) == split_metrics(straight)
+    assert split_metrics(json.loads((tmp_path / "full" / "results.json").read_text())) == split_metrics(
+        straight
+    )
 
 
 def read_only_folder(tmp_path: Path) -> list[str]:
@@ -227,14 +268,18 @@ def test_a_read_only_out_is_one_line_before_any_work(tmp_path):
         ["glam_py.train", "--root", str(demo), "--out", str(tmp_path / "ro" / "run")],
         ["glam_py.featurize", "--root", str(demo), "--out", str(tmp_path / "ro" / "store")],
     ]:
-        proc = subprocess.run(prefix + [sys.executable, "-m", *command], env=ENV, capture_output=True,
-                              text=True, timeout=120)
-        assert error_line(proc) == (f"error: --out {tmp_path}/ro/{command[-1].rsplit('/', 1)[1]}: cannot "
-                                    f"write there (permission denied or read-only)")
+        proc = subprocess.run(
+            prefix + [sys.executable, "-m", *command], env=ENV, capture_output=True, text=True, timeout=120
+        )
+        assert error_line(proc) == (
+            f"error: --out {tmp_path}/ro/{command[-1].rsplit('/', 1)[1]}: cannot "
+            f"write there (permission denied or read-only)"
+        )
         assert not demo.exists()
 
 
 # --- NaN loss ----------------------------------------------------------------
+
 
 def test_a_nan_loss_stops_the_split_naming_it_and_keeps_the_last_good_state(small, tmp_path, monkeypatch):
     _, cfg, data = small
@@ -250,11 +295,14 @@ def test_a_nan_loss_stops_the_split_naming_it_and_keeps_the_last_good_state(smal
 
     monkeypatch.setattr(trainer, "mixup_loss", poisoned)
     state = tmp_path / "state.pt"
-    with pytest.raises(trainer.NonFiniteLoss,
-                       match=f"apcnn split {split.name}: the training loss became nan in epoch 2; training "
-                             f"stopped, its last saved state is kept in {state}"):
+    with pytest.raises(
+        trainer.NonFiniteLoss,
+        match=f"apcnn split {split.name}: the training loss became nan in epoch 2; training "
+        f"stopped, its last saved state is kept in {state}",
+    ):
         # State saved after every epoch, so the last good one is epoch 1's.
         trainer.train_split("apcnn", cfg.replace(save_every_s=0.0), data, split, state_path=state)
     kept = load_tensors(state)
-    assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values()
-                                      if v.is_floating_point())
+    assert kept["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point()
+    )

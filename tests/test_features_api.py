@@ -33,7 +33,13 @@ def tone(seconds, sr=16000, freq=220.0):
 def test_config_defaults_are_the_papers_test_setting():
     cfg = FeatureConfig()
     assert (cfg.sample_rate, cfg.n_mfcc, cfg.window_s, cfg.overlap_s, cfg.pad, cfg.pad_mode) == (
-        16000, 26, 2.0, 1.6, "drop", "constant")
+        16000,
+        26,
+        2.0,
+        1.6,
+        "drop",
+        "constant",
+    )
     assert (cfg.window_length, cfg.window_hop, cfg.n_frames, cfg.n_features) == (32000, 6400, 63, 26)
     assert FeatureConfig(window_s=1.8).n_frames == 57
 
@@ -44,7 +50,10 @@ def test_config_json_round_trip_and_differences():
     assert again == cfg
     assert json.loads(cfg.to_json())["pad"] == "tile"
     assert FeatureConfig().differences(cfg) == {
-        "pad": ("drop", "tile"), "overlap_s": (1.6, 1.0), "fmax": (None, 7600.0)}
+        "pad": ("drop", "tile"),
+        "overlap_s": (1.6, 1.0),
+        "fmax": (None, 7600.0),
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,7 +78,8 @@ def test_config_is_the_rust_struct_with_a_python_face():
     assert type(cfg).__module__ == "glam_py._mfcc_rs"
     assert repr(FeatureConfig()).startswith(
         "FeatureConfig(sample_rate=16000, n_mfcc=26, n_mels=128, n_fft=2048, hop_length=512, "
-        "fmin=0.0, fmax=None, mel_scale='slaney', ")
+        "fmin=0.0, fmax=None, mel_scale='slaney', "
+    )
     assert eval(repr(cfg), {"FeatureConfig": FeatureConfig}) == cfg
     assert list(cfg.to_dict()) == [f["name"] for f in FeatureConfig.fields()]
     assert FeatureConfig.from_dict({"window_s": 1.8}) == FeatureConfig(window_s=1.8)
@@ -95,8 +105,9 @@ def test_config_is_the_rust_struct_with_a_python_face():
 def test_config_sizes_round_like_rust():
     # 2.5 samples: Python's round() (half to even) would say 2, the Rust
     # segmenter cuts 3; the properties are the Rust methods.
-    cfg = FeatureConfig(sample_rate=2, window_s=1.25, overlap_s=0.0, n_fft=2, hop_length=1,
-                        n_mels=1, n_mfcc=1)
+    cfg = FeatureConfig(
+        sample_rate=2, window_s=1.25, overlap_s=0.0, n_fft=2, hop_length=1, n_mels=1, n_mfcc=1
+    )
     assert (cfg.window_length, cfg.window_hop) == (3, 3)
 
 
@@ -104,10 +115,17 @@ def test_config_fields_describe_every_setting():
     specs = FeatureConfig.fields()
     assert [f["name"] for f in specs] == list(FeatureConfig().to_dict())
     by_name = {f["name"]: f for f in specs}
-    assert by_name["n_mfcc"] == {"name": "n_mfcc", "type": "int", "optional": False, "default": 26,
-                                 "choices": None, "help": by_name["n_mfcc"]["help"]}
+    assert by_name["n_mfcc"] == {
+        "name": "n_mfcc",
+        "type": "int",
+        "optional": False,
+        "default": 26,
+        "choices": None,
+        "help": by_name["n_mfcc"]["help"],
+    }
     assert by_name["overlap_s"]["help"] == (
-        "overlap of consecutive windows in seconds; must be shorter than --window-s")
+        "overlap of consecutive windows in seconds; must be shorter than --window-s"
+    )
     assert by_name["pad"]["choices"] == ["drop", "tile", "zero", "repeat"]
     assert [f["name"] for f in specs if f["optional"]] == ["fmax", "top_db"]
     for f in specs:
@@ -153,7 +171,8 @@ def test_windows_follow_length_and_overlap():
         # Each window is the MFCC of its own slice of the signal.
         start = cfg.window_hop * (expected - 1)
         np.testing.assert_array_equal(
-            windows[-1], features.mfcc(y[start : start + cfg.window_length], 16000, cfg))
+            windows[-1], features.mfcc(y[start : start + cfg.window_length], 16000, cfg)
+        )
 
 
 def test_short_utterances_drop_tile_or_zero():
@@ -179,7 +198,7 @@ def test_repeat_padding_is_the_authors_whole_copies_then_windows():
         w, note = features.featurize_signal(y, 16000, FeatureConfig(pad="repeat", overlap_s=overlap_s))
         assert "repeated whole" in note and len(w) == len(starts)
         for window, start in zip(w, starts):
-            np.testing.assert_array_equal(window, features.mfcc(twice[start:start + 32000]))
+            np.testing.assert_array_equal(window, features.mfcc(twice[start : start + 32000]))
     long_enough, note = features.featurize_signal(tone(2.5), 16000, FeatureConfig(pad="repeat"))
     assert note is None and len(long_enough) == 2
 
@@ -310,8 +329,17 @@ def test_load_matches_soundfile_for_16_khz_pcm(tmp_path):
     np.testing.assert_array_equal(features.load(path), expected.mean(axis=1, dtype=np.float32))
 
 
-@pytest.mark.parametrize("fmt,subtype", [("FLAC", "PCM_16"), ("FLAC", "PCM_24"), ("WAV", "PCM_24"),
-                                         ("WAV", "PCM_U8"), ("WAV", "DOUBLE"), ("WAV", "PCM_32")])
+@pytest.mark.parametrize(
+    "fmt,subtype",
+    [
+        ("FLAC", "PCM_16"),
+        ("FLAC", "PCM_24"),
+        ("WAV", "PCM_24"),
+        ("WAV", "PCM_U8"),
+        ("WAV", "DOUBLE"),
+        ("WAV", "PCM_32"),
+    ],
+)
 def test_formats_decode_like_soundfile(tmp_path, fmt, subtype):
     y = np.stack([tone(0.5), tone(0.5, freq=330.0)], axis=1) * 0.9
     path = tmp_path / f"a.{fmt.lower()}"

@@ -34,8 +34,13 @@ def holder(folder: Path, **options) -> subprocess.Popen:
             sys.stdin.read()
     """)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-c", code, "--out", str(folder)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, "--out", str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert p.stdout.readline() == "locked\n"
     return p
 
@@ -54,8 +59,14 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
         assert time.monotonic() - started < 2
         message = str(refused.value)
         assert "\n" not in message
-        for part in (str(tmp_path), "run directory", f"process {p.pid} ", socket.gethostname(),
-                     "python -c", "since "):
+        for part in (
+            str(tmp_path),
+            "run directory",
+            f"process {p.pid} ",
+            socket.gethostname(),
+            "python -c",
+            "since ",
+        ):
             assert part in message
     finally:
         end(p)
@@ -114,8 +125,13 @@ def test_the_ranks_of_one_job_join_its_rank_0(tmp_path):
 def test_job_from_torchrun_environment():
     assert Job.from_env({}) is None
     assert Job.from_env({"WORLD_SIZE": "1", "RANK": "0"}) is None
-    env = {"WORLD_SIZE": "4", "RANK": "2", "TORCHELASTIC_RUN_ID": "none",
-           "MASTER_ADDR": "node7", "MASTER_PORT": "29500"}
+    env = {
+        "WORLD_SIZE": "4",
+        "RANK": "2",
+        "TORCHELASTIC_RUN_ID": "none",
+        "MASTER_ADDR": "node7",
+        "MASTER_PORT": "29500",
+    }
     assert Job.from_env(env) == Job("torchrun none@node7:29500", 2)
     assert Job.from_env(dict(env, MASTER_PORT="29501")).id != Job.from_env(env).id
 
@@ -139,8 +155,10 @@ def test_locked_once_builds_once_when_two_processes_race(tmp_path):
         print(locked_once(folder, build, stamp="v1", what="demo corpus", wait_s=20))
     """)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    racers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-              for _ in range(2)]
+    racers = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
     outputs = sorted(r.communicate(timeout=30)[0].strip() for r in racers)
     assert [r.returncode for r in racers] == [0, 0]
     assert outputs == ["False", "True"]

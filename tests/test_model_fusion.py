@@ -17,8 +17,11 @@ from tests.support.models import WITH_MULTISCALE_BLOCKS, fixture
 from tests.support.reference_glam import ReferenceGLAM
 
 PLAIN = {"fused": False, "winograd": False, "channels_last": False}
-FORMS = {"fused": {"fused": True}, "winograd": {"fused": False, "winograd": True},
-         "fused+winograd": {"fused": True, "winograd": True}}
+FORMS = {
+    "fused": {"fused": True},
+    "winograd": {"fused": False, "winograd": True},
+    "fused+winograd": {"fused": True, "winograd": True},
+}
 
 
 # In float64 the forms differ by rounding only (and by the float32-rounded
@@ -100,12 +103,14 @@ def test_minimal_filtering_is_exact(m, r):
     at, g, bt = minimal_filtering(m, r)
     rng = np.random.default_rng(0)
     d, taps = rng.standard_normal(m + r - 1), rng.standard_normal(r)
-    expected = [taps @ d[i:i + r] for i in range(m)]
+    expected = [taps @ d[i : i + r] for i in range(m)]
     np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("k,channels,out_channels,height,width", [
-    (5, 128, 128, 13, 15), (5, 8, 5, 7, 16), (5, 3, 4, 2, 1), (3, 6, 6, 5, 9), (5, 4, 4, 13, 14)])
+@pytest.mark.parametrize(
+    "k,channels,out_channels,height,width",
+    [(5, 128, 128, 13, 15), (5, 8, 5, 7, 16), (5, 3, 4, 2, 1), (3, 6, 6, 5, 9), (5, 4, 4, 13, 14)],
+)
 def test_winograd_equals_the_direct_convolution(k, channels, out_channels, height, width):
     torch.manual_seed(0)
     x = torch.randn(3, channels, height, width, dtype=torch.float64).requires_grad_()
@@ -154,8 +159,10 @@ def test_token_linear_equals_linear():
     ours, ref = token_linear(x, weight, bias), F.linear(x, weight, bias)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-4)
     upstream = torch.randn_like(ref)
-    for got, want in zip(torch.autograd.grad(ours, (x, weight, bias), upstream),
-                         torch.autograd.grad(ref, (x, weight, bias), upstream)):
+    for got, want in zip(
+        torch.autograd.grad(ours, (x, weight, bias), upstream),
+        torch.autograd.grad(ref, (x, weight, bias), upstream),
+    ):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)
 
 

@@ -36,7 +36,12 @@ def test_authors_preset_reads_each_models_registered_recipe():
     from glam_py.train.config import PAPER, preset
 
     glam = preset("authors", "glam")
-    assert (glam.lr, glam.features.window_s, glam.train_overlap_s, glam.features.overlap_s) == (1e-3, 1.8, 1.6, 1.6)
+    assert (glam.lr, glam.features.window_s, glam.train_overlap_s, glam.features.overlap_s) == (
+        1e-3,
+        1.8,
+        1.6,
+        1.6,
+    )
     assert preset("authors", "multiscale_aa") == glam.replace(batch_size=128)
     apcnn = preset("authors", "apcnn")
     assert (apcnn.optimizer, apcnn.lr, apcnn.step_decay_every, apcnn.batch_size) == ("sgd", 0.05, 10, 128)
@@ -51,8 +56,10 @@ def test_checkpoints_from_before_the_head_module_still_load():
     for name, old in [("glam", "fusion."), ("multiscale_mha", "attention.")]:
         torch.manual_seed(0)
         model = models.build(name).eval()
-        legacy = {(old + k[len("head."):] if k.startswith("head.") else k): v
-                  for k, v in model.state_dict().items()}
+        legacy = {
+            (old + k[len("head.") :] if k.startswith("head.") else k): v
+            for k, v in model.state_dict().items()
+        }
         assert any(k.startswith(old) for k in legacy)
         fresh = models.build(name).eval()
         fresh.load_state_dict(legacy)
@@ -71,8 +78,11 @@ def test_parameter_counts_equal_the_authors(name):
 @pytest.mark.parametrize("form", ["default", "fused", "plain"])
 def test_official_checkpoints_reproduce_the_authors_logits(name, form):
     state, x, logits = fixture(name)
-    options = {"default": {}, "fused": {"fused": True}, "plain": {"fused": False, "winograd": False,
-                                                                 "channels_last": False}}[form]
+    options = {
+        "default": {},
+        "fused": {"fused": True},
+        "plain": {"fused": False, "winograd": False, "channels_last": False},
+    }[form]
     model = models.from_official(name, state, **options).eval()
     with torch.no_grad():
         out = model(x).numpy()
@@ -83,8 +93,11 @@ def test_official_loading_names_missing_and_unexpected_keys():
     state, _, _ = fixture("glam")
     del state["conv2.conv5.weight"]
     state["extra.weight"] = np.zeros(3)
-    with pytest.raises(ValueError, match=r"missing keys: \['conv2.conv5.weight'\]; "
-                                         r"unexpected keys: \['extra.weight'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys: \['conv2.conv5.weight'\]; "
+        r"unexpected keys: \['extra.weight'\]",
+    ):
         models.from_official("glam", state)
 
 

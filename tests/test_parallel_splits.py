@@ -36,8 +36,9 @@ def assert_same_training(together: dict, alone: dict, atol: float) -> None:
     ours, theirs = together["metrics"], alone["metrics"]
     assert ours["confusion"] == theirs["confusion"]
     assert [e["test"] for e in ours["history"]] == [e["test"] for e in theirs["history"]]
-    np.testing.assert_allclose([e["loss"] for e in ours["history"]],
-                               [e["loss"] for e in theirs["history"]], rtol=1e-9)
+    np.testing.assert_allclose(
+        [e["loss"] for e in ours["history"]], [e["loss"] for e in theirs["history"]], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("model", ["glam", "apcnn", "mhcnn"])
@@ -78,8 +79,11 @@ def test_a_nan_loss_stops_the_group_naming_its_split(small, tmp_path, monkeypatc
     splits = random_splits(list(data.labels), 2, 1, False)
     loss = parallel.mixup_loss
     monkeypatch.setattr(parallel, "mixup_loss", lambda *args: loss(*args) * float("nan"))
-    with pytest.raises(NonFiniteLoss, match=f"apcnn split {splits[0].name}: the training loss became nan "
-                                            "in epoch 1; training stopped, no state was saved"):
+    with pytest.raises(
+        NonFiniteLoss,
+        match=f"apcnn split {splits[0].name}: the training loss became nan "
+        "in epoch 1; training stopped, no state was saved",
+    ):
         train_splits("apcnn", cfg.replace(epochs=1), data, splits, state_path=tmp_path / "s.pt")
     assert not (tmp_path / "s.pt").exists()
 
@@ -88,8 +92,9 @@ def test_models_with_dropout_are_refused(small, tmp_path):
     _, cfg, data = small
     assert refusal("apcnn") is None
     with pytest.raises(ValueError, match="--parallel-splits: aacnn draws dropout"):
-        train_splits("aacnn", cfg, data, random_splits(list(data.labels), 2, 1, False),
-                     state_path=tmp_path / "s.pt")
+        train_splits(
+            "aacnn", cfg, data, random_splits(list(data.labels), 2, 1, False), state_path=tmp_path / "s.pt"
+        )
 
 
 def test_groups_are_fixed_by_the_pending_splits():
@@ -106,7 +111,9 @@ def test_a_run_trains_its_splits_in_groups_and_refuses_dropout(small, tmp_path):
     results = execute(run, source, tmp_path / "run", root / "cache", log=lambda m: None)
     assert [s["split"] for s in results["models"]["apcnn"]["splits"]] == ["seed1", "seed2", "seed3"]
     assert sorted(p.name for p in (tmp_path / "run" / "state").glob("*.pt")) == [
-        "apcnn__seed1=x2.pt", "apcnn__seed3=x1.pt"]
+        "apcnn__seed1=x2.pt",
+        "apcnn__seed3=x1.pt",
+    ]
     refused = RunConfig(models=("aacnn",), repeats=2, threads=2, overrides=overrides, parallel_splits="auto")
     with pytest.raises(ValueError, match="aacnn draws dropout"):
         execute(refused, source, tmp_path / "refused", root / "cache", log=lambda m: None)

@@ -35,8 +35,9 @@ def test_auto_on_cpu_follows_native_bf16(hardware, flags, expected):
     assert resolve("auto", "cpu") == (expected, None)
 
 
-@pytest.mark.parametrize("capability,expected", [((8, 0), "bf16"), ((9, 0), "bf16"),
-                                                 ((7, 5), "fp32"), (None, "fp32")])
+@pytest.mark.parametrize(
+    "capability,expected", [((8, 0), "bf16"), ((9, 0), "bf16"), ((7, 5), "fp32"), (None, "fp32")]
+)
 def test_auto_on_cuda_follows_compute_capability(hardware, capability, expected):
     hardware(flags=AMX, capability=capability)  # the CPU's flags do not count for a GPU
     assert resolve("auto", "cuda").precision == expected

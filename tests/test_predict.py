@@ -64,7 +64,12 @@ def band_limited(path: Path) -> np.ndarray:
 
 
 def test_a_checkpoint_written_by_training_reads(trained_run):
-    assert Checkpoint.load(trained_run / "models" / "glam__seed1.pt").labels == ("neutral", "happy", "sad", "angry")
+    assert Checkpoint.load(trained_run / "models" / "glam__seed1.pt").labels == (
+        "neutral",
+        "happy",
+        "sad",
+        "angry",
+    )
 
 
 def test_checkpoint_save_load_round_trip_and_format_check(trained_run, tmp_path):
@@ -73,14 +78,21 @@ def test_checkpoint_save_load_round_trip_and_format_check(trained_run, tmp_path)
     copy.save(tmp_path / "sub" / "copy.pt")
     back = Checkpoint.load(tmp_path / "sub" / "copy.pt")
     assert back.path == tmp_path / "sub" / "copy.pt" and back.average == "probabilities"
-    assert (back.model_name, back.n_classes, back.input_shape, back.labels, back.features) == \
-        (original.model_name, original.n_classes, original.input_shape, original.labels, original.features)
+    assert (back.model_name, back.n_classes, back.input_shape, back.labels, back.features) == (
+        original.model_name,
+        original.n_classes,
+        original.input_shape,
+        original.labels,
+        original.features,
+    )
     assert back.state_dict.keys() == original.state_dict.keys()
     assert all(torch.equal(back.state_dict[k], original.state_dict[k]) for k in original.state_dict)
     assert not list((tmp_path / "sub").glob("*.tmp*"))  # the atomic write leaves no temporary file
     state = torch.load(tmp_path / "sub" / "copy.pt", weights_only=True)
     save_tensors(tmp_path / "other.pt", {**state, "format": "glam-checkpoint-2"})
-    with pytest.raises(CheckpointError, match="other.pt: format 'glam-checkpoint-2' is not 'glam-checkpoint-1'"):
+    with pytest.raises(
+        CheckpointError, match="other.pt: format 'glam-checkpoint-2' is not 'glam-checkpoint-1'"
+    ):
         Checkpoint.load(tmp_path / "other.pt")
 
 
@@ -107,12 +119,14 @@ def test_run_directory_choice(trained_run, tmp_path):
 
 def _torchscript(path: Path, good: Path) -> None:
     from glam_py.export import export_torchscript
+
     export_torchscript(Checkpoint.load(good), path)
 
 
 def _onnx(path: Path, good: Path) -> None:
     pytest.importorskip("onnx", reason="the 'export' extra is not installed")
     from glam_py.export import export_onnx
+
     export_onnx(Checkpoint.load(good), path)
 
 
@@ -158,22 +172,39 @@ def _missing_keys(path: Path, good: Path) -> None:
     save_tensors(path, state)
 
 
-@pytest.mark.parametrize("make,name,problem", [
-    (_torchscript, "model.pt", "is a TorchScript export (python -m glam_py.export), not a training checkpoint; "
-     "predict takes a checkpoint .pt from a run's models/ folder or the run directory"),
-    (_onnx, "model.onnx", "is an ONNX export (python -m glam_py.export), not a training checkpoint; "
-     "predict takes a checkpoint .pt from a run's models/ folder or the run directory"),
-    (_garbage, "bad.pt", ": not a glam checkpoint (unrecognised content"),
-    (_truncated, "bad.pt", ": truncated or damaged"),
-    (_empty, "bad.pt", ": empty file (0 bytes), not a glam checkpoint"),
-    (_pickle, "bad.pkl", ": a Python pickle (or torch's legacy format), not a glam checkpoint"),
-    (_json, "bad.json", ": a JSON file, not a glam checkpoint"),
-    (_no_format, "bad.pt", ": not a glam checkpoint (no format record; holds a dict of average, features"),
-    (_a_list, "bad.pt", ": not a glam checkpoint (no format record; holds a list)"),
-    (_other_format, "bad.pt", ": format 'glam-checkpoint-7' is not 'glam-checkpoint-1'"),
-    (_missing_keys, "bad.pt", ": missing keys: labels"),
-])
-def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(trained_run, tmp_path, capsys, make, name, problem):
+@pytest.mark.parametrize(
+    "make,name,problem",
+    [
+        (
+            _torchscript,
+            "model.pt",
+            "is a TorchScript export (python -m glam_py.export), not a training checkpoint; "
+            "predict takes a checkpoint .pt from a run's models/ folder or the run directory",
+        ),
+        (
+            _onnx,
+            "model.onnx",
+            "is an ONNX export (python -m glam_py.export), not a training checkpoint; "
+            "predict takes a checkpoint .pt from a run's models/ folder or the run directory",
+        ),
+        (_garbage, "bad.pt", ": not a glam checkpoint (unrecognised content"),
+        (_truncated, "bad.pt", ": truncated or damaged"),
+        (_empty, "bad.pt", ": empty file (0 bytes), not a glam checkpoint"),
+        (_pickle, "bad.pkl", ": a Python pickle (or torch's legacy format), not a glam checkpoint"),
+        (_json, "bad.json", ": a JSON file, not a glam checkpoint"),
+        (
+            _no_format,
+            "bad.pt",
+            ": not a glam checkpoint (no format record; holds a dict of average, features",
+        ),
+        (_a_list, "bad.pt", ": not a glam checkpoint (no format record; holds a list)"),
+        (_other_format, "bad.pt", ": format 'glam-checkpoint-7' is not 'glam-checkpoint-1'"),
+        (_missing_keys, "bad.pt", ": missing keys: labels"),
+    ],
+)
+def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(
+    trained_run, tmp_path, capsys, make, name, problem
+):
     bad = tmp_path / name
     make(bad, trained_run / "models" / "apcnn__seed1.pt")
     capsys.readouterr()
@@ -187,15 +218,18 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(trained_run, tmp_pa
         assert raw not in captured.err
 
 
-@pytest.mark.parametrize("changes,problem", [
-    ({"format": "glam-checkpoint-0"}, "format 'glam-checkpoint-0' is not 'glam-checkpoint-1'"),
-    ({"labels": ["a", "b"]}, "do not name n_classes=4 classes"),
-    ({"average": "median"}, "average 'median' is not one of"),
-    ({"model_name": "resnet"}, "unknown model 'resnet'"),
-    ({"features": {"window_s": 1.8}}, r"input_shape \[26, 63\] does not match"),
-    ({"features": {"pad": "mirror"}}, "invalid feature settings"),
-    ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
-])
+@pytest.mark.parametrize(
+    "changes,problem",
+    [
+        ({"format": "glam-checkpoint-0"}, "format 'glam-checkpoint-0' is not 'glam-checkpoint-1'"),
+        ({"labels": ["a", "b"]}, "do not name n_classes=4 classes"),
+        ({"average": "median"}, "average 'median' is not one of"),
+        ({"model_name": "resnet"}, "unknown model 'resnet'"),
+        ({"features": {"window_s": 1.8}}, r"input_shape \[26, 63\] does not match"),
+        ({"features": {"pad": "mirror"}}, "invalid feature settings"),
+        ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
+    ],
+)
 def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes, problem):
     path = variant(trained_run, tmp_path / "odd.pt", **changes)
     with pytest.raises(CheckpointError, match=problem) as e:
@@ -293,7 +327,9 @@ def test_arrays_at_any_rate_agree_with_16_khz(apcnn, emodb_files):
     # An array and the file it came from give the same prediction.
     y = features.load(emodb_files[8], 16000)
     from_file, from_array = apcnn.predict([emodb_files[8], y], sample_rate=16000)
-    assert from_array.source == "array[1]" and from_array.probabilities == pytest.approx(from_file.probabilities)
+    assert from_array.source == "array[1]" and from_array.probabilities == pytest.approx(
+        from_file.probabilities
+    )
     with pytest.raises(ValueError, match="sample_rate is required"):
         apcnn.predict([emodb_files[8], y])
 
@@ -317,12 +353,19 @@ def test_unreadable_files_are_reported_and_the_rest_predicted(glam, demo_wavs, t
     assert bad_array.status == "error" and "array[0]" == bad_array.source
 
 
-@pytest.mark.parametrize("trained,asked,status,note", [
-    ("drop", None, "padded", "tiled to one window"), ("tile", None, "padded", "tiled to one window"),
-    ("zero", None, "padded", "zero-padded to one window"), ("tile", "drop", "too_short", "dropped"),
-    ("drop", "zero", "padded", "zero-padded to one window")])
-def test_short_utterances_are_padded_as_in_training_or_tiled(trained_run, tmp_path, demo_wavs, trained, asked,
-                                                              status, note):
+@pytest.mark.parametrize(
+    "trained,asked,status,note",
+    [
+        ("drop", None, "padded", "tiled to one window"),
+        ("tile", None, "padded", "tiled to one window"),
+        ("zero", None, "padded", "zero-padded to one window"),
+        ("tile", "drop", "too_short", "dropped"),
+        ("drop", "zero", "padded", "zero-padded to one window"),
+    ],
+)
+def test_short_utterances_are_padded_as_in_training_or_tiled(
+    trained_run, tmp_path, demo_wavs, trained, asked, status, note
+):
     # A checkpoint whose training dropped short utterances still labels them
     # (tiled); only an explicit pad="drop" leaves them without a label.
     path = variant(trained_run, tmp_path / f"{trained}.pt", "apcnn", features={"pad": trained})
@@ -330,9 +373,13 @@ def test_short_utterances_are_padded_as_in_training_or_tiled(trained_run, tmp_pa
     assert rec.features.pad == (asked or ("tile" if trained == "drop" else trained))
     y = features.load(demo_wavs[0], 16000)[: int(1.3 * 16000)]
     sf.write(tmp_path / "short.wav", y, 16000)
-    for p in (rec.predict(y, sample_rate=16000, windows=True)[0],
-              rec.predict(tmp_path / "short.wav", windows=True)[0]):
-        assert p.status == status and note in p.note and "1.300 s is shorter than one 2.000 s window" in p.note
+    for p in (
+        rec.predict(y, sample_rate=16000, windows=True)[0],
+        rec.predict(tmp_path / "short.wav", windows=True)[0],
+    ):
+        assert (
+            p.status == status and note in p.note and "1.300 s is shorter than one 2.000 s window" in p.note
+        )
         assert p.duration_s == pytest.approx(1.3)
         if status == "too_short":
             assert p.label is None and p.probabilities == {} and p.n_windows == 0 and p.windows == []
@@ -343,7 +390,9 @@ def test_short_utterances_are_padded_as_in_training_or_tiled(trained_run, tmp_pa
         EmotionRecognizer(Checkpoint.load(path), pad="mirror")
 
 
-def test_short_emodb_files_get_labels_from_tiled_windows(trained_run, emodb_files, tmp_path, capsys, monkeypatch):
+def test_short_emodb_files_get_labels_from_tiled_windows(
+    trained_run, emodb_files, tmp_path, capsys, monkeypatch
+):
     # A checkpoint trained with pad=drop, as the main job's: EmoDB's short
     # utterances (under the 2 s window) are labelled, from exactly the
     # windows features.featurize gives with pad=tile.
@@ -363,7 +412,9 @@ def test_short_emodb_files_get_labels_from_tiled_windows(trained_run, emodb_file
     out = tmp_path / "p.csv"
     assert predict_main(["--checkpoint", str(path), "--quiet", "--out", str(out), *map(str, short)]) == 0
     assert {row["status"] for row in csv.DictReader(out.open())} == {"padded"}
-    assert predict_main(["--checkpoint", str(path), "--pad", "drop", "--out", str(out), *map(str, short)]) == 0
+    assert (
+        predict_main(["--checkpoint", str(path), "--pad", "drop", "--out", str(out), *map(str, short)]) == 0
+    )
     rows = list(csv.DictReader(out.open()))
     assert {row["status"] for row in rows} == {"too_short"} and {row["prediction"] for row in rows} == {""}
     err = capsys.readouterr().err
@@ -382,9 +433,13 @@ def test_window_predictions_and_both_averages(trained_run, apcnn, demo_wavs, tmp
     window_probs = np.array([list(w.probabilities.values()) for w in p.windows])
     # average="logits": softmax of the mean logits, which the windows' log-probabilities give back.
     mean_log = np.log(window_probs).mean(0)
-    np.testing.assert_allclose(list(p.probabilities.values()), np.exp(mean_log) / np.exp(mean_log).sum(), atol=1e-9)
-    by_probs = EmotionRecognizer(Checkpoint.load(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")),
-                                 precision="fp32")
+    np.testing.assert_allclose(
+        list(p.probabilities.values()), np.exp(mean_log) / np.exp(mean_log).sum(), atol=1e-9
+    )
+    by_probs = EmotionRecognizer(
+        Checkpoint.load(variant(trained_run, tmp_path / "p.pt", "apcnn", average="probabilities")),
+        precision="fp32",
+    )
     q = by_probs.predict(path)[0]
     np.testing.assert_allclose(list(q.probabilities.values()), window_probs.mean(0), atol=1e-6)
     assert q.windows is None
@@ -423,12 +478,20 @@ def test_directories_and_manifests_expand_to_files(demo_wavs, tmp_path):
     (tmp_path / "corpus" / "notes.txt").write_text("not audio")
     (tmp_path / "none").mkdir()
     found = expand([tmp_path / "corpus", tmp_path / "none", demo_wavs[2]])
-    assert [i.path for i in found] == [nested / "x.wav", tmp_path / "corpus" / "y.WAV", tmp_path / "none", demo_wavs[2]]
+    assert [i.path for i in found] == [
+        nested / "x.wav",
+        tmp_path / "corpus" / "y.WAV",
+        tmp_path / "none",
+        demo_wavs[2],
+    ]
     assert found[2].error and "no audio files" in found[2].error
     manifest = tmp_path / "corpus" / "list.csv"
     manifest.write_text("path,label\na/b/x.wav,angry\ny.WAV,\n")
     rows = expand([manifest])
-    assert [(i.path, i.reference) for i in rows] == [(nested / "x.wav", "angry"), (tmp_path / "corpus" / "y.WAV", None)]
+    assert [(i.path, i.reference) for i in rows] == [
+        (nested / "x.wav", "angry"),
+        (tmp_path / "corpus" / "y.WAV", None),
+    ]
     (tmp_path / "bad.csv").write_text("file,label\nx.wav,angry\n")
     with pytest.raises(LayoutError, match="bad.csv: expected a CSV manifest with a 'path' column"):
         expand([tmp_path / "bad.csv"])
@@ -437,16 +500,44 @@ def test_directories_and_manifests_expand_to_files(demo_wavs, tmp_path):
 def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_path, capsys):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt ")
     out = tmp_path / "pred.csv"
-    code = predict_main(["--checkpoint", str(trained_run), "--model", "glam", "--threads", "2", "--quiet",
-                         "--windows", "--out", str(out), str(demo_wavs[0]), str(tmp_path / "broken.wav")])
+    code = predict_main(
+        [
+            "--checkpoint",
+            str(trained_run),
+            "--model",
+            "glam",
+            "--threads",
+            "2",
+            "--quiet",
+            "--windows",
+            "--out",
+            str(out),
+            str(demo_wavs[0]),
+            str(tmp_path / "broken.wav"),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     labels = ["neutral", "happy", "sad", "angry"]
-    assert list(rows[0]) == ["path", "window", "start_s", "end_s", "prediction", *[f"p_{c}" for c in labels],
-                             "n_windows", "duration_s", "status", "note"]
+    assert list(rows[0]) == [
+        "path",
+        "window",
+        "start_s",
+        "end_s",
+        "prediction",
+        *[f"p_{c}" for c in labels],
+        "n_windows",
+        "duration_s",
+        "status",
+        "note",
+    ]
     # Window rows are written as they are computed, before their utterance's row.
     windows, utterance, broken = rows[:-2], rows[-2], rows[-1]
-    assert utterance["status"] == "ok" and utterance["window"] == "" and int(utterance["n_windows"]) == len(windows)
+    assert (
+        utterance["status"] == "ok"
+        and utterance["window"] == ""
+        and int(utterance["n_windows"]) == len(windows)
+    )
     assert [float(w["start_s"]) for w in windows] == pytest.approx([0.4 * k for k in range(len(windows))])
     assert sum(float(utterance[f"p_{c}"]) for c in labels) == pytest.approx(1.0, abs=1e-5)
     assert broken["status"] == "error" and "broken.wav" in broken["note"] and broken["prediction"] == ""
@@ -456,19 +547,43 @@ def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_
 def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wavs, tmp_path, capsys):
     manifest = demo_wavs[0].parent.parent / "manifest.csv"
     out = tmp_path / "pred.json"
-    assert predict_main(["--checkpoint", str(trained_run / "models" / "apcnn__seed1.pt"), "--quiet",
-                         "--out", str(out), str(manifest)]) == 0
+    assert (
+        predict_main(
+            [
+                "--checkpoint",
+                str(trained_run / "models" / "apcnn__seed1.pt"),
+                "--quiet",
+                "--out",
+                str(out),
+                str(manifest),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(out.read_text())
     assert doc["model"] == "apcnn" and doc["labels"] == ["neutral", "happy", "sad", "angry"]
     assert doc["features"]["pad"] == "tile" and doc["average"] == "logits"
     assert len(doc["predictions"]) == len(demo_wavs)
     first = doc["predictions"][0]
-    assert {"source", "label", "probabilities", "n_windows", "duration_s", "status", "note", "reference"} == set(first)
+    assert {
+        "source",
+        "label",
+        "probabilities",
+        "n_windows",
+        "duration_s",
+        "status",
+        "note",
+        "reference",
+    } == set(first)
     truth = {r["path"]: r["label"] for r in csv.DictReader(manifest.open())}
     assert [p["reference"] for p in doc["predictions"]] == list(truth.values())
     # The table on stdout: a header and one line per file of the folder.
-    assert predict_main(["--checkpoint", str(trained_run), "--model", "apcnn", "--quiet",
-                         str(demo_wavs[0].parent)]) == 0
+    assert (
+        predict_main(
+            ["--checkpoint", str(trained_run), "--model", "apcnn", "--quiet", str(demo_wavs[0].parent)]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == ["path", "prediction", "neutral", "happy", "sad", "angry", "windows", "status"]
     assert [line.split()[0] for line in lines[1:]] == [str(f) for f in demo_wavs]
@@ -491,25 +606,40 @@ def test_cli_help_explains_every_flag(capsys):
     with pytest.raises(SystemExit):
         predict_main(["--help"])
     text = capsys.readouterr().out
-    for flag in ("--checkpoint", "--model", "--split", "--out", "--format", "--windows", "--threads",
-                 "--device", "--batch-size", "--pad", "--quiet"):
+    for flag in (
+        "--checkpoint",
+        "--model",
+        "--split",
+        "--out",
+        "--format",
+        "--windows",
+        "--threads",
+        "--device",
+        "--batch-size",
+        "--pad",
+        "--quiet",
+    ):
         assert flag in text
     assert text.count("\n  --") >= 10
 
 
-@pytest.mark.parametrize("flags,asked,expected", [
-    (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
-    (frozenset({"avx512f"}), "auto", "fp32"),
-    (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
-])
+@pytest.mark.parametrize(
+    "flags,asked,expected",
+    [
+        (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
+        (frozenset({"avx512f"}), "auto", "fp32"),
+        (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
+    ],
+)
 def test_precision_reaches_the_recognizer(trained_run, demo_wavs, monkeypatch, flags, asked, expected):
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
     monkeypatch.setattr(precision, "AUTO_BF16", True)  # the rule once the accuracy gate opens
     calls = []
     autocast = precision.autocast
     monkeypatch.setattr(recognizer_module, "autocast", lambda *a: calls.append(a) or autocast(*a))
-    rec = EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", device="cpu", threads=2,
-                                            precision=asked)
+    rec = EmotionRecognizer.from_checkpoint(
+        trained_run, model="apcnn", device="cpu", threads=2, precision=asked
+    )
     assert (rec.precision, rec.precision_note) == (expected, None)
     batch = features.featurize(demo_wavs[:4], rec.features, threads=2)
     logits = rec.window_logits(batch.windows)
@@ -527,6 +657,23 @@ def test_precision_reaches_the_recognizer(trained_run, demo_wavs, monkeypatch, f
 
 def test_bf16_without_native_support_is_noted_by_predict(trained_run, demo_wavs, monkeypatch, capsys):
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
-    assert predict_main([str(demo_wavs[0]), "--checkpoint", str(trained_run), "--model", "apcnn",
-                         "--precision", "bf16", "--device", "cpu", "--threads", "2", "--quiet"]) == 0
+    assert (
+        predict_main(
+            [
+                str(demo_wavs[0]),
+                "--checkpoint",
+                str(trained_run),
+                "--model",
+                "apcnn",
+                "--precision",
+                "bf16",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "note: precision bf16 on cpu: no native bf16" in capsys.readouterr().err

@@ -21,9 +21,29 @@ from glam_py.train.__main__ import main as train_main
 
 
 def _train_args(root: Path, out: Path) -> list[str]:
-    return ["--corpus", "csv", "--root", str(root), "--models", "mhcnn,apcnn", "--repeats", "2",
-            "--epochs", "2", "--lr", "5e-4", "--pad", "tile", "--cache", str(root / "cache"),
-            "--threads", "2", "--out", str(out), "--quiet"]
+    return [
+        "--corpus",
+        "csv",
+        "--root",
+        str(root),
+        "--models",
+        "mhcnn,apcnn",
+        "--repeats",
+        "2",
+        "--epochs",
+        "2",
+        "--lr",
+        "5e-4",
+        "--pad",
+        "tile",
+        "--cache",
+        str(root / "cache"),
+        "--threads",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +80,9 @@ def test_training_writes_a_page_that_links_valid_figures(trained):
     _, run_dir = trained
     page = (run_dir / "report" / "report.md").read_text()
     pngs = sorted((run_dir / "report").glob("*.png"))
-    assert [p.name for p in pngs] == [f"{kind}_{model}.png" for kind in ("confusion", "curves", "tsne")
-                                      for model in ("apcnn", "mhcnn")]
+    assert [p.name for p in pngs] == [
+        f"{kind}_{model}.png" for kind in ("confusion", "curves", "tsne") for model in ("apcnn", "mhcnn")
+    ]
     for png in pngs:
         assert f"]({png.name})" in page
         with Image.open(png) as image:
@@ -101,15 +122,21 @@ def test_curves_show_every_epoch_of_every_split(trained, rendered):
 
 def test_curves_of_sparse_evaluations_join_the_evaluated_epochs(tmp_path, monkeypatch):
     def history(offset):
-        return [{"epoch": e, "loss": 1.0 / e + offset,
-                 **({"test": {"WA": 40.0 + e + offset, "UA": 30.0 + e + offset}} if e in (5, 10, 12) else {})}
-                for e in range(1, 13)]
+        return [
+            {
+                "epoch": e,
+                "loss": 1.0 / e + offset,
+                **({"test": {"WA": 40.0 + e + offset, "UA": 30.0 + e + offset}} if e in (5, 10, 12) else {}),
+            }
+            for e in range(1, 13)
+        ]
 
     figures = []
     save = curves.save
     monkeypatch.setattr(curves, "save", lambda fig, path: figures.append(fig) or save(fig, path))
-    data = curves.plot_curves([{"history": history(0.0)}, {"history": history(2.0)}], 4, "glam",
-                              tmp_path / "curves.png")
+    data = curves.plot_curves(
+        [{"history": history(0.0)}, {"history": history(2.0)}], 4, "glam", tmp_path / "curves.png"
+    )
     assert np.flatnonzero(~np.isnan(data["test_UA"][0])).tolist() == [4, 9, 11]
     assert not np.isnan(data["loss"]).any()
     lines = {line.get_label(): line for ax in figures[0].axes for line in ax.get_lines()}
@@ -129,8 +156,9 @@ def test_tsne_has_one_point_per_test_utterance_with_its_class(trained, rendered,
         out, data = rendered[0], rendered[1]["apcnn"]
     else:
         out = tmp_path
-        _, models = report.write_report(run_dir, out=out, split=chosen["split"], models=["apcnn"],
-                                        log=lambda _: None)
+        _, models = report.write_report(
+            run_dir, out=out, split=chosen["split"], models=["apcnn"], log=lambda _: None
+        )
         data = models[0].data
     tsne = data["tsne"]
     store = FeatureStore(json.loads((run_dir / "stores.json").read_text())["test"])

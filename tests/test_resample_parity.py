@@ -50,10 +50,12 @@ def test_resampled_windows_match_librosa_load(tmp_path, recordings, rate):
         ours_y = features.load(path, sr=16000)
         assert ours_y.shape == ref_y.shape
         ours, _ = features.featurize_signal(ours_y)
-        ref = np.stack([
-            librosa.feature.mfcc(y=ref_y[s : s + 32000], sr=16000, n_mfcc=26)
-            for s in range(0, len(ref_y) - 32000 + 1, 6400)
-        ])
+        ref = np.stack(
+            [
+                librosa.feature.mfcc(y=ref_y[s : s + 32000], sr=16000, n_mfcc=26)
+                for s in range(0, len(ref_y) - 32000 + 1, 6400)
+            ]
+        )
         assert len(ours) == len(ref) > 0
         diffs.append(np.abs(ours - ref).ravel())
     diffs = np.concatenate(diffs)

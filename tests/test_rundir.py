@@ -32,12 +32,21 @@ def test_natural_order_and_parsed_listing(tmp_path):
     assert sorted(["seed10", "seed2", "seed1"], key=natural_key) == ["seed1", "seed2", "seed10"]
     assert sorted(["speaker_8", "speaker_03"], key=natural_key) == ["speaker_03", "speaker_8"]
     run = RunDir(tmp_path)
-    for key, split in [("glam", "seed10"), ("glam", "seed2"), ("glam alpha=0.5", "seed1"), ("apcnn", "seed1")]:
+    for key, split in [
+        ("glam", "seed10"),
+        ("glam", "seed2"),
+        ("glam alpha=0.5", "seed1"),
+        ("apcnn", "seed1"),
+    ]:
         path = run.model_file(key, split)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
     assert [(t.key, t.split) for t in run.checkpoints()] == [
-        ("apcnn", "seed1"), ("glam", "seed2"), ("glam", "seed10"), ("glam_alpha=0.5", "seed1")]
+        ("apcnn", "seed1"),
+        ("glam", "seed2"),
+        ("glam", "seed10"),
+        ("glam_alpha=0.5", "seed1"),
+    ]
     assert [t.split for t in run.checkpoints("glam")] == ["seed2", "seed10"]
     only = run.checkpoints("glam alpha=0.5", "seed1")
     assert len(only) == 1 and only[0].path == run.model_file("glam alpha=0.5", "seed1")
@@ -47,7 +56,11 @@ def test_natural_order_and_parsed_listing(tmp_path):
 def test_variants(tmp_path):
     assert variants(["glam", "apcnn"]) == [Variant("glam", "glam", None), Variant("apcnn", "apcnn", None)]
     assert [v.key for v in variants(["glam", "apcnn"], [0.0, 0.5])] == [
-        "glam alpha=0", "glam alpha=0.5", "apcnn alpha=0", "apcnn alpha=0.5"]
+        "glam alpha=0",
+        "glam alpha=0.5",
+        "apcnn alpha=0",
+        "apcnn alpha=0.5",
+    ]
     run = RunDir(tmp_path)
     run.record_config({"run": {"models": ["mhcnn"], "alphas": [0.2]}, "labels": ["a", "b"]})
     assert run.variants() == [Variant("mhcnn alpha=0.2", "mhcnn", 0.2)]
@@ -61,7 +74,10 @@ def test_stores_and_results(tmp_path):
     with pytest.raises(FileNotFoundError, match="stores.json is missing"):
         run.read_stores()
     run.write_stores(tmp_path / "train", tmp_path / "test")
-    assert run.read_stores() == {"train": (tmp_path / "train").resolve(), "test": (tmp_path / "test").resolve()}
+    assert run.read_stores() == {
+        "train": (tmp_path / "train").resolve(),
+        "test": (tmp_path / "test").resolve(),
+    }
     run.write_results({"models": {}}, "| table |\n", "model\n")
     assert json.loads(run.results_file.read_text()) == {"models": {}}
     assert (run.root / "results.md").read_text() == "| table |\n"
@@ -70,4 +86,3 @@ def test_stores_and_results(tmp_path):
     with pytest.raises(ValueError, match="results.json: not valid JSON"):
         run.read_results()
     assert not list(Path(run.root).glob("*.tmp*"))
-

@@ -93,8 +93,21 @@ def test_resumes_after_a_stop_and_leftovers_of_a_crash(corpus, reference, tmp_pa
 
 
 def test_resumes_after_kill_minus_9(corpus, reference, tmp_path):
-    command = [sys.executable, "-m", "glam_py.featurize", "--corpus", "csv", "--root",
-               str(corpus.parent), "--out", str(tmp_path), "--files-per-shard", "5", "--threads", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "glam_py.featurize",
+        "--corpus",
+        "csv",
+        "--root",
+        str(corpus.parent),
+        "--out",
+        str(tmp_path),
+        "--files-per-shard",
+        "5",
+        "--threads",
+        "1",
+    ]
     killed_mid_run = False
     for _ in range(20):
         for p in tmp_path.iterdir():
@@ -143,7 +156,9 @@ def test_a_store_of_another_format_version_is_refused_in_one_line(reference, tmp
         FeatureStore(store)
     message = str(refused.value)
     assert "\n" not in message
-    assert message.startswith(f"{store / layout.SETTINGS}: store format {FORMAT_VERSION + 1} is not supported")
+    assert message.startswith(
+        f"{store / layout.SETTINGS}: store format {FORMAT_VERSION + 1} is not supported"
+    )
     assert f"reads format {FORMAT_VERSION}" in message
     with pytest.raises(UnsupportedFormat, match=f"store format {FORMAT_VERSION + 1} is not supported"):
         merge(tmp_path / "merged", [store])
@@ -152,8 +167,9 @@ def test_a_store_of_another_format_version_is_refused_in_one_line(reference, tmp
 def test_part_from_flag_torchrun_and_slurm():
     assert part_from((2, 3), {"RANK": "1", "WORLD_SIZE": "4"}) == (2, 3)  # the flag (parsed) wins
     assert part_from(None, {"RANK": "1", "WORLD_SIZE": "4"}) == (1, 4)
-    assert part_from(None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4",
-                            "SLURM_ARRAY_TASK_MIN": "3"}) == (2, 4)
+    assert part_from(
+        None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "3"}
+    ) == (2, 4)
     assert part_from(None, {}) == (0, 1)
     with pytest.raises(UsageError, match="RANK/WORLD_SIZE in the environment give part 4 of 4"):
         part_from(None, {"RANK": "4", "WORLD_SIZE": "4"})

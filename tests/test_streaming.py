@@ -79,15 +79,14 @@ def test_running_pool_is_pool_over_chunks():
     for how in ("logits", "probabilities"):
         running = RunningPool(3, how)
         for s in range(0, 1000, 37):
-            running.add(scores[s:s + 37], owner[s:s + 37])
+            running.add(scores[s : s + 37], owner[s : s + 37])
         assert np.array_equal(running.result(), pool(scores, owner, 3, how))
     with pytest.raises(ValueError, match="needs at least one window"):
         RunningPool(2).add(scores[:3], np.zeros(3, dtype=int)).result()
 
 
 def test_long_file_predictions_equal_the_whole_files(trained_run, recordings, monkeypatch):
-    rec = recognizer.EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", threads=2,
-                                                       batch_size=2)
+    rec = recognizer.EmotionRecognizer.from_checkpoint(trained_run, model="apcnn", threads=2, batch_size=2)
     for rate in (16000, 44100):
         path = recordings[rate]
         whole = rec.predict(path, windows=True)[0]
@@ -102,16 +101,39 @@ def test_long_file_predictions_equal_the_whole_files(trained_run, recordings, mo
         assert long.windows is None and held.windows == whole.windows
         assert [w for _, ws in sent for w in ws] == whole.windows
         assert (long.label, long.probabilities, long.n_windows, long.status) == (
-            whole.label, whole.probabilities, whole.n_windows, whole.status)
+            whole.label,
+            whole.probabilities,
+            whole.n_windows,
+            whole.status,
+        )
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
-def test_cli_timeline_of_a_long_file_is_the_whole_files(trained_run, recordings, tmp_path, monkeypatch, suffix):
+def test_cli_timeline_of_a_long_file_is_the_whole_files(
+    trained_run, recordings, tmp_path, monkeypatch, suffix
+):
     def timeline(name: str) -> str:
         out = tmp_path / f"{name}.{suffix}"
-        assert predict_main(["--checkpoint", str(trained_run), "--model", "apcnn", "--threads", "2",
-                             "--batch-size", "4", "--quiet", "--windows", "--out", str(out),
-                             recordings[44100]]) == 0
+        assert (
+            predict_main(
+                [
+                    "--checkpoint",
+                    str(trained_run),
+                    "--model",
+                    "apcnn",
+                    "--threads",
+                    "2",
+                    "--batch-size",
+                    "4",
+                    "--quiet",
+                    "--windows",
+                    "--out",
+                    str(out),
+                    recordings[44100],
+                ]
+            )
+            == 0
+        )
         return out.read_text()
 
     whole = timeline("whole")
@@ -128,8 +150,11 @@ def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatc
 
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(open(recordings[16000], "rb").read()[:-1000])
-    utterances = [Utterance(recordings[44100], "happy"), Utterance(truncated, "sad"),
-                  Utterance(recordings[16000], "sad")]
+    utterances = [
+        Utterance(recordings[44100], "happy"),
+        Utterance(truncated, "sad"),
+        Utterance(recordings[16000], "sad"),
+    ]
 
     def store(name: str) -> Path:
         write_store(tmp_path / name, utterances, FeatureConfig(), files_per_shard=2, threads=2)
@@ -138,8 +163,14 @@ def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatc
     whole = store("whole")
     monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
     streamed = store("streamed")
-    for name in ("shard_00000.npy", "shard_00001.npy", "shard_00000.check.json", "shard_00001.check.json",
-                 "index.csv", "skipped.csv"):
+    for name in (
+        "shard_00000.npy",
+        "shard_00001.npy",
+        "shard_00000.check.json",
+        "shard_00001.check.json",
+        "index.csv",
+        "skipped.csv",
+    ):
         assert (streamed / name).read_bytes() == (whole / name).read_bytes(), name
     # The streamed arrays' check records are their bytes' size and SHA-256.
     assert not any(layout.shard_damage(streamed, k, full=True) for k in (0, 1))

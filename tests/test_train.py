@@ -38,8 +38,12 @@ def test_metrics_on_a_known_confusion():
     assert m["UA"] == pytest.approx(100 * (3 / 4 + 1 / 2 + 2 / 3 + 1) / 4)
     assert m["confusion"][0] == [3, 1, 0, 0]
     assert m["per_class"]["support"] == [4, 2, 3, 1]
-    s = summarize([{"WA": 70.0, "UA": 60.0, "macro_F1": 1.0, "weighted_F1": 2.0},
-                   {"WA": 80.0, "UA": 60.0, "macro_F1": 3.0, "weighted_F1": 2.0}])
+    s = summarize(
+        [
+            {"WA": 70.0, "UA": 60.0, "macro_F1": 1.0, "weighted_F1": 2.0},
+            {"WA": 80.0, "UA": 60.0, "macro_F1": 3.0, "weighted_F1": 2.0},
+        ]
+    )
     assert s["WA"] == {"mean": 75.0, "std": pytest.approx(np.std([70, 80], ddof=1))}
 
 
@@ -102,6 +106,7 @@ def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
     straight = train_split("apcnn", cfg, data, split, state_path=tmp_path / "a.pt")
     train_split("apcnn", cfg.replace(epochs=1), data, split, state_path=tmp_path / "b.pt")
     resumed = train_split("apcnn", cfg, data, split, state_path=tmp_path / "b.pt")
+
     def without_timing(history):
         return [{k: v for k, v in epoch.items() if k != "windows_per_s"} for epoch in history]
 
@@ -134,12 +139,16 @@ def _without_timing(history):
 def test_evaluations_follow_eval_every_and_the_selection(small, tmp_path):
     _, cfg, data = small
     split = random_splits(list(data.labels), 1, 1, False)[0]
-    cases = [(cfg.replace(eval_every=2), [2, 3], []),
-             (cfg, [3], []),  # the default, every 5th: the last epoch only
-             (cfg.replace(eval_every=2, select="test"), [1, 2, 3], []),
-             (cfg.replace(eval_every=2, select="val"), [2, 3], [1, 2, 3])]
+    cases = [
+        (cfg.replace(eval_every=2), [2, 3], []),
+        (cfg, [3], []),  # the default, every 5th: the last epoch only
+        (cfg.replace(eval_every=2, select="test"), [1, 2, 3], []),
+        (cfg.replace(eval_every=2, select="val"), [2, 3], [1, 2, 3]),
+    ]
     for i, (config, tested, validated) in enumerate(cases):
-        history = train_split("apcnn", config, data, split, state_path=tmp_path / f"{i}.pt")["metrics"]["history"]
+        history = train_split("apcnn", config, data, split, state_path=tmp_path / f"{i}.pt")["metrics"][
+            "history"
+        ]
         assert [r["epoch"] for r in history] == [1, 2, 3]
         assert [r["epoch"] for r in history if "test" in r] == tested
         assert [r["epoch"] for r in history if "val" in r] == validated
@@ -150,14 +159,22 @@ def test_state_is_saved_at_most_every_save_every_s_and_at_the_end(small, tmp_pat
     split = random_splits(list(data.labels), 1, 1, False)[0]
     saved = []
     save = trainer.save_tensors
-    monkeypatch.setattr(trainer, "save_tensors", lambda path, state: saved.append(state["epoch"]) or save(path, state))
+    monkeypatch.setattr(
+        trainer, "save_tensors", lambda path, state: saved.append(state["epoch"]) or save(path, state)
+    )
     straight = train_split("apcnn", cfg.replace(save_every_s=1e9), data, split, state_path=tmp_path / "a.pt")
     assert saved == [3]
     # Killed after epoch 2 with a state saved after every epoch, then run again: the same numbers.
     saved.clear()
     with pytest.raises(_Killed):
-        train_split("apcnn", cfg.replace(save_every_s=0), data, split, state_path=tmp_path / "b.pt",
-                    progress=_KillAfter(2))
+        train_split(
+            "apcnn",
+            cfg.replace(save_every_s=0),
+            data,
+            split,
+            state_path=tmp_path / "b.pt",
+            progress=_KillAfter(2),
+        )
     assert saved == [1, 2]
     resumed = train_split("apcnn", cfg, data, split, state_path=tmp_path / "b.pt")
     assert saved == [1, 2, 3]
@@ -167,12 +184,15 @@ def test_state_is_saved_at_most_every_save_every_s_and_at_the_end(small, tmp_pat
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("flags,asked,expected", [
-    (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
-    (frozenset({"avx512f", "avx512_bf16"}), "auto", "bf16"),
-    (frozenset({"avx2"}), "auto", "fp32"),
-    (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
-])
+@pytest.mark.parametrize(
+    "flags,asked,expected",
+    [
+        (frozenset({"avx512f", "amx_bf16"}), "auto", "bf16"),
+        (frozenset({"avx512f", "avx512_bf16"}), "auto", "bf16"),
+        (frozenset({"avx2"}), "auto", "fp32"),
+        (frozenset({"avx512f", "amx_bf16"}), "fp32", "fp32"),
+    ],
+)
 def test_precision_reaches_the_trainer(small, tmp_path, monkeypatch, flags, asked, expected):
     _, cfg, data = small
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
@@ -182,12 +202,17 @@ def test_precision_reaches_the_trainer(small, tmp_path, monkeypatch, flags, aske
     monkeypatch.setattr(models, "build", lambda *a, **k: built.append(k["precision"]) or build(*a, **k))
     monkeypatch.setattr(precision, "autocast", lambda *a: casts.append(a) or autocast(*a))
     split = random_splits(list(data.labels), 1, 1, False)[0]
-    out = train_split("apcnn", cfg.replace(epochs=1, precision=asked), data, split, state_path=tmp_path / "s.pt")
+    out = train_split(
+        "apcnn", cfg.replace(epochs=1, precision=asked), data, split, state_path=tmp_path / "s.pt"
+    )
     assert out["metrics"]["precision"] == expected and built == [expected]
     assert set(casts) == {(expected, "cpu")}
     # The flag, and a refusal of what is no precision.
     args = build_parser().parse_args(["--precision", asked, "--eval-every", "3"])
-    assert {k: overrides_from(args, demo=False)[k] for k in ("precision", "eval_every")} == {"precision": asked, "eval_every": 3}
+    assert {k: overrides_from(args, demo=False)[k] for k in ("precision", "eval_every")} == {
+        "precision": asked,
+        "eval_every": 3,
+    }
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
         cfg.replace(precision="fp16")
 
@@ -196,8 +221,10 @@ def test_train_seed_changes_the_run_but_not_the_split(small, tmp_path):
     _, cfg, data = small
     split = random_splits(list(data.labels), 1, 1, False)[0]
     cfg = cfg.replace(epochs=1)
-    runs = [train_split("apcnn", cfg.replace(train_seed=seed), data, split, state_path=tmp_path / f"{i}.pt")
-            for i, seed in enumerate([None, 1, 7])]
+    runs = [
+        train_split("apcnn", cfg.replace(train_seed=seed), data, split, state_path=tmp_path / f"{i}.pt")
+        for i, seed in enumerate([None, 1, 7])
+    ]
     assert [r["metrics"]["train_seed"] for r in runs] == [1, 1, 7]
     assert {r["metrics"]["seed"] for r in runs} == {1}
     losses = [r["metrics"]["history"][0]["loss"] for r in runs]
@@ -214,7 +241,11 @@ def test_killed_run_resumes_to_the_same_results(small, tmp_path):
     assert {"seed", "WA", "UA", "macro_F1", "weighted_F1", "confusion"} <= set(split)
     assert set(straight["models"]["apcnn"]["summary"]["WA"]) == {"mean", "std"}
     # "auto" as resolved on this machine, in config.json and in each split.
-    assert straight["config"]["train"]["apcnn"]["precision"] == split["precision"] == precision.auto_precision("cpu")
+    assert (
+        straight["config"]["train"]["apcnn"]["precision"]
+        == split["precision"]
+        == precision.auto_precision("cpu")
+    )
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(train_command(root, out))
@@ -242,8 +273,15 @@ def test_torchrun_spreads_splits_over_two_gloo_processes(small, tmp_path):
     one = train_command(root, tmp_path / "one")
     one[one.index("apcnn,mhcnn")] = "apcnn"
     subprocess.run(one, check=True)
-    two = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-           "--master-port", str(29500 + os.getpid() % 1000)] + one[1:]
+    two = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(29500 + os.getpid() % 1000),
+    ] + one[1:]
     two[two.index(str(tmp_path / "one"))] = str(tmp_path / "two")
     two[two.index("--threads") + 1] = "1"
     subprocess.run(two, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -263,18 +301,41 @@ def test_a_run_names_the_utterances_it_left_out_and_why(small, tmp_path, capsys)
     root = tmp_path / "corpus"
     shutil.copytree(small[0] / "wav", root / "wav")
     shutil.copy(small[0] / "manifest.csv", root / "manifest.csv")
-    command = ["--corpus", "csv", "--root", str(root), "--labels", "neutral,happy,angry", "--models", "apcnn",
-               "--repeats", "1", "--epochs", "1", "--cache", str(tmp_path / "cache"), "--threads", "2",
-               "--out", str(tmp_path / "run"), "--no-report"]
-    short = sum(sf.info(root / "wav" / name).duration < 2.0 for name in os.listdir(root / "wav")
-                if "_sad_" not in name)
+    command = [
+        "--corpus",
+        "csv",
+        "--root",
+        str(root),
+        "--labels",
+        "neutral,happy,angry",
+        "--models",
+        "apcnn",
+        "--repeats",
+        "1",
+        "--epochs",
+        "1",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--threads",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-report",
+    ]
+    short = sum(
+        sf.info(root / "wav" / name).duration < 2.0
+        for name in os.listdir(root / "wav")
+        if "_sad_" not in name
+    )
     assert short > 0
     for _ in range(2):
         assert train_main(command) == 0
         lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("left out:")]
         assert len(lines) == 1, lines
         summary, _, listed = lines[0].partition(" — see ")
-        assert summary == (f"left out: {short + 12} of 48 utterances ({short} shorter than a window with "
-                           f"pad=drop; 0 unreadable; 12 not in the label map)")
+        assert summary == (
+            f"left out: {short + 12} of 48 utterances ({short} shorter than a window with "
+            f"pad=drop; 0 unreadable; 12 not in the label map)"
+        )
         with open(listed, newline="") as f:  # the test store's list of them
             assert len(list(csv.DictReader(f))) == short + 12

@@ -33,21 +33,42 @@ NAMES = (*CORPORA, "csv", "demo")
 IEMOCAP_HAPPY = ("merge", "authors")
 UNMAPPED = ("csv", "folders", "demo")  # corpora whose labels are kept as they are by default
 
-__all__ = ["CORPORA", "Corpus", "IEMOCAP_HAPPY", "LayoutError", "NAMES", "PAPER_CLASSES", "Skipped",
-           "UNMAPPED", "Utterance", "apply_label_map", "classes", "default_label_map", "load",
-           "parse_label_map", "read_corpus", "read_manifest"]
+__all__ = [
+    "CORPORA",
+    "Corpus",
+    "IEMOCAP_HAPPY",
+    "LayoutError",
+    "NAMES",
+    "PAPER_CLASSES",
+    "Skipped",
+    "UNMAPPED",
+    "Utterance",
+    "apply_label_map",
+    "classes",
+    "default_label_map",
+    "load",
+    "parse_label_map",
+    "read_corpus",
+    "read_manifest",
+]
 
 
-def read_corpus(name: str, root: str | Path, subset: str = "full",
-                manifest: str | Path | None = None, path_column: str = "path",
-                label_column: str = "label") -> tuple[list[Utterance], list[Skipped]]:
+def read_corpus(
+    name: str,
+    root: str | Path,
+    subset: str = "full",
+    manifest: str | Path | None = None,
+    path_column: str = "path",
+    label_column: str = "label",
+) -> tuple[list[Utterance], list[Skipped]]:
     """Every utterance of corpus ``name`` under ``root``. ``subset`` applies
     to IEMOCAP; ``manifest`` (default ``root/manifest.csv``) and its
     ``path_column`` and ``label_column`` to ``csv``."""
     root = Path(root)
     if name in ("csv", "demo"):
-        return read_manifest(Path(manifest) if manifest else root / "manifest.csv",
-                             path_column, label_column), []
+        return read_manifest(
+            Path(manifest) if manifest else root / "manifest.csv", path_column, label_column
+        ), []
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(NAMES)}")
     if name == "iemocap":
@@ -81,9 +102,17 @@ class Corpus(NamedTuple):
     classes: list[str]  # the order of a model's outputs
 
 
-def load(name: str, root: str | Path, *, subset: str = "full", manifest: str | Path | None = None,
-         labels: dict[str, str] | None = None, iemocap_happy: str = "merge",
-         path_column: str = "path", label_column: str = "label") -> Corpus:
+def load(
+    name: str,
+    root: str | Path,
+    *,
+    subset: str = "full",
+    manifest: str | Path | None = None,
+    labels: dict[str, str] | None = None,
+    iemocap_happy: str = "merge",
+    path_column: str = "path",
+    label_column: str = "label",
+) -> Corpus:
     """Reads corpus ``name`` and applies its label map: the one way every
     command turns a corpus into labelled utterances.
 

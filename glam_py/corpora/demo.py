@@ -42,13 +42,16 @@ GENERATE_WAIT_S = 600.0
 
 # F1..F5 (Hz) of an adult male vocal tract for /a i u e o/ and schwa, the
 # centre that careless articulation drifts towards.
-VOWELS = np.array([
-    [730, 1090, 2440, 3300, 3750],
-    [270, 2290, 3010, 3400, 3900],
-    [300, 870, 2240, 3300, 3750],
-    [530, 1840, 2480, 3350, 3800],
-    [570, 840, 2410, 3300, 3750],
-], dtype=float)
+VOWELS = np.array(
+    [
+        [730, 1090, 2440, 3300, 3750],
+        [270, 2290, 3010, 3400, 3900],
+        [300, 870, 2240, 3300, 3750],
+        [530, 1840, 2480, 3350, 3800],
+        [570, 840, 2410, 3300, 3750],
+    ],
+    dtype=float,
+)
 SCHWA = np.array([500, 1500, 2500, 3350, 3800], dtype=float)
 BANDWIDTHS = np.array([60.0, 90.0, 120.0, 180.0, 250.0])
 
@@ -104,25 +107,77 @@ class Emotion:
 
 
 EMOTIONS = {
-    "neutral": Emotion(f0_ratio=1.0, f0_range=2.5, rate=4.3, level_db=0.0,
-                       open_quotient=0.6, tilt=0.0, breathiness=0.04, jitter=0.008, shimmer=0.04,
-                       roughness=0.0, articulation=1.0, formant_shift=1.0, consonant_gain=1.0,
-                       attack=0.2, pause_prob=0.1),
+    "neutral": Emotion(
+        f0_ratio=1.0,
+        f0_range=2.5,
+        rate=4.3,
+        level_db=0.0,
+        open_quotient=0.6,
+        tilt=0.0,
+        breathiness=0.04,
+        jitter=0.008,
+        shimmer=0.04,
+        roughness=0.0,
+        articulation=1.0,
+        formant_shift=1.0,
+        consonant_gain=1.0,
+        attack=0.2,
+        pause_prob=0.1,
+    ),
     # Elated: high and lively pitch, a smile (raised formants), a bright voice.
-    "happy": Emotion(f0_ratio=1.4, f0_range=9.0, rate=4.7, level_db=2.0,
-                     open_quotient=0.56, tilt=1.5, breathiness=0.04, jitter=0.008, shimmer=0.04,
-                     roughness=0.0, articulation=1.1, formant_shift=1.1, consonant_gain=1.0,
-                     attack=0.18, pause_prob=0.07),
+    "happy": Emotion(
+        f0_ratio=1.4,
+        f0_range=9.0,
+        rate=4.7,
+        level_db=2.0,
+        open_quotient=0.56,
+        tilt=1.5,
+        breathiness=0.04,
+        jitter=0.008,
+        shimmer=0.04,
+        roughness=0.0,
+        articulation=1.1,
+        formant_shift=1.1,
+        consonant_gain=1.0,
+        attack=0.18,
+        pause_prob=0.07,
+    ),
     # Low arousal: low, flat pitch, slow, soft and breathy, slurred vowels.
-    "sad": Emotion(f0_ratio=0.88, f0_range=1.0, rate=3.0, level_db=-4.0,
-                   open_quotient=0.8, tilt=-4.0, breathiness=0.26, jitter=0.014, shimmer=0.07,
-                   roughness=0.0, articulation=0.65, formant_shift=0.96, consonant_gain=0.6,
-                   attack=0.35, pause_prob=0.25),
+    "sad": Emotion(
+        f0_ratio=0.88,
+        f0_range=1.0,
+        rate=3.0,
+        level_db=-4.0,
+        open_quotient=0.8,
+        tilt=-4.0,
+        breathiness=0.26,
+        jitter=0.014,
+        shimmer=0.07,
+        roughness=0.0,
+        articulation=0.65,
+        formant_shift=0.96,
+        consonant_gain=0.6,
+        attack=0.35,
+        pause_prob=0.25,
+    ),
     # Hot anger: loud, fast, pressed and harsh, with hard onsets.
-    "angry": Emotion(f0_ratio=1.15, f0_range=3.5, rate=5.4, level_db=5.0,
-                     open_quotient=0.38, tilt=4.5, breathiness=0.02, jitter=0.018, shimmer=0.09,
-                     roughness=0.25, articulation=1.15, formant_shift=1.03, consonant_gain=1.6,
-                     attack=0.06, pause_prob=0.06),
+    "angry": Emotion(
+        f0_ratio=1.15,
+        f0_range=3.5,
+        rate=5.4,
+        level_db=5.0,
+        open_quotient=0.38,
+        tilt=4.5,
+        breathiness=0.02,
+        jitter=0.018,
+        shimmer=0.09,
+        roughness=0.25,
+        articulation=1.15,
+        formant_shift=1.03,
+        consonant_gain=1.6,
+        attack=0.06,
+        pause_prob=0.06,
+    ),
 }
 
 
@@ -225,16 +280,24 @@ def draw_voice(label: str, speaker: Speaker, rng: np.random.Generator) -> Voice:
     effort = act * speaker.effort_habit * rng.uniform(0.8, 1.2)
     return Voice(
         f0=speaker.f0 * _blend(1.0, emotion.f0_ratio, pitch) * rng.normal(1.0, 0.05),
-        f0_range=max(0.3, speaker.pitch_range * _blend(base.f0_range, emotion.f0_range, pitch)
-                     * rng.normal(1.0, 0.25)),
+        f0_range=max(
+            0.3, speaker.pitch_range * _blend(base.f0_range, emotion.f0_range, pitch) * rng.normal(1.0, 0.25)
+        ),
         declination=rng.uniform(1.0, 4.0),
         rate=speaker.rate * _blend(base.rate, emotion.rate, tempo) * rng.normal(1.0, 0.08),
         level_db=_blend(base.level_db, emotion.level_db, effort),
-        open_quotient=float(np.clip(_blend(base.open_quotient, emotion.open_quotient, effort)
-                                    + rng.normal(0.0, 0.04), 0.3, 0.9)),
+        open_quotient=float(
+            np.clip(
+                _blend(base.open_quotient, emotion.open_quotient, effort) + rng.normal(0.0, 0.04), 0.3, 0.9
+            )
+        ),
         tilt=_blend(base.tilt, emotion.tilt, effort) + speaker.tilt + rng.normal(0.0, 1.5),
-        breathiness=max(0.0, _blend(base.breathiness, emotion.breathiness, effort)
-                        + speaker.breathiness + rng.normal(0.0, 0.03)),
+        breathiness=max(
+            0.0,
+            _blend(base.breathiness, emotion.breathiness, effort)
+            + speaker.breathiness
+            + rng.normal(0.0, 0.03),
+        ),
         jitter=_blend(base.jitter, emotion.jitter, effort) * rng.uniform(0.7, 1.3),
         shimmer=_blend(base.shimmer, emotion.shimmer, effort) * rng.uniform(0.7, 1.3),
         roughness=_blend(base.roughness, emotion.roughness, effort) * rng.uniform(0.5, 1.5),
@@ -269,17 +332,28 @@ def plan_syllables(voice: Voice, speech_len: float, rng: np.random.Generator) ->
         consonant, consonant_len = None, 0.0
         if rng.random() < 0.75:
             consonant = CONSONANTS[int(rng.integers(len(CONSONANTS)))]
-            consonant_len = min(0.4 * length, rng.uniform(0.05, 0.1) if not consonant.plosive
-                                else rng.uniform(0.04, 0.07))
-        out.append(Syllable(t, consonant, consonant_len, t + consonant_len, length - consonant_len,
-                            int(rng.integers(len(VOWELS))), stress))
+            consonant_len = min(
+                0.4 * length, rng.uniform(0.05, 0.1) if not consonant.plosive else rng.uniform(0.04, 0.07)
+            )
+        out.append(
+            Syllable(
+                t,
+                consonant,
+                consonant_len,
+                t + consonant_len,
+                length - consonant_len,
+                int(rng.integers(len(VOWELS))),
+                stress,
+            )
+        )
         t += length
         if rng.random() < voice.pause_prob:
             t += rng.uniform(0.1, 0.35)
 
 
-def f0_contour(voice: Voice, syllables: list[Syllable], n: int, sr: int,
-               rng: np.random.Generator) -> np.ndarray:
+def f0_contour(
+    voice: Voice, syllables: list[Syllable], n: int, sr: int, rng: np.random.Generator
+) -> np.ndarray:
     """Hz per sample: declination, a pitch target at each vowel's centre
     (high on stressed syllables, sometimes a dip) joined by smooth glides,
     and a slow random drift."""
@@ -316,9 +390,11 @@ def glottal_source(f0: np.ndarray, voice: Voice, sr: int, rng: np.random.Generat
     frac = phase % 1.0
     opening = voice.open_quotient * 0.65
     closing = voice.open_quotient - opening
-    flow = np.where(frac < opening, 0.5 * (1.0 - np.cos(np.pi * frac / opening)),
-                    np.where(frac < voice.open_quotient,
-                             np.cos(0.5 * np.pi * (frac - opening) / closing), 0.0))
+    flow = np.where(
+        frac < opening,
+        0.5 * (1.0 - np.cos(np.pi * frac / opening)),
+        np.where(frac < voice.open_quotient, np.cos(0.5 * np.pi * (frac - opening) / closing), 0.0),
+    )
     # Roughness alternates strong and weak cycles, which adds subharmonics.
     alternate = 1.0 - voice.roughness * (phase.astype(np.int64) % 2)
     shimmer = _per_cycle(phase, voice.shimmer, rng)
@@ -338,8 +414,9 @@ def _rise_fall(length: int, attack: float) -> np.ndarray:
     return rise * release * (1.0 - 0.3 * x)
 
 
-def envelopes(voice: Voice, syllables: list[Syllable], n: int, sr: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def envelopes(
+    voice: Voice, syllables: list[Syllable], n: int, sr: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Per sample: the voicing gain and the consonant-noise gain."""
     voiced, noise = np.zeros(n), np.zeros(n)
     for s in syllables:
@@ -379,8 +456,7 @@ def formant_tracks(voice: Voice, syllables: list[Syllable], times: np.ndarray) -
     return smooth * voice.vocal_tract
 
 
-def vocal_tract_gain(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray,
-                     sr: int) -> np.ndarray:
+def vocal_tract_gain(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray, sr: int) -> np.ndarray:
     """|H| per frame and frequency of a cascade of digital resonators, each
     normalised to unit gain at 0 Hz (as in a Klatt cascade synthesiser), so
     the formant levels follow from their frequencies as in real vowels."""
@@ -399,8 +475,9 @@ def vocal_tract_gain(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.nda
     return np.sqrt(squared)
 
 
-def consonant_shapes(syllables: list[Syllable], times: np.ndarray, freqs: np.ndarray,
-                     voice: Voice, sr: int) -> np.ndarray:
+def consonant_shapes(
+    syllables: list[Syllable], times: np.ndarray, freqs: np.ndarray, voice: Voice, sr: int
+) -> np.ndarray:
     """(frames, bins) spectral shape of the consonant noise around each onset."""
     shapes = np.zeros((len(times), len(freqs)))
     reach = FRAME / 2 / sr + 0.01
@@ -446,8 +523,9 @@ def room_noise(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return noise / np.sqrt(np.mean(noise**2))
 
 
-def articulate(source: np.ndarray, hiss: np.ndarray, voice: Voice, syllables: list[Syllable],
-               sr: int) -> np.ndarray:
+def articulate(
+    source: np.ndarray, hiss: np.ndarray, voice: Voice, syllables: list[Syllable], sr: int
+) -> np.ndarray:
     """Filters the glottal source through the moving formants and the voice's
     tilt, and the consonant noise through its own spectra, frame by frame in
     the FFT domain (a per-sample resonator loop would be far slower)."""
@@ -497,9 +575,14 @@ def _to_pcm16(y: np.ndarray) -> np.ndarray:
 
 
 def _settings(n_speakers: int, per_class_per_speaker: int, seed: int, sample_rate: int) -> dict:
-    return dict(format=FORMAT_VERSION, n_speakers=n_speakers,
-                per_class_per_speaker=per_class_per_speaker, seed=seed,
-                sample_rate=sample_rate, labels=list(DEMO_LABELS))
+    return dict(
+        format=FORMAT_VERSION,
+        n_speakers=n_speakers,
+        per_class_per_speaker=per_class_per_speaker,
+        seed=seed,
+        sample_rate=sample_rate,
+        labels=list(DEMO_LABELS),
+    )
 
 
 def _recorded(root: Path) -> dict:
@@ -511,8 +594,11 @@ def _recorded(root: Path) -> dict:
 
 def _complete(root: Path, settings: dict) -> bool:
     recorded = _recorded(root)
-    return (recorded.get("settings") == settings and (root / "manifest.csv").is_file()
-            and all((root / p).is_file() for p in recorded.get("files", [])))
+    return (
+        recorded.get("settings") == settings
+        and (root / "manifest.csv").is_file()
+        and all((root / p).is_file() for p in recorded.get("files", []))
+    )
 
 
 def _remove_stale(root: Path, old_files: Iterable[str], new_files: Iterable[str]) -> None:
@@ -522,12 +608,23 @@ def _remove_stale(root: Path, old_files: Iterable[str], new_files: Iterable[str]
 
 
 def _jobs(n_speakers: int, per_class_per_speaker: int) -> list[tuple[int, int, int]]:
-    return [(si, ci, k) for si in range(n_speakers) for ci in range(len(DEMO_LABELS))
-            for k in range(per_class_per_speaker)]
+    return [
+        (si, ci, k)
+        for si in range(n_speakers)
+        for ci in range(len(DEMO_LABELS))
+        for k in range(per_class_per_speaker)
+    ]
 
 
-def generate_demo_corpus(root: str | Path, *, n_speakers: int = 8, per_class_per_speaker: int = 10,
-                         seed: int = 0, sample_rate: int = 16000, progress: bool = False) -> Path:
+def generate_demo_corpus(
+    root: str | Path,
+    *,
+    n_speakers: int = 8,
+    per_class_per_speaker: int = 10,
+    seed: int = 0,
+    sample_rate: int = 16000,
+    progress: bool = False,
+) -> Path:
     """Writes the corpus under ``root`` (16-bit WAV files in ``root/wav`` named
     like ``spk03_angry_007.wav``, ``root/manifest.csv`` with columns
     path,label,speaker, and ``root/demo.json`` recording the parameters) and
@@ -565,6 +662,7 @@ def _generate(root: Path, settings: dict, progress: bool) -> None:
     jobs = _jobs(settings["n_speakers"], settings["per_class_per_speaker"])
     if progress:
         from tqdm import tqdm
+
         jobs = tqdm(jobs, desc="generating demo corpus", unit="utt")
     rows = []
     for si, ci, k in jobs:
@@ -572,8 +670,9 @@ def _generate(root: Path, settings: dict, progress: bool) -> None:
         rng = np.random.default_rng([seed, si, ci, k])
         label, speaker = DEMO_LABELS[ci], speakers[si]
         rel = f"wav/{speaker.name}_{label}_{k:03d}.wav"
-        sf.write(root / rel, _to_pcm16(synthesize(label, speaker, sample_rate, rng)), sample_rate,
-                 subtype="PCM_16")
+        sf.write(
+            root / rel, _to_pcm16(synthesize(label, speaker, sample_rate, rng)), sample_rate, subtype="PCM_16"
+        )
         rows.append((rel, label, speaker.name))
     with manifest.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -596,29 +695,62 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m glam_py.corpora.demo",
         description="Generate the synthetic four-emotion demo corpus (neutral, happy, sad, angry): "
-                    "deterministic, no download. Writes DIR/wav/*.wav (16-bit mono), "
-                    "DIR/manifest.csv (path,label,speaker) and DIR/demo.json; does nothing if DIR "
-                    "already holds the corpus for the same options.")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="folder to write the corpus into (created if missing).")
-    parser.add_argument("--speakers", type=int, default=8, metavar="N",
-                        help="number of synthetic speakers, alternating male and female (default 8).")
-    parser.add_argument("--per-class", type=int, default=10, metavar="N",
-                        help="utterances per emotion per speaker (default 10, so 320 in all).")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="random seed; the same options give byte-identical files (default 0).")
-    parser.add_argument("--sample-rate", type=int, default=16000, metavar="HZ",
-                        help="sample rate of the WAV files, at least 16000 (default 16000).")
+        "deterministic, no download. Writes DIR/wav/*.wav (16-bit mono), "
+        "DIR/manifest.csv (path,label,speaker) and DIR/demo.json; does nothing if DIR "
+        "already holds the corpus for the same options.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder to write the corpus into (created if missing).",
+    )
+    parser.add_argument(
+        "--speakers",
+        type=int,
+        default=8,
+        metavar="N",
+        help="number of synthetic speakers, alternating male and female (default 8).",
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=10,
+        metavar="N",
+        help="utterances per emotion per speaker (default 10, so 320 in all).",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="random seed; the same options give byte-identical files (default 0).",
+    )
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        default=16000,
+        metavar="HZ",
+        help="sample rate of the WAV files, at least 16000 (default 16000).",
+    )
     args = parser.parse_args(argv)
     try:
-        manifest = generate_demo_corpus(args.out, n_speakers=args.speakers,
-                                        per_class_per_speaker=args.per_class, seed=args.seed,
-                                        sample_rate=args.sample_rate, progress=True)
+        manifest = generate_demo_corpus(
+            args.out,
+            n_speakers=args.speakers,
+            per_class_per_speaker=args.per_class,
+            seed=args.seed,
+            sample_rate=args.sample_rate,
+            progress=True,
+        )
     except ValueError as e:
         parser.error(str(e))
     count, minutes = _summary(manifest)
-    print(f"demo corpus in {manifest.parent}: {count} utterances, {minutes:.1f} min of audio "
-          f"(manifest {manifest})")
+    print(
+        f"demo corpus in {manifest.parent}: {count} utterances, {minutes:.1f} min of audio "
+        f"(manifest {manifest})"
+    )
     return 0
 
 

@@ -12,9 +12,19 @@ from pathlib import Path
 
 from glam_py.corpora.utterance import LayoutError, Skipped, Utterance, listing
 
-CODES = {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry",
-         "fru": "frustrated", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": "other",
-         "xxx": "no agreement"}
+CODES = {
+    "neu": "neutral",
+    "hap": "happy",
+    "exc": "excited",
+    "sad": "sad",
+    "ang": "angry",
+    "fru": "frustrated",
+    "sur": "surprise",
+    "fea": "fear",
+    "dis": "disgust",
+    "oth": "other",
+    "xxx": "no agreement",
+}
 SUBSETS = ("impro", "script", "full")
 _LINE = re.compile(r"^\[[\d.]+ - [\d.]+\]\t(?P<utt>Ses\d\d[MF]_\S+_(?P<sex>[MF])\d+)\t(?P<code>\w+)\t\[")
 
@@ -57,9 +67,12 @@ def read(root: Path, subset: str = "full") -> tuple[list[Utterance], list[Skippe
                 skipped.append(Skipped(path, "labelled in EmoEvaluation but the audio file is missing"))
                 continue
             label = CODES.get(code, code)
-            utterances.append(Utterance(path, label, f"Ses{number:02d}{sex}", utt,
-                                        session=session.name, subset=kind))
+            utterances.append(
+                Utterance(path, label, f"Ses{number:02d}{sex}", utt, session=session.name, subset=kind)
+            )
     if not utterances:
-        raise LayoutError(f"IEMOCAP: no labelled utterance with audio under {root} "
-                          f"(subset {subset}); expected Session<n>/sentences/wav/<dialog>/<utt>.wav")
+        raise LayoutError(
+            f"IEMOCAP: no labelled utterance with audio under {root} "
+            f"(subset {subset}); expected Session<n>/sentences/wav/<dialog>/<utt>.wav"
+        )
     return utterances, skipped

@@ -30,15 +30,15 @@ def parse_label_map(text: str) -> dict[str, str]:
     return mapping
 
 
-def apply_label_map(utterances: Iterable[Utterance], mapping: dict[str, str]
-                    ) -> tuple[list[Utterance], list[Skipped]]:
+def apply_label_map(
+    utterances: Iterable[Utterance], mapping: dict[str, str]
+) -> tuple[list[Utterance], list[Skipped]]:
     """Keeps the utterances whose label the map names, renamed; the others
     are skipped with the reason."""
     kept, skipped = [], []
     for u in utterances:
         if u.label in mapping:
-            kept.append(Utterance(u.path, mapping[u.label], u.speaker, u.utterance_id,
-                                  u.session, u.subset))
+            kept.append(Utterance(u.path, mapping[u.label], u.speaker, u.utterance_id, u.session, u.subset))
         else:
             skipped.append(Skipped(u.path, f"label {u.label!r} is not in the label map"))
     return kept, skipped
@@ -62,6 +62,5 @@ def classes(labels: Iterable[str], mapping: dict[str, str] | None = None) -> lis
     order = list(dict.fromkeys(mapping.values()))
     stray = [label for label in present if label not in order]
     if stray:
-        raise ValueError(f"labels {', '.join(stray)} are not classes of the label map "
-                         f"({', '.join(order)})")
+        raise ValueError(f"labels {', '.join(stray)} are not classes of the label map ({', '.join(order)})")
     return [c for c in order if c in present]

@@ -9,8 +9,9 @@ from pathlib import Path
 from glam_py.corpora.utterance import LayoutError, Utterance
 
 
-def read_manifest(manifest: str | Path, path_column: str = "path",
-                  label_column: str = "label") -> list[Utterance]:
+def read_manifest(
+    manifest: str | Path, path_column: str = "path", label_column: str = "label"
+) -> list[Utterance]:
     """Reads a manifest.
 
     Parameters
@@ -37,13 +38,21 @@ def read_manifest(manifest: str | Path, path_column: str = "path",
         missing = [c for c in (path_column, label_column) if c not in (reader.fieldnames or [])]
         if missing:
             found = ",".join(reader.fieldnames or []) or "no header"
-            raise LayoutError(f"{manifest}: no column {' or '.join(missing)} (expected {expected}, "
-                              f"found {found}; --path-column and --label-column name others)")
+            raise LayoutError(
+                f"{manifest}: no column {' or '.join(missing)} (expected {expected}, "
+                f"found {found}; --path-column and --label-column name others)"
+            )
         utterances = []
         for line, row in enumerate(reader, start=2):
             if not row[path_column] or not row[label_column]:
                 raise LayoutError(f"{manifest}:{line}: empty {path_column} or {label_column}")
             path = manifest.parent / row[path_column]
-            utterances.append(Utterance(path, row[label_column], row.get("speaker") or None,
-                                        utterance_id=Path(row[path_column]).stem))
+            utterances.append(
+                Utterance(
+                    path,
+                    row[label_column],
+                    row.get("speaker") or None,
+                    utterance_id=Path(row[path_column]).stem,
+                )
+            )
     return utterances

@@ -9,8 +9,16 @@ from pathlib import Path
 from glam_py.corpora.scan import scan
 from glam_py.corpora.utterance import Skipped, Utterance
 
-EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
-            "06": "fear", "07": "disgust", "08": "surprise"}
+EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
 
 
 def read(root: Path) -> tuple[list[Utterance], list[Skipped]]:
@@ -21,7 +29,10 @@ def read(root: Path) -> tuple[list[Utterance], list[Skipped]]:
             return f"unknown emotion code {m['emotion']}"
         return Utterance(path, EMOTIONS[m["emotion"]], f"ravdess{m['actor']}", path.stem)
 
-    return scan("RAVDESS", root,
-                r"(?P<modality>\d\d)-(?P<channel>\d\d)-(?P<emotion>\d\d)-\d\d-\d\d-\d\d-(?P<actor>\d\d)\.wav",
-                "ROOT/Actor_NN/03-01-<emotion>-<intensity>-<statement>-<repetition>-<actor>.wav",
-                parse)
+    return scan(
+        "RAVDESS",
+        root,
+        r"(?P<modality>\d\d)-(?P<channel>\d\d)-(?P<emotion>\d\d)-\d\d-\d\d-\d\d-(?P<actor>\d\d)\.wav",
+        "ROOT/Actor_NN/03-01-<emotion>-<intensity>-<statement>-<repetition>-<actor>.wav",
+        parse,
+    )

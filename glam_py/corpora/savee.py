@@ -9,8 +9,15 @@ from pathlib import Path
 from glam_py.corpora.scan import scan
 from glam_py.corpora.utterance import Skipped, Utterance
 
-EMOTIONS = {"a": "angry", "d": "disgust", "f": "fear", "h": "happy", "n": "neutral",
-            "sa": "sad", "su": "surprise"}
+EMOTIONS = {
+    "a": "angry",
+    "d": "disgust",
+    "f": "fear",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprise",
+}
 SPEAKERS = ("DC", "JE", "JK", "KL")
 
 
@@ -22,6 +29,11 @@ def read(root: Path) -> tuple[list[Utterance], list[Skipped]]:
         utterance_id = path.stem if m["speaker"] else f"{speaker}_{path.stem}"
         return Utterance(path, EMOTIONS[m["emotion"]], f"savee{speaker}", utterance_id)
 
-    return scan("SAVEE", root, r"(?:(?P<speaker>DC|JE|JK|KL)_)?(?P<emotion>sa|su|a|d|f|h|n)\d\d\.wav",
-                "ROOT/AudioData/<speaker>/<emotion><nn>.wav or ROOT/<speaker>_<emotion><nn>.wav, "
-                "speakers DC, JE, JK, KL", parse)
+    return scan(
+        "SAVEE",
+        root,
+        r"(?:(?P<speaker>DC|JE|JK|KL)_)?(?P<emotion>sa|su|a|d|f|h|n)\d\d\.wav",
+        "ROOT/AudioData/<speaker>/<emotion><nn>.wav or ROOT/<speaker>_<emotion><nn>.wav, "
+        "speakers DC, JE, JK, KL",
+        parse,
+    )

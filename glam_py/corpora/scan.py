@@ -18,9 +18,14 @@ def audio_files(folder: Path, recursive: bool = True) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
-def scan(corpus: str, root: Path, pattern: str, expected: str,
-         parse: Callable[[re.Match, Path], Utterance | str],
-         folder: Path | None = None) -> tuple[list[Utterance], list[Skipped]]:
+def scan(
+    corpus: str,
+    root: Path,
+    pattern: str,
+    expected: str,
+    parse: Callable[[re.Match, Path], Utterance | str],
+    folder: Path | None = None,
+) -> tuple[list[Utterance], list[Skipped]]:
     """``parse`` turns a name that matches ``pattern`` into an utterance, or
     into a string saying why it is left out."""
     folder = folder or root

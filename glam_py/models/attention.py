@@ -10,8 +10,9 @@ from torch import nn
 from glam_py.models.registry import OfficialKeys
 
 # The authors' classes hold the heads' convolutions at their top level.
-HEADS_KEYS = OfficialKeys((("attention_query.", "query."), ("attention_key.", "key."),
-                           ("attention_value.", "value.")))
+HEADS_KEYS = OfficialKeys(
+    (("attention_query.", "query."), ("attention_key.", "key."), ("attention_value.", "value."))
+)
 
 
 class ElementwiseHeads(nn.Module):
@@ -26,8 +27,7 @@ class ElementwiseHeads(nn.Module):
         self.value = nn.ModuleList(nn.Conv2d(in_channels, hidden, 1) for _ in range(heads))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [torch.softmax(q(x) * k(x), dim=1) * v(x)
-                for q, k, v in zip(self.query, self.key, self.value)]
+        outs = [torch.softmax(q(x) * k(x), dim=1) * v(x) for q, k, v in zip(self.query, self.key, self.value)]
         return torch.cat(outs, dim=2)
 
 
@@ -42,8 +42,7 @@ class AreaAttention(nn.Module):
     flattened grid (``max_height`` has no effect there); the official models
     reproduce that."""
 
-    def __init__(self, max_height: int = 3, max_width: int = 3, memory_height: int = 1,
-                 dropout: float = 0.5):
+    def __init__(self, max_height: int = 3, max_width: int = 3, memory_height: int = 1, dropout: float = 0.5):
         super().__init__()
         self.max_height, self.max_width = max_height, max_width
         self.memory_height = memory_height
@@ -58,11 +57,11 @@ class AreaAttention(nn.Module):
         sums, sizes = [], []
         for h in range(1, min(self.max_height, rows) + 1):
             for w in range(1, min(self.max_width, cols) + 1):
-                s = (integral[:, h:, w:] - integral[:, :-h, w:]
-                     - integral[:, h:, :-w] + integral[:, :-h, :-w])
+                s = integral[:, h:, w:] - integral[:, :-h, w:] - integral[:, h:, :-w] + integral[:, :-h, :-w]
                 sums.append(s.reshape(batch, -1, dim))
-                sizes.append(torch.full((s.shape[1] * s.shape[2], 1), float(h * w),
-                                        dtype=x.dtype, device=x.device))
+                sizes.append(
+                    torch.full((s.shape[1] * s.shape[2], 1), float(h * w), dtype=x.dtype, device=x.device)
+                )
         return torch.cat(sums, dim=1), torch.cat(sizes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -24,8 +24,10 @@ class CNNTrunk(nn.Module):
         super().__init__()
         self.stem = Stem(stem_channels, (10, 2), (4, 0), (2, 8), (0, 3), join_dim=join_dim)
         first = stem_channels * (2 if join_dim == 1 else 1)
-        self.convs = nn.ModuleList(ConvBNReLU(i, o, 3, 1, pool=pool) for i, o, pool in
-                                   [(first, 32, True), (32, 48, True), (48, 64, False), (64, 80, False)])
+        self.convs = nn.ModuleList(
+            ConvBNReLU(i, o, 3, 1, pool=pool)
+            for i, o, pool in [(first, 32, True), (32, 48, True), (48, 64, False), (64, 80, False)]
+        )
         self.join_dim = join_dim
 
     def output_grid(self, input_shape: tuple[int, int], model: str) -> tuple[int, int]:
@@ -94,18 +96,37 @@ class AACNN(nn.Module):
 
 
 # The authors' names of the trunk, shared by the three baselines.
-_TRUNK_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys(tuple(
-    (f"{layer}{i}.", f"trunk.convs.{i - 2}.{layer}.") for i in range(2, 6) for layer in ("conv", "bn")))
+_TRUNK_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys(
+    tuple((f"{layer}{i}.", f"trunk.convs.{i - 2}.{layer}.") for i in range(2, 6) for layer in ("conv", "bn"))
+)
 _CLASSIFIER_KEYS = OfficialKeys((("fc.", "classifier."),))
 
 # The authors' run scripts (shared/REFERENCE.md, "Per-model recipes"); their
 # APCNN also took a log power spectrogram instead of MFCCs, which is not a
 # training setting. AACNN they trained in a separate TensorFlow code base,
 # so it keeps the paper's recipe.
-register(ModelSpec("mhcnn", MHCNN, _TRUNK_KEYS + HEADS_KEYS.under("attention.") + _CLASSIFIER_KEYS,
-                   {"lr": 1e-3, "lr_decay": 0.1, "step_decay_every": 10, "alpha": 0.0}))
+register(
+    ModelSpec(
+        "mhcnn",
+        MHCNN,
+        _TRUNK_KEYS + HEADS_KEYS.under("attention.") + _CLASSIFIER_KEYS,
+        {"lr": 1e-3, "lr_decay": 0.1, "step_decay_every": 10, "alpha": 0.0},
+    )
+)
 register(ModelSpec("aacnn", AACNN, _TRUNK_KEYS + _CLASSIFIER_KEYS, {}))
-register(ModelSpec("apcnn", APCNN, _TRUNK_KEYS + OfficialKeys((("top_down.", "top_down."),
-                                                              ("bottom_up.", "bottom_up."))),
-                   {"lr": 0.05, "lr_decay": 0.1, "step_decay_every": 10, "alpha": 0.0, "optimizer": "sgd",
-                    "weight_decay": 1e-4, "batch_size": 128}))
+register(
+    ModelSpec(
+        "apcnn",
+        APCNN,
+        _TRUNK_KEYS + OfficialKeys((("top_down.", "top_down."), ("bottom_up.", "bottom_up."))),
+        {
+            "lr": 0.05,
+            "lr_decay": 0.1,
+            "step_decay_every": 10,
+            "alpha": 0.0,
+            "optimizer": "sgd",
+            "weight_decay": 1e-4,
+            "batch_size": 128,
+        },
+    )
+)

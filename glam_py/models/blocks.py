@@ -28,13 +28,21 @@ class ConvBNReLU(nn.Module):
     ``winograd_width``, a square "same" convolution runs with Winograd for
     inputs that wide (see :mod:`winograd`)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int | tuple[int, int],
-                 padding: int | tuple[int, int], pool: bool = False, winograd_width: int | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int | tuple[int, int],
+        padding: int | tuple[int, int],
+        pool: bool = False,
+        winograd_width: int | None = None,
+    ):
         super().__init__()
         if winograd_width is not None:
             if not isinstance(kernel, int) or padding != kernel // 2:
-                raise ValueError(f"Winograd needs a square 'same' convolution, got kernel {kernel}, "
-                                 f"padding {padding}")
+                raise ValueError(
+                    f"Winograd needs a square 'same' convolution, got kernel {kernel}, padding {padding}"
+                )
             self.conv = WinogradConv2d(in_channels, out_channels, kernel, winograd_width)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, kernel, padding=padding)
@@ -47,7 +55,9 @@ class ConvBNReLU(nn.Module):
 
 
 # The authors' classes keep the stem's layers at their top level.
-STEM_KEYS = OfficialKeys((("conv1a.", "conv_a."), ("conv1b.", "conv_b."), ("bn1a.", "bn_a."), ("bn1b.", "bn_b.")))
+STEM_KEYS = OfficialKeys(
+    (("conv1a.", "conv_a."), ("conv1b.", "conv_b."), ("bn1a.", "bn_a."), ("bn1b.", "bn_b."))
+)
 
 
 class Stem(nn.Module):
@@ -56,9 +66,16 @@ class Stem(nn.Module):
     ReLU, joined along ``join_dim``: 2 (height) for GLAM and AACNN, 1
     (channels) for MHCNN and APCNN."""
 
-    def __init__(self, channels: int, kernel_a: tuple[int, int], padding_a: tuple[int, int],
-                 kernel_b: tuple[int, int], padding_b: tuple[int, int], join_dim: int,
-                 fused: bool = False):
+    def __init__(
+        self,
+        channels: int,
+        kernel_a: tuple[int, int],
+        padding_a: tuple[int, int],
+        kernel_b: tuple[int, int],
+        padding_b: tuple[int, int],
+        join_dim: int,
+        fused: bool = False,
+    ):
         super().__init__()
         self.conv_a = nn.Conv2d(1, channels, kernel_a, padding=padding_a)
         self.conv_b = nn.Conv2d(1, channels, kernel_b, padding=padding_b)
@@ -71,8 +88,9 @@ class Stem(nn.Module):
     def _fusable(kernel_a, padding_a, kernel_b, padding_b) -> bool:
         # One convolution can only replace both when their outputs line up:
         # odd kernels each padded to keep the input size.
-        return all(p == (k - 1) // 2 and k % 2 == 1
-                   for k, p in zip(kernel_a + kernel_b, padding_a + padding_b))
+        return all(
+            p == (k - 1) // 2 and k % 2 == 1 for k, p in zip(kernel_a + kernel_b, padding_a + padding_b)
+        )
 
     def joint_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Both kernels centred in one (2 x channels) kernel, and the biases."""
@@ -108,8 +126,9 @@ class MultiScaleBlock(nn.Module):
     spends 25/9 of the 3x3 branch's arithmetic on zero taps (1.47x the
     block's multiply-adds) to save a launch and the concatenation."""
 
-    def __init__(self, channels: int, fused: bool = False, pool: bool = False,
-                 winograd_width: int | None = None):
+    def __init__(
+        self, channels: int, fused: bool = False, pool: bool = False, winograd_width: int | None = None
+    ):
         super().__init__()
         self.conv3 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv5 = WinogradConv2d(channels, channels, 5, None if fused else winograd_width)
@@ -137,8 +156,9 @@ class MultiScaleBlock(nn.Module):
             weight, bias = self.fused_weight()
             return F.conv2d(x, weight, bias, padding=2)
         w3, w5 = self.branch_weights()
-        return torch.cat([F.conv2d(x, w3, self.conv3.bias, padding=1),
-                          self.conv5.convolve(x, w5, self.conv5.bias)], dim=1)
+        return torch.cat(
+            [F.conv2d(x, w3, self.conv3.bias, padding=1), self.conv5.convolve(x, w5, self.conv5.bias)], dim=1
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn(self.convolve(x))

@@ -18,8 +18,9 @@ def _scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     return scale, bn.bias - bn.running_mean * scale
 
 
-def _folded(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor,
-            scale: torch.Tensor, shift: torch.Tensor) -> nn.Conv2d:
+def _folded(
+    conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
+) -> nn.Conv2d:
     """A copy of ``conv`` (same class, padding, algorithm) computing
     ``BN(conv(x; weight, bias))`` for a BN given as ``scale`` and ``shift``."""
     folded = copy.deepcopy(conv)

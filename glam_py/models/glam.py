@@ -28,9 +28,13 @@ class MultiScaleTrunk(nn.Module):
         # 5x5: 0.8x the time at 64 channels, even at 32, 1.6x at 16), i.e. in
         # the last block and the head, which see the pooled grid.
         width = grid_width if winograd else None
-        self.blocks = nn.ModuleList([MultiScaleBlock(16, fused, pool=True),
-                                     MultiScaleBlock(32, fused, pool=True),
-                                     MultiScaleBlock(64, fused, winograd_width=width)])
+        self.blocks = nn.ModuleList(
+            [
+                MultiScaleBlock(16, fused, pool=True),
+                MultiScaleBlock(32, fused, pool=True),
+                MultiScaleBlock(64, fused, winograd_width=width),
+            ]
+        )
         self.head_conv = ConvBNReLU(128, 128, 5, 2, winograd_width=width)
 
     @staticmethod
@@ -76,7 +80,7 @@ class MultiScaleNet(nn.Module):
         # Checkpoints written before the global layer was one module kept it
         # as "fusion" (GLAM) or "attention" (Multi-scale + MHA).
         for key in [k for k in state_dict if k.startswith((prefix + "fusion.", prefix + "attention."))]:
-            state_dict[prefix + "head." + key[len(prefix):].partition(".")[2]] = state_dict.pop(key)
+            state_dict[prefix + "head." + key[len(prefix) :].partition(".")[2]] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,9 +116,16 @@ def _multiscale_aa(config: ModelConfig) -> MultiScaleNet:
 
 
 # The authors' names of the trunk and classifier, shared by the four models.
-_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys((
-    ("conv2.", "trunk.blocks.0."), ("conv3.", "trunk.blocks.1."), ("conv4.", "trunk.blocks.2."),
-    ("conv5.", "trunk.head_conv.conv."), ("bn5.", "trunk.head_conv.bn."), ("fc.", "classifier.")))
+_KEYS = STEM_KEYS.under("trunk.stem.") + OfficialKeys(
+    (
+        ("conv2.", "trunk.blocks.0."),
+        ("conv3.", "trunk.blocks.1."),
+        ("conv4.", "trunk.blocks.2."),
+        ("conv5.", "trunk.head_conv.conv."),
+        ("bn5.", "trunk.head_conv.bn."),
+        ("fc.", "classifier."),
+    )
+)
 # The authors' run scripts for GLAM and its ablations (shared/REFERENCE.md,
 # "Per-model recipes"): 1.8 s windows overlapping by 1.6 s, learning rate 1e-3.
 _AUTHORS = {"lr": 1e-3, "features": {"window_s": 1.8, "overlap_s": 1.6}, "train_overlap_s": 1.6}

@@ -30,12 +30,17 @@ def token_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
 # In the authors' GLAM the layer is gmlp.layers[0] = Residual(PreNorm(PreShiftTokens(block))),
 # and their spatial gating unit keeps a leading "heads" axis of size 1.
 _THEIRS = "gmlp.layers.0.fn."
-FUSION_KEYS = OfficialKeys(((_THEIRS + "norm.", "norm."), (_THEIRS + "fn.fn.proj_in.0.", "proj_in."),
-                            (_THEIRS + "fn.fn.sgu.norm.", "gate_norm."),
-                            (_THEIRS + "fn.fn.sgu.weight", "spatial_weight"),
-                            (_THEIRS + "fn.fn.sgu.bias", "spatial_bias"),
-                            (_THEIRS + "fn.fn.proj_out.", "proj_out.")),
-                           squeezed=frozenset({"spatial_weight", "spatial_bias"}))
+FUSION_KEYS = OfficialKeys(
+    (
+        (_THEIRS + "norm.", "norm."),
+        (_THEIRS + "fn.fn.proj_in.0.", "proj_in."),
+        (_THEIRS + "fn.fn.sgu.norm.", "gate_norm."),
+        (_THEIRS + "fn.fn.sgu.weight", "spatial_weight"),
+        (_THEIRS + "fn.fn.sgu.bias", "spatial_bias"),
+        (_THEIRS + "fn.fn.proj_out.", "proj_out."),
+    ),
+    squeezed=frozenset({"spatial_weight", "spatial_bias"}),
+)
 
 
 class GlobalAwareFusion(nn.Module):
@@ -48,7 +53,8 @@ class GlobalAwareFusion(nn.Module):
         # Near-zero mixing and unit bias start the gate as the identity, so
         # the block begins as a plain MLP (the gMLP paper's initialisation).
         self.spatial_weight = nn.Parameter(
-            torch.empty(n_tokens, n_tokens).uniform_(-init_eps / n_tokens, init_eps / n_tokens))
+            torch.empty(n_tokens, n_tokens).uniform_(-init_eps / n_tokens, init_eps / n_tokens)
+        )
         self.spatial_bias = nn.Parameter(torch.ones(n_tokens))
         self.proj_out = nn.Linear(hidden // 2, dim)
 
@@ -66,6 +72,9 @@ class GlobalAwareFusion(nn.Module):
         u = F.gelu(token_linear(x_norm, weight[:half], bias[:half]))
         v = self.gate_norm(F.gelu(token_linear(x_norm, weight[half:], bias[half:])))
         batch, tokens, _ = v.shape
-        v = torch.baddbmm(self.spatial_bias[:, None].expand(batch, tokens, half),
-                          self.spatial_weight.expand(batch, tokens, tokens), v)
+        v = torch.baddbmm(
+            self.spatial_bias[:, None].expand(batch, tokens, half),
+            self.spatial_weight.expand(batch, tokens, tokens),
+            v,
+        )
         return x + token_linear(torch.tanh(v) * u, self.proj_out.weight, self.proj_out.bias)

@@ -17,7 +17,7 @@ def _rename(key: str, keys: OfficialKeys, reverse: bool = False) -> str | None:
     for theirs, ours in keys.renames:
         src, dst = (ours, theirs) if reverse else (theirs, ours)
         if key.startswith(src):
-            return dst + key[len(src):]
+            return dst + key[len(src) :]
     return None
 
 
@@ -25,9 +25,16 @@ def _tensor(value) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.from_numpy(np.asarray(value))
 
 
-def from_official(name: str, state_dict: Mapping[str, object], input_shape: tuple[int, int] = (26, 63),
-                  *, fused: bool | None = None, winograd: bool | None = None, device: str = "cpu",
-                  channels_last: bool = True) -> nn.Module:
+def from_official(
+    name: str,
+    state_dict: Mapping[str, object],
+    input_shape: tuple[int, int] = (26, 63),
+    *,
+    fused: bool | None = None,
+    winograd: bool | None = None,
+    device: str = "cpu",
+    channels_last: bool = True,
+) -> nn.Module:
     """Builds ``name`` (the options are :func:`build`'s) and loads a state
     dict saved from the authors' class, tensors or arrays. The class count is
     read from the checkpoint. Missing or unexpected keys are an error that
@@ -35,9 +42,18 @@ def from_official(name: str, state_dict: Mapping[str, object], input_shape: tupl
     rules = spec(name).official_keys
     head = state_dict.get("fc.bias", state_dict.get("top_down.bias"))
     if head is None:
-        raise ValueError(f"{name}: checkpoint has neither fc.bias nor top_down.bias; is it an authors' {name}?")
-    model = build(name, n_classes=len(head), input_shape=input_shape, fused=fused, device=device,
-                  channels_last=channels_last, winograd=winograd)
+        raise ValueError(
+            f"{name}: checkpoint has neither fc.bias nor top_down.bias; is it an authors' {name}?"
+        )
+    model = build(
+        name,
+        n_classes=len(head),
+        input_shape=input_shape,
+        fused=fused,
+        device=device,
+        channels_last=channels_last,
+        winograd=winograd,
+    )
     wanted = model.state_dict()
     ours, unexpected = {}, []
     for key, value in state_dict.items():
@@ -49,13 +65,17 @@ def from_official(name: str, state_dict: Mapping[str, object], input_shape: tupl
         ours[mapped] = tensor.squeeze(0) if mapped in rules.squeezed else tensor
     missing = [_rename(k, rules, reverse=True) or k for k in wanted if k not in ours]
     if missing or unexpected:
-        raise ValueError(f"{name}: checkpoint does not match the authors' layout; "
-                         f"missing keys: {sorted(missing)}; unexpected keys: {sorted(unexpected)}")
+        raise ValueError(
+            f"{name}: checkpoint does not match the authors' layout; "
+            f"missing keys: {sorted(missing)}; unexpected keys: {sorted(unexpected)}"
+        )
     for key, tensor in ours.items():
         if tensor.shape != wanted[key].shape:
-            raise ValueError(f"{name}: {_rename(key, rules, reverse=True)} has shape "
-                             f"{tuple(tensor.shape)}, expected {tuple(wanted[key].shape)} for "
-                             f"input shape {input_shape}")
+            raise ValueError(
+                f"{name}: {_rename(key, rules, reverse=True)} has shape "
+                f"{tuple(tensor.shape)}, expected {tuple(wanted[key].shape)} for "
+                f"input shape {input_shape}"
+            )
     model.load_state_dict(ours)
     return model
 

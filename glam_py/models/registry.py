@@ -65,8 +65,10 @@ class OfficialKeys:
 
     def under(self, prefix: str) -> OfficialKeys:
         """These keys for a submodule kept at ``prefix`` in our model."""
-        return OfficialKeys(tuple((theirs, prefix + ours) for theirs, ours in self.renames),
-                            frozenset(prefix + key for key in self.squeezed))
+        return OfficialKeys(
+            tuple((theirs, prefix + ours) for theirs, ours in self.renames),
+            frozenset(prefix + key for key in self.squeezed),
+        )
 
     def __add__(self, other: OfficialKeys) -> OfficialKeys:
         return OfficialKeys(self.renames + other.renames, self.squeezed | other.squeezed)
@@ -130,9 +132,16 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
     return (args[0].contiguous(memory_format=torch.channels_last),) + args[1:]
 
 
-def build(name: str, n_classes: int = 4, input_shape: tuple[int, int] = (26, 63),
-          fused: bool | None = None, device: str = "cpu", channels_last: bool = True,
-          winograd: bool | None = None, precision: str = "fp32") -> nn.Module:
+def build(
+    name: str,
+    n_classes: int = 4,
+    input_shape: tuple[int, int] = (26, 63),
+    fused: bool | None = None,
+    device: str = "cpu",
+    channels_last: bool = True,
+    winograd: bool | None = None,
+    precision: str = "fp32",
+) -> nn.Module:
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
     and returning ``[batch, n_classes]`` logits. ``precision`` ("fp32" or
     "bf16", resolved by :func:`glam_py.precision.resolve`) is the one the

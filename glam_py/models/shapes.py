@@ -16,5 +16,6 @@ def require(height: int, width: int, input_shape: tuple[int, int], model: str) -
     if height < 1 or width < 1:
         raise ValueError(
             f"{model}: input shape {input_shape} (n_mfcc, n_frames) is too small; the "
-            f"feature map before the head would be {height} x {width}")
+            f"feature map before the head would be {height} x {width}"
+        )
     return height, width

@@ -40,23 +40,24 @@ def minimal_filtering(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     alpha = m + r - 1
     if alpha - 1 > len(_POINTS):
         raise ValueError(f"F({m}, {r}) needs {alpha - 1} finite points; at most {len(_POINTS)} are defined")
-    points = _POINTS[:alpha - 1]
+    points = _POINTS[: alpha - 1]
     at = np.zeros((m, alpha))
     g = np.zeros((alpha, r))
     bt = np.zeros((alpha, alpha))
     for j, p in enumerate(points):
         others = [q for q in points if q != p]
-        at[:, j] = [p ** i for i in range(m)]
-        g[j] = [p ** k / np.prod([p - q for q in others]) for k in range(r)]
-        bt[j, :alpha - 1] = np.polynomial.polynomial.polyfromroots(others)
+        at[:, j] = [p**i for i in range(m)]
+        g[j] = [p**k / np.prod([p - q for q in others]) for k in range(r)]
+        bt[j, : alpha - 1] = np.polynomial.polynomial.polyfromroots(others)
     at[m - 1, -1] = 1.0
     g[-1, r - 1] = 1.0
     bt[-1] = np.polynomial.polynomial.polyfromroots(points)
     return at, g, bt
 
 
-def width_transforms(width: int, m: int, r: int, dtype: torch.dtype = torch.float32
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def width_transforms(
+    width: int, m: int, r: int, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Banded matrices over a whole row: ``[tiles * alpha, width]`` into the
     transformed tiles (the zero padding of r // 2 folded in), ``[width,
     tiles * alpha]`` back to the outputs, and the kernel transform G."""
@@ -77,8 +78,14 @@ def width_transforms(width: int, m: int, r: int, dtype: torch.dtype = torch.floa
     return tuple(torch.tensor(a, dtype=dtype) for a in (into, back, g))
 
 
-def winograd_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                    into: torch.Tensor, back: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+def winograd_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    into: torch.Tensor,
+    back: torch.Tensor,
+    g: torch.Tensor,
+) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=k // 2)`` for a k x k kernel (k
     odd), with the transforms of :func:`width_transforms` for x's width.
     Returns a channels_last tensor."""
@@ -116,15 +123,16 @@ class WinogradConv2d(nn.Conv2d):
     state dict) kept in float64, so a float64 model computes the exact
     transforms; they are cast to the input's dtype per call."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, width: int | None,
-                 m: int = 4):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, width: int | None, m: int = 4):
         if kernel_size % 2 != 1:
             raise ValueError(f"a 'same' convolution needs an odd kernel, got {kernel_size}")
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         self.width = width
         if width is not None:
-            for name, tensor in zip(("tile_in", "tile_out", "kernel_transform"),
-                                    width_transforms(width, m, kernel_size, torch.float64)):
+            for name, tensor in zip(
+                ("tile_in", "tile_out", "kernel_transform"),
+                width_transforms(width, m, kernel_size, torch.float64),
+            ):
                 self.register_buffer(name, tensor, persistent=False)
 
     def convolve(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -132,12 +140,12 @@ class WinogradConv2d(nn.Conv2d):
         (the multi-scale block adds its residual taps)."""
         # Under autocast or in half precision the transforms' rounding would
         # add to the low-precision error: direct there.
-        if (self.width is None or x.dtype not in (torch.float32, torch.float64)
-                or _autocasting(x.device.type)):
+        if self.width is None or x.dtype not in (torch.float32, torch.float64) or _autocasting(x.device.type):
             return F.conv2d(x, weight, bias, padding=self.padding)
         if x.shape[-1] != self.width:
-            raise ValueError(f"this Winograd convolution was built for inputs {self.width} wide, "
-                             f"got {x.shape[-1]}")
+            raise ValueError(
+                f"this Winograd convolution was built for inputs {self.width} wide, got {x.shape[-1]}"
+            )
         transforms = (t.to(x.dtype) for t in (self.tile_in, self.tile_out, self.kernel_transform))
         return winograd_conv2d(x, weight, bias, *transforms)
 

@@ -21,8 +21,15 @@ def row_normalised(counts: np.ndarray) -> np.ndarray:
     return np.divide(100.0 * counts, support, out=np.zeros(counts.shape), where=support > 0)
 
 
-def _matrix(ax, values: np.ndarray, class_names: list[str], title: str, fmt: str, bar_label: str,
-            vmax: float | None = None):
+def _matrix(
+    ax,
+    values: np.ndarray,
+    class_names: list[str],
+    title: str,
+    fmt: str,
+    bar_label: str,
+    vmax: float | None = None,
+):
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45 if len(class_names) > 4 else 0, ha="center")
@@ -34,8 +41,15 @@ def _matrix(ax, values: np.ndarray, class_names: list[str], title: str, fmt: str
     top = vmax if vmax is not None else values.max()
     threshold = top / 2 if top > 0 else 1
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, format(v, fmt), ha="center", va="center",
-                color="white" if v > threshold else "black", fontsize=10)
+        ax.text(
+            j,
+            i,
+            format(v, fmt),
+            ha="center",
+            va="center",
+            color="white" if v > threshold else "black",
+            fontsize=10,
+        )
     ax.figure.colorbar(image, ax=ax, shrink=0.8, label=bar_label)
 
 

@@ -28,10 +28,12 @@ def _series(splits: list[dict], get) -> np.ndarray:
 
 
 def curve_data(splits: list[dict]) -> dict[str, np.ndarray]:
-    data = {"epoch": np.arange(1, max(len(s["history"]) for s in splits) + 1),
-            "loss": _series(splits, lambda r: r["loss"]),
-            "test_WA": _series(splits, lambda r: r.get("test", {}).get("WA")),
-            "test_UA": _series(splits, lambda r: r.get("test", {}).get("UA"))}
+    data = {
+        "epoch": np.arange(1, max(len(s["history"]) for s in splits) + 1),
+        "loss": _series(splits, lambda r: r["loss"]),
+        "test_WA": _series(splits, lambda r: r.get("test", {}).get("WA")),
+        "test_UA": _series(splits, lambda r: r.get("test", {}).get("UA")),
+    }
     if any("val" in r for s in splits for r in s["history"]):
         data["val_UA"] = _series(splits, lambda r: r.get("val", {}).get("UA"))
     return data
@@ -42,11 +44,18 @@ def _mean_and_band(ax, epochs: np.ndarray, values: np.ndarray, colour: str, labe
     shown = ~np.isnan(values).all(axis=0)
     epochs, values = epochs[shown], values[:, shown]
     # Markers show the points of short or sparse curves; on long ones they blur the line.
-    ax.plot(epochs, np.nanmean(values, axis=0), color=colour, marker="o" if len(epochs) <= 20 else None,
-            markersize=3, label=label)
+    ax.plot(
+        epochs,
+        np.nanmean(values, axis=0),
+        color=colour,
+        marker="o" if len(epochs) <= 20 else None,
+        markersize=3,
+        label=label,
+    )
     if len(values) > 1:
-        ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
-                        color=colour, alpha=0.2, linewidth=0)
+        ax.fill_between(
+            epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=colour, alpha=0.2, linewidth=0
+        )
 
 
 def plot_curves(splits: list[dict], n_classes: int, model: str, path: Path) -> dict:
@@ -58,13 +67,20 @@ def plot_curves(splits: list[dict], n_classes: int, model: str, path: Path) -> d
     _mean_and_band(loss_ax, epochs, data["loss"], "C0", None)
     loss_ax.set_title("training loss")
     loss_ax.set_ylabel("cross-entropy, mean over the epoch")
-    for key, colour, label in [("test_WA", "C1", "test WA (accuracy)"),
-                               ("test_UA", "C2", "test UA (mean class recall)"),
-                               ("val_UA", "C3", "validation UA")]:
+    for key, colour, label in [
+        ("test_WA", "C1", "test WA (accuracy)"),
+        ("test_UA", "C2", "test UA (mean class recall)"),
+        ("val_UA", "C3", "validation UA"),
+    ]:
         if key in data:
             _mean_and_band(score_ax, epochs, data[key], colour, label)
-    score_ax.axhline(100 / n_classes, color="grey", linestyle="--", linewidth=1,
-                     label=f"chance UA ({100 / n_classes:.0f}%)")
+    score_ax.axhline(
+        100 / n_classes,
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label=f"chance UA ({100 / n_classes:.0f}%)",
+    )
     score_ax.set_title("utterance-level accuracy after the evaluated epochs")
     score_ax.set_ylabel("%")
     score_ax.set_ylim(0, 100)

@@ -28,28 +28,35 @@ EXACT_UP_TO = 500
 
 
 @torch.no_grad()
-def utterance_embeddings(ckpt: Checkpoint, store: FeatureStore, ids: list[str],
-                         batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def utterance_embeddings(
+    ckpt: Checkpoint, store: FeatureStore, ids: list[str], batch: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings [n, d], class index [n]) of the utterances ``ids``."""
     if store.config.to_dict() != ckpt.features.to_dict():
-        raise ReportError(f"{store.root} holds features computed with other settings than the "
-                          f"checkpoint was trained on: {store.config.to_dict()} vs {ckpt.features.to_dict()}")
+        raise ReportError(
+            f"{store.root} holds features computed with other settings than the "
+            f"checkpoint was trained on: {store.config.to_dict()} vs {ckpt.features.to_dict()}"
+        )
     rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
     missing = [u for u in ids if u not in rows]
     if missing:
-        raise ReportError(f"{store.root}: {len(missing)} test utterances are not in the store "
-                          f"(first: {missing[0]!r})")
+        raise ReportError(
+            f"{store.root}: {len(missing)} test utterances are not in the store (first: {missing[0]!r})"
+        )
     class_of = {name: k for k, name in enumerate(ckpt.labels)}
     unknown = sorted({store.index[rows[u]]["label"] for u in ids} - set(class_of))
     if unknown:
-        raise ReportError(f"{store.root}: labels {unknown} are not among the model's classes {list(ckpt.labels)}")
+        raise ReportError(
+            f"{store.root}: labels {unknown} are not among the model's classes {list(ckpt.labels)}"
+        )
     labels = np.array([class_of[store.index[rows[u]]["label"]] for u in ids])
     model = ckpt.build_model()
     parts = [store.windows(rows[u]) for u in ids]
     x = np.concatenate(parts).astype(np.float32, copy=False)
     owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    windows = torch.cat([model.embed(torch.from_numpy(x[s:s + batch]).unsqueeze(1))
-                         for s in range(0, len(x), batch)]).numpy()
+    windows = torch.cat(
+        [model.embed(torch.from_numpy(x[s : s + batch]).unsqueeze(1)) for s in range(0, len(x), batch)]
+    ).numpy()
     return pool(windows, owner, len(parts)), labels
 
 
@@ -75,20 +82,33 @@ def tsne_points(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
     # The default perplexity of 30 needs well over 90 points; small test
     # sets (the demo's ~60) get a third of their size.
     perplexity = min(30.0, (n - 1) / 3)
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                method="exact" if n <= EXACT_UP_TO else "barnes_hut").fit_transform(x)
+    return TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        init="pca",
+        random_state=seed,
+        method="exact" if n <= EXACT_UP_TO else "barnes_hut",
+    ).fit_transform(x)
 
 
-def plot_tsne(points: np.ndarray, labels: np.ndarray, class_names: list[str], model: str,
-              split: str, path: Path) -> dict:
+def plot_tsne(
+    points: np.ndarray, labels: np.ndarray, class_names: list[str], model: str, split: str, path: Path
+) -> dict:
     """Draws the figure at ``path``; returns the arrays it shows."""
     fig = new_figure(7.6, 5.6)
     ax = fig.subplots()
     colours = [f"C{k}" for k in range(10)]
     for k, name in enumerate(class_names):
         mine = labels == k
-        ax.scatter(points[mine, 0], points[mine, 1], s=22, alpha=0.8, color=colours[k % 10],
-                   marker="os^Dv<>Pp*"[k // 10 % 10], label=f"{name} ({int(mine.sum())})")
+        ax.scatter(
+            points[mine, 0],
+            points[mine, 1],
+            s=22,
+            alpha=0.8,
+            color=colours[k % 10],
+            marker="os^Dv<>Pp*"[k // 10 % 10],
+            label=f"{name} ({int(mine.sum())})",
+        )
     ax.set_xlabel("t-SNE dimension 1")
     ax.set_ylabel("t-SNE dimension 2")
     ax.set_title(f"{model}: t-SNE of utterance embeddings, split {split}")

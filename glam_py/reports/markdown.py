@@ -27,30 +27,38 @@ def _figure(path: Path, alt: str, caption: str) -> list[str]:
 def _model_section(m: ModelReport) -> list[str]:
     splits = f"{m.n_splits} split{'s' * (m.n_splits != 1)}"
     lines = [f"## {m.key}", "", "### Confusion matrix", ""]
-    lines += _figure(m.confusion, f"{m.key} confusion matrix",
-                     f"Test utterances, {splits} pooled: counts (left) and each row as a "
-                     f"percentage of its true class (right).")
+    lines += _figure(
+        m.confusion,
+        f"{m.key} confusion matrix",
+        f"Test utterances, {splits} pooled: counts (left) and each row as a "
+        f"percentage of its true class (right).",
+    )
     lines += ["### Embeddings (t-SNE)", ""]
     if m.tsne is not None:
         n = len(m.data["tsne"]["points"])
-        lines += _figure(m.tsne, f"{m.key} t-SNE",
-                         f"t-SNE of the penultimate-layer embeddings of the {n} test utterances of "
-                         f"split {m.tsne_split}; an utterance's embedding is the mean of its windows' "
-                         f"embeddings. Colour: true class.")
+        lines += _figure(
+            m.tsne,
+            f"{m.key} t-SNE",
+            f"t-SNE of the penultimate-layer embeddings of the {n} test utterances of "
+            f"split {m.tsne_split}; an utterance's embedding is the mean of its windows' "
+            f"embeddings. Colour: true class.",
+        )
     else:
         lines += [f"> No t-SNE map: {m.tsne_note}", ""]
     lines += ["### Training curves", ""]
-    lines += _figure(m.curves, f"{m.key} training curves",
-                     f"Training loss (cross-entropy; with mixup, against the mixed targets) and "
-                     f"test WA / UA after each epoch ({splits}"
-                     f"{': mean, band from the lowest to the highest split' if m.n_splits > 1 else ''}). "
-                     f"The test curves are for inspection: only --select-on-test picks an epoch by them.")
+    lines += _figure(
+        m.curves,
+        f"{m.key} training curves",
+        f"Training loss (cross-entropy; with mixup, against the mixed targets) and "
+        f"test WA / UA after each epoch ({splits}"
+        f"{': mean, band from the lowest to the highest split' if m.n_splits > 1 else ''}). "
+        f"The test curves are for inspection: only --select-on-test picks an epoch by them.",
+    )
     return lines
 
 
 def page(run_dir: Path, table: str, models: list[ModelReport]) -> str:
-    lines = ["# Training report", "", f"Run directory: `{run_dir}`", "", "## Results", "",
-             table.strip(), ""]
+    lines = ["# Training report", "", f"Run directory: `{run_dir}`", "", "## Results", "", table.strip(), ""]
     for m in models:
         lines += _model_section(m)
     return "\n".join(lines)

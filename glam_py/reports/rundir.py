@@ -28,14 +28,19 @@ class RunRecord:
 def load_run(run_dir: Path) -> RunRecord:
     layout = RunDir(run_dir)
     if not layout.results_file.is_file():
-        raise ReportError(f"{layout.results_file} is missing: {run_dir} is not a finished run directory "
-                          f"(python -m glam_py.train writes it once every split is done)")
+        raise ReportError(
+            f"{layout.results_file} is missing: {run_dir} is not a finished run directory "
+            f"(python -m glam_py.train writes it once every split is done)"
+        )
     try:
         results = layout.read_results()
         # results.json stores its keys sorted; the run's order is the table's.
         order = [v.key for v in layout.variants()]
-        results["models"] = dict(sorted(results["models"].items(),
-                                        key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+        results["models"] = dict(
+            sorted(
+                results["models"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
+            )
+        )
         models = {}
         for key, entry in results["models"].items():
             splits = []

@@ -7,5 +7,14 @@ from glam_py.store.format import FORMAT_VERSION, StoreMismatch, UnsupportedForma
 from glam_py.store.reader import FeatureStore, verify_store
 from glam_py.store.writer import WriteReport, assemble, merge, write_store
 
-__all__ = ["FORMAT_VERSION", "FeatureStore", "StoreMismatch", "UnsupportedFormat", "WriteReport", "assemble",
-           "merge", "verify_store", "write_store"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FeatureStore",
+    "StoreMismatch",
+    "UnsupportedFormat",
+    "WriteReport",
+    "assemble",
+    "merge",
+    "verify_store",
+    "write_store",
+]

@@ -20,11 +20,14 @@ class StoreMismatch(ValueError):
 
 def describe_differences(differences: dict[str, tuple]) -> str:
     """``{name: (asked, stored)}`` as ``"pad: asked drop, stored tile; ..."``."""
+
     def shown(value):
         return "none" if value is None else value
 
-    return "; ".join(f"{name}: asked {shown(asked)}, stored {shown(stored)}"
-                     for name, (asked, stored) in differences.items())
+    return "; ".join(
+        f"{name}: asked {shown(asked)}, stored {shown(stored)}"
+        for name, (asked, stored) in differences.items()
+    )
 
 
 class UnsupportedFormat(ValueError):
@@ -58,8 +61,10 @@ def read_settings(root: Path) -> dict:
     settings = layout.read_json(path)
     found = settings.get("format")
     if found != FORMAT_VERSION:
-        raise UnsupportedFormat(f"{path}: store format {found!r} is not supported (this version of glam "
-                                f"reads format {FORMAT_VERSION}); featurise the corpus again")
+        raise UnsupportedFormat(
+            f"{path}: store format {found!r} is not supported (this version of glam "
+            f"reads format {FORMAT_VERSION}); featurise the corpus again"
+        )
     return settings
 
 

@@ -23,8 +23,20 @@ SETTINGS = "features.json"
 INDEX = "index.csv"
 SKIPPED = "skipped.csv"
 LEFT_OUT = "left_out.csv"  # files the reader or label map dropped before featurising
-INDEX_COLUMNS = ["utterance_id", "path", "label", "speaker", "session", "subset", "shard",
-                 "first_window", "n_windows", "duration_s", "sample_rate", "note"]
+INDEX_COLUMNS = [
+    "utterance_id",
+    "path",
+    "label",
+    "speaker",
+    "session",
+    "subset",
+    "shard",
+    "first_window",
+    "n_windows",
+    "duration_s",
+    "sample_rate",
+    "note",
+]
 SKIPPED_COLUMNS = ["path", "reason"]
 
 
@@ -73,8 +85,13 @@ class WindowAppender:
     def _header(self) -> bytes:
         buf = io.BytesIO()
         np.lib.format.write_array_header_1_0(
-            buf, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
-                  "shape": (self.n, *self.tail)})
+            buf,
+            {
+                "descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+                "fortran_order": False,
+                "shape": (self.n, *self.tail),
+            },
+        )
         return buf.getvalue()
 
     def append(self, windows: np.ndarray) -> None:

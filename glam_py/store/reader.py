@@ -53,17 +53,24 @@ class FeatureStore:
         settings = read_settings(self.root)
         self.config = FeatureConfig.from_dict(settings["features"])
         if expected is not None and expected != self.config:
-            raise StoreMismatch(f"{self.root} was featurised with other settings than asked for "
-                                f"({describe_differences(expected.differences(self.config))})")
+            raise StoreMismatch(
+                f"{self.root} was featurised with other settings than asked for "
+                f"({describe_differences(expected.differences(self.config))})"
+            )
         if not (self.root / layout.INDEX).is_file():
             n = expected_shards(settings)
             done = sum(layout.shard_complete(self.root, k) for k in range(n))
-            raise ValueError(f"{self.root} is incomplete ({done} of {n} shards); run "
-                             f"python -m glam_py.featurize again with the same arguments to finish it")
+            raise ValueError(
+                f"{self.root} is incomplete ({done} of {n} shards); run "
+                f"python -m glam_py.featurize again with the same arguments to finish it"
+            )
         for k in range(expected_shards(settings)):
             for problem in layout.shard_damage(self.root, k):
-                raise DamagedFile(problem.path, f"{problem}; run python -m glam_py.featurize again with "
-                                                f"the same arguments to write it again")
+                raise DamagedFile(
+                    problem.path,
+                    f"{problem}; run python -m glam_py.featurize again with "
+                    f"the same arguments to write it again",
+                )
         self.index = layout.read_csv(self.root / layout.INDEX)
         for row in self.index:
             for key in ("shard", "first_window", "n_windows"):
@@ -89,14 +96,19 @@ class FeatureStore:
         if not self.skipped:
             return None
         why = Counter(_cause(row["reason"]) for row in self.skipped)
-        parts = [f"{why['short']} shorter than a window with pad={self.config.pad}", f"{why['unreadable']} unreadable"]
+        parts = [
+            f"{why['short']} shorter than a window with pad={self.config.pad}",
+            f"{why['unreadable']} unreadable",
+        ]
         if why["label map"]:
             parts.append(f"{why['label map']} not in the label map")
         if why["reader"]:
             parts.append(f"{why['reader']} left out by the corpus reader (name or missing audio)")
         total = len(self.index) + len(self.skipped)
-        return (f"left out: {len(self.skipped)} of {total} utterance{'s' if total != 1 else ''} "
-                f"({'; '.join(parts)}) — see {self.root / layout.SKIPPED}")
+        return (
+            f"left out: {len(self.skipped)} of {total} utterance{'s' if total != 1 else ''} "
+            f"({'; '.join(parts)}) — see {self.root / layout.SKIPPED}"
+        )
 
     @property
     def n_windows(self) -> int:
@@ -111,7 +123,7 @@ class FeatureStore:
         """``[n_windows, n_features, n_frames]`` of utterance ``i``, a view
         into its memory-mapped shard."""
         row = self.index[i]
-        return self.shard(row["shard"])[row["first_window"]:row["first_window"] + row["n_windows"]]
+        return self.shard(row["shard"])[row["first_window"] : row["first_window"] + row["n_windows"]]
 
 
 def verify_store(root: str | Path) -> list[DamagedFile]:
@@ -142,6 +154,7 @@ def verify_store(root: str | Path) -> list[DamagedFile]:
         if check.is_file():
             found += layout.shard_damage(root, k, full=True)
         else:
-            found.append(DamagedFile(check, f"{check}: missing (shard {k} not written yet, or its check "
-                                            f"file lost)"))
+            found.append(
+                DamagedFile(check, f"{check}: missing (shard {k} not written yet, or its check file lost)")
+            )
     return found

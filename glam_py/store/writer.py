@@ -52,16 +52,26 @@ def _fingerprint(utterances: Sequence[Utterance]) -> str:
     return h.hexdigest()
 
 
-def settings_of(config: FeatureConfig, utterances: Sequence[Utterance], files_per_shard: int,
-                classes: Sequence[str] | None = None) -> dict:
+def settings_of(
+    config: FeatureConfig,
+    utterances: Sequence[Utterance],
+    files_per_shard: int,
+    classes: Sequence[str] | None = None,
+) -> dict:
     present = list(dict.fromkeys(u.label for u in utterances))
     if classes is None:
         classes = present
     stray = [label for label in present if label not in classes]
     if stray:
         raise ValueError(f"labels {', '.join(stray)} are not among the classes {', '.join(classes)}")
-    return dict(format=FORMAT_VERSION, features=config.to_dict(), files_per_shard=files_per_shard,
-                n_files=len(utterances), files_sha256=_fingerprint(utterances), labels=list(classes))
+    return dict(
+        format=FORMAT_VERSION,
+        features=config.to_dict(),
+        files_per_shard=files_per_shard,
+        n_files=len(utterances),
+        files_sha256=_fingerprint(utterances),
+        labels=list(classes),
+    )
 
 
 def _claim(root: Path, settings: dict) -> None:
@@ -69,13 +79,21 @@ def _claim(root: Path, settings: dict) -> None:
     if path.exists():
         found = layout.read_json(path)
         if found != settings:
-            diffs = {k: (settings[k], found.get(k)) for k in settings
-                     if k != "features" and found.get(k) != settings[k]}
+            diffs = {
+                k: (settings[k], found.get(k))
+                for k in settings
+                if k != "features" and found.get(k) != settings[k]
+            }
             if found.get("features") != settings["features"]:
-                old, new = FeatureConfig.from_dict(found["features"]), FeatureConfig.from_dict(settings["features"])
+                old, new = (
+                    FeatureConfig.from_dict(found["features"]),
+                    FeatureConfig.from_dict(settings["features"]),
+                )
                 diffs = {**new.differences(old), **diffs}
-            raise StoreMismatch(f"{root} holds a store written with other settings "
-                                f"({describe_differences(diffs)}); use another --out or delete it")
+            raise StoreMismatch(
+                f"{root} holds a store written with other settings "
+                f"({describe_differences(diffs)}); use another --out or delete it"
+            )
     else:
         write_json(path, settings)
 
@@ -88,20 +106,39 @@ def _shard_rows(files: Sequence[features.FileInfo], chunk: Sequence[Utterance], 
         elif info.n_windows == 0:
             skipped.append(dict(path=str(u.path), reason=f"too short: {info.note}"))
         else:
-            index.append(dict(utterance_id=u.utterance_id or Path(u.path).stem, path=str(u.path),
-                              label=u.label, speaker=u.speaker or "", session=u.session or "",
-                              subset=u.subset or "", shard=k, first_window=first,
-                              n_windows=info.n_windows, duration_s=f"{info.duration_s:.6f}",
-                              sample_rate=info.sample_rate, note=info.note or ""))
+            index.append(
+                dict(
+                    utterance_id=u.utterance_id or Path(u.path).stem,
+                    path=str(u.path),
+                    label=u.label,
+                    speaker=u.speaker or "",
+                    session=u.session or "",
+                    subset=u.subset or "",
+                    shard=k,
+                    first_window=first,
+                    n_windows=info.n_windows,
+                    duration_s=f"{info.duration_s:.6f}",
+                    sample_rate=info.sample_rate,
+                    note=info.note or "",
+                )
+            )
             first += info.n_windows
     return index, skipped
 
 
-def write_store(root: str | Path, utterances: Sequence[Utterance], config: FeatureConfig, *,
-                left_out: Sequence[Skipped] = (), files_per_shard: int = 256,
-                part: tuple[int, int] = (0, 1), threads: int | None = None,
-                max_shards: int | None = None, classes: Sequence[str] | None = None,
-                on_shard: Callable[[list[features.FileInfo]], None] | None = None) -> WriteReport:
+def write_store(
+    root: str | Path,
+    utterances: Sequence[Utterance],
+    config: FeatureConfig,
+    *,
+    left_out: Sequence[Skipped] = (),
+    files_per_shard: int = 256,
+    part: tuple[int, int] = (0, 1),
+    threads: int | None = None,
+    max_shards: int | None = None,
+    classes: Sequence[str] | None = None,
+    on_shard: Callable[[list[features.FileInfo]], None] | None = None,
+) -> WriteReport:
     """Featurises ``utterances`` into the store at ``root``, resuming what
     an earlier run left. ``part=(k, n)`` writes shards k, k + n, ...;
     ``max_shards`` stops after that many new shards (for time-limited jobs).
@@ -122,25 +159,35 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
     root.mkdir(parents=True, exist_ok=True)
     _claim(root, settings_of(config, utterances, files_per_shard, classes))
     if not (root / layout.LEFT_OUT).exists():
-        layout.write_csv(root / layout.LEFT_OUT, layout.SKIPPED_COLUMNS,
-                         [dict(path=str(s.path), reason=s.reason) for s in left_out])
+        layout.write_csv(
+            root / layout.LEFT_OUT,
+            layout.SKIPPED_COLUMNS,
+            [dict(path=str(s.path), reason=s.reason) for s in left_out],
+        )
     n_shards = max(1, -(-len(utterances) // files_per_shard))
     mine = [k for k in range(n_shards) if k % n_parts == k_part]
     todo = [k for k in mine if not layout.shard_complete(root, k)]
     if max_shards is not None:
         todo = todo[:max_shards]
-    chunks = {k: utterances[k * files_per_shard:(k + 1) * files_per_shard] for k in todo}
+    chunks = {k: utterances[k * files_per_shard : (k + 1) * files_per_shard] for k in todo}
     failed = too_short = 0
     for k in todo:
         files: list[features.FileInfo] = []
         paths = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
-        array = atomic_write(paths[0], lambda f, k=k, files=files: _featurize_shard(
-            [u.path for u in chunks[k]], config, threads, f, files))
+        array = atomic_write(
+            paths[0],
+            lambda f, k=k, files=files: _featurize_shard(
+                [u.path for u in chunks[k]], config, threads, f, files
+            ),
+        )
         index, skipped = _shard_rows(files, chunks[k], k)
         failed += sum(1 for f in files if f.error is not None)
         too_short += sum(1 for f in files if f.error is None and f.n_windows == 0)
-        records = (array, layout.write_csv(paths[1], layout.SKIPPED_COLUMNS, skipped),
-                   layout.write_csv(paths[2], layout.INDEX_COLUMNS, index))
+        records = (
+            array,
+            layout.write_csv(paths[1], layout.SKIPPED_COLUMNS, skipped),
+            layout.write_csv(paths[2], layout.INDEX_COLUMNS, index),
+        )
         write_checks(layout.shard_check(root, k), dict(zip(paths, records)))
         if on_shard:
             on_shard(files)
@@ -149,8 +196,13 @@ def write_store(root: str | Path, utterances: Sequence[Utterance], config: Featu
     return WriteReport(n_shards, len(todo), done_before, complete, failed, too_short)
 
 
-def _featurize_shard(paths: Sequence[str], config: FeatureConfig, threads: int | None, f: BinaryIO,
-                     files: list[features.FileInfo]) -> None:
+def _featurize_shard(
+    paths: Sequence[str],
+    config: FeatureConfig,
+    threads: int | None,
+    f: BinaryIO,
+    files: list[features.FileInfo],
+) -> None:
     """The windows of ``paths`` into the open ``.npy`` file ``f``, their
     :class:`FileInfo` appended to ``files``: small files in one parallel
     batch, each long one a chunk at a time (a damaged one's windows taken
@@ -204,7 +256,12 @@ def merge(out: str | Path, parts: Sequence[str | Path]) -> bool:
             _copy(part / layout.LEFT_OUT, out / layout.LEFT_OUT)
         for k in range(expected_shards(settings)):
             if layout.shard_complete(part, k) and not layout.shard_complete(out, k):
-                for file in (layout.shard_array, layout.shard_skipped, layout.shard_index, layout.shard_check):
+                for file in (
+                    layout.shard_array,
+                    layout.shard_skipped,
+                    layout.shard_index,
+                    layout.shard_check,
+                ):
                     _copy(file(part, k), file(out, k))
     return assemble(out)
 

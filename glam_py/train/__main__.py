@@ -58,87 +58,174 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m glam_py.train", description=__doc__.replace("``", ""))
     src = p.add_argument_group("data")
     add_corpus_flags(src)
-    src.add_argument("--store", type=Path, default=None, metavar="DIR",
-                     help="train from this feature store (from python -m glam_py.featurize --out) "
-                     "instead of a corpus (no corpus flags then); its windows serve training and "
-                     "test. The store's feature settings are used; feature flags or --config "
-                     "features that differ from them are refused, naming each difference.")
-    src.add_argument("--cache", type=Path, default=Path("data/cache"), metavar="DIR",
-                     help="where featurised corpora are kept and reused (default: data/cache).")
+    src.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="train from this feature store (from python -m glam_py.featurize --out) "
+        "instead of a corpus (no corpus flags then); its windows serve training and "
+        "test. The store's feature settings are used; feature flags or --config "
+        "features that differ from them are refused, naming each difference.",
+    )
+    src.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("data/cache"),
+        metavar="DIR",
+        help="where featurised corpora are kept and reused (default: data/cache).",
+    )
     feats = p.add_argument_group(
         "features (override the preset's; the defaults shown are the paper preset's)",
         "The settings of the test windows; the training windows differ only in their overlap "
-        "(--train-overlap-s).")
+        "(--train-overlap-s).",
+    )
     add_feature_flags(feats, PAPER.features)
     run = p.add_argument_group("protocol")
-    run.add_argument("--models", default="glam",
-                     help=f"comma-separated models to train: {', '.join(model_names())} "
-                     "(default: glam).")
-    run.add_argument("--preset", choices=["paper", "authors"], default="paper",
-                     help="paper: lr 1e-4, 2 s windows, 1 s training / 1.6 s test overlap; "
-                     "authors: the per-model recipes of the authors' scripts (default: paper).")
-    run.add_argument("--protocol", choices=["random", "speaker", "session"], default="random",
-                     help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out "
-                     "(default: random).")
-    run.add_argument("--repeats", type=positive_int, default=None, metavar="N",
-                     help="random splits, at least 1 (the paper: 100; default: 5, or 1 for the demo).")
-    run.add_argument("--seed", type=int, default=1,
-                     help="seed of the first split; split i uses seed+i (default: 1).")
-    run.add_argument("--train-seed", type=int, default=None,
-                     help="seed of model initialisation, batch order and mixup, the same for every "
-                     "split (default: each split's own seed); vary it on a fixed split to measure "
-                     "run-to-run noise.")
+    run.add_argument(
+        "--models",
+        default="glam",
+        help=f"comma-separated models to train: {', '.join(model_names())} (default: glam).",
+    )
+    run.add_argument(
+        "--preset",
+        choices=["paper", "authors"],
+        default="paper",
+        help="paper: lr 1e-4, 2 s windows, 1 s training / 1.6 s test overlap; "
+        "authors: the per-model recipes of the authors' scripts (default: paper).",
+    )
+    run.add_argument(
+        "--protocol",
+        choices=["random", "speaker", "session"],
+        default="random",
+        help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out (default: random).",
+    )
+    run.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="random splits, at least 1 (the paper: 100; default: 5, or 1 for the demo).",
+    )
+    run.add_argument(
+        "--seed", type=int, default=1, help="seed of the first split; split i uses seed+i (default: 1)."
+    )
+    run.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="seed of model initialisation, batch order and mixup, the same for every "
+        "split (default: each split's own seed); vary it on a fixed split to measure "
+        "run-to-run noise.",
+    )
     run.add_argument("--stratify", action="store_true", help="stratify the random splits by class.")
     select = run.add_mutually_exclusive_group()
-    select.add_argument("--select", choices=["last", "val"], default=None,
-                        help="model selection: last epoch or best validation UA on a split carved "
-                        "from the training utterances (default: last).")
-    select.add_argument("--select-on-test", action="store_true",
-                        help="the authors' optimistic selection: best epoch on the TEST split; "
-                        "tables say so in their title.")
+    select.add_argument(
+        "--select",
+        choices=["last", "val"],
+        default=None,
+        help="model selection: last epoch or best validation UA on a split carved "
+        "from the training utterances (default: last).",
+    )
+    select.add_argument(
+        "--select-on-test",
+        action="store_true",
+        help="the authors' optimistic selection: best epoch on the TEST split; tables say so in their title.",
+    )
     hp = p.add_argument_group("training (override the preset)")
-    hp.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                    help="epochs, at least 1 (default: the preset's 50; demo: 6).")
-    hp.add_argument("--alpha", type=cli.alphas, default=None, metavar="A[,A...]",
-                    help="mixup alpha (0: no mixup), or a comma-separated sweep such as "
-                    "0,0.3,0.5,0.8,1,2,3 (default: the preset's 0.5; demo: 0).")
-    hp.add_argument("--lr", type=positive_float, default=None,
-                    help="learning rate (default: the paper's 1e-4; demo: 5e-4).")
-    hp.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                    help="batch size (default: the preset's 32).")
-    hp.add_argument("--train-overlap-s", type=float, default=None, metavar="S",
-                    help="overlap of consecutive training windows in seconds (default: the paper "
-                    "preset's 1.0; the authors' GLAM recipes and the demo: 1.6); --overlap-s sets "
-                    "the test windows'.")
-    hp.add_argument("--average", choices=["logits", "probabilities"], default=None,
-                    help="utterance prediction: mean of the windows' logits or probabilities "
-                    "(default: logits).")
-    hp.add_argument("--config", type=Path, default=None, metavar="FILE",
-                    help="JSON file of training settings (TrainConfig fields, feature settings "
-                    "nested under \"features\") overriding the preset; flags override it.")
+    hp.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="epochs, at least 1 (default: the preset's 50; demo: 6).",
+    )
+    hp.add_argument(
+        "--alpha",
+        type=cli.alphas,
+        default=None,
+        metavar="A[,A...]",
+        help="mixup alpha (0: no mixup), or a comma-separated sweep such as "
+        "0,0.3,0.5,0.8,1,2,3 (default: the preset's 0.5; demo: 0).",
+    )
+    hp.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate (default: the paper's 1e-4; demo: 5e-4).",
+    )
+    hp.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="batch size (default: the preset's 32).",
+    )
+    hp.add_argument(
+        "--train-overlap-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="overlap of consecutive training windows in seconds (default: the paper "
+        "preset's 1.0; the authors' GLAM recipes and the demo: 1.6); --overlap-s sets "
+        "the test windows'.",
+    )
+    hp.add_argument(
+        "--average",
+        choices=["logits", "probabilities"],
+        default=None,
+        help="utterance prediction: mean of the windows' logits or probabilities (default: logits).",
+    )
+    hp.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON file of training settings (TrainConfig fields, feature settings "
+        'nested under "features") overriding the preset; flags override it.',
+    )
     dev = p.add_argument_group("execution")
     add_threads_flag(dev, "torch and featurising")
     add_device_flag(dev)
     dev.add_argument("--precision", choices=CHOICES, default=None, help=precision_help)
-    dev.add_argument("--eval-every", type=positive_int, default=None,
-                     help="evaluate the test split every N epochs and after the last, for the "
-                     "curves of the report (default: 5; --select-on-test evaluates every epoch).")
-    dev.add_argument("--ddp", action="store_true",
-                     help="under torchrun: every rank trains each split together "
-                     "(DistributedDataParallel, the global batch split over the ranks) instead "
-                     "of each rank training its own splits.")
-    dev.add_argument("--parallel-splits", type=parallel_splits, default=1, metavar="K|auto",
-                     help="train K splits of a model at once as one batched network, each exactly "
-                     "as alone (not for aacnn and multiscale_aa, which use dropout); auto: 2 per "
-                     "CPU thread up to 8, on CUDA as many as half the free memory holds, up to 32 "
-                     "(default: 1).")
-    dev.add_argument("--out", type=Path, default=Path("runs/latest"), metavar="DIR",
-                     help="run directory; the same command resumes a killed run there "
-                     "(default: runs/latest).")
+    dev.add_argument(
+        "--eval-every",
+        type=positive_int,
+        default=None,
+        help="evaluate the test split every N epochs and after the last, for the "
+        "curves of the report (default: 5; --select-on-test evaluates every epoch).",
+    )
+    dev.add_argument(
+        "--ddp",
+        action="store_true",
+        help="under torchrun: every rank trains each split together "
+        "(DistributedDataParallel, the global batch split over the ranks) instead "
+        "of each rank training its own splits.",
+    )
+    dev.add_argument(
+        "--parallel-splits",
+        type=parallel_splits,
+        default=1,
+        metavar="K|auto",
+        help="train K splits of a model at once as one batched network, each exactly "
+        "as alone (not for aacnn and multiscale_aa, which use dropout); auto: 2 per "
+        "CPU thread up to 8, on CUDA as many as half the free memory holds, up to 32 "
+        "(default: 1).",
+    )
+    dev.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/latest"),
+        metavar="DIR",
+        help="run directory; the same command resumes a killed run there (default: runs/latest).",
+    )
     add_quiet_flag(dev)
-    dev.add_argument("--no-report", action="store_true",
-                     help="do not write the figures and report.md into OUT/report at the end "
-                     "(python -m glam_py.report OUT writes them later).")
+    dev.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the figures and report.md into OUT/report at the end "
+        "(python -m glam_py.report OUT writes them later).",
+    )
     return p
 
 
@@ -147,8 +234,7 @@ def parallel_splits(text: str) -> int | str:
     return text if text == "auto" else positive_int(text)
 
 
-def overrides_from(args: argparse.Namespace, demo: bool,
-                   store_features: FeatureConfig | None = None) -> dict:
+def overrides_from(args: argparse.Namespace, demo: bool, store_features: FeatureConfig | None = None) -> dict:
     """The TrainConfig values (TrainConfig.updated()) that --config, the
     demo's defaults and the flags put over the preset, later ones winning.
 
@@ -178,8 +264,17 @@ def overrides_from(args: argparse.Namespace, demo: bool,
             raise InputError(f"--config {args.config}: {e}") from None
     if demo:
         values.update({k: v for k, v in DEMO_DEFAULTS.items() if k != "repeats"})
-    for flag in ["epochs", "lr", "batch_size", "train_overlap_s", "average", "select", "train_seed",
-                 "precision", "eval_every"]:
+    for flag in [
+        "epochs",
+        "lr",
+        "batch_size",
+        "train_overlap_s",
+        "average",
+        "select",
+        "train_seed",
+        "precision",
+        "eval_every",
+    ]:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     given = {**values.get("features", {}), **feature_flags_given(args)}
@@ -195,8 +290,9 @@ def overrides_from(args: argparse.Namespace, demo: bool,
     try:
         TrainConfig().updated(values)
     except ValueError as e:
-        raise UsageError(cli.with_flag_names(str(e))
-                         + (f" (with --config {args.config})" if args.config else "")) from None
+        raise UsageError(
+            cli.with_flag_names(str(e)) + (f" (with --config {args.config})" if args.config else "")
+        ) from None
     return values
 
 
@@ -209,8 +305,10 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         raise UsageError(f"--models: unknown model {unknown[0]!r}; choose from {', '.join(model_names())}")
     if args.parallel_splits != 1:
         if args.ddp:
-            raise UsageError("--parallel-splits and --ddp exclude each other: --ddp trains one split "
-                             "on every rank, --parallel-splits several splits in one process")
+            raise UsageError(
+                "--parallel-splits and --ddp exclude each other: --ddp trains one split "
+                "on every rank, --parallel-splits several splits in one process"
+            )
         for model in dict.fromkeys(args.models.split(",")):
             problem = parallel.refusal(model)
             if problem:
@@ -224,13 +322,16 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if given:
             raise UsageError(f"--store replaces the corpus; {given[0]} does not apply with it")
         if args.train_overlap_s is not None:
-            raise UsageError("--train-overlap-s does not apply with --store: the store's "
-                             "windows serve training and test")
+            raise UsageError(
+                "--train-overlap-s does not apply with --store: the store's windows serve training and test"
+            )
         try:
             store_features = FeatureStore(args.store).config
         except FileNotFoundError:
-            raise InputError(f"--store {args.store}: not a feature store (no features.json; "
-                             f"python -m glam_py.featurize --out writes one)") from None
+            raise InputError(
+                f"--store {args.store}: not a feature store (no features.json; "
+                f"python -m glam_py.featurize --out writes one)"
+            ) from None
         except ValueError as e:  # another format version, or shards still missing
             raise InputError(f"--store: {e}") from None
         source = CorpusSource("store", store=args.store)
@@ -238,19 +339,32 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         cli.check_corpus_flags(parser, args)
         if not demo:  # read now, so that a corpus that gives nothing fails before any work
             cli.load_corpus(args)
-        source = CorpusSource(args.corpus, corpus_root(args), args.subset, args.manifest, label_map(args),
-                              iemocap_happy=args.iemocap_happy, path_column=args.path_column,
-                              label_column=args.label_column)
+        source = CorpusSource(
+            args.corpus,
+            corpus_root(args),
+            args.subset,
+            args.manifest,
+            label_map(args),
+            iemocap_happy=args.iemocap_happy,
+            path_column=args.path_column,
+            label_column=args.label_column,
+        )
     overrides = overrides_from(args, demo, store_features)
     try:
-        args.run = RunConfig(models=tuple(args.models.split(",")), preset=args.preset,
-                             protocol=args.protocol,
-                             repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
-                             seed=args.seed, stratify=args.stratify,
-                             alphas=args.alpha if args.alpha and len(args.alpha) > 1 else (),
-                             overrides=overrides, threads=args.threads,
-                             device=args.device or cli.default_device(), ddp=args.ddp,
-                             parallel_splits=args.parallel_splits)
+        args.run = RunConfig(
+            models=tuple(args.models.split(",")),
+            preset=args.preset,
+            protocol=args.protocol,
+            repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
+            seed=args.seed,
+            stratify=args.stratify,
+            alphas=args.alpha if args.alpha and len(args.alpha) > 1 else (),
+            overrides=overrides,
+            threads=args.threads,
+            device=args.device or cli.default_device(),
+            ddp=args.ddp,
+            parallel_splits=args.parallel_splits,
+        )
     except ValueError as e:
         raise UsageError(str(e)) from None
     args.source, args.demo = source, demo
@@ -265,8 +379,11 @@ def _report(run_dir: Path, quiet: bool) -> int:
     try:
         markdown, _ = write_report(run_dir, log=(lambda _: None) if quiet else print)
     except Exception as e:  # the trained models and results are saved; say how to retry
-        print(f"error: the report failed ({type(e).__name__}: {e}); the results are saved, "
-              f"python -m glam_py.report {run_dir} retries it", file=sys.stderr)
+        print(
+            f"error: the report failed ({type(e).__name__}: {e}); the results are saved, "
+            f"python -m glam_py.report {run_dir} retries it",
+            file=sys.stderr,
+        )
         return 1
     print(f"report: {markdown}")
     return 0
@@ -279,8 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     # The lock comes before any work and is held to the end: one writer of
     # the run directory (the ranks of one torchrun job share it, rank 0
     # holding the lock).
-    with cli.resumable(), cli.removed_if_left_empty(args.out), \
-            writing(args.out, "run directory", job=Job.from_env()):
+    with (
+        cli.resumable(),
+        cli.removed_if_left_empty(args.out),
+        writing(args.out, "run directory", job=Job.from_env()),
+    ):
         return _train(args, world)
 
 
@@ -296,9 +416,11 @@ def _train(args: argparse.Namespace, world: World) -> int:
     # In DDP mode the ranks train in step, so one of them reports.
     quiet = args.quiet or (args.ddp and not world.is_main)
     log = (lambda _: None) if quiet else (lambda m: tqdm.write(m))
-    log(f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, "
+    log(
+        f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, "
         f"device {world.device(run.device)}"
-        + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else ""))
+        + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else "")
+    )
     progress = for_output(quiet)
     try:
         results = execute(run, source, args.out, args.cache, world=world, log=log, progress=progress)

@@ -46,18 +46,35 @@ class TrainConfig(Settings):
     def __post_init__(self) -> None:
         # Refused here, not as a crash halfway through a run (or an
         # untrained model saved, for epochs 0).
-        problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in (
-            ("epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "at least 1"),
-            ("batch_size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
-             "at least 1"),
-            ("lr", self.lr, isinstance(self.lr, (int, float)) and self.lr > 0, "above 0"),
-            ("alpha", self.alpha, isinstance(self.alpha, (int, float)) and self.alpha >= 0, "at least 0"),
-            ("val_fraction", self.val_fraction,
-             isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1, "between 0 and 1"),
-            ("optimizer", self.optimizer, self.optimizer in ("adam", "sgd"), "adam or sgd"),
-            ("average", self.average, self.average in ("logits", "probabilities"), "logits or probabilities"),
-            ("select", self.select, self.select in ("last", "val", "test"), "last, val or test"),
-        ) if not ok]
+        problems = [
+            f"{name} must be {rule}, got {value!r}"
+            for name, value, ok, rule in (
+                ("epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "at least 1"),
+                (
+                    "batch_size",
+                    self.batch_size,
+                    isinstance(self.batch_size, int) and self.batch_size >= 1,
+                    "at least 1",
+                ),
+                ("lr", self.lr, isinstance(self.lr, (int, float)) and self.lr > 0, "above 0"),
+                ("alpha", self.alpha, isinstance(self.alpha, (int, float)) and self.alpha >= 0, "at least 0"),
+                (
+                    "val_fraction",
+                    self.val_fraction,
+                    isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1,
+                    "between 0 and 1",
+                ),
+                ("optimizer", self.optimizer, self.optimizer in ("adam", "sgd"), "adam or sgd"),
+                (
+                    "average",
+                    self.average,
+                    self.average in ("logits", "probabilities"),
+                    "logits or probabilities",
+                ),
+                ("select", self.select, self.select in ("last", "val", "test"), "last, val or test"),
+            )
+            if not ok
+        ]
         if problems:
             raise ValueError("invalid training settings: " + "; ".join(problems))
         if self.precision not in CHOICES:
@@ -74,6 +91,7 @@ class TrainConfig(Settings):
 
 
 PAPER = TrainConfig()
+
 
 def preset(name: str, model: str) -> TrainConfig:
     """The training settings of a named preset for ``model``.
@@ -146,8 +164,10 @@ class RunConfig:
                 diffs["train_overlap_s"] = (ref.train_overlap_s, cfg.train_overlap_s)
             if diffs:
                 shown = "; ".join(f"{name}: {first} {a}, {model} {b}" for name, (a, b) in diffs.items())
-                raise ValueError(f"the models' {self.preset} presets ask for different windows "
-                                 f"({shown}); train them in separate runs or set those settings")
+                raise ValueError(
+                    f"the models' {self.preset} presets ask for different windows "
+                    f"({shown}); train them in separate runs or set those settings"
+                )
 
     def train_config(self, model: str, alpha: float | None = None) -> TrainConfig:
         config = preset(self.preset, model).updated(self.overrides)

@@ -35,8 +35,9 @@ def load_utterances(train_store: FeatureStore, test_store: FeatureStore) -> Utte
     """The utterances of both stores, classes numbered in the order the
     training store records (the label map's order)."""
     test_rows = {row["path"]: i for i, row in enumerate(test_store.index)}
-    pairs = [(i, test_rows[row["path"]]) for i, row in enumerate(train_store.index)
-             if row["path"] in test_rows]
+    pairs = [
+        (i, test_rows[row["path"]]) for i, row in enumerate(train_store.index) if row["path"] in test_rows
+    ]
     if not pairs:
         raise ValueError("the training and test stores share no utterance")
     rows = [train_store.index[i] for i, _ in pairs]

@@ -65,7 +65,7 @@ class DataParallel:
 
     def rows(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """This rank's rows of a global batch."""
-        return tuple(t[self.world.rank::self.world.size] for t in tensors)
+        return tuple(t[self.world.rank :: self.world.size] for t in tensors)
 
     def usable(self, batch_rows: int) -> bool:
         # Every rank must take part in every step (DDP's all-reduce would

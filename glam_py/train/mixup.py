@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 
-def mix(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator,
-        out: torch.Tensor | None = None):
+def mix(
+    x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator, out: torch.Tensor | None = None
+):
     """Returns ``(mixed x, y, y of the partners, lambda)``; alpha 0 returns
     the batch unmixed with lambda 1.
 

@@ -80,13 +80,16 @@ def refusal(model_name: str) -> str | None:
     # Whether a model has dropout does not depend on its input or classes.
     model = models.build(model_name)
     if any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
-        return (f"--parallel-splits: {model_name} draws dropout masks, which a batched network "
-                f"cannot draw as the split alone does; train it without --parallel-splits")
+        return (
+            f"--parallel-splits: {model_name} draws dropout masks, which a batched network "
+            f"cannot draw as the split alone does; train it without --parallel-splits"
+        )
     return None
 
 
-def auto_splits(model_name: str, cfg: TrainConfig, n_classes: int, input_shape: tuple[int, int],
-                device: str) -> int:
+def auto_splits(
+    model_name: str, cfg: TrainConfig, n_classes: int, input_shape: tuple[int, int], device: str
+) -> int:
     """How many splits ``"auto"`` trains at once on ``device``.
 
     CPU: ``CPU_SPLITS_PER_CORE`` per core torch uses, at most
@@ -103,8 +106,9 @@ def auto_splits(model_name: str, cfg: TrainConfig, n_classes: int, input_shape: 
         return max(1, min(CPU_MAX_SPLITS, CPU_SPLITS_PER_CORE * torch.get_num_threads()))
     dev = torch.device(device)
     precision_name = precision.resolve(cfg.precision, device).precision
-    model = models.build(model_name, n_classes=n_classes, input_shape=input_shape, device=device,
-                         precision=precision_name).to(dev)
+    model = models.build(
+        model_name, n_classes=n_classes, input_shape=input_shape, device=device, precision=precision_name
+    ).to(dev)
     optimizer = _optimizer(model, cfg, device)
     torch.cuda.synchronize(dev)
     before = torch.cuda.memory_allocated(dev)
@@ -121,8 +125,14 @@ def auto_splits(model_name: str, cfg: TrainConfig, n_classes: int, input_shape: 
     return max(1, min(CUDA_MAX_SPLITS, int(CUDA_MEMORY_SHARE * free // max(per_split, 1))))
 
 
-def resolve_splits(value: int | str, model_name: str, cfg: TrainConfig, n_classes: int,
-                   input_shape: tuple[int, int], device: str) -> int:
+def resolve_splits(
+    value: int | str,
+    model_name: str,
+    cfg: TrainConfig,
+    n_classes: int,
+    input_shape: tuple[int, int],
+    device: str,
+) -> int:
     """``value`` (a count, or "auto": :func:`auto_splits`) as a count."""
     if value == "auto":
         return auto_splits(model_name, cfg, n_classes, input_shape, device)
@@ -187,9 +197,13 @@ class StackedNetwork:
                 sub._buffers[leaf] = sub._buffers[leaf].clone()
 
 
-def train_step(net: StackedNetwork, optimizer: torch.optim.Optimizer,
-               step: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]],
-               device: str, precision_name: str = "fp32") -> dict[int, torch.Tensor]:
+def train_step(
+    net: StackedNetwork,
+    optimizer: torch.optim.Optimizer,
+    step: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]],
+    device: str,
+    precision_name: str = "fp32",
+) -> dict[int, torch.Tensor]:
     """One optimiser step of the splits in ``step`` (module index -> its
     mixed batch ``(x, y, y of the partners, lambda)``); the others take no
     part. The forward pass runs in ``precision_name`` (resolved: "fp32" or
@@ -217,8 +231,16 @@ def train_step(net: StackedNetwork, optimizer: torch.optim.Optimizer,
     return losses
 
 
-def train_splits(model_name: str, cfg: TrainConfig, data: Utterances, splits: list[Split], *,
-                 state_path: Path, device: str = "cpu", progress: Silent = Silent()) -> list[dict]:
+def train_splits(
+    model_name: str,
+    cfg: TrainConfig,
+    data: Utterances,
+    splits: list[Split],
+    *,
+    state_path: Path,
+    device: str = "cpu",
+    progress: Silent = Silent(),
+) -> list[dict]:
     """Trains ``splits`` together, each exactly as
     :func:`glam_py.train.trainer.train_split` trains it alone, resuming from
     ``state_path`` (this group's state) when an earlier run left one.
@@ -263,7 +285,9 @@ def train_splits(model_name: str, cfg: TrainConfig, data: Utterances, splits: li
     optimizer = _optimizer(nn.ModuleList(modules), cfg, device)
     start_epoch, histories, bests = 0, [[] for _ in splits], [None] * len(splits)
     if state_path.exists():
-        state = load_tensors(state_path, remedy="delete it to train these splits again from their first epoch")
+        state = load_tensors(
+            state_path, remedy="delete it to train these splits again from their first epoch"
+        )
         for module, weights in zip(modules, state["models"]):
             module.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
@@ -293,30 +317,52 @@ def train_splits(model_name: str, cfg: TrainConfig, data: Utterances, splits: li
             progress.batch(sum(len(b[1]) for b in step.values()))
         seconds = time.perf_counter() - started
         for k, (split, s) in enumerate(zip(splits, starts)):
-            _, bests[k], test_scores[k] = end_epoch(s, cfg, split, epoch, lr, losses[k], len(s.x) / seconds,
-                                                    histories[k], bests[k], device, state_path)
+            _, bests[k], test_scores[k] = end_epoch(
+                s,
+                cfg,
+                split,
+                epoch,
+                lr,
+                losses[k],
+                len(s.x) / seconds,
+                histories[k],
+                bests[k],
+                device,
+                state_path,
+            )
         if epoch + 1 == cfg.epochs or time.monotonic() - saved_at >= cfg.save_every_s:
-            save_tensors(state_path, {"models": [m.state_dict() for m in modules],
-                                      "optimizer": optimizer.state_dict(),
-                                      "numpy_rngs": [s.rng.bit_generator.state for s in starts],
-                                      "torch_rng": torch.get_rng_state(),
-                                      "epoch": epoch + 1, "histories": histories, "bests": bests})
+            save_tensors(
+                state_path,
+                {
+                    "models": [m.state_dict() for m in modules],
+                    "optimizer": optimizer.state_dict(),
+                    "numpy_rngs": [s.rng.bit_generator.state for s in starts],
+                    "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch + 1,
+                    "histories": histories,
+                    "bests": bests,
+                },
+            )
             saved_at = time.monotonic()
         shown = ""
         if all("test" in h[-1] for h in histories):  # every split evaluates the same epochs
             shown = f", mean test UA {np.mean([h[-1]['test']['UA'] for h in histories]):.1f}"
         progress.end_epoch(f"loss {np.mean([h[-1]['loss'] for h in histories]):.3f}{shown}")
     net.release()
-    return [{"metrics": final_metrics(s, cfg, split, histories[k], bests[k], test_scores[k], device),
-             "model": s.model}
-            for k, (split, s) in enumerate(zip(splits, starts))]
+    return [
+        {
+            "metrics": final_metrics(s, cfg, split, histories[k], bests[k], test_scores[k], device),
+            "model": s.model,
+        }
+        for k, (split, s) in enumerate(zip(splits, starts))
+    ]
 
 
 def groups(pending: list[Split], k: int) -> list[list[Split]]:
     """``pending`` in consecutive groups of at most ``k``: the same pending
     splits always give the same groups, so a killed run finds its groups'
     states again."""
-    return [pending[i:i + k] for i in range(0, len(pending), max(1, k))]
+    return [pending[i : i + k] for i in range(0, len(pending), max(1, k))]
 
 
 def group_name(group: list[Split]) -> str:

@@ -46,9 +46,11 @@ class Bars(Silent):
         self.bars: tuple[tqdm, tqdm, tqdm] | None = None
 
     def plan(self, trainings: int, done: int) -> None:
-        self.bars = (tqdm(desc="trainings", unit="split", position=0, total=trainings, initial=done),
-                     tqdm(desc="epochs", unit="epoch", position=1, leave=False),
-                     tqdm(desc="batches", unit="window", unit_scale=True, position=2, leave=False))
+        self.bars = (
+            tqdm(desc="trainings", unit="split", position=0, total=trainings, initial=done),
+            tqdm(desc="epochs", unit="epoch", position=1, leave=False),
+            tqdm(desc="batches", unit="window", unit_scale=True, position=2, leave=False),
+        )
 
     def start_training(self, name: str, epochs: int, done: int) -> None:
         trainings, bar, _ = self.bars
@@ -99,9 +101,13 @@ class Lines(Silent):
         self.epoch += 1
         # Later trainings are assumed as long as this one.
         left = (self.epochs - self.epoch) + self.trainings_left * self.epochs
-        print(f"{self.name} epoch {self.epoch}/{self.epochs}: {summary}, "
-              f"{self.windows / max(seconds, 1e-9):.0f} windows/s, "
-              f"ETA {duration(left * self.seconds / self.epochs_timed)}", file=sys.stdout, flush=True)
+        print(
+            f"{self.name} epoch {self.epoch}/{self.epochs}: {summary}, "
+            f"{self.windows / max(seconds, 1e-9):.0f} windows/s, "
+            f"ETA {duration(left * self.seconds / self.epochs_timed)}",
+            file=sys.stdout,
+            flush=True,
+        )
 
 
 def for_output(quiet: bool) -> Silent:

@@ -17,15 +17,17 @@ class Split:
     test: tuple[int, ...]
 
 
-def random_splits(labels: list[str], repeats: int, first_seed: int, stratify: bool,
-                  test_fraction: float = 0.2) -> list[Split]:
+def random_splits(
+    labels: list[str], repeats: int, first_seed: int, stratify: bool, test_fraction: float = 0.2
+) -> list[Split]:
     """The paper's protocol: ``repeats`` random 80/20 splits of utterances,
     split ``i`` drawn with seed ``first_seed + i``."""
     idx = np.arange(len(labels))
     splits = []
     for seed in range(first_seed, first_seed + repeats):
-        train, test = train_test_split(idx, test_size=test_fraction, random_state=seed,
-                                       stratify=labels if stratify else None)
+        train, test = train_test_split(
+            idx, test_size=test_fraction, random_state=seed, stratify=labels if stratify else None
+        )
         splits.append(Split(f"seed{seed}", seed, tuple(sorted(train)), tuple(sorted(test))))
     return splits
 
@@ -33,15 +35,20 @@ def random_splits(labels: list[str], repeats: int, first_seed: int, stratify: bo
 def grouped_splits(groups: list[str], kind: str, seed: int) -> list[Split]:
     """Leave one group (speaker or session) out, one split per group."""
     if any(not g for g in groups):
-        raise ValueError(f"leave-one-{kind}-out needs a {kind} for every utterance; "
-                         f"this corpus has utterances without one")
+        raise ValueError(
+            f"leave-one-{kind}-out needs a {kind} for every utterance; this corpus has utterances without one"
+        )
     idx = np.arange(len(groups))
     groups_arr = np.array(groups)
-    return [Split(f"{kind} {g}", seed, tuple(idx[groups_arr != g]), tuple(idx[groups_arr == g]))
-            for g in sorted(set(groups))]
+    return [
+        Split(f"{kind} {g}", seed, tuple(idx[groups_arr != g]), tuple(idx[groups_arr == g]))
+        for g in sorted(set(groups))
+    ]
 
 
-def validation_split(train: tuple[int, ...], fraction: float, seed: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def validation_split(
+    train: tuple[int, ...], fraction: float, seed: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Carves a validation set out of the training utterances (never the test)."""
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(np.array(train))

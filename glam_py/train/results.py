@@ -8,13 +8,18 @@ import io
 
 from glam_py.train.metrics import METRIC_TITLES, METRICS
 
-SELECTION_NAMES = {"last": "last epoch", "val": "best epoch on a validation split carved from training",
-                   "test": "BEST EPOCH ON THE TEST SPLIT (optimistic, the authors' selection)"}
+SELECTION_NAMES = {
+    "last": "last epoch",
+    "val": "best epoch on a validation split carved from training",
+    "test": "BEST EPOCH ON THE TEST SPLIT (optimistic, the authors' selection)",
+}
 
 
 def title(corpus: str, protocol: str, n_splits: int, select: str) -> str:
-    return (f"{corpus}, {protocol} protocol, {n_splits} split{'s' * (n_splits != 1)}, "
-            f"model selection: {SELECTION_NAMES[select]}")
+    return (
+        f"{corpus}, {protocol} protocol, {n_splits} split{'s' * (n_splits != 1)}, "
+        f"model selection: {SELECTION_NAMES[select]}"
+    )
 
 
 def cell(stats: dict, n_splits: int) -> str:
@@ -23,9 +28,12 @@ def cell(stats: dict, n_splits: int) -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"### {results['title']}", "",
-             "| model | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " |",
-             "|---|" + "---|" * len(METRICS)]
+    lines = [
+        f"### {results['title']}",
+        "",
+        "| model | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " |",
+        "|---|" + "---|" * len(METRICS),
+    ]
     for name, entry in results["models"].items():
         s = entry["summary"]
         lines.append(f"| {name} | " + " | ".join(cell(s[m], len(entry["splits"])) for m in METRICS) + " |")
@@ -38,6 +46,9 @@ def to_csv(results: dict) -> str:
     writer.writerow(["model"] + [f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")] + ["splits"])
     for name, entry in results["models"].items():
         s = entry["summary"]
-        writer.writerow([name] + [f"{s[m][stat]:.4f}" for m in METRICS for stat in ("mean", "std")]
-                        + [len(entry["splits"])])
+        writer.writerow(
+            [name]
+            + [f"{s[m][stat]:.4f}" for m in METRICS for stat in ("mean", "std")]
+            + [len(entry["splits"])]
+        )
     return out.getvalue()

@@ -48,13 +48,26 @@ class CorpusSource:
     label_column: str = "label"
 
     def load(self) -> corpora.Corpus:
-        return corpora.load(self.name, self.root, subset=self.subset, manifest=self.manifest,
-                            labels=self.labels, iemocap_happy=self.iemocap_happy,
-                            path_column=self.path_column, label_column=self.label_column)
+        return corpora.load(
+            self.name,
+            self.root,
+            subset=self.subset,
+            manifest=self.manifest,
+            labels=self.labels,
+            iemocap_happy=self.iemocap_happy,
+            path_column=self.path_column,
+            label_column=self.label_column,
+        )
 
     def fingerprint(self) -> str:
-        fields = [self.name, str(Path(self.root).resolve()) if self.root else None,
-                  self.subset, str(self.manifest), self.labels, self.iemocap_happy]
+        fields = [
+            self.name,
+            str(Path(self.root).resolve()) if self.root else None,
+            self.subset,
+            str(self.manifest),
+            self.labels,
+            self.iemocap_happy,
+        ]
         if (self.path_column, self.label_column) != ("path", "label"):
             # Only when not the defaults, so caches made before the columns could be named stay valid.
             fields += [self.path_column, self.label_column]
@@ -62,8 +75,9 @@ class CorpusSource:
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None,
-               log: Callable[[str], None]) -> tuple[FeatureStore, FeatureStore]:
+def stores_for(
+    source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None, log: Callable[[str], None]
+) -> tuple[FeatureStore, FeatureStore]:
     """The training and test stores, featurised once per corpus and
     feature setting and reused by every split, model and later run.
 
@@ -81,20 +95,30 @@ def stores_for(source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int
         try:
             store = FeatureStore(source.store, expected=cfg.features)
         except StoreMismatch as e:
-            raise StoreMismatch(f"{e}; ask for the store's settings (the feature flags or "
-                                f"--config) or featurise it again with these") from None
+            raise StoreMismatch(
+                f"{e}; ask for the store's settings (the feature flags or "
+                f"--config) or featurise it again with these"
+            ) from None
         return store, store
     corpus = source.load()
     out = []
     for config in (cfg.train_features(), cfg.features):
         digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
         root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
+
         def write(root: Path = root, config: FeatureConfig = config):
             # Runs with other --out share the cache: one featurises, the
             # others wait for it and find the store complete.
             with WriterLock(root, "feature store", wait_s=CACHE_WAIT_S):
-                return write_store(root, corpus.utterances, config, left_out=corpus.left_out,
-                                   threads=threads, classes=corpus.classes)
+                return write_store(
+                    root,
+                    corpus.utterances,
+                    config,
+                    left_out=corpus.left_out,
+                    threads=threads,
+                    classes=corpus.classes,
+                )
+
         try:
             report = write()
         except StoreMismatch:
@@ -117,9 +141,16 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
     raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker or session")
 
 
-def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
-            world: World = World(), log: Callable[[str], None] = print,
-            progress: Silent = Silent()) -> dict | None:
+def execute(
+    run: RunConfig,
+    source: CorpusSource,
+    run_dir: Path,
+    cache: Path,
+    *,
+    world: World = World(),
+    log: Callable[[str], None] = print,
+    progress: Silent = Silent(),
+) -> dict | None:
     """Trains this rank's share of the splits (with ``run.ddp``: every
     split, together with the other ranks); rank 0 (or a single process)
     returns and writes the results once every split is done."""
@@ -140,17 +171,30 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     chosen = resolve(base.precision, device)
     if chosen.note and world.is_main:
         log(f"note: {chosen.note}")
-    resolved = {"run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
-                # With a given store its overlap serves training too (stores_for).
-                "train": {key: run.train_config(m, a).replace(
-                              train_overlap_s=train_store.config.overlap_s,
-                              precision=resolve(run.train_config(m, a).precision, device).precision).to_dict()
-                          for key, m, a in rows},
-                "corpus": {"name": source.name, "root": str(source.root), "subset": source.subset,
-                           "store": str(source.store), "labels": source.labels,
-                           "iemocap_happy": source.iemocap_happy},
-                "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
-                "labels": data.class_names, "n_utterances": len(data)}
+    resolved = {
+        "run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
+        # With a given store its overlap serves training too (stores_for).
+        "train": {
+            key: run.train_config(m, a)
+            .replace(
+                train_overlap_s=train_store.config.overlap_s,
+                precision=resolve(run.train_config(m, a).precision, device).precision,
+            )
+            .to_dict()
+            for key, m, a in rows
+        },
+        "corpus": {
+            "name": source.name,
+            "root": str(source.root),
+            "subset": source.subset,
+            "store": str(source.store),
+            "labels": source.labels,
+            "iemocap_happy": source.iemocap_happy,
+        },
+        "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
+        "labels": data.class_names,
+        "n_utterances": len(data),
+    }
     out_dir.record_config(resolved)
     # The report reads it to embed the test utterances again.
     out_dir.write_stores(train_store.root, test_store.root)
@@ -161,26 +205,48 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     progress.plan(len(mine), sum(path.exists() for path in done))
 
     def save(key: str, model: str, cfg: TrainConfig, split: Split, out: dict) -> None:
-        trained = Checkpoint(model_name=model, n_classes=len(data.class_names), input_shape=data.input_shape,
-                             labels=tuple(data.class_names), features=test_store.config,
-                             average=cfg.average, state_dict=out["model"].state_dict())
+        trained = Checkpoint(
+            model_name=model,
+            n_classes=len(data.class_names),
+            input_shape=data.input_shape,
+            labels=tuple(data.class_names),
+            features=test_store.config,
+            average=cfg.average,
+            state_dict=out["model"].state_dict(),
+        )
         trained.save(out_dir.model_file(key, split.name))
-        write_json(out_dir.split_file(key, split.name),
-                   {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]})
+        write_json(
+            out_dir.split_file(key, split.name),
+            {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
+        )
         m = out["metrics"]
         log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
 
     if run.parallel_splits != 1 and not ddp:
         # Every split is then done, and the loop below skips them all.
-        train_in_groups(run, data, [job for job, path in zip(mine, done) if not path.exists()],
-                        out_dir, device, progress, save)
+        train_in_groups(
+            run,
+            data,
+            [job for job, path in zip(mine, done) if not path.exists()],
+            out_dir,
+            device,
+            progress,
+            save,
+        )
     for (key, model, alpha, split), result_path in zip(mine, done):
         if result_path.exists():
             continue
         cfg = run.train_config(model, alpha)
-        out = train_split(model, cfg, data, split, device=device, progress=progress,
-                          state_path=out_dir.state_file(key, split.name),
-                          parallel=DataParallel(world) if ddp else None)
+        out = train_split(
+            model,
+            cfg,
+            data,
+            split,
+            device=device,
+            progress=progress,
+            state_path=out_dir.state_file(key, split.name),
+            parallel=DataParallel(world) if ddp else None,
+        )
         progress.end_training()
         if ddp and not world.is_main:
             world.barrier()  # rank 0 writes the split's results first
@@ -193,13 +259,18 @@ def execute(run: RunConfig, source: CorpusSource, run_dir: Path, cache: Path, *,
     left_out = test_store.skipped_summary()
     if left_out:
         log(left_out)
-    return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names,
-                  base.select)
+    return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names, base.select)
 
 
-def train_in_groups(run: RunConfig, data: Utterances, pending: list[tuple[str, str, float, Split]],
-                    out_dir: RunDir, device: str, progress: Silent,
-                    save: Callable[[str, str, TrainConfig, Split, dict], None]) -> None:
+def train_in_groups(
+    run: RunConfig,
+    data: Utterances,
+    pending: list[tuple[str, str, float, Split]],
+    out_dir: RunDir,
+    device: str,
+    progress: Silent,
+    save: Callable[[str, str, TrainConfig, Split, dict], None],
+) -> None:
     """The pending splits of each table row trained ``run.parallel_splits``
     at a time as one batched network (:mod:`glam_py.train.parallel`), each
     saved by ``save`` as its group finishes.
@@ -222,15 +293,28 @@ def train_in_groups(run: RunConfig, data: Utterances, pending: list[tuple[str, s
         cfg = run.train_config(model, alpha)
         k = parallel.resolve_splits(run.parallel_splits, model, cfg, n_classes, data.input_shape, device)
         for group in parallel.groups(splits, k):
-            outs = parallel.train_splits(model, cfg, data, group, device=device, progress=progress,
-                                         state_path=out_dir.state_file(key, parallel.group_name(group)))
+            outs = parallel.train_splits(
+                model,
+                cfg,
+                data,
+                group,
+                device=device,
+                progress=progress,
+                state_path=out_dir.state_file(key, parallel.group_name(group)),
+            )
             for split, out in zip(group, outs):
                 progress.end_training()
                 save(key, model, cfg, split, out)
 
 
-def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[tuple[str, Split]],
-           labels: list[str], select: str) -> dict | None:
+def gather(
+    run_dir: Path,
+    run: RunConfig,
+    source: CorpusSource,
+    jobs: Sequence[tuple[str, Split]],
+    labels: list[str],
+    select: str,
+) -> dict | None:
     """Writes results.json / .md / .csv when every split's result is there."""
     out_dir = RunDir(run_dir)
     per_model: dict[str, list[dict]] = {}
@@ -244,9 +328,13 @@ def gather(run_dir: Path, run: RunConfig, source: CorpusSource, jobs: Sequence[t
         split_result.pop("test_ids", None)
         per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
-    results = {"title": tables.title(source.name, run.protocol, n_splits, select),
-               "config": out_dir.read_config(), "labels": labels,
-               "models": {key: {"splits": splits, "summary": summarize(splits)}
-                          for key, splits in per_model.items()}}
+    results = {
+        "title": tables.title(source.name, run.protocol, n_splits, select),
+        "config": out_dir.read_config(),
+        "labels": labels,
+        "models": {
+            key: {"splits": splits, "summary": summarize(splits)} for key, splits in per_model.items()
+        },
+    }
     out_dir.write_results(results, tables.markdown(results), tables.to_csv(results))
     return results

@@ -38,8 +38,9 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: str) -> torch.o
     skips parameters without a gradient, so over several splits' modules
     (:mod:`glam_py.train.parallel`) it is each split's own Adam."""
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
     # The fused kernel updates all parameters in one pass: on 2 CPU threads
     # GLAM's Adam step took 13% of a split in the per-parameter loop
     # (docs/benchmarks.md, where a split spends its time).
@@ -60,19 +61,38 @@ def _lr_after(epoch: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def _scores(model: torch.nn.Module, x: np.ndarray, owner: np.ndarray, n: int, average: str,
-            device: str, precision_name: str, batch: int) -> np.ndarray:
+def _scores(
+    model: torch.nn.Module,
+    x: np.ndarray,
+    owner: np.ndarray,
+    n: int,
+    average: str,
+    device: str,
+    precision_name: str,
+    batch: int,
+) -> np.ndarray:
     model.eval()
     with precision.autocast(precision_name, device):
         # The windows take the parameters' dtype (float64 in the equivalence tests).
         dtype = next(model.parameters()).dtype
-        logits = torch.cat([model(torch.from_numpy(x[start:start + batch]).unsqueeze(1).to(device, dtype))
-                            .float().cpu() for start in range(0, len(x), batch)]).numpy()
+        logits = torch.cat(
+            [
+                model(torch.from_numpy(x[start : start + batch]).unsqueeze(1).to(device, dtype)).float().cpu()
+                for start in range(0, len(x), batch)
+            ]
+        ).numpy()
     return pool(logits, owner, n, average)
 
 
-def predict_utterances(model: torch.nn.Module, windows: list[np.ndarray], which: tuple[int, ...],
-                       average: str, device: str, batch: int = 256, precision_name: str = "fp32") -> np.ndarray:
+def predict_utterances(
+    model: torch.nn.Module,
+    windows: list[np.ndarray],
+    which: tuple[int, ...],
+    average: str,
+    device: str,
+    batch: int = 256,
+    precision_name: str = "fp32",
+) -> np.ndarray:
     """Per utterance of ``which``: its score, the windows' logits pooled
     as ``average`` says (:func:`glam_py.pooling.pool`), the forward pass
     run in ``precision_name`` (:mod:`glam_py.precision`; the logits and
@@ -89,7 +109,9 @@ class _Evaluation:
         self.x, _, self.owner = stack(windows, np.zeros(len(windows), dtype=int), which)
         self.labels, self.n = labels[list(which)], len(which)
 
-    def scores(self, model: torch.nn.Module, cfg: TrainConfig, device: str, precision_name: str) -> np.ndarray:
+    def scores(
+        self, model: torch.nn.Module, cfg: TrainConfig, device: str, precision_name: str
+    ) -> np.ndarray:
         return _scores(model, self.x, self.owner, self.n, cfg.average, device, precision_name, 256)
 
 
@@ -117,8 +139,7 @@ class SplitStart:
     partners: torch.Tensor
 
 
-def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Split,
-                device: str) -> SplitStart:
+def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, device: str) -> SplitStart:
     """The freshly initialised model, random stream, training windows and
     evaluation sets of ``split`` (see :class:`SplitStart`); the windows
     take the dtype of the model's parameters (float32, or float64 under
@@ -129,20 +150,35 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
     precision_name = precision.resolve(cfg.precision, device).precision
     torch.manual_seed(train_seed)
-    model = models.build(model_name, n_classes=len(data.class_names), input_shape=data.input_shape,
-                         device=device, precision=precision_name).to(device)
+    model = models.build(
+        model_name,
+        n_classes=len(data.class_names),
+        input_shape=data.input_shape,
+        device=device,
+        precision=precision_name,
+    ).to(device)
     x, y, _ = stack(data.train_windows, data.labels, train_idx)
     x_t = torch.from_numpy(x).unsqueeze(1).to(next(model.parameters()).dtype)
     batch_x = x_t.new_empty((cfg.batch_size, *x_t.shape[1:]))
-    return SplitStart(model_name, model, np.random.default_rng(train_seed), train_seed, precision_name,
-                      len(data.class_names), x_t, torch.from_numpy(y).long(),
-                      _Evaluation(data.test_windows, data.labels, split.test),
-                      _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None,
-                      batch_x, torch.empty_like(batch_x))
+    return SplitStart(
+        model_name,
+        model,
+        np.random.default_rng(train_seed),
+        train_seed,
+        precision_name,
+        len(data.class_names),
+        x_t,
+        torch.from_numpy(y).long(),
+        _Evaluation(data.test_windows, data.labels, split.test),
+        _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None,
+        batch_x,
+        torch.empty_like(batch_x),
+    )
 
 
-def epoch_batches(start: SplitStart, cfg: TrainConfig, usable: Callable[[int], bool] | None = None
-                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
+def epoch_batches(
+    start: SplitStart, cfg: TrainConfig, usable: Callable[[int], bool] | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
     """One epoch of mixed batches ``(x, y, y of the partners, lambda)``
     (:func:`glam_py.train.mixup.mix`): the epoch's order drawn from
     ``start.rng`` first, then each batch's mixup draws as the batch is
@@ -151,16 +187,26 @@ def epoch_batches(start: SplitStart, cfg: TrainConfig, usable: Callable[[int], b
     so it is valid until the next one is drawn."""
     order = torch.from_numpy(start.rng.permutation(len(start.x)))
     for b in range(0, len(order), cfg.batch_size):
-        idx = order[b:b + cfg.batch_size]
+        idx = order[b : b + cfg.batch_size]
         if usable is not None and not usable(len(idx)):
             continue
-        xb = torch.index_select(start.x, 0, idx, out=start.batch_x[:len(idx)])
-        yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[:len(idx)])
+        xb = torch.index_select(start.x, 0, idx, out=start.batch_x[: len(idx)])
+        yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[: len(idx)])
 
 
-def end_epoch(start: SplitStart, cfg: TrainConfig, split: Split, epoch: int, lr: float,
-              losses: list[torch.Tensor], windows_per_s: float, history: list[dict], best: dict | None,
-              device: str, state_path: Path) -> tuple[dict, dict | None, np.ndarray | None]:
+def end_epoch(
+    start: SplitStart,
+    cfg: TrainConfig,
+    split: Split,
+    epoch: int,
+    lr: float,
+    losses: list[torch.Tensor],
+    windows_per_s: float,
+    history: list[dict],
+    best: dict | None,
+    device: str,
+    state_path: Path,
+) -> tuple[dict, dict | None, np.ndarray | None]:
     """Checks the epoch's loss, evaluates ``start.model`` after ``epoch``
     (0-based), appends the epoch's record to ``history`` and returns it
     with the best epoch so far under ``cfg.select`` (its weights copied)
@@ -179,9 +225,13 @@ def end_epoch(start: SplitStart, cfg: TrainConfig, split: Split, epoch: int, lr:
     # keeps the last good state.
     mean_loss = torch.stack(losses).double().mean().item() if losses else float("nan")
     if losses and not np.isfinite(mean_loss):
-        kept = f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
-        raise NonFiniteLoss(f"{start.model_name} split {split.name}: the training loss became "
-                            f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}")
+        kept = (
+            f"its last saved state is kept in {state_path}" if state_path.exists() else "no state was saved"
+        )
+        raise NonFiniteLoss(
+            f"{start.model_name} split {split.name}: the training loss became "
+            f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}"
+        )
     model, n_classes = start.model, start.n_classes
     record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss, "windows_per_s": windows_per_s}
     test_scores = None
@@ -190,19 +240,28 @@ def end_epoch(start: SplitStart, cfg: TrainConfig, split: Split, epoch: int, lr:
         test = evaluate(start.test_set.labels, test_scores.argmax(1), n_classes)
         record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
     if start.val_set is not None:
-        val = evaluate(start.val_set.labels,
-                       start.val_set.scores(model, cfg, device, start.precision).argmax(1), n_classes)
+        val = evaluate(
+            start.val_set.labels,
+            start.val_set.scores(model, cfg, device, start.precision).argmax(1),
+            n_classes,
+        )
         record["val"] = {k: val[k] for k in ("WA", "UA")}
     history.append(record)
-    score = {"val": record.get("val", {}).get("UA"),
-             "test": record.get("test", {}).get("UA")}.get(cfg.select)
+    score = {"val": record.get("val", {}).get("UA"), "test": record.get("test", {}).get("UA")}.get(cfg.select)
     if score is not None and (best is None or score > best["score"]):
         best = {"score": score, "epoch": epoch + 1, "model": copy.deepcopy(model.state_dict())}
     return record, best, test_scores
 
 
-def final_metrics(start: SplitStart, cfg: TrainConfig, split: Split, history: list[dict],
-                  best: dict | None, test_scores: np.ndarray | None, device: str) -> dict:
+def final_metrics(
+    start: SplitStart,
+    cfg: TrainConfig,
+    split: Split,
+    history: list[dict],
+    best: dict | None,
+    test_scores: np.ndarray | None,
+    device: str,
+) -> dict:
     """The split's result: ``start.model`` set to the selected epoch's
     weights, evaluated on the test utterances (``test_scores``, the last
     epoch's, are reused where no epoch was selected), with the history."""
@@ -211,8 +270,14 @@ def final_metrics(start: SplitStart, cfg: TrainConfig, split: Split, history: li
     if best is not None or test_scores is None:
         test_scores = start.test_set.scores(start.model, cfg, device, start.precision)
     result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
-    result.update(split=split.name, seed=split.seed, train_seed=start.train_seed, precision=start.precision,
-                  history=history, selected_epoch=best["epoch"] if best else cfg.epochs)
+    result.update(
+        split=split.name,
+        seed=split.seed,
+        train_seed=start.train_seed,
+        precision=start.precision,
+        history=history,
+        selected_epoch=best["epoch"] if best else cfg.epochs,
+    )
     return result
 
 
@@ -222,10 +287,17 @@ def epoch_summary(record: dict) -> str:
     return f"loss {record['loss']:.3f}{shown}"
 
 
-def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, *,
-                state_path: Path, device: str = "cpu",
-                progress: Silent = Silent(),
-                parallel: DataParallel | None = None) -> dict:
+def train_split(
+    model_name: str,
+    cfg: TrainConfig,
+    data: Utterances,
+    split: Split,
+    *,
+    state_path: Path,
+    device: str = "cpu",
+    progress: Silent = Silent(),
+    parallel: DataParallel | None = None,
+) -> dict:
     """Trains from scratch, or from ``state_path`` when an earlier run left
     one, and returns the split's metrics, history and final weights. With
     ``parallel``, every rank runs this together on its rows of each batch;
@@ -272,14 +344,32 @@ def train_split(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
             progress.batch(len(ya))
         if parallel:
             parallel.sync_buffers(model)
-        record, best, test_scores = end_epoch(start, cfg, split, epoch, lr, losses,
-                                              len(start.x) / (time.perf_counter() - started),
-                                              history, best, device, state_path)
+        record, best, test_scores = end_epoch(
+            start,
+            cfg,
+            split,
+            epoch,
+            lr,
+            losses,
+            len(start.x) / (time.perf_counter() - started),
+            history,
+            best,
+            device,
+            state_path,
+        )
         if writes_state and (epoch + 1 == cfg.epochs or time.monotonic() - saved_at >= cfg.save_every_s):
-            save_tensors(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "numpy_rng": rng.bit_generator.state,
-                                      "torch_rng": torch.get_rng_state(),
-                                      "epoch": epoch + 1, "history": history, "best": best})
+            save_tensors(
+                state_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "best": best,
+                },
+            )
             saved_at = time.monotonic()
         progress.end_epoch(epoch_summary(record))
     return {"metrics": final_metrics(start, cfg, split, history, best, test_scores, device), "model": model}

@@ -97,7 +97,8 @@ class GMLP(nn.Module):
     def __init__(self, dim: int, seq_len: int):
         super().__init__()
         self.layers = nn.ModuleList(
-            [Residual(PreNorm(dim, PreShiftTokens(GMLPBlock(dim, dim * 4, seq_len))))])
+            [Residual(PreNorm(dim, PreShiftTokens(GMLPBlock(dim, dim * 4, seq_len))))]
+        )
 
     def forward(self, x):
         for layer in self.layers:

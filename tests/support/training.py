@@ -10,12 +10,37 @@ from pathlib import Path
 def train_command(root: Path, out: Path) -> list[str]:
     """``python -m glam_py.train`` on the CSV corpus at ``root``: APCNN and
     MHCNN, two splits of three epochs, results into ``out``."""
-    return [sys.executable, "-m", "glam_py.train", "--corpus", "csv", "--root", str(root),
-            "--models", "apcnn,mhcnn", "--repeats", "2", "--epochs", "3", "--lr", "5e-4",
-            "--pad", "tile", "--cache", str(root / "cache"), "--threads", "2", "--out", str(out),
-            "--quiet", "--no-report"]
+    return [
+        sys.executable,
+        "-m",
+        "glam_py.train",
+        "--corpus",
+        "csv",
+        "--root",
+        str(root),
+        "--models",
+        "apcnn,mhcnn",
+        "--repeats",
+        "2",
+        "--epochs",
+        "3",
+        "--lr",
+        "5e-4",
+        "--pad",
+        "tile",
+        "--cache",
+        str(root / "cache"),
+        "--threads",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-report",
+    ]
 
 
 def split_metrics(results: dict) -> dict:
     """WA, UA and confusion matrix per model and split of a results.json."""
-    return {k: [(s["WA"], s["UA"], s["confusion"]) for s in v["splits"]] for k, v in results["models"].items()}
+    return {
+        k: [(s["WA"], s["UA"], s["confusion"]) for s in v["splits"]] for k, v in results["models"].items()
+    }
