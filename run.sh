@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's two entry points, each setting everything up first:
 #   ./run.sh main   train GLAM on the built-in demo corpus and print the results table
-#   ./run.sh test   run every test (cargo test + pytest)
+#   ./run.sh test   run the linters and every test (cargo test + pytest)
 # Setup is idempotent: the virtual environment in .venv is created once,
 # torch is installed only when missing, and the Rust extension is rebuilt
 # only when its sources changed.
@@ -34,6 +34,11 @@ case "${1:-}" in
         ;;
     test)
         setup
+        echo "== linters: ruff, rustfmt, clippy =="
+        "$PY" -m ruff check .
+        "$PY" -m ruff format --check .
+        cargo fmt --all --check
+        cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
         echo "== cargo test =="
         cargo test --workspace --quiet
         echo "== pytest =="
