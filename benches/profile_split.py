@@ -1,5 +1,5 @@
 """Where the time of one training split goes (issue 14): start-up, the
-store, data (stacking, batching, mixup), forward, loss, backward, the
+store, data (gathering, batching, mixup), forward, loss, backward, the
 optimiser, the per-epoch evaluation, the resumable state, and what is left
 (the loop's Python, batching, progress), as a markdown table.
 
@@ -105,7 +105,10 @@ def instrument(timers: Timers) -> None:
     models.build = build
     trainer.mixup_loss = loss
     trainer._optimizer = optimizer
-    trainer.stack = timers.wrap("data: stack windows", trainer.stack)
+    if hasattr(trainer, "stack"):  # an older trainer stacked each split's windows in memory
+        trainer.stack = timers.wrap("data: stack windows", trainer.stack)
+    else:
+        trainer.WindowRows.gather = timers.wrap("data: gather windows", trainer.WindowRows.gather)
     trainer.mix = timers.wrap("data: mixup", trainer.mix)
     trainer.evaluate = timers.wrap("evaluation: metrics", trainer.evaluate)
     trainer.save_tensors = timers.wrap("resumable state: save", trainer.save_tensors)

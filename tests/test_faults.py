@@ -26,6 +26,7 @@ from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
 from glam_py.store import FeatureStore, layout, write_store
 from glam_py.train import trainer
+from glam_py.train.data import WindowRows
 from glam_py.train.protocol import random_splits
 from tests.support.training import split_metrics, train_command
 
@@ -284,7 +285,7 @@ def test_a_read_only_out_is_one_line_before_any_work(tmp_path):
 def test_a_nan_loss_stops_the_split_naming_it_and_keeps_the_last_good_state(small, tmp_path, monkeypatch):
     _, cfg, data = small
     split = random_splits(list(data.labels), 1, 1, False)[0]
-    windows = len(trainer.stack(data.train_windows, data.labels, split.train)[0])
+    windows = len(WindowRows(data.train_windows, data.labels, split.train))
     calls, per_epoch = [0], -(-windows // cfg.batch_size)
     loss = trainer.mixup_loss
 

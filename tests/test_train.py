@@ -20,7 +20,7 @@ from glam_py import models, precision
 from glam_py.train import trainer
 from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.config import TrainConfig
-from glam_py.train.data import load_utterances
+from glam_py.train.data import WindowRows, load_utterances, stack
 from glam_py.train.metrics import evaluate, summarize
 from glam_py.train.mixup import mix, mixup_loss
 from glam_py.train.progress import Silent
@@ -81,6 +81,23 @@ def test_learning_rate_schedules():
     assert _lr_after(200, cfg) >= 1e-6 * 0.95
     step = TrainConfig(lr=1e-3, lr_decay=0.1, step_decay_every=10)
     assert _lr_after(9, step) == 1e-3 and _lr_after(10, step) == pytest.approx(1e-4)
+
+
+def test_window_rows_read_the_stacked_windows_from_the_memory_mapped_store(small):
+    _, _, data = small
+    which = tuple(range(1, len(data), 3))
+    x, y, owner = stack(data.train_windows, data.labels, which)
+    rows = WindowRows(data.train_windows, data.labels, which)
+    # Nothing is copied up front: every part is a view of a memory-mapped shard.
+    assert all(isinstance(part.base, np.memmap) for part in rows._parts)
+    assert len(rows) == len(x) and rows.window_shape == x.shape[1:]
+    np.testing.assert_array_equal(rows.y, y)
+    np.testing.assert_array_equal(rows.owner, owner)
+    picked = np.random.default_rng(0).permutation(len(x))[:37]
+    out = np.full((40, *x.shape[1:]), np.nan, dtype=np.float32)
+    np.testing.assert_array_equal(rows.gather(picked, out), x[picked])
+    assert np.isnan(out[37:]).all()
+    np.testing.assert_array_equal(np.concatenate(list(rows.chunks(16))), x)
 
 
 def test_pad_mode_flag_reaches_the_training_features(small):

@@ -306,7 +306,7 @@ def train_splits(
             module.train()
         losses: list[list[torch.Tensor]] = [[] for _ in splits]
         started = time.perf_counter()
-        progress.start_epoch(sum(len(s.x) for s in starts))
+        progress.start_epoch(sum(len(s.train) for s in starts))
         batches = [epoch_batches(s, cfg) for s in starts]
         while True:
             step = {k: b for k, b in ((k, next(it, None)) for k, it in enumerate(batches)) if b is not None}
@@ -324,7 +324,7 @@ def train_splits(
                 epoch,
                 lr,
                 losses[k],
-                len(s.x) / seconds,
+                len(s.train) / seconds,
                 histories[k],
                 bests[k],
                 device,

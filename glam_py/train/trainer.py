@@ -20,7 +20,7 @@ from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.pooling import pool
 from glam_py.train.config import TrainConfig
-from glam_py.train.data import Utterances, stack
+from glam_py.train.data import Utterances, WindowRows
 from glam_py.train.distributed import DataParallel
 from glam_py.train.metrics import evaluate
 from glam_py.train.mixup import mix, mixup_loss
@@ -63,25 +63,23 @@ def _lr_after(epoch: int, cfg: TrainConfig) -> float:
 @torch.no_grad()
 def _scores(
     model: torch.nn.Module,
-    x: np.ndarray,
-    owner: np.ndarray,
-    n: int,
+    rows: WindowRows,
     average: str,
     device: str,
     precision_name: str,
     batch: int,
 ) -> np.ndarray:
     model.eval()
+    # The windows take the parameters' dtype (float64 in the equivalence tests).
+    dtype = next(model.parameters()).dtype
     with precision.autocast(precision_name, device):
-        # The windows take the parameters' dtype (float64 in the equivalence tests).
-        dtype = next(model.parameters()).dtype
         logits = torch.cat(
             [
-                model(torch.from_numpy(x[start : start + batch]).unsqueeze(1).to(device, dtype)).float().cpu()
-                for start in range(0, len(x), batch)
+                model(torch.from_numpy(x).unsqueeze(1).to(device, dtype)).float().cpu()
+                for x in rows.chunks(batch)
             ]
         ).numpy()
-    return pool(logits, owner, n, average)
+    return pool(logits, rows.owner, int(rows.owner[-1]) + 1, average)
 
 
 def predict_utterances(
@@ -97,22 +95,21 @@ def predict_utterances(
     as ``average`` says (:func:`glam_py.pooling.pool`), the forward pass
     run in ``precision_name`` (:mod:`glam_py.precision`; the logits and
     the pooling are fp32)."""
-    x, _, owner = stack(windows, np.zeros(len(windows), dtype=int), which)
-    return _scores(model, x, owner, len(which), average, device, precision_name, batch)
+    rows = WindowRows(windows, np.zeros(len(windows), dtype=int), which)
+    return _scores(model, rows, average, device, precision_name, batch)
 
 
 class _Evaluation:
-    """One split's utterances to score after an epoch, their windows
-    stacked once rather than after every epoch."""
+    """One split's utterances to score after an epoch."""
 
     def __init__(self, windows: list[np.ndarray], labels: np.ndarray, which: tuple[int, ...]):
-        self.x, _, self.owner = stack(windows, np.zeros(len(windows), dtype=int), which)
-        self.labels, self.n = labels[list(which)], len(which)
+        self.rows = WindowRows(windows, labels, which)
+        self.labels = labels[list(which)]
 
     def scores(
         self, model: torch.nn.Module, cfg: TrainConfig, device: str, precision_name: str
     ) -> np.ndarray:
-        return _scores(model, self.x, self.owner, self.n, cfg.average, device, precision_name, 256)
+        return _scores(model, self.rows, cfg.average, device, precision_name, 256)
 
 
 @dataclass
@@ -130,12 +127,13 @@ class SplitStart:
     train_seed: int
     precision: str  # resolved: "fp32" or "bf16"
     n_classes: int
-    x: torch.Tensor  # the training windows, [n, 1, n_features, n_frames]
+    train: WindowRows  # the training windows, read a batch at a time
     y: torch.Tensor  # their class indices
     test_set: _Evaluation
     val_set: _Evaluation | None  # utterances held out for selection (select "val")
-    # Each batch is gathered into these rather than into fresh tensors.
-    batch_x: torch.Tensor
+    # Each batch is gathered into these rather than into fresh arrays.
+    staging: np.ndarray  # float32, as the store holds the windows
+    batch_x: torch.Tensor  # in the parameters' dtype, [batch, 1, n_features, n_frames]
     partners: torch.Tensor
 
 
@@ -157,9 +155,9 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         device=device,
         precision=precision_name,
     ).to(device)
-    x, y, _ = stack(data.train_windows, data.labels, train_idx)
-    x_t = torch.from_numpy(x).unsqueeze(1).to(next(model.parameters()).dtype)
-    batch_x = x_t.new_empty((cfg.batch_size, *x_t.shape[1:]))
+    train = WindowRows(data.train_windows, data.labels, train_idx)
+    staging = np.empty((cfg.batch_size, *train.window_shape), dtype=np.float32)
+    batch_x = torch.empty((cfg.batch_size, 1, *train.window_shape), dtype=next(model.parameters()).dtype)
     return SplitStart(
         model_name,
         model,
@@ -167,10 +165,11 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         train_seed,
         precision_name,
         len(data.class_names),
-        x_t,
-        torch.from_numpy(y).long(),
+        train,
+        torch.from_numpy(train.y).long(),
         _Evaluation(data.test_windows, data.labels, split.test),
         _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None,
+        staging,
         batch_x,
         torch.empty_like(batch_x),
     )
@@ -185,12 +184,14 @@ def epoch_batches(
     taken. Batches that ``usable`` (given their row count) refuses are
     skipped before their draws. Each batch lives in ``start``'s buffers,
     so it is valid until the next one is drawn."""
-    order = torch.from_numpy(start.rng.permutation(len(start.x)))
+    order = start.rng.permutation(len(start.train))
     for b in range(0, len(order), cfg.batch_size):
-        idx = order[b : b + cfg.batch_size]
-        if usable is not None and not usable(len(idx)):
+        rows = order[b : b + cfg.batch_size]
+        if usable is not None and not usable(len(rows)):
             continue
-        xb = torch.index_select(start.x, 0, idx, out=start.batch_x[: len(idx)])
+        xb = start.batch_x[: len(rows)]
+        xb.copy_(torch.from_numpy(start.train.gather(rows, start.staging)).unsqueeze(1))
+        idx = torch.from_numpy(rows)
         yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[: len(idx)])
 
 
@@ -329,7 +330,7 @@ def train_split(
             group["lr"] = lr
         model.train()
         losses, started = [], time.perf_counter()
-        progress.start_epoch(len(start.x))
+        progress.start_epoch(len(start.train))
         for xb, ya, yb, lam in epoch_batches(start, cfg, parallel.usable if parallel else None):
             if parallel:
                 xb, ya, yb = parallel.rows(xb, ya, yb)
@@ -351,7 +352,7 @@ def train_split(
             epoch,
             lr,
             losses,
-            len(start.x) / (time.perf_counter() - started),
+            len(start.train) / (time.perf_counter() - started),
             history,
             best,
             device,
