@@ -14,7 +14,8 @@ split and stacking), so the ratio gives them their data for free.
     python benches/summarize.py /tmp/protocol.json
 
 GLAM_PROTOCOL_ROUNDS sets the rounds (default 2), GLAM_PROTOCOL_EPOCHS the
-epochs (default 15; fewer weigh ours down with its fixed costs). A round
+epochs (default 15; fewer weigh ours down with its fixed costs) and
+GLAM_PROTOCOL_PRECISIONS ours' precisions (default "auto,fp32"). A round
 runs the protocol three times, minutes each. The session runs in a
 fixture, so pytest-benchmark's own figures are empty; the summary reads
 the interleaved medians.
@@ -46,7 +47,9 @@ GROUP = (
     f"EmoDB protocol end to end (GLAM, {SPLITS} splits x {EPOCHS} epochs, {THREADS} threads) "
     "against the authors' training steps"
 )
-PRECISIONS = ("auto", "fp32")
+# Which of ours run against theirs: "auto" (every default) and fp32 by
+# default; "bf16,fp32" measures bf16 before "auto" is allowed to choose it.
+PRECISIONS = tuple(os.environ.get("GLAM_PROTOCOL_PRECISIONS", "auto,fp32").split(","))
 
 
 def train_command(out: Path, precision: str) -> list[str]:
