@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=64,
         metavar="N",
-        help="without --out: files featurised per streamed chunk; bounds memory (default: 64).",
+        help="without --out: files featurised per chunk; bounds memory, with each long "
+        "recording taken a chunk of windows at a time (default: 64).",
     )
     p.add_argument(
         "--out",
@@ -273,21 +274,34 @@ def _featurize(args: argparse.Namespace) -> int:
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0
     seconds = 0.0
-    errors: list[features.FileError] = []
+    errors: list[tuple[str, str]] = []  # (path, problem)
     notes = 0
     start = time.perf_counter()
     bar = counter(len(paths), "featurising", "file", args.quiet)
     try:
-        for batch in features.iter_featurize(paths, cfg, args.threads, args.files_per_chunk):
-            n_windows += len(batch)
-            for f, info in enumerate(batch.files, start=batch.first_file):
+        first = 0
+        # Small files in parallel chunks, each long one alone a chunk of
+        # windows at a time: memory stays flat however long a recording is.
+        for long, run in features.split_long(paths, args.files_per_chunk):
+            if long:
+                chunks = features.iter_file_windows(run[0], cfg, args.threads)
+                counted = sum(len(chunk) for chunk in chunks)
+                files = [chunks.info]
+                n_windows += counted if chunks.info.error is None else 0
+            else:
+                batch = features.featurize(run, cfg, args.threads)
+                files = batch.files
+                n_windows += len(batch)
+            for f, info in enumerate(files, start=first):
+                if info.error is not None:
+                    errors.append((info.path, info.error))
+                    continue
                 windows_per_label[utterances[f].label] += info.n_windows
-            done = [f for f in batch.files if f.error is None]
-            seconds += sum(f.duration_s for f in done)
-            notes += sum(f.note is not None for f in done)
-            errors.extend(batch.errors)
+                seconds += info.duration_s
+                notes += info.note is not None
+            first += len(files)
             bar.set_postfix_str(f"{seconds / 3600:.3f} audio h")
-            bar.update(len(batch.files))
+            bar.update(len(files))
     finally:
         bar.close()
     elapsed = time.perf_counter() - start
@@ -303,8 +317,9 @@ def _featurize(args: argparse.Namespace) -> int:
     )
     for label in corpus.classes:
         print(f"  {label:>10}: {plural(windows_per_label[label], 'window')}")
-    for e in errors:
-        print(f"skipped {e.path}: {e.message}", file=sys.stderr)
+    for path, problem in errors:
+        # A file's read errors name it already; others get its path.
+        print(f"skipped {problem if problem.startswith(path) else f'{path}: {problem}'}", file=sys.stderr)
     if args.strict and errors:
         raise InputError(f"{plural(len(errors), 'file')} could not be read (--strict); listed above")
     return 0

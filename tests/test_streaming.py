@@ -178,3 +178,33 @@ def test_store_of_long_files_is_the_whole_files(recordings, tmp_path, monkeypatc
     first = features.featurize(recordings[44100]).windows
     assert np.array_equal(np.load(streamed / "shard_00000.npy"), first)
     assert "truncated" in (streamed / "skipped.csv").read_text()
+
+
+def test_featurize_without_out_counts_long_files_as_the_whole_files(
+    recordings, tmp_path, monkeypatch, capsys
+):
+    from glam_py import featurize
+
+    for label, path in (("happy", recordings[44100]), ("sad", recordings[16000])):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "a.wav").write_bytes(open(path, "rb").read())
+    (tmp_path / "sad" / "truncated.wav").write_bytes(open(recordings[16000], "rb").read()[:-1000])
+    argv = ["--corpus", "folders", "--root", str(tmp_path), "--labels", "happy,sad", "--threads", "2"]
+
+    def summary() -> tuple[list[str], list[str]]:
+        assert featurize.main(argv) == 0
+        out, err = capsys.readouterr()
+        # Every line but the timings (audio seconds per wall second, the progress line's speed).
+        return (
+            [line for line in out.splitlines() if not line.startswith("audio:")],
+            [line for line in err.splitlines() if line.startswith("skipped")],
+        )
+
+    whole = summary()
+    assert "files: 3 (2 read, 1 unreadable)" in whole[0]
+    assert whole[1] == [
+        f"skipped {tmp_path}/sad/truncated.wav: truncated: the file ends after 378700 of the "
+        f"379200 frames its header declares"
+    ]
+    monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
+    assert summary() == whole
