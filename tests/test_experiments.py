@@ -1,0 +1,36 @@
+"""The research scripts' statistics (experiments/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from experiments.paired import compare, markdown
+
+
+def records(wa: list[float], ua: list[float]) -> dict[str, dict]:
+    return {f"seed{k + 1}": {"WA": w, "UA": u} for k, (w, u) in enumerate(zip(wa, ua))}
+
+
+def test_paired_comparison_counts_only_common_splits_and_pairs_them():
+    a = records([70.0, 80.0, 75.0, 60.0], [68.0, 79.0, 70.0, 61.0])
+    b = records([72.0, 81.0, 79.0], [69.0, 83.0, 70.5])  # seed4 not finished in b
+    result = compare(a, b)
+    assert result["splits"] == ["seed1", "seed2", "seed3"]
+    d = np.array([2.0, 1.0, 4.0])
+    assert result["WA"]["diff"] == pytest.approx(d.mean())
+    assert result["WA"]["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(3))
+    # Paired, not independent: the split-to-split spread cancels out.
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    assert result["WA"]["t"] == pytest.approx(t)
+    assert result["WA"]["p"] == pytest.approx(2 * stats.t.sf(abs(t), 2))
+    assert result["WA"]["p"] < stats.ttest_ind([72.0, 81.0, 79.0], [70.0, 80.0, 75.0]).pvalue
+    table = markdown(result, "fp32", "bf16")
+    assert "| seed3 | 75.0 | 79.0 | 70.0 | 70.5 |" in table
+    assert "| paired difference (bf16 - fp32) ± SE | +2.33 ± 0.88 |" in table
+
+
+def test_paired_comparison_needs_two_common_splits():
+    with pytest.raises(ValueError, match="1 split"):
+        compare(records([70.0], [70.0]), records([71.0, 72.0], [70.0, 70.0]))
