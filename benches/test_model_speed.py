@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from benches.benchutil import paired, record
-from glam_py import models
+from glam_py import models, precision
 from tests.support.reference_glam import ReferenceGLAM
 
 BATCH = 32
@@ -42,7 +42,11 @@ def two_threads():
     torch.set_num_threads(previous)
 
 
-def training_step(model: torch.nn.Module, batch: int = BATCH) -> Callable[[], None]:
+def training_step(
+    model: torch.nn.Module, batch: int = BATCH, precision_name: str = "fp32"
+) -> Callable[[], None]:
+    """One optimiser step; under ``precision_name`` "bf16" the forward pass
+    runs in bf16 autocast and the loss in fp32, as the trainer runs it."""
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-6)
     x = torch.randn(batch, 1, 26, 63)
@@ -51,7 +55,9 @@ def training_step(model: torch.nn.Module, batch: int = BATCH) -> Callable[[], No
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        with precision.autocast(precision_name, "cpu"):
+            logits = model(x)
+        F.cross_entropy(logits.float(), y).backward()
         optimizer.step()
 
     return step
@@ -81,6 +87,20 @@ def test_train_glam_default_paired_with_anchor(benchmark):
     torch.manual_seed(0)
     anchor = training_step(ReferenceGLAM())
     ours = training_step(models.build("glam"))
+    paired(benchmark, anchor, ours, BATCH, "windows")
+
+
+@pytest.mark.benchmark(
+    group="GLAM training step, ours in bf16 autocast against the anchor in fp32 (batch 32, 2 threads)"
+)
+def test_train_glam_bf16_paired_with_anchor(benchmark):
+    """Our step in bf16, as ``--precision auto`` trains on a CPU with bf16
+    matrix units, against the anchor (the authors' class, fp32)."""
+    if not precision.native_bf16("cpu"):
+        pytest.skip("this CPU has no bf16 matrix units (amx_bf16 or avx512_bf16)")
+    torch.manual_seed(0)
+    anchor = training_step(ReferenceGLAM())
+    ours = training_step(models.build("glam", precision="bf16"), precision_name="bf16")
     paired(benchmark, anchor, ours, BATCH, "windows")
 
 
