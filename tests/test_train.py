@@ -27,6 +27,7 @@ from glam_py.train.progress import Silent
 from glam_py.train.protocol import grouped_splits, random_splits, validation_split
 from glam_py.train.run import CorpusSource, stores_for
 from glam_py.train.trainer import _lr_after, train_split
+from glam_py.train.workers import auto_workers, resolve_workers
 from tests.support.training import split_metrics, train_command
 
 
@@ -273,6 +274,31 @@ def test_killed_run_resumes_to_the_same_results(small, tmp_path):
     assert not (out / "results.json").exists()
     subprocess.run(train_command(root, out), check=True)
     assert split_metrics(json.loads((out / "results.json").read_text())) == split_metrics(straight)
+
+
+def test_auto_workers_follow_the_threads_and_pending_splits():
+    assert auto_workers("cpu", threads=2, pending=5) == 2
+    assert auto_workers("cpu", threads=16, pending=3) == 3  # one per split still to train
+    assert auto_workers("cpu", threads=32, pending=100) == 8
+    assert auto_workers("cpu", threads=1, pending=5) == 1
+    assert auto_workers("cuda:0", threads=8, pending=10) == 1
+    assert resolve_workers(4, "cpu", threads=2, pending=2) == 2
+    assert resolve_workers("auto", "cpu", threads=2, pending=1) == 1
+
+
+def test_split_workers_train_each_split_as_alone(small, tmp_path):
+    root = small[0]
+    alone = train_command(root, tmp_path / "alone")
+    alone[alone.index("--threads") + 1] = "1"
+    subprocess.run(alone + ["--workers", "1"], check=True)
+    # Two workers of one thread each: every split as the one-thread run trains it.
+    two = train_command(root, tmp_path / "two")
+    two.remove("--quiet")
+    proc = subprocess.run(two + ["--workers", "2"], check=True, capture_output=True, text=True)
+    assert "training 4 splits in 2 worker processes of 1 thread each" in proc.stdout
+    assert "apcnn seed2 epoch 3/3:" in proc.stdout  # the workers' progress lines reach the log
+    results = [json.loads((tmp_path / name / "results.json").read_text()) for name in ("alone", "two")]
+    assert split_metrics(results[1]) == split_metrics(results[0])
 
 
 def test_optimistic_selection_is_named_in_the_title(small, tmp_path):

@@ -204,13 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "--parallel-splits",
-        type=parallel_splits,
+        type=count_or_auto,
         default=1,
         metavar="K|auto",
         help="train K splits of a model at once as one batched network, each exactly "
-        "as alone (not for aacnn and multiscale_aa, which use dropout); auto: 2 per "
-        "CPU thread up to 8, on CUDA as many as half the free memory holds, up to 32 "
-        "(default: 1).",
+        "as alone (not for aacnn and multiscale_aa, which use dropout); auto: 1 on the "
+        "CPU (slower there: use --workers), on CUDA as many as half the free memory "
+        "holds, up to 32 (default: 1).",
+    )
+    dev.add_argument(
+        "--workers",
+        type=count_or_auto,
+        default="auto",
+        metavar="N|auto",
+        help="train N splits side by side in worker processes, the --threads shared among "
+        "them (two 1-thread trainings outrun one 2-thread training on the CPU); auto: one "
+        "per CPU thread, up to 8 and one per pending split; 1 on CUDA, under torchrun, "
+        "and with --parallel-splits or --ddp (default: auto).",
     )
     dev.add_argument(
         "--out",
@@ -229,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parallel_splits(text: str) -> int | str:
-    """A --parallel-splits value: a positive count or "auto"."""
+def count_or_auto(text: str) -> int | str:
+    """A --parallel-splits or --workers value: a positive count or "auto"."""
     return text if text == "auto" else positive_int(text)
 
 
@@ -303,6 +313,12 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     unknown = [m for m in args.models.split(",") if m not in model_names()]
     if unknown:
         raise UsageError(f"--models: unknown model {unknown[0]!r}; choose from {', '.join(model_names())}")
+    if args.workers not in ("auto", 1):
+        if args.ddp or args.parallel_splits != 1:
+            raise UsageError(
+                f"--workers {args.workers} excludes {'--ddp' if args.ddp else '--parallel-splits'}: "
+                f"each worker trains its own splits in its own process"
+            )
     if args.parallel_splits != 1:
         if args.ddp:
             raise UsageError(
@@ -364,6 +380,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             device=args.device or cli.default_device(),
             ddp=args.ddp,
             parallel_splits=args.parallel_splits,
+            workers=args.workers,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None

@@ -151,6 +151,10 @@ class RunConfig:
     # Splits of one model trained at once as one batched network
     # (glam_py.train.parallel): a count, or "auto" for the hardware's.
     parallel_splits: int | str = 1
+    # Splits trained side by side in worker processes, the threads shared
+    # among them (glam_py.train.workers): a count, or "auto" (one per CPU
+    # thread; 1 on an accelerator, under torchrun and with parallel_splits).
+    workers: int | str = "auto"
 
     def __post_init__(self) -> None:
         # One run featurises the corpus once, so every model must ask for

@@ -62,11 +62,6 @@ from glam_py.train.trainer import (
     split_start,
 )
 
-# "auto" on the CPU (docs/benchmarks.md, "Several splits at once"): the
-# measured gain flattens out by 4 splits on 2 cores; more splits per core
-# only add memory.
-CPU_SPLITS_PER_CORE = 2
-CPU_MAX_SPLITS = 8
 # "auto" on CUDA: splits whose measured training-step memory fits in this
 # share of the free memory, at most CUDA_MAX_SPLITS.
 CUDA_MEMORY_SHARE = 0.5
@@ -92,8 +87,11 @@ def auto_splits(
 ) -> int:
     """How many splits ``"auto"`` trains at once on ``device``.
 
-    CPU: ``CPU_SPLITS_PER_CORE`` per core torch uses, at most
-    ``CPU_MAX_SPLITS``. CUDA: as many as fit in ``CUDA_MEMORY_SHARE`` of
+    CPU: 1 -- every K > 1 measured slower than one split alone on the CPU
+    (docs/benchmarks.md, "Several splits at once": the stacked weights and
+    vmapped grouped convolutions cost more than the per-operation overhead
+    they share); glam_py.train.workers trains splits side by side there.
+    CUDA: as many as fit in ``CUDA_MEMORY_SHARE`` of
     the free memory, at the peak memory of one split's training step
     measured on the device, at most ``CUDA_MAX_SPLITS``.
 
@@ -103,7 +101,7 @@ def auto_splits(
         At least 1.
     """
     if not device.startswith("cuda"):
-        return max(1, min(CPU_MAX_SPLITS, CPU_SPLITS_PER_CORE * torch.get_num_threads()))
+        return 1
     dev = torch.device(device)
     precision_name = precision.resolve(cfg.precision, device).precision
     model = models.build(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import torch
+
 from glam_py import corpora
 from glam_py.atomic import write_json
 from glam_py.checkpoints import Checkpoint
@@ -28,6 +30,7 @@ from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, grouped_splits, random_splits
 from glam_py.train.trainer import train_split
+from glam_py.train.workers import Job, resolve_workers, train_in_workers
 
 # How long a run waits for another run featurising the same cached store.
 CACHE_WAIT_S = 3600.0
@@ -204,54 +207,36 @@ def execute(
     done = [out_dir.split_file(key, split.name) for key, _, _, split in mine]
     progress.plan(len(mine), sum(path.exists() for path in done))
 
-    def save(key: str, model: str, cfg: TrainConfig, split: Split, out: dict) -> None:
-        trained = Checkpoint(
-            model_name=model,
-            n_classes=len(data.class_names),
-            input_shape=data.input_shape,
-            labels=tuple(data.class_names),
-            features=test_store.config,
-            average=cfg.average,
-            state_dict=out["model"].state_dict(),
-        )
-        trained.save(out_dir.model_file(key, split.name))
-        write_json(
-            out_dir.split_file(key, split.name),
-            {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
-        )
-        m = out["metrics"]
-        log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
+    def save(job: Job, out: dict) -> None:
+        log(save_training(run, job, run_dir, data, test_store.config, out))
 
-    if run.parallel_splits != 1 and not ddp:
-        # Every split is then done, and the loop below skips them all.
-        train_in_groups(
+    pending = [job for job, path in zip(mine, done) if not path.exists()]
+    workers = 1
+    if not ddp and run.parallel_splits == 1 and world.size == 1:
+        workers = resolve_workers(run.workers, device, run.threads or torch.get_num_threads(), len(pending))
+    if workers > 1:
+        train_in_workers(
             run,
-            data,
-            [job for job, path in zip(mine, done) if not path.exists()],
-            out_dir,
+            pending,
+            (train_store.root, test_store.root),
+            run_dir,
             device,
+            workers,
+            run.threads or torch.get_num_threads(),
             progress,
-            save,
+            log,
         )
-    for (key, model, alpha, split), result_path in zip(mine, done):
-        if result_path.exists():
-            continue
-        cfg = run.train_config(model, alpha)
-        out = train_split(
-            model,
-            cfg,
-            data,
-            split,
-            device=device,
-            progress=progress,
-            state_path=out_dir.state_file(key, split.name),
-            parallel=DataParallel(world) if ddp else None,
-        )
+        pending = []
+    if run.parallel_splits != 1 and not ddp:
+        train_in_groups(run, data, pending, out_dir, device, progress, save)
+        pending = []
+    for job in pending:
+        out = train_job(run, job, data, run_dir, device, progress, DataParallel(world) if ddp else None)
         progress.end_training()
         if ddp and not world.is_main:
             world.barrier()  # rank 0 writes the split's results first
             continue
-        save(key, model, cfg, split, out)
+        save(job, out)
         if ddp:
             world.barrier()
     if not world.is_main:
@@ -262,14 +247,63 @@ def execute(
     return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names, base.select)
 
 
+def train_job(
+    run: RunConfig,
+    job: Job,
+    data: Utterances,
+    run_dir: Path,
+    device: str,
+    progress: Silent,
+    ddp: DataParallel | None = None,
+) -> dict:
+    """Trains one table row's model on one split (resuming its state file
+    in ``run_dir``), as :func:`glam_py.train.trainer.train_split` returns."""
+    key, model, alpha, split = job
+    return train_split(
+        model,
+        run.train_config(model, alpha),
+        data,
+        split,
+        device=device,
+        progress=progress,
+        state_path=RunDir(run_dir).state_file(key, split.name),
+        parallel=ddp,
+    )
+
+
+def save_training(
+    run: RunConfig, job: Job, run_dir: Path, data: Utterances, features: FeatureConfig, out: dict
+) -> str:
+    """Writes a finished training's checkpoint (``features``: the test
+    windows' settings, which prediction uses) and its split file, the
+    split file last (it marks the training done); returns its result line."""
+    key, model, alpha, split = job
+    out_dir = RunDir(run_dir)
+    Checkpoint(
+        model_name=model,
+        n_classes=len(data.class_names),
+        input_shape=data.input_shape,
+        labels=tuple(data.class_names),
+        features=features,
+        average=run.train_config(model, alpha).average,
+        state_dict=out["model"].state_dict(),
+    ).save(out_dir.model_file(key, split.name))
+    write_json(
+        out_dir.split_file(key, split.name),
+        {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
+    )
+    m = out["metrics"]
+    return f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}"
+
+
 def train_in_groups(
     run: RunConfig,
     data: Utterances,
-    pending: list[tuple[str, str, float, Split]],
+    pending: list[Job],
     out_dir: RunDir,
     device: str,
     progress: Silent,
-    save: Callable[[str, str, TrainConfig, Split, dict], None],
+    save: Callable[[Job, dict], None],
 ) -> None:
     """The pending splits of each table row trained ``run.parallel_splits``
     at a time as one batched network (:mod:`glam_py.train.parallel`), each
@@ -304,7 +338,7 @@ def train_in_groups(
             )
             for split, out in zip(group, outs):
                 progress.end_training()
-                save(key, model, cfg, split, out)
+                save((key, model, alpha, split), out)
 
 
 def gather(

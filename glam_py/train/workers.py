@@ -1,0 +1,150 @@
+"""Splits trained side by side in worker processes, each on its share of the
+CPU threads (``--workers``).
+
+Two small trainings on one core each beat one training on two cores: a
+GLAM step at batch 32 does not keep two threads busy (bf16 on 2 cores: two
+1-thread processes 1.42x the windows per second of one 2-thread process;
+fp32 1.31x; docs/benchmarks.md, "Split workers"). Each split is trained
+exactly as alone (its own seed, state file and results), so a worker's
+split equals the same split trained in the main process up to the
+thread count's rounding.
+
+Workers are started with ``spawn``: the main process has already run the
+Rust frontend's and torch's thread pools, which a forked child would
+inherit broken. Each opens the run's stores itself (memory-mapped, so the
+pages are shared through the page cache).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import multiprocessing
+import os
+import signal
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from glam_py.store import FeatureStore
+from glam_py.train.config import RunConfig
+from glam_py.train.data import load_utterances
+from glam_py.train.progress import Lines, Silent
+from glam_py.train.protocol import Split
+
+# Worker processes for "auto" at most: more only add memory (each holds
+# torch and a model) once every core has its own training.
+MAX_AUTO_WORKERS = 8
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+Job = tuple[str, str, float, Split]  # result key, model, mixup alpha, split
+
+
+def auto_workers(device: str, threads: int, pending: int) -> int:
+    """How many workers ``"auto"`` starts: on the CPU one per thread the
+    run may use, at most one per pending training and
+    :data:`MAX_AUTO_WORKERS`; elsewhere 1 (an accelerator trains one split
+    per process faster, and ``--parallel-splits`` batches splits there)."""
+    if torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(threads, pending, MAX_AUTO_WORKERS))
+
+
+def resolve_workers(value: int | str, device: str, threads: int, pending: int) -> int:
+    """``value`` (a count, or "auto": :func:`auto_workers`) as a count, at
+    most one per pending training."""
+    if value == "auto":
+        return auto_workers(device, threads, pending)
+    return max(1, min(int(value), pending))
+
+
+# One worker's state: set by _start, read by _train.
+_worker: dict = {}
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when the main process dies, so a
+    ``kill -9`` of a run leaves no worker writing its run directory after
+    the lock has gone (a rerun takes the lock over at once)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError, TypeError):  # not Linux: no such call
+        return
+    if os.getppid() != parent:  # it died before the call
+        os._exit(1)
+
+
+def _start(parent: int, stores: tuple[str, str], threads: int, lines: bool) -> None:
+    _die_with_parent(parent)
+    torch.set_num_threads(threads)
+    train, test = (FeatureStore(root) for root in stores)
+    _worker.update(data=load_utterances(train, test), features=test.config, lines=lines)
+
+
+def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
+    # Imported here: run imports this module.
+    from glam_py.train.run import save_training, train_job
+
+    progress = Lines() if _worker["lines"] else Silent()
+    progress.plan(1, 0)
+    try:
+        out = train_job(run, job, _worker["data"], Path(run_dir), device, progress)
+    except KeyboardInterrupt:
+        # The main process reports the interruption; the state file is kept.
+        os._exit(130)
+    return save_training(run, job, Path(run_dir), _worker["data"], _worker["features"], out)
+
+
+def train_in_workers(
+    run: RunConfig,
+    pending: list[Job],
+    stores: tuple[Path, Path],
+    run_dir: Path,
+    device: str,
+    workers: int,
+    threads: int,
+    progress: Silent,
+    log: Callable[[str], None],
+) -> None:
+    """Trains ``pending`` in ``workers`` processes of ``threads //
+    workers`` threads each (at least 1), each training saved as it
+    finishes and logged.
+
+    Raises
+    ------
+    Exception
+        The first training's error (a NaN loss names its split), after
+        the other workers' current trainings are stopped.
+    """
+    context = multiprocessing.get_context("spawn")
+    per_worker = max(1, threads // workers)
+    log(
+        f"training {len(pending)} splits in {workers} worker processes of "
+        f"{per_worker} thread{'s' if per_worker > 1 else ''} each"
+    )
+    lines = isinstance(progress, Lines)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start,
+        initargs=(os.getpid(), tuple(map(str, stores)), per_worker, lines),
+    ) as pool:
+        running = {pool.submit(_train, run, job, str(run_dir), device) for job in pending}
+        try:
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    log(future.result())
+                    progress.end_training()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            # The executor has no public way to stop running tasks (3.14
+            # adds terminate_workers); their state files are kept.
+            for process in list(pool._processes.values()):
+                process.terminate()
+            raise
