@@ -48,6 +48,28 @@ def test_metrics_on_a_known_confusion():
     assert s["WA"] == {"mean": 75.0, "std": pytest.approx(np.std([70, 80], ddof=1))}
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_metrics_equal_scikit_learns(seed):
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(seed)
+    # Up to 5 classes, some absent from the truth or never predicted.
+    y_true, y_pred = rng.integers(0, 4, 40), rng.integers(0, 3 + seed % 3, 40)
+    m, labels = evaluate(y_true, y_pred, 5), list(range(5))
+    assert m["confusion"] == confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    np.testing.assert_allclose(m["per_class"]["precision"], 100 * precision)
+    np.testing.assert_allclose(m["per_class"]["recall"], 100 * recall)
+    np.testing.assert_allclose(m["per_class"]["f1"], 100 * f1)
+    assert m["per_class"]["support"] == support.tolist()
+    for key, average in (("macro_F1", "macro"), ("weighted_F1", "weighted")):
+        expected = f1_score(y_true, y_pred, labels=labels, average=average, zero_division=0)
+        assert m[key] == pytest.approx(100 * expected)
+    assert m["UA"] == pytest.approx(100 * recall[support > 0].mean())
+
+
 def test_mixup():
     x, y = torch.arange(8.0).reshape(4, 2), torch.tensor([0, 1, 2, 3])
     same = mix(x, y, 0.0, np.random.default_rng(0))

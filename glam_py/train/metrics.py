@@ -1,11 +1,16 @@
 """The paper's metrics, in percent: WA (accuracy), UA (mean per-class
 recall), macro F1, and the support-weighted F1 that the paper's table calls
-"micro F1" (it is what the authors' code computes)."""
+"micro F1" (it is what the authors' code computes).
+
+They are computed here from the confusion matrix, as scikit-learn's
+``confusion_matrix``, ``precision_recall_fscore_support`` and ``f1_score``
+(``zero_division=0``) compute them (tests/test_train.py checks that),
+rather than by importing scikit-learn: its import takes about a second,
+which every split worker would pay before its first evaluation."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 METRICS = ("WA", "UA", "macro_F1", "weighted_F1")
 METRIC_TITLES = {
@@ -16,19 +21,29 @@ METRIC_TITLES = {
 }
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros(len(num)), where=den > 0)
+
+
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
-    labels = list(range(n_classes))
-    confusion = confusion_matrix(y_true, y_pred, labels=labels)
-    support = confusion.sum(axis=1)
-    recall = np.divide(np.diag(confusion), support, out=np.zeros(n_classes), where=support > 0)
-    precision, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    """The metrics of predictions ``y_pred`` against ``y_true`` (class
+    indices below ``n_classes``), in percent, with the confusion matrix
+    (rows: true class) and the per-class precision, recall, F1 and support;
+    UA averages the recall of the classes present, a class never predicted
+    has precision 0."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    confusion = np.bincount(n_classes * y_true + y_pred, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
+    hits, support, predicted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
+    recall, precision = _ratio(hits, support), _ratio(hits, predicted)
+    f1 = _ratio(2 * precision * recall, precision + recall)
     present = support > 0
     return {
         "WA": 100.0 * float(np.mean(y_true == y_pred)),
         "UA": 100.0 * float(recall[present].mean()),
-        "macro_F1": 100.0 * float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "weighted_F1": 100.0
-        * float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        "macro_F1": 100.0 * float(f1.mean()),
+        "weighted_F1": 100.0 * float((f1 * support).sum() / support.sum()),
         "confusion": confusion.tolist(),
         "per_class": {
             "precision": (100 * precision).tolist(),

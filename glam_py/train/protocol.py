@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,10 @@ def random_splits(
 ) -> list[Split]:
     """The paper's protocol: ``repeats`` random 80/20 splits of utterances,
     split ``i`` drawn with seed ``first_seed + i``."""
+    # Imported here: scikit-learn takes a second to import, which every
+    # command and every split worker would otherwise pay at start-up.
+    from sklearn.model_selection import train_test_split
+
     idx = np.arange(len(labels))
     splits = []
     for seed in range(first_seed, first_seed + repeats):
