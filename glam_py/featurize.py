@@ -35,7 +35,7 @@ from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
 from glam_py.lock import writing
 from glam_py.progress import counter, interactive
-from glam_py.store import FeatureStore, merge, verify_store, write_store
+from glam_py.store import left_out_summary, merge, verify_store, write_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,7 +213,7 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
         f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete"
     )
     if report.complete and not args.quiet:
-        print(FeatureStore(args.out).skipped_summary() or f"left out: none of {len(utterances)} utterances")
+        print(left_out_summary(args.out) or f"left out: none of {len(utterances)} utterances")
     if args.strict and report.failed_files:
         where = (
             f"{args.out}/skipped.csv"

@@ -27,6 +27,7 @@ from glam_py.store import (
     StoreMismatch,
     UnsupportedFormat,
     layout,
+    left_out_summary,
     merge,
     write_store,
 )
@@ -72,6 +73,11 @@ def test_store_contents(reference, corpus):
     np.testing.assert_array_equal(got, expected)
     assert isinstance(got.base, np.memmap) or isinstance(got, np.memmap)
     assert {"utterance_id", "path", "label", "speaker", "shard", "first_window", "n_windows"} <= set(row)
+    # featurize's summary reads the files a line at a time, and says the same.
+    line = store.skipped_summary()
+    assert line.startswith(f"left out: {len(skipped) + 1} of {len(utterances)} utterances (")
+    assert f"{len(skipped)} shorter than a window with pad=drop; 1 unreadable" in line
+    assert left_out_summary(reference) == line
 
 
 def test_resumes_after_a_stop_and_leftovers_of_a_crash(corpus, reference, tmp_path):

@@ -4,7 +4,7 @@ and read by training: shards of windows as ``.npy`` files, ``index.csv``
 ``skipped.csv`` (every file left out, and why)."""
 
 from glam_py.store.format import FORMAT_VERSION, StoreMismatch, UnsupportedFormat
-from glam_py.store.reader import FeatureStore, verify_store
+from glam_py.store.reader import FeatureStore, left_out_summary, verify_store
 from glam_py.store.writer import WriteReport, assemble, merge, write_store
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "UnsupportedFormat",
     "WriteReport",
     "assemble",
+    "left_out_summary",
     "merge",
     "verify_store",
     "write_store",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
 import numpy as np
 
-from glam_py.atomic import CHECK_SUFFIX, DamagedFile, Record, damaged, write_text
+from glam_py.atomic import CHECK_SUFFIX, DamagedFile, Record, atomic_write, damaged, write_text
 
 SETTINGS = "features.json"
 INDEX = "index.csv"
@@ -124,6 +125,29 @@ def write_csv(path: Path, columns: list[str], rows: Iterable[dict]) -> Record:
     writer.writeheader()
     writer.writerows(rows)
     return write_text(path, text.getvalue())
+
+
+def concatenate_csv(path: Path, columns: list[str], parts: Iterable[Path]) -> Record:
+    """The rows of the CSV files ``parts`` (each written by :func:`write_csv`
+    with ``columns``) under one header, copied a block at a time: a store
+    of any number of files assembles in constant memory.
+
+    Raises
+    ------
+    DamagedFile
+        A part's header is not ``columns`` (the part is named).
+    """
+    header = ",".join(columns) + "\n"
+
+    def write(out: BinaryIO) -> None:
+        out.write(header.encode("utf-8"))
+        for part in parts:
+            with part.open("rb") as f:
+                if f.readline().decode("utf-8") != header:
+                    raise DamagedFile(part, f"{part}: not the header {header.strip()!r}; featurise again")
+                shutil.copyfileobj(f, out)
+
+    return atomic_write(path, write)
 
 
 def read_json(path: Path) -> dict:

@@ -3,7 +3,9 @@ view into memory-mapped shards (nothing is copied until used)."""
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,35 @@ def _cause(reason: str) -> str:
     if reason.startswith("unreadable"):
         return "unreadable"
     return "label map" if "not in the label map" in reason else "reader"
+
+
+def _left_out_line(root: Path, reasons: Iterable[str], kept: int, pad: str) -> str | None:
+    why = Counter(_cause(reason) for reason in reasons)
+    n_skipped = sum(why.values())
+    if not n_skipped:
+        return None
+    parts = [f"{why['short']} shorter than a window with pad={pad}", f"{why['unreadable']} unreadable"]
+    if why["label map"]:
+        parts.append(f"{why['label map']} not in the label map")
+    if why["reader"]:
+        parts.append(f"{why['reader']} left out by the corpus reader (name or missing audio)")
+    total = kept + n_skipped
+    return (
+        f"left out: {n_skipped} of {total} utterance{'s' if total != 1 else ''} "
+        f"({'; '.join(parts)}) — see {root / layout.SKIPPED}"
+    )
+
+
+def left_out_summary(root: str | Path) -> str | None:
+    """:meth:`FeatureStore.skipped_summary` of the complete store at
+    ``root``, its files read a line at a time rather than into memory (for
+    ``featurize``, whose memory must stay flat in the corpus's size)."""
+    root = Path(root)
+    pad = read_settings(root)["features"]["pad"]
+    with (root / layout.INDEX).open(encoding="utf-8") as f:
+        kept = sum(1 for _ in f) - 1
+    with (root / layout.SKIPPED).open(newline="", encoding="utf-8") as f:
+        return _left_out_line(root, (row["reason"] for row in csv.DictReader(f)), kept, pad)
 
 
 class FeatureStore:
@@ -93,21 +124,8 @@ class FeatureStore:
         store's ``pad``), unreadable, not in the label map, and left out by
         the corpus reader (a name outside its convention, missing audio).
         """
-        if not self.skipped:
-            return None
-        why = Counter(_cause(row["reason"]) for row in self.skipped)
-        parts = [
-            f"{why['short']} shorter than a window with pad={self.config.pad}",
-            f"{why['unreadable']} unreadable",
-        ]
-        if why["label map"]:
-            parts.append(f"{why['label map']} not in the label map")
-        if why["reader"]:
-            parts.append(f"{why['reader']} left out by the corpus reader (name or missing audio)")
-        total = len(self.index) + len(self.skipped)
-        return (
-            f"left out: {len(self.skipped)} of {total} utterance{'s' if total != 1 else ''} "
-            f"({'; '.join(parts)}) — see {self.root / layout.SKIPPED}"
+        return _left_out_line(
+            self.root, (row["reason"] for row in self.skipped), len(self.index), self.config.pad
         )
 
     @property

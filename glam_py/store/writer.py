@@ -232,13 +232,14 @@ def assemble(root: Path) -> bool:
         return False
     if (root / layout.INDEX).exists():
         return True
-    skipped = layout.read_csv(root / layout.LEFT_OUT)
-    index = []
-    for k in range(n_shards):
-        skipped += layout.read_csv(layout.shard_skipped(root, k))
-        index += layout.read_csv(layout.shard_index(root, k))
-    layout.write_csv(root / layout.SKIPPED, layout.SKIPPED_COLUMNS, skipped)
-    layout.write_csv(root / layout.INDEX, layout.INDEX_COLUMNS, index)
+    layout.concatenate_csv(
+        root / layout.SKIPPED,
+        layout.SKIPPED_COLUMNS,
+        [root / layout.LEFT_OUT, *(layout.shard_skipped(root, k) for k in range(n_shards))],
+    )
+    layout.concatenate_csv(
+        root / layout.INDEX, layout.INDEX_COLUMNS, (layout.shard_index(root, k) for k in range(n_shards))
+    )
     return True
 
 
