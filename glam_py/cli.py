@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import os
 import re
@@ -360,10 +361,52 @@ def feature_flags_given(args: argparse.Namespace) -> dict:
     return {f["name"]: getattr(args, f["name"]) for f in FeatureConfig.fields() if hasattr(args, f["name"])}
 
 
-def with_flag_names(message: str) -> str:
-    """A FeatureConfig message with its field names written as the flags
-    (``window_s`` as ``--window-s``)."""
-    names = sorted((f["name"] for f in FeatureConfig.fields()), key=len, reverse=True)
+def add_settings_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    settings_fields: list[dataclasses.Field],
+    defaults: object,
+) -> None:
+    """One flag per settings field (``label_smoothing`` becomes
+    ``--label-smoothing``), generated from the field: its help text is the
+    metadata's ``"help"``, its choices the metadata's ``"choices"`` where
+    given, its type its default's (int, float or str).
+
+    Parameters
+    ----------
+    parser
+        The parser or argument group the flags join.
+    settings_fields
+        The fields (``dataclasses.fields``) to make flags of.
+    defaults
+        The settings object used for flags not given; each help text states
+        its default from here. A flag not given leaves no attribute on the
+        parsed namespace (:func:`settings_flags_given`). The values are
+        validated by the settings class, not here.
+    """
+    for field in settings_fields:
+        kind = type(field.default).__name__
+        help_text = f"{field.metadata['help']} (default: {_shown(getattr(defaults, field.name))})."
+        parser.add_argument(
+            _flag(field.name),
+            dest=field.name,
+            type=_parser(kind, optional=False),
+            choices=field.metadata.get("choices"),
+            default=argparse.SUPPRESS,
+            metavar={"int": "N", "float": "X"}.get(kind),
+            help=help_text.replace("%", "%%"),
+        )
+
+
+def settings_flags_given(args: argparse.Namespace, settings_fields: list[dataclasses.Field]) -> dict:
+    """The values of :func:`add_settings_flags`' flags that the command
+    line gave, by field name."""
+    return {f.name: getattr(args, f.name) for f in settings_fields if hasattr(args, f.name)}
+
+
+def with_flag_names(message: str, names: tuple[str, ...] = ()) -> str:
+    """A FeatureConfig message with its field names, and ``names``, written
+    as the flags (``window_s`` as ``--window-s``)."""
+    names = sorted([*(f["name"] for f in FeatureConfig.fields()), *names], key=len, reverse=True)
     return re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: _flag(m[1]), message)
 
 

@@ -138,10 +138,22 @@ def test_pad_mode_flag_reaches_the_training_features(small):
     np.testing.assert_array_equal(first[:, 4:-4], last[:, 4:-4])
 
 
-def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path):
+# The recipe's ingredients that keep state or draw from the split's stream:
+# the weights' moving average is saved and restored, the masks' draws resume.
+RECIPE = {
+    "ema_decay": 0.9,
+    "time_masks": 2,
+    "freq_masks": 1,
+    "label_smoothing": 0.1,
+    "class_weights": "balanced",
+}
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["paper", "recipe"])
+def test_a_resumed_split_ends_with_the_same_numbers(small, tmp_path, recipe):
     _, cfg, data = small
     # Every epoch evaluated: a run that ended after epoch 1 was evaluated there.
-    cfg = cfg.replace(eval_every=1)
+    cfg = cfg.updated({"eval_every": 1, **recipe})
     split = random_splits(list(data.labels), 1, 1, False)[0]
     straight = train_split("apcnn", cfg, data, split, state_path=tmp_path / "a.pt")
     train_split("apcnn", cfg.replace(epochs=1), data, split, state_path=tmp_path / "b.pt")

@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="utterance prediction: mean of the windows' logits or probabilities (default: logits).",
     )
+    # The recipe's optional ingredients (off in both presets), their flags
+    # made from TrainConfig's field metadata.
+    cli.add_settings_flags(hp, TrainConfig.recipe_fields(), PAPER)
     hp.add_argument(
         "--config",
         type=Path,
@@ -287,6 +290,7 @@ def overrides_from(args: argparse.Namespace, demo: bool, store_features: Feature
     ]:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
+    values.update(cli.settings_flags_given(args, TrainConfig.recipe_fields()))
     given = {**values.get("features", {}), **feature_flags_given(args)}
     if store_features is not None:
         values["features"] = {**store_features.to_dict(), **given}
@@ -300,8 +304,9 @@ def overrides_from(args: argparse.Namespace, demo: bool, store_features: Feature
     try:
         TrainConfig().updated(values)
     except ValueError as e:
+        recipe = tuple(f.name for f in TrainConfig.recipe_fields())
         raise UsageError(
-            cli.with_flag_names(str(e)) + (f" (with --config {args.config})" if args.config else "")
+            cli.with_flag_names(str(e), recipe) + (f" (with --config {args.config})" if args.config else "")
         ) from None
     return values
 

@@ -4,12 +4,15 @@ authors' presets (shared/REFERENCE.md)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 
 from glam_py import models
 from glam_py.features import FeatureConfig
 from glam_py.precision import CHOICES
 from glam_py.settings import Settings
+
+SCHEDULES = ("exponential", "cosine")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,74 @@ class TrainConfig(Settings):
     # Seed of the model's initialisation, batch order and mixup draws; None:
     # the split's seed. Set it to tell split-to-split from run-to-run noise.
     train_seed: int | None = None
+    # The recipe's optional ingredients, all off by default (the paper's
+    # recipe). Each field's metadata is its command-line help: the train
+    # command makes a flag of every field that has one (recipe_fields()).
+    label_smoothing: float = field(
+        default=0.0,
+        metadata={
+            "help": "cross-entropy label smoothing eps, at least 0 and below 1: the target puts "
+            "1 - eps on the labelled class and eps/C on every class (C classes); with mixup each "
+            "partner's target is smoothed"
+        },
+    )
+    schedule: str = field(
+        default="exponential",
+        metadata={
+            "help": "learning-rate schedule after the warm-up: exponential (times lr_decay after "
+            "every epoch down to min_lr, or every step_decay_every epochs) or cosine (from lr "
+            "towards min_lr over the remaining epochs)",
+            "choices": SCHEDULES,
+        },
+    )
+    warmup_epochs: int = field(
+        default=0,
+        metadata={
+            "help": "epochs of linear learning-rate warm-up before the schedule, fewer than "
+            "epochs: epoch e (from 0) trains at lr*(e+1)/N"
+        },
+    )
+    time_masks: int = field(
+        default=0,
+        metadata={"help": "SpecAugment time masks drawn for every training window, each its own"},
+    )
+    time_mask_frames: int = field(
+        default=10,
+        metadata={
+            "help": "widest time mask in frames (a mask's width is drawn from 0 to this), at most a "
+            "window's frames"
+        },
+    )
+    freq_masks: int = field(
+        default=0,
+        metadata={
+            "help": "SpecAugment frequency masks (bands of MFCC coefficients) drawn for every "
+            "training window, each its own"
+        },
+    )
+    freq_mask_bins: int = field(
+        default=4,
+        metadata={
+            "help": "widest frequency mask in MFCC coefficients (a mask's width is drawn from 0 to "
+            "this), at most a window's coefficients"
+        },
+    )
+    ema_decay: float = field(
+        default=0.0,
+        metadata={
+            "help": "exponential moving average of the weights and BatchNorm statistics, updated "
+            "after every optimiser step with this decay (at least 0, below 1; 0: off); evaluation "
+            "and the saved model use the average"
+        },
+    )
+    class_weights: str = field(
+        default="none",
+        metadata={
+            "help": "loss weight per class: none, or balanced (inverse frequency of the class among "
+            "the split's training windows, normalised to mean 1)",
+            "choices": CLASS_WEIGHTS,
+        },
+    )
 
     def __post_init__(self) -> None:
         # Refused here, not as a crash halfway through a run (or an
@@ -72,6 +143,61 @@ class TrainConfig(Settings):
                     "logits or probabilities",
                 ),
                 ("select", self.select, self.select in ("last", "val", "test"), "last, val or test"),
+                (
+                    "label_smoothing",
+                    self.label_smoothing,
+                    isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1,
+                    "at least 0 and below 1",
+                ),
+                ("schedule", self.schedule, self.schedule in SCHEDULES, " or ".join(SCHEDULES)),
+                (
+                    "schedule",
+                    self.schedule,
+                    self.schedule != "cosine" or not self.step_decay_every,
+                    "exponential when step_decay_every is set",
+                ),
+                (
+                    "min_lr",
+                    self.min_lr,
+                    self.schedule != "cosine" or self.min_lr <= self.lr,
+                    f"at most lr ({self.lr}) under schedule cosine",
+                ),
+                (
+                    "warmup_epochs",
+                    self.warmup_epochs,
+                    isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < self.epochs,
+                    f"at least 0 and fewer than epochs ({self.epochs})",
+                ),
+                *(
+                    (name, value, isinstance(value, int) and value >= 0, "at least 0")
+                    for name, value in (("time_masks", self.time_masks), ("freq_masks", self.freq_masks))
+                ),
+                (
+                    "time_mask_frames",
+                    self.time_mask_frames,
+                    isinstance(self.time_mask_frames, int)
+                    and 1 <= self.time_mask_frames <= self.features.n_frames,
+                    f"at least 1 and at most a window's {self.features.n_frames} frames",
+                ),
+                (
+                    "freq_mask_bins",
+                    self.freq_mask_bins,
+                    isinstance(self.freq_mask_bins, int)
+                    and 1 <= self.freq_mask_bins <= self.features.n_features,
+                    f"at least 1 and at most a window's {self.features.n_features} coefficients",
+                ),
+                (
+                    "ema_decay",
+                    self.ema_decay,
+                    isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
+                    "at least 0 and below 1",
+                ),
+                (
+                    "class_weights",
+                    self.class_weights,
+                    self.class_weights in CLASS_WEIGHTS,
+                    " or ".join(CLASS_WEIGHTS),
+                ),
             )
             if not ok
         ]
@@ -88,6 +214,13 @@ class TrainConfig(Settings):
         """The settings of the training windows: the test windows' settings
         with the training overlap."""
         return self.features.replace(overlap_s=self.train_overlap_s)
+
+    @classmethod
+    def recipe_fields(cls) -> list[Field]:
+        """The fields that carry command-line help in their metadata
+        (``"help"``, and ``"choices"`` where the values are a fixed set):
+        the train command makes their flags from these."""
+        return [f for f in fields(cls) if "help" in f.metadata]
 
 
 PAPER = TrainConfig()

@@ -1,6 +1,7 @@
 """Mixup (Zhang et al., 2018) as the GLAM paper uses it: one lambda per
 batch from Beta(alpha, alpha), the batch mixed with a permutation of itself,
-the loss mixed with the same lambda."""
+the loss mixed with the same lambda; label smoothing and class weights,
+where the recipe asks for them, apply to each partner's loss."""
 
 from __future__ import annotations
 
@@ -31,7 +32,32 @@ def mix(
     return mixed, y, y[perm], lam
 
 
-def mixup_loss(logits: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor, lam: float) -> torch.Tensor:
+def mixup_loss(
+    logits: torch.Tensor,
+    y_a: torch.Tensor,
+    y_b: torch.Tensor,
+    lam: float,
+    label_smoothing: float = 0.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The cross-entropy against the mixed targets: ``lam`` times the loss
+    for ``y_a`` plus ``1 - lam`` times the loss for ``y_b``. The loss is
+    linear in the target, so this is the loss against the mixture of the
+    two (smoothed) targets.
+
+    Parameters
+    ----------
+    label_smoothing : float
+        Each target puts ``1 - eps`` on its class and ``eps / C`` on every
+        class (``torch.nn.functional.cross_entropy``'s label smoothing;
+        default 0, none).
+    weight : torch.Tensor, optional
+        A weight per class (``[C]``, float32), as ``cross_entropy`` takes
+        it: the mean over the batch is weighted by the target classes'
+        weights; default None, every class 1.
+    """
     if lam == 1.0:
-        return F.cross_entropy(logits, y_a)
-    return lam * F.cross_entropy(logits, y_a) + (1 - lam) * F.cross_entropy(logits, y_b)
+        return F.cross_entropy(logits, y_a, weight=weight, label_smoothing=label_smoothing)
+    return lam * F.cross_entropy(logits, y_a, weight=weight, label_smoothing=label_smoothing) + (
+        1 - lam
+    ) * F.cross_entropy(logits, y_b, weight=weight, label_smoothing=label_smoothing)

@@ -32,6 +32,12 @@ Adam and SGD are elementwise) is per-split Adam or SGD, step counts
 included. Epochs stay in lockstep, so every split has the same learning
 rate at every step, as alone.
 
+The recipe's ingredients train as alone: masks are drawn from each split's
+own stream in :func:`~glam_py.train.trainer.epoch_batches`, each split's
+loss takes its own class weights and the label smoothing, the learning rate
+(warm-up, cosine) changes per epoch, and each split's moving average of
+the weights is updated after each optimiser step it takes part in.
+
 Refused: models that draw dropout masks (AACNN, Multi-scale + AA), whose
 draws under vmap cannot be those of the split alone."""
 
@@ -54,6 +60,7 @@ from glam_py.train.mixup import mixup_loss
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split
 from glam_py.train.trainer import (
+    WeightAverage,
     _lr_after,
     _optimizer,
     end_epoch,
@@ -201,12 +208,18 @@ def train_step(
     step: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]],
     device: str,
     precision_name: str = "fp32",
+    label_smoothing: float = 0.0,
+    class_weights: list[torch.Tensor | None] | None = None,
+    averages: list[WeightAverage | None] | None = None,
 ) -> dict[int, torch.Tensor]:
     """One optimiser step of the splits in ``step`` (module index -> its
     mixed batch ``(x, y, y of the partners, lambda)``); the others take no
     part. The forward pass runs in ``precision_name`` (resolved: "fp32" or
-    "bf16", :func:`glam_py.precision.autocast`), the losses in fp32.
-    Returns each split's (detached) loss.
+    "bf16", :func:`glam_py.precision.autocast`), the losses in fp32, with
+    ``label_smoothing`` and each module's ``class_weights`` (by module
+    index; default none). Each module's moving average in ``averages`` (by
+    module index; default none) is updated after the step, for the modules
+    that took part. Returns each split's (detached) loss.
 
     Splits whose batches have the same size run as one vmapped call; the
     losses are summed for one backward pass."""
@@ -220,12 +233,16 @@ def train_step(
             logits = net(rows, x)
         for i, k in enumerate(rows):
             _, ya, yb, lam = step[k]
-            loss = mixup_loss(logits[i].float(), ya.to(device), yb.to(device), lam)
+            weight = class_weights[k] if class_weights is not None else None
+            loss = mixup_loss(logits[i].float(), ya.to(device), yb.to(device), lam, label_smoothing, weight)
             losses[k] = loss.detach()
             total = loss if total is None else total + loss
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     optimizer.step()
+    for k in step:
+        if averages is not None and averages[k] is not None:
+            averages[k].update(net.modules[k])
     return losses
 
 
@@ -288,6 +305,9 @@ def train_splits(
         )
         for module, weights in zip(modules, state["models"]):
             module.load_state_dict(weights)
+        if cfg.ema_decay > 0:
+            for s, average in zip(starts, state["averages"]):
+                s.average.model.load_state_dict(average)
         optimizer.load_state_dict(state["optimizer"])
         for s, rng_state in zip(starts, state["numpy_rngs"]):
             s.rng.bit_generator.state = rng_state
@@ -310,7 +330,16 @@ def train_splits(
             step = {k: b for k, b in ((k, next(it, None)) for k, it in enumerate(batches)) if b is not None}
             if not step:
                 break
-            for k, loss in train_step(net, optimizer, step, device, starts[0].precision).items():
+            for k, loss in train_step(
+                net,
+                optimizer,
+                step,
+                device,
+                starts[0].precision,
+                cfg.label_smoothing,
+                [s.class_weights for s in starts],
+                [s.average for s in starts],
+            ).items():
                 losses[k].append(loss)
             progress.batch(sum(len(b[1]) for b in step.values()))
         seconds = time.perf_counter() - started
@@ -333,6 +362,9 @@ def train_splits(
                 state_path,
                 {
                     "models": [m.state_dict() for m in modules],
+                    "averages": [
+                        s.average.model.state_dict() if s.average is not None else None for s in starts
+                    ],
                     "optimizer": optimizer.state_dict(),
                     "numpy_rngs": [s.rng.bit_generator.state for s in starts],
                     "torch_rng": torch.get_rng_state(),
@@ -350,7 +382,7 @@ def train_splits(
     return [
         {
             "metrics": final_metrics(s, cfg, split, histories[k], bests[k], test_scores[k], device),
-            "model": s.model,
+            "model": s.evaluated,
         }
         for k, (split, s) in enumerate(zip(splits, starts))
     ]

@@ -1,13 +1,16 @@
 """Training one model on one split: mixup, Adam (or the authors' SGD),
 exponential (or step) learning-rate decay, bf16 autocast where the
-precision says so, utterance-level test evaluation every few epochs and
-after the last (recorded, never used for selection unless asked), and the
-resumable state saved every minute or so and after the last epoch, so a
-killed run resumes from its last saved epoch with the same numbers."""
+precision says so, the recipe's optional ingredients (label smoothing,
+class weights, warm-up and cosine decay, SpecAugment masks, a moving
+average of the weights), utterance-level test evaluation every few epochs
+and after the last (recorded, never used for selection unless asked), and
+the resumable state saved every minute or so and after the last epoch, so
+a killed run resumes from its last saved epoch with the same numbers."""
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ import torch
 from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.pooling import pool
+from glam_py.train.augment import mask_windows
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, WindowRows
 from glam_py.train.distributed import DataParallel
@@ -49,7 +53,22 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: str) -> torch.o
 
 
 def _lr_after(epoch: int, cfg: TrainConfig) -> float:
-    """Learning rate for epoch ``epoch`` (0-based)."""
+    """Learning rate for epoch ``epoch`` (0-based): ``cfg.lr * (epoch + 1)
+    / cfg.warmup_epochs`` in the warm-up, then ``cfg.schedule`` counted from
+    the warm-up's end.
+
+    The rate changes per epoch, not per step: the splits trained together
+    (:mod:`glam_py.train.parallel`) share one rate per step, and their
+    epochs differ in steps but not in number."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.lr * (epoch + 1) / cfg.warmup_epochs
+    epoch -= cfg.warmup_epochs
+    if cfg.schedule == "cosine":
+        # PyTorch's CosineAnnealingLR with T_max the epochs after the
+        # warm-up: min_lr would come just after the last epoch, which
+        # still learns.
+        span = cfg.epochs - cfg.warmup_epochs
+        return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * epoch / span)) / 2
     if cfg.step_decay_every:
         return cfg.lr * cfg.lr_decay ** (epoch // cfg.step_decay_every)
     lr = cfg.lr
@@ -112,6 +131,52 @@ class _Evaluation:
         return _scores(model, self.rows, cfg.average, device, precision_name, 256)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights and of its
+    BatchNorm running statistics, kept in a copy of the model.
+
+    ``update`` after every optimiser step sets each floating-point entry of
+    the state dict to ``decay * average + (1 - decay) * current``; integer
+    entries (BatchNorm's batch count) are copied. The running statistics
+    are averaged like the weights (as ``AveragedModel(use_buffers=True)``
+    does) rather than recomputed with a pass over the training windows,
+    which would cost most of an epoch each time the average is evaluated.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model to average; the average starts as a copy of it.
+    decay : float
+        Weight of the average at each update, in (0, 1).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        averaged, current = [], []
+        for avg, new in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if avg.is_floating_point():
+                averaged.append(avg)
+                current.append(new)
+            else:
+                avg.copy_(new)
+        # One fused call for every tensor: the per-tensor loop cost a
+        # dispatch per entry at every step.
+        torch._foreach_lerp_(averaged, current, 1 - self.decay)
+
+
+def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class, the inverse of its count in ``y`` (class indices),
+    normalised to mean 1 over the classes present; a class absent from
+    ``y`` gets 0 (no window of it is trained on)."""
+    counts = np.bincount(y, minlength=n_classes)
+    inverse = np.divide(1.0, counts, out=np.zeros(n_classes), where=counts > 0)
+    return inverse / inverse[counts > 0].mean()
+
+
 @dataclass
 class SplitStart:
     """What one split's training starts from, drawn from its own seed
@@ -119,7 +184,7 @@ class SplitStart:
     :mod:`glam_py.train.parallel` trains the same split identically:
     the initial weights (``torch.manual_seed(train_seed)``, then the
     model's construction) and ``rng``, which then draws each epoch's batch
-    order and each batch's mixup (:func:`epoch_batches`)."""
+    order, each batch's masks and mixup (:func:`epoch_batches`)."""
 
     model_name: str
     model: torch.nn.Module
@@ -135,6 +200,14 @@ class SplitStart:
     staging: np.ndarray  # float32, as the store holds the windows
     batch_x: torch.Tensor  # in the parameters' dtype, [batch, 1, n_features, n_frames]
     partners: torch.Tensor
+    class_weights: torch.Tensor | None  # the loss's, float32 on the device (class_weights "balanced")
+    average: WeightAverage | None  # the weights' moving average (ema_decay > 0)
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The model that is evaluated, selected and kept: the moving
+        average where there is one, else the trained model."""
+        return self.average.model if self.average is not None else self.model
 
 
 def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Split, device: str) -> SplitStart:
@@ -156,6 +229,11 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         precision=precision_name,
     ).to(device)
     train = WindowRows(data.train_windows, data.labels, train_idx)
+    weights = None
+    if cfg.class_weights == "balanced":
+        weights = torch.tensor(
+            balanced_weights(train.y, len(data.class_names)), dtype=torch.float32, device=device
+        )
     staging = np.empty((cfg.batch_size, *train.window_shape), dtype=np.float32)
     batch_x = torch.empty((cfg.batch_size, 1, *train.window_shape), dtype=next(model.parameters()).dtype)
     return SplitStart(
@@ -172,16 +250,21 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         staging,
         batch_x,
         torch.empty_like(batch_x),
+        weights,
+        WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None,
     )
 
 
 def epoch_batches(
     start: SplitStart, cfg: TrainConfig, usable: Callable[[int], bool] | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
-    """One epoch of mixed batches ``(x, y, y of the partners, lambda)``
-    (:func:`glam_py.train.mixup.mix`): the epoch's order drawn from
-    ``start.rng`` first, then each batch's mixup draws as the batch is
-    taken. Batches that ``usable`` (given their row count) refuses are
+    """One epoch of masked, mixed batches ``(x, y, y of the partners,
+    lambda)`` (:func:`glam_py.train.augment.mask_windows`,
+    :func:`glam_py.train.mixup.mix`): the epoch's order drawn from
+    ``start.rng`` first, then each batch's masks and mixup draws as the
+    batch is taken. Each window is masked before mixup, so that a mixed
+    window holds both partners' masks, as a masked recording would be
+    mixed. Batches that ``usable`` (given their row count) refuses are
     skipped before their draws. Each batch lives in ``start``'s buffers,
     so it is valid until the next one is drawn."""
     order = start.rng.permutation(len(start.train))
@@ -190,7 +273,15 @@ def epoch_batches(
         if usable is not None and not usable(len(rows)):
             continue
         xb = start.batch_x[: len(rows)]
-        xb.copy_(torch.from_numpy(start.train.gather(rows, start.staging)).unsqueeze(1))
+        x = mask_windows(
+            start.train.gather(rows, start.staging),
+            start.rng,
+            cfg.time_masks,
+            cfg.time_mask_frames,
+            cfg.freq_masks,
+            cfg.freq_mask_bins,
+        )
+        xb.copy_(torch.from_numpy(x).unsqueeze(1))
         idx = torch.from_numpy(rows)
         yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[: len(idx)])
 
@@ -208,7 +299,7 @@ def end_epoch(
     device: str,
     state_path: Path,
 ) -> tuple[dict, dict | None, np.ndarray | None]:
-    """Checks the epoch's loss, evaluates ``start.model`` after ``epoch``
+    """Checks the epoch's loss, evaluates ``start.evaluated`` after ``epoch``
     (0-based), appends the epoch's record to ``history`` and returns it
     with the best epoch so far under ``cfg.select`` (its weights copied)
     and the test scores where the test split was evaluated (every
@@ -233,7 +324,7 @@ def end_epoch(
             f"{start.model_name} split {split.name}: the training loss became "
             f"{mean_loss} in epoch {epoch + 1}; training stopped, {kept}"
         )
-    model, n_classes = start.model, start.n_classes
+    model, n_classes = start.evaluated, start.n_classes
     record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss, "windows_per_s": windows_per_s}
     test_scores = None
     if epoch + 1 == cfg.epochs or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0:
@@ -263,13 +354,13 @@ def final_metrics(
     test_scores: np.ndarray | None,
     device: str,
 ) -> dict:
-    """The split's result: ``start.model`` set to the selected epoch's
+    """The split's result: ``start.evaluated`` set to the selected epoch's
     weights, evaluated on the test utterances (``test_scores``, the last
     epoch's, are reused where no epoch was selected), with the history."""
     if best is not None:
-        start.model.load_state_dict(best["model"])
+        start.evaluated.load_state_dict(best["model"])
     if best is not None or test_scores is None:
-        test_scores = start.test_set.scores(start.model, cfg, device, start.precision)
+        test_scores = start.test_set.scores(start.evaluated, cfg, device, start.precision)
     result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
     result.update(
         split=split.name,
@@ -300,7 +391,8 @@ def train_split(
     parallel: DataParallel | None = None,
 ) -> dict:
     """Trains from scratch, or from ``state_path`` when an earlier run left
-    one, and returns the split's metrics, history and final weights. With
+    one, and returns the split's metrics, history and final model (the
+    weights' moving average where ``cfg.ema_decay`` asks for one). With
     ``parallel``, every rank runs this together on its rows of each batch;
     all ranks end with the same weights and metrics, and rank 0 alone writes
     the state.
@@ -319,6 +411,8 @@ def train_split(
         state = load_tensors(state_path, remedy="delete it to train this split again from its first epoch")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if start.average is not None:
+            start.average.model.load_state_dict(state["average"])
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
@@ -336,15 +430,21 @@ def train_split(
                 xb, ya, yb = parallel.rows(xb, ya, yb)
             with precision.autocast(start.precision, device):
                 logits = net(xb.to(device))
-            loss = mixup_loss(logits.float(), ya.to(device), yb.to(device), lam)
+            loss = mixup_loss(
+                logits.float(), ya.to(device), yb.to(device), lam, cfg.label_smoothing, start.class_weights
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if start.average is not None:
+                start.average.update(model)
             # Kept on the device: no host sync per batch (it stalls a GPU).
             losses.append(loss.detach())
             progress.batch(len(ya))
         if parallel:
             parallel.sync_buffers(model)
+            if start.average is not None:
+                parallel.sync_buffers(start.average.model)
         record, best, test_scores = end_epoch(
             start,
             cfg,
@@ -363,6 +463,7 @@ def train_split(
                 state_path,
                 {
                     "model": model.state_dict(),
+                    "average": start.average.model.state_dict() if start.average is not None else None,
                     "optimizer": optimizer.state_dict(),
                     "numpy_rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
@@ -373,4 +474,5 @@ def train_split(
             )
             saved_at = time.monotonic()
         progress.end_epoch(epoch_summary(record))
-    return {"metrics": final_metrics(start, cfg, split, history, best, test_scores, device), "model": model}
+    metrics = final_metrics(start, cfg, split, history, best, test_scores, device)
+    return {"metrics": metrics, "model": start.evaluated}
