@@ -90,6 +90,20 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("train", ["--config", "{tiny}/unknown.json"], 1, "unknown TrainConfig fields: epochz"),
     ("train", ["--config", "{tiny}/zero.json"], 1, "epochs must be at least 1, got 0"),
     ("train", ["--models", "glam,nope"], 2, "--models: unknown model 'nope'"),
+    (
+        "train",
+        ["--protocol", "all", "--select-on-test"],
+        2,
+        "needs a test split, and --protocol all has none",
+    ),
+    ("train", ["--protocol", "all", "--repeats", "3"], 2, "--repeats does not apply with --protocol all"),
+    ("train", ["--protocol", "all", "--stratify"], 2, "--stratify does not apply with --protocol all"),
+    (
+        "train",
+        ["--protocol", "all", "--eval-every", "2"],
+        2,
+        "--eval-every does not apply with --protocol all",
+    ),
     ("train", ["--parallel-splits", "2", "--ddp"], 2, "--parallel-splits and --ddp exclude each other"),
     (
         "train",

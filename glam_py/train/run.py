@@ -26,7 +26,7 @@ from glam_py.train.data import Utterances, load_utterances
 from glam_py.train.distributed import DataParallel, World
 from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
-from glam_py.train.protocol import Split, grouped_splits, random_splits
+from glam_py.train.protocol import Split, all_utterances, grouped_splits, random_splits
 from glam_py.train.trainer import train_split
 
 # How long a run waits for another run featurising the same cached store.
@@ -138,7 +138,9 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
         return grouped_splits(data.speakers, "speaker", run.seed)
     if run.protocol == "session":
         return grouped_splits(data.sessions, "session", run.seed)
-    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker or session")
+    if run.protocol == "all":
+        return [all_utterances(len(data), run.seed)]
+    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker, session or all")
 
 
 def execute(
@@ -219,8 +221,7 @@ def execute(
             out_dir.split_file(key, split.name),
             {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
         )
-        m = out["metrics"]
-        log(f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}")
+        log(f"{key} {split.name}: {tables.split_line(out['metrics'])}")
 
     if run.parallel_splits != 1 and not ddp:
         # Every split is then done, and the loop below skips them all.
@@ -328,13 +329,13 @@ def gather(
         split_result.pop("test_ids", None)
         per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
+    summary = tables.deployment_summary if run.protocol == "all" else summarize
     results = {
         "title": tables.title(source.name, run.protocol, n_splits, select),
+        "protocol": run.protocol,
         "config": out_dir.read_config(),
         "labels": labels,
-        "models": {
-            key: {"splits": splits, "summary": summarize(splits)} for key, splits in per_model.items()
-        },
+        "models": {key: {"splits": splits, "summary": summary(splits)} for key, splits in per_model.items()},
     }
     out_dir.write_results(results, tables.markdown(results), tables.to_csv(results))
     return results
