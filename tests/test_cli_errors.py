@@ -183,6 +183,7 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("predict", ["--checkpoint", "x", "--out", "{tiny}/p.txt", "a.wav"], 2, "pass --format csv or json"),
     ("predict", ["--checkpoint", "{tiny}/broken.json", "a.wav"], 1, "error: "),
     ("predict", ["--checkpoint", "x", "--batch-size", "0", "a.wav"], 2, "argument --batch-size"),
+    ("predict", ["--split", "seed1", "a.wav"], 2, "--split chooses within --checkpoint RUN; without"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}/m.onnx", "--opset", "5"], 2, "--opset 5: choose 9 to"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}"], 1, "is a folder; give a file name"),
     ("report", ["{tiny}/nowhere"], 1, "error: {tiny}/nowhere: no such run directory"),
