@@ -204,9 +204,15 @@ class Checkpoint:
         The utterance score: mean of the windows' "logits" or of their
         "probabilities" (see :func:`glam_py.pooling.pool`).
     state_dict : dict of str to Tensor
-        The model's weights.
+        The model's weights; float32 in memory whatever the file stored
+        them in (see :meth:`save`).
     path : Path or None, default None
         The file it was loaded from; None for one not read from a file.
+    provenance : dict or None, default None
+        Where the model comes from, as JSON-compatible values (the bundled
+        model's corpus, recipe, command, date, accuracy:
+        :mod:`glam_py.pretrained`); None for a training run's checkpoint,
+        whose run directory says it.
     """
 
     model_name: str
@@ -217,8 +223,48 @@ class Checkpoint:
     average: str
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     path: Path | None = None
+    provenance: dict | None = None
 
-    def save(self, path: str | Path) -> None:
+    def to_state(self, dtype: torch.dtype | None = None) -> dict:
+        """What :meth:`save` writes: tensors and plain containers, marked
+        with :data:`CHECKPOINT_FORMAT`.
+
+        Parameters
+        ----------
+        dtype : torch.dtype or None, default None
+            Store the floating-point weights in this floating dtype
+            (``torch.float16`` halves the file); None: as they are. Integer
+            buffers (BatchNorm's batch counts) stay as they are.
+
+        Returns
+        -------
+        dict
+
+        Raises
+        ------
+        ValueError
+            ``dtype`` is not a floating-point dtype.
+        """
+        if dtype is not None and not dtype.is_floating_point:
+            raise ValueError(f"dtype={dtype}: weights are stored in a floating-point dtype")
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model_name": self.model_name,
+            "n_classes": self.n_classes,
+            "input_shape": list(self.input_shape),
+            "labels": list(self.labels),
+            "features": self.features.to_dict(),
+            "average": self.average,
+            "state_dict": {
+                k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
+                for k, v in self.state_dict.items()
+            },
+        }
+        if self.provenance is not None:
+            state["provenance"] = self.provenance
+        return state
+
+    def save(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
         """Writes the checkpoint to ``path`` (atomically), marked with
         :data:`CHECKPOINT_FORMAT`.
 
@@ -226,20 +272,14 @@ class Checkpoint:
         ----------
         path : str or Path
             The ``.pt`` file to write; its folder is created when missing.
+        dtype : torch.dtype or None, default None
+            The floating-point weights' dtype in the file, as for
+            :meth:`to_state`; :meth:`load` gives them back as float32, so a
+            float16 file is the same model with its weights rounded to 11
+            significant bits (:func:`glam_py.pretrained.write_bundle`
+            checks that its predictions are the float32 model's).
         """
-        save_tensors(
-            Path(path),
-            {
-                "format": CHECKPOINT_FORMAT,
-                "model_name": self.model_name,
-                "n_classes": self.n_classes,
-                "input_shape": list(self.input_shape),
-                "labels": list(self.labels),
-                "features": self.features.to_dict(),
-                "average": self.average,
-                "state_dict": self.state_dict,
-            },
-        )
+        save_tensors(Path(path), self.to_state(dtype))
 
     @classmethod
     def load(cls, path: str | Path) -> Checkpoint:
@@ -273,7 +313,30 @@ class Checkpoint:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint not found")
-        state = load_tensors(path)
+        return cls.from_state(load_tensors(path), path)
+
+    @classmethod
+    def from_state(cls, state, path: Path) -> Checkpoint:
+        """The checkpoint that ``state`` (what :meth:`to_state` gave, read
+        back) holds, checked as :meth:`load` checks a file; weights stored
+        in a lower precision (float16, bfloat16) widened to float32.
+
+        Parameters
+        ----------
+        state : object
+            The unpickled contents of a checkpoint file.
+        path : Path
+            The file it stands for, named in errors and set as ``path``.
+
+        Returns
+        -------
+        Checkpoint
+
+        Raises
+        ------
+        CheckpointError
+            As :meth:`load`, for what the contents hold.
+        """
         _require(
             path,
             isinstance(state, dict) and "format" in state,
@@ -302,6 +365,16 @@ class Checkpoint:
             f"average {state['average']!r} is not one of {', '.join(AVERAGES)}",
         )
         _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
+        provenance = state.get("provenance")
+        _require(
+            path,
+            provenance is None or isinstance(provenance, dict),
+            f"provenance is a {type(provenance).__name__}, not a dict",
+        )
+        weights = {
+            k: v.float() if isinstance(v, torch.Tensor) and v.dtype in (torch.float16, torch.bfloat16) else v
+            for k, v in state["state_dict"].items()
+        }
         try:
             features = FeatureConfig.from_dict(state["features"])
         except (TypeError, ValueError) as e:
@@ -314,7 +387,7 @@ class Checkpoint:
             f"{[features.n_features, features.n_frames]}",
         )
         return cls(
-            name, n_classes, shape, tuple(labels), features, state["average"], state["state_dict"], path
+            name, n_classes, shape, tuple(labels), features, state["average"], weights, path, provenance
         )
 
     def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:

@@ -1,6 +1,9 @@
 """``python -m glam_py.predict``: the emotion of every utterance in audio
-files, folders or CSV manifests, from a trained checkpoint.
+files, folders or CSV manifests, from a trained checkpoint or, without
+--checkpoint, the model shipped with glam (GLAM trained on EmoDB-4;
+docs/model-card.md).
 
+    python -m glam_py.predict recordings/ a.wav
     python -m glam_py.predict --checkpoint runs/latest recordings/ a.wav b.flac
     python -m glam_py.predict --checkpoint runs/latest manifest.csv --out predictions.csv
     python -m glam_py.predict --checkpoint model.pt talk.wav --windows --out talk.json
@@ -25,7 +28,7 @@ from typing import Callable, Iterator, TextIO
 
 from tqdm import tqdm
 
-from glam_py import cli
+from glam_py import cli, pretrained
 from glam_py.audio_inputs import AudioInput, expand
 from glam_py.cli import add_device_flag, add_quiet_flag, add_threads_flag, plural, positive_int
 from glam_py.errors import UsageError
@@ -54,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--checkpoint",
-        required=True,
+        default=None,
         metavar="RUN_OR_FILE",
         help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
-        "--out); in a run directory with several splits of one model the first split is used.",
+        "--out); in a run directory with several splits of one model the first split is used "
+        "(default: the bundled model, GLAM trained on EmoDB-4, or the file GLAM_PRETRAINED "
+        "names; one line on stderr says so).",
     )
     p.add_argument(
         "--model",
@@ -129,6 +134,12 @@ def output_format(args: argparse.Namespace) -> str:
 def check(args: argparse.Namespace) -> None:
     """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
     args.fmt = output_format(args)
+    if args.checkpoint is None:
+        given = [flag for flag, value in (("--model", args.model), ("--split", args.split)) if value]
+        if given:
+            raise UsageError(
+                f"{given[0]} chooses within --checkpoint RUN; without --checkpoint the bundled model is used"
+            )
     if args.out is not None:
         cli.check_output_file(args.out, "--out")
 
@@ -274,6 +285,8 @@ class JsonWriter:
             "average": ckpt.average,
             "features": recognizer.features.to_dict(),
         }
+        if ckpt.provenance is not None:
+            head["provenance"] = ckpt.provenance
         f.write(json.dumps(head)[:-1] + ', "predictions": [\n')
 
     def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
@@ -312,25 +325,25 @@ def summary(counts: Counter, total: int) -> str:
 
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
-    recognizer = EmotionRecognizer.from_checkpoint(
-        args.checkpoint,
-        args.device,
-        args.threads,
-        model=args.model,
-        split=args.split,
-        batch_size=args.batch_size,
-        pad=args.pad,
-        precision=args.precision,
-    )
-    if recognizer.precision_note:
-        print(f"note: {recognizer.precision_note}", file=sys.stderr)
+    options = dict(batch_size=args.batch_size, pad=args.pad, precision=args.precision)
+    if args.checkpoint is None:
+        recognizer = EmotionRecognizer.pretrained(args.device, args.threads, **options)
+    else:
+        recognizer = EmotionRecognizer.from_checkpoint(
+            args.checkpoint, args.device, args.threads, model=args.model, split=args.split, **options
+        )
     ckpt, cfg = recognizer.checkpoint, recognizer.features
     if not args.quiet:
+        # Stderr: the table, CSV or JSON on stdout stays the predictions alone.
         print(
-            f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
+            pretrained.describe(ckpt)
+            if args.checkpoint is None
+            else f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
             f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}",
             file=sys.stderr,
         )
+    if recognizer.precision_note:
+        print(f"note: {recognizer.precision_note}", file=sys.stderr)
     out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     try:
         if fmt == "table":

@@ -6,6 +6,7 @@ signals in, one label and the probability of every class per utterance out.
     >>> for p in rec.iter_predict(paths):          # streaming, bounded memory
     ...     print(p.source, p.label, p.probabilities)
     >>> rec.predict([y], sample_rate=44100)        # arrays at any rate
+    >>> rec = EmotionRecognizer.pretrained()       # the model shipped with glam
 
 Audio is featurised with exactly the checkpoint's feature settings (those
 of its test split: window, overlap, short-utterance padding; utterances
@@ -24,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from glam_py import checkpoints, features, models
+from glam_py import checkpoints, features, models, pretrained
 from glam_py.checkpoints import Checkpoint
 from glam_py.pooling import RunningPool, pool, softmax
 from glam_py.precision import Precision, autocast, resolve
@@ -220,6 +221,45 @@ class EmotionRecognizer:
             pad=pad,
             precision=precision,
         )
+
+    @classmethod
+    def pretrained(
+        cls,
+        device: str | None = None,
+        threads: int | None = None,
+        *,
+        batch_size: int = 256,
+        pad: str | None = None,
+        precision: Precision = "auto",
+    ) -> EmotionRecognizer:
+        """The model shipped with the package: GLAM trained on all of
+        EmoDB's four classes (German acted speech; docs/model-card.md says
+        what it was trained on, how accurate it is and where it is not).
+        ``GLAM_PRETRAINED=FILE`` puts another checkpoint file in its place
+        (:mod:`glam_py.pretrained`).
+
+        Parameters
+        ----------
+        device, threads, batch_size, pad, precision
+            As for :meth:`from_checkpoint`.
+
+        Returns
+        -------
+        EmotionRecognizer
+            Its ``checkpoint.provenance`` says where the model comes from.
+
+        Raises
+        ------
+        glam_py.pretrained.MissingBundle
+            The package was installed without its bundled model (or
+            ``GLAM_PRETRAINED`` names no file); the message says how to
+            make it.
+        CheckpointError
+            The bundled file is no usable checkpoint (damaged).
+        ValueError
+            ``pad``, ``precision`` or ``batch_size`` is invalid.
+        """
+        return cls(pretrained.load(), device, threads, batch_size, pad=pad, precision=precision)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -3,6 +3,8 @@
 Per model: the confusion matrices summed over the splits (the paper's
 Fig. 2), a t-SNE map of the test utterances' embeddings (Fig. 3) and the
 training curves, under the results table.
+A run without a test split (--protocol all) gets its table and training
+curves (loss, validation UA) only.
 
 Training writes this report itself at the end of a run unless given
 ``--no-report``."""
@@ -90,7 +92,12 @@ def write_report(
             f"{run.layout.results_file} has no model {unknown[0]!r}; it has {', '.join(run.models)}"
         )
     chosen = {key: _chosen_split(run, key, split) for key in keys}
-    store, store_note = _open_store(run) if tsne else (None, "skipped on request (--no-tsne)")
+    if not run.test_split:
+        store, store_note = None, "the run has no test split (--protocol all)"
+    elif tsne:
+        store, store_note = _open_store(run)
+    else:
+        store, store_note = None, "skipped on request (--no-tsne)"
     reports = []
     for key in keys:
         splits = run.models[key]
@@ -98,12 +105,13 @@ def write_report(
         m = ModelReport(
             key,
             len(splits),
-            out / f"confusion_{safe_name(key)}.png",
+            out / f"confusion_{safe_name(key)}.png" if run.test_split else None,
             out / f"curves_{safe_name(key)}.png",
             tsne_split=chosen[key]["split"],
             tsne_note=store_note,
         )
-        m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
+        if m.confusion is not None:
+            m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
         m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
         if store is not None:
             path = out / f"tsne_{safe_name(key)}.png"

@@ -90,6 +90,20 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("train", ["--config", "{tiny}/unknown.json"], 1, "unknown TrainConfig fields: epochz"),
     ("train", ["--config", "{tiny}/zero.json"], 1, "epochs must be at least 1, got 0"),
     ("train", ["--models", "glam,nope"], 2, "--models: unknown model 'nope'"),
+    (
+        "train",
+        ["--protocol", "all", "--select-on-test"],
+        2,
+        "needs a test split, and --protocol all has none",
+    ),
+    ("train", ["--protocol", "all", "--repeats", "3"], 2, "--repeats does not apply with --protocol all"),
+    ("train", ["--protocol", "all", "--stratify"], 2, "--stratify does not apply with --protocol all"),
+    (
+        "train",
+        ["--protocol", "all", "--eval-every", "2"],
+        2,
+        "--eval-every does not apply with --protocol all",
+    ),
     ("train", ["--parallel-splits", "2", "--ddp"], 2, "--parallel-splits and --ddp exclude each other"),
     (
         "train",
@@ -169,6 +183,7 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("predict", ["--checkpoint", "x", "--out", "{tiny}/p.txt", "a.wav"], 2, "pass --format csv or json"),
     ("predict", ["--checkpoint", "{tiny}/broken.json", "a.wav"], 1, "error: "),
     ("predict", ["--checkpoint", "x", "--batch-size", "0", "a.wav"], 2, "argument --batch-size"),
+    ("predict", ["--split", "seed1", "a.wav"], 2, "--split chooses within --checkpoint RUN; without"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}/m.onnx", "--opset", "5"], 2, "--opset 5: choose 9 to"),
     ("export", ["--checkpoint", "x", "--out", "{tiny}"], 1, "is a folder; give a file name"),
     ("report", ["{tiny}/nowhere"], 1, "error: {tiny}/nowhere: no such run directory"),

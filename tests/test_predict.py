@@ -96,6 +96,24 @@ def test_checkpoint_save_load_round_trip_and_format_check(trained_run, tmp_path)
         Checkpoint.load(tmp_path / "other.pt")
 
 
+def test_weights_stored_in_float16_read_back_as_float32_with_the_provenance(trained_run, tmp_path):
+    original = Checkpoint.load(trained_run / "models" / "glam__seed1.pt")
+    record = {"title": "GLAM on the demo corpus", "loso_accuracy": None, "labels": ["a", "b"]}
+    replace(original, provenance=record).save(tmp_path / "half.pt", dtype=torch.float16)
+    stored = torch.load(tmp_path / "half.pt", weights_only=True)
+    assert {v.dtype for v in stored["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    assert stored["state_dict"]["trunk.stem.bn_a.num_batches_tracked"].dtype == torch.int64
+    back = Checkpoint.load(tmp_path / "half.pt")
+    assert back.provenance == record and original.provenance is None
+    for key, weight in original.state_dict.items():
+        rounded = weight.half().to(weight.dtype) if weight.is_floating_point() else weight
+        assert back.state_dict[key].dtype == weight.dtype and torch.equal(back.state_dict[key], rounded), key
+    full = (trained_run / "models" / "glam__seed1.pt").stat().st_size
+    assert (tmp_path / "half.pt").stat().st_size < 0.55 * full
+    with pytest.raises(ValueError, match="dtype=torch.int8: weights are stored in a floating-point dtype"):
+        original.save(tmp_path / "int.pt", dtype=torch.int8)
+
+
 def test_run_directory_choice(trained_run, tmp_path):
     with pytest.raises(CheckpointError, match="model=apcnn split=seed1; model=glam split=seed1") as e:
         find(trained_run)
@@ -228,6 +246,7 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(
         ({"features": {"window_s": 1.8}}, r"input_shape \[26, 63\] does not match"),
         ({"features": {"pad": "mirror"}}, "invalid feature settings"),
         ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
+        ({"provenance": "EmoDB"}, "provenance is a str, not a dict"),
     ],
 )
 def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes, problem):

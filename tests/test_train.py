@@ -94,8 +94,29 @@ def test_protocols():
     assert random_splits(labels, 1, 6, True)[0] == splits[1]  # any split reruns alone
     loso = grouped_splits([f"s{i % 5}" for i in range(100)], "speaker", 1)
     assert len(loso) == 5 and all(len(s.test) == 20 for s in loso)
-    train, val = validation_split(tuple(range(50)), 0.1, 3)
-    assert len(val) == 5 and not set(train) & set(val)
+    train, val, by = validation_split(tuple(range(50)), 0.1, 3)
+    assert len(val) == 5 and not set(train) & set(val) and by == "utterance"
+
+
+def test_validation_holds_out_whole_speakers_where_there_are_enough():
+    speakers = [f"s{i % 10}" for i in range(100)]
+    outer = grouped_splits(speakers, "speaker", 1)[4]  # speaker s4 is the test split
+    train, val, by = validation_split(outer.train, 0.1, 1, speakers)
+    # Nested: one of the nine training speakers validates, the test speaker is untouched.
+    assert by == "speaker" and len({speakers[i] for i in val}) == 1 and len(val) == 10
+    assert sorted(train + val) == list(outer.train) and not {speakers[i] for i in train} & {
+        speakers[i] for i in val
+    }
+    assert validation_split(outer.train, 0.1, 1, speakers) == (train, val, by)  # the seed decides
+    held = {seed: speakers[validation_split(outer.train, 0.1, seed, speakers).val[0]] for seed in range(10)}
+    assert len(set(held.values())) > 1  # and other seeds hold out other speakers
+    # Too few speakers for the fraction (0.1 of 4 rounds to none), or a speaker missing: by utterance.
+    assert validation_split(tuple(range(40)), 0.1, 1, [f"s{i % 4}" for i in range(40)]).by == "utterance"
+    assert validation_split(tuple(range(40)), 0.25, 1, [f"s{i % 4}" for i in range(40)]).by == "speaker"
+    assert validation_split(tuple(range(100)), 0.1, 1, speakers[:-1] + [""]).by == "utterance"
+    # Without speakers, the carve is the one --select val always made.
+    rng = np.random.default_rng([3, 7])
+    assert validation_split(tuple(range(50)), 0.1, 3).val == tuple(sorted(rng.permutation(50)[:5].tolist()))
 
 
 def test_learning_rate_schedules():

@@ -72,7 +72,8 @@ def plot_curves(splits: list[dict], n_classes: int, model: str, path: Path) -> d
         ("test_UA", "C2", "test UA (mean class recall)"),
         ("val_UA", "C3", "validation UA"),
     ]:
-        if key in data:
+        # A run without a test split (--protocol all) has no test curves.
+        if key in data and not np.isnan(data[key]).all():
             _mean_and_band(score_ax, epochs, data[key], colour, label)
     score_ax.axhline(
         100 / n_classes,

@@ -12,7 +12,7 @@ from pathlib import Path
 class ModelReport:
     key: str
     n_splits: int
-    confusion: Path
+    confusion: Path | None  # None: no test split (--protocol all)
     curves: Path
     tsne: Path | None = None
     tsne_split: str | None = None
@@ -27,12 +27,15 @@ def _figure(path: Path, alt: str, caption: str) -> list[str]:
 def _model_section(m: ModelReport) -> list[str]:
     splits = f"{m.n_splits} split{'s' * (m.n_splits != 1)}"
     lines = [f"## {m.key}", "", "### Confusion matrix", ""]
-    lines += _figure(
-        m.confusion,
-        f"{m.key} confusion matrix",
-        f"Test utterances, {splits} pooled: counts (left) and each row as a "
-        f"percentage of its true class (right).",
-    )
+    if m.confusion is not None:
+        lines += _figure(
+            m.confusion,
+            f"{m.key} confusion matrix",
+            f"Test utterances, {splits} pooled: counts (left) and each row as a "
+            f"percentage of its true class (right).",
+        )
+    else:
+        lines += ["> No confusion matrix: the run has no test split (--protocol all).", ""]
     lines += ["### Embeddings (t-SNE)", ""]
     if m.tsne is not None:
         n = len(m.data["tsne"]["points"])
@@ -46,13 +49,18 @@ def _model_section(m: ModelReport) -> list[str]:
     else:
         lines += [f"> No t-SNE map: {m.tsne_note}", ""]
     lines += ["### Training curves", ""]
+    scores = "test WA / UA after each epoch" if m.confusion is not None else "validation UA, if any"
     lines += _figure(
         m.curves,
         f"{m.key} training curves",
         f"Training loss (cross-entropy; with mixup, against the mixed targets) and "
-        f"test WA / UA after each epoch ({splits}"
+        f"{scores} ({splits}"
         f"{': mean, band from the lowest to the highest split' if m.n_splits > 1 else ''}). "
-        f"The test curves are for inspection: only --select-on-test picks an epoch by them.",
+        + (
+            "The test curves are for inspection: only --select-on-test picks an epoch by them."
+            if m.confusion is not None
+            else "The run has no test split (--protocol all)."
+        ),
     )
     return lines
 

@@ -23,6 +23,7 @@ class RunRecord:
     models: dict[str, list[dict]]  # result key -> split records, run order
     table: str  # the results.md table, rendered from results.json in the run's order
     test_store: Path | None  # None when the run predates stores.json
+    test_split: bool = True  # False for --protocol all: no test metrics, confusion or map
 
 
 def load_run(run_dir: Path) -> RunRecord:
@@ -58,4 +59,11 @@ def load_run(run_dir: Path) -> RunRecord:
             test_store = None
     except ValueError as e:  # a file that is not valid JSON
         raise ReportError(str(e)) from e
-    return RunRecord(layout, results["labels"], models, tables.markdown(results), test_store)
+    return RunRecord(
+        layout,
+        results["labels"],
+        models,
+        tables.markdown(results),
+        test_store,
+        test_split=results.get("protocol") != "all",
+    )

@@ -96,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--protocol",
-        choices=["random", "speaker", "session"],
+        choices=["random", "speaker", "session", "all"],
         default="random",
-        help="random 80/20 splits, leave-one-speaker-out or leave-one-session-out (default: random).",
+        help="random 80/20 splits, leave-one-speaker-out, leave-one-session-out, or all: one "
+        "training on every utterance without a test split, the model to deploy once a recipe "
+        "is evaluated (default: random).",
     )
     run.add_argument(
         "--repeats",
@@ -334,6 +336,15 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             problem = parallel.refusal(model)
             if problem:
                 raise UsageError(problem)
+    if args.protocol == "all":
+        # Test-split settings: refused rather than silently meaningless.
+        for flag, given, why in (
+            ("--repeats", (args.repeats or 1) > 1, "trains one model; --seed sets its seed"),
+            ("--stratify", args.stratify, "draws no test split to stratify"),
+            ("--eval-every", args.eval_every is not None, "has no test split to evaluate"),
+        ):
+            if given:
+                raise UsageError(f"{flag} does not apply with --protocol all, which {why}")
     # Feature flags first, so that a mistake is named as the flag.
     cli.feature_config_from(args, PAPER.features)
     demo = args.corpus == "demo" and args.store is None
@@ -376,7 +387,10 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             models=tuple(args.models.split(",")),
             preset=args.preset,
             protocol=args.protocol,
-            repeats=args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
+            # --protocol all has one split whatever the count; 1 is what config.json then says.
+            repeats=1
+            if args.protocol == "all"
+            else args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
             seed=args.seed,
             stratify=args.stratify,
             alphas=args.alpha if args.alpha and len(args.alpha) > 1 else (),

@@ -272,7 +272,9 @@ class RunConfig:
 
     models: tuple[str, ...] = ("glam",)
     preset: str = "paper"
-    protocol: str = "random"  # "random" 80/20, "speaker" (LOSO), "session" (IEMOCAP)
+    # "random" 80/20, "speaker" (LOSO), "session" (IEMOCAP), or "all": one
+    # training on every utterance, no test split (the model one deploys).
+    protocol: str = "random"
     repeats: int = 5
     seed: int = 1
     stratify: bool = False
@@ -294,6 +296,11 @@ class RunConfig:
         # the same windows.
         first, *others = self.models
         ref = self.train_config(first)
+        if self.protocol == "all" and any(self.train_config(m).select == "test" for m in self.models):
+            raise ValueError(
+                "--select-on-test (select test) needs a test split, and --protocol all has none; "
+                "choose the epoch on a validation split with --select val"
+            )
         for model in others:
             cfg = self.train_config(model)
             diffs = ref.features.differences(cfg.features)

@@ -1,5 +1,7 @@
 """The results table in the paper's Table 1 layout (mean ± std over
-splits, one row per model) as markdown, CSV and JSON."""
+splits, one row per model) as markdown, CSV and JSON; for a run without a
+test split (``--protocol all``) a table of what each model trained on and
+of the validation scores of the epoch kept, which claims no test metric."""
 
 from __future__ import annotations
 
@@ -15,7 +17,27 @@ SELECTION_NAMES = {
 }
 
 
+# Said under every --protocol all table, so that nobody reads it as an evaluation.
+NO_TEST_SPLIT = (
+    "No test split: --protocol all trains the model you deploy on every utterance (but those "
+    "held out for validation, where --select val chooses the epoch). The recipe's accuracy is "
+    "measured under --protocol random or speaker; validation scores that chose the epoch are "
+    "optimistic."
+)
+DEPLOYMENT_COLUMNS = (
+    "train_utterances",
+    "val_utterances",
+    "validation",
+    "val_WA",
+    "val_UA",
+    "selected_epoch",
+    "epochs",
+)
+
+
 def title(corpus: str, protocol: str, n_splits: int, select: str) -> str:
+    if protocol == "all":
+        return f"{corpus}, all protocol (no test split), model selection: {SELECTION_NAMES[select]}"
     return (
         f"{corpus}, {protocol} protocol, {n_splits} split{'s' * (n_splits != 1)}, "
         f"model selection: {SELECTION_NAMES[select]}"
@@ -27,7 +49,62 @@ def cell(stats: dict, n_splits: int) -> str:
     return f"{stats['mean']:.2f} ± {stats['std']:.2f}" if n_splits > 1 else f"{stats['mean']:.2f}"
 
 
+def split_line(metrics: dict) -> str:
+    """One finished split's line for the training log."""
+    if "WA" in metrics:
+        return f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} macro F1 {metrics['macro_F1']:.2f}"
+    s = deployment_summary([metrics])
+    line = f"trained on {s['train_utterances']} utterances, no test split"
+    if s["val_UA"] is not None:
+        line += (
+            f"; validation UA {s['val_UA']:.2f} at the epoch kept ({s['selected_epoch']}), "
+            f"{s['val_utterances']} utterances held out by {s['validation']}"
+        )
+    return line
+
+
+def deployment_summary(splits: list[dict]) -> dict:
+    """The summary of a ``--protocol all`` training (its one split record):
+    how many utterances trained and validated, how the validation set was
+    carved, the epoch kept and its validation WA and UA (None without a
+    validation set)."""
+    (s,) = splits
+    kept = next(r for r in s["history"] if r["epoch"] == s["selected_epoch"])
+    val = kept.get("val")
+    return {
+        "train_utterances": s["train_utterances"],
+        "val_utterances": s["val_utterances"],
+        "validation": s["validation"],
+        "val_WA": val["WA"] if val else None,
+        "val_UA": val["UA"] if val else None,
+        "selected_epoch": s["selected_epoch"],
+        "epochs": len(s["history"]),
+    }
+
+
+def _deployment_markdown(results: dict) -> str:
+    lines = [
+        f"### {results['title']}",
+        "",
+        NO_TEST_SPLIT,
+        "",
+        "| model | training utterances | validation utterances | validation WA | validation UA | epoch kept |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, entry in results["models"].items():
+        s = entry["summary"]
+        held = f"{s['val_utterances']} (by {s['validation']})" if s["validation"] else "none"
+        scores = [f"{s[k]:.2f}" if s[k] is not None else "-" for k in ("val_WA", "val_UA")]
+        lines.append(
+            f"| {name} | {s['train_utterances']} | {held} | {' | '.join(scores)} | "
+            f"{s['selected_epoch']} of {s['epochs']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict) -> str:
+    if results.get("protocol") == "all":
+        return _deployment_markdown(results)
     lines = [
         f"### {results['title']}",
         "",
@@ -43,6 +120,18 @@ def markdown(results: dict) -> str:
 def to_csv(results: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if results.get("protocol") == "all":
+        writer.writerow(["model", *DEPLOYMENT_COLUMNS])
+        for name, entry in results["models"].items():
+            s = entry["summary"]
+            writer.writerow(
+                [name]
+                + [
+                    f"{s[c]:.4f}" if isinstance(s[c], float) else ("" if s[c] is None else s[c])
+                    for c in DEPLOYMENT_COLUMNS
+                ]
+            )
+        return out.getvalue()
     writer.writerow(["model"] + [f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")] + ["splits"])
     for name, entry in results["models"].items():
         s = entry["summary"]

@@ -28,7 +28,7 @@ from glam_py.train.data import Utterances, load_utterances
 from glam_py.train.distributed import DataParallel, World
 from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
-from glam_py.train.protocol import Split, grouped_splits, random_splits
+from glam_py.train.protocol import Split, all_utterances, grouped_splits, random_splits
 from glam_py.train.trainer import train_split
 from glam_py.train.workers import Job, resolve_workers, train_in_workers
 
@@ -141,7 +141,9 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
         return grouped_splits(data.speakers, "speaker", run.seed)
     if run.protocol == "session":
         return grouped_splits(data.sessions, "session", run.seed)
-    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker or session")
+    if run.protocol == "all":
+        return [all_utterances(len(data), run.seed)]
+    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker, session or all")
 
 
 def execute(
@@ -292,8 +294,7 @@ def save_training(
         out_dir.split_file(key, split.name),
         {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
     )
-    m = out["metrics"]
-    return f"{key} {split.name}: WA {m['WA']:.2f} UA {m['UA']:.2f} macro F1 {m['macro_F1']:.2f}"
+    return f"{key} {split.name}: {tables.split_line(out['metrics'])}"
 
 
 def train_in_groups(
@@ -362,13 +363,13 @@ def gather(
         split_result.pop("test_ids", None)
         per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
+    summary = tables.deployment_summary if run.protocol == "all" else summarize
     results = {
         "title": tables.title(source.name, run.protocol, n_splits, select),
+        "protocol": run.protocol,
         "config": out_dir.read_config(),
         "labels": labels,
-        "models": {
-            key: {"splits": splits, "summary": summarize(splits)} for key, splits in per_model.items()
-        },
+        "models": {key: {"splits": splits, "summary": summary(splits)} for key, splits in per_model.items()},
     }
     out_dir.write_results(results, tables.markdown(results), tables.to_csv(results))
     return results

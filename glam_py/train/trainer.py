@@ -194,8 +194,10 @@ class SplitStart:
     n_classes: int
     train: WindowRows  # the training windows, read a batch at a time
     y: torch.Tensor  # their class indices
-    test_set: _Evaluation
+    train_utterances: int  # how many utterances ``train`` holds
+    test_set: _Evaluation | None  # None: the split tests nothing (--protocol all)
     val_set: _Evaluation | None  # utterances held out for selection (select "val")
+    validation: str | None  # how val_set was carved: "speaker" or "utterance" (validation_split)
     # Each batch is gathered into these rather than into fresh arrays.
     staging: np.ndarray  # float32, as the store holds the windows
     batch_x: torch.Tensor  # in the parameters' dtype, [batch, 1, n_features, n_frames]
@@ -215,9 +217,11 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     evaluation sets of ``split`` (see :class:`SplitStart`); the windows
     take the dtype of the model's parameters (float32, or float64 under
     ``torch.set_default_dtype``)."""
-    train_idx, val_idx = split.train, ()
+    train_idx, val_idx, validation = split.train, (), None
     if cfg.select == "val":
-        train_idx, val_idx = validation_split(split.train, cfg.val_fraction, split.seed)
+        train_idx, val_idx, validation = validation_split(
+            split.train, cfg.val_fraction, split.seed, data.speakers
+        )
     train_seed = split.seed if cfg.train_seed is None else cfg.train_seed
     precision_name = precision.resolve(cfg.precision, device).precision
     torch.manual_seed(train_seed)
@@ -245,8 +249,10 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         len(data.class_names),
         train,
         torch.from_numpy(train.y).long(),
-        _Evaluation(data.test_windows, data.labels, split.test),
+        len(train_idx),
+        _Evaluation(data.test_windows, data.labels, split.test) if split.test else None,
         _Evaluation(data.train_windows, data.labels, val_idx) if val_idx else None,
+        validation,
         staging,
         batch_x,
         torch.empty_like(batch_x),
@@ -327,7 +333,8 @@ def end_epoch(
     model, n_classes = start.evaluated, start.n_classes
     record = {"epoch": epoch + 1, "lr": lr, "loss": mean_loss, "windows_per_s": windows_per_s}
     test_scores = None
-    if epoch + 1 == cfg.epochs or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0:
+    evaluated = epoch + 1 == cfg.epochs or cfg.select == "test" or (epoch + 1) % cfg.eval_every == 0
+    if start.test_set is not None and evaluated:
         test_scores = start.test_set.scores(model, cfg, device, start.precision)
         test = evaluate(start.test_set.labels, test_scores.argmax(1), n_classes)
         record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
@@ -356,12 +363,17 @@ def final_metrics(
 ) -> dict:
     """The split's result: ``start.evaluated`` set to the selected epoch's
     weights, evaluated on the test utterances (``test_scores``, the last
-    epoch's, are reused where no epoch was selected), with the history."""
+    epoch's, are reused where no epoch was selected), with the history and
+    the sizes of the training and validation sets. A split without test
+    utterances (--protocol all) has no test metrics: no WA, UA, F1 or
+    confusion."""
     if best is not None:
         start.evaluated.load_state_dict(best["model"])
-    if best is not None or test_scores is None:
-        test_scores = start.test_set.scores(start.evaluated, cfg, device, start.precision)
-    result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
+    result = {}
+    if start.test_set is not None:
+        if best is not None or test_scores is None:
+            test_scores = start.test_set.scores(start.evaluated, cfg, device, start.precision)
+        result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
     result.update(
         split=split.name,
         seed=split.seed,
@@ -369,13 +381,16 @@ def final_metrics(
         precision=start.precision,
         history=history,
         selected_epoch=best["epoch"] if best else cfg.epochs,
+        train_utterances=start.train_utterances,
+        val_utterances=0 if start.val_set is None else len(start.val_set.labels),
+        validation=start.validation,
     )
     return result
 
 
 def epoch_summary(record: dict) -> str:
     """An epoch's line for the progress display."""
-    shown = f", test UA {record['test']['UA']:.1f}" if "test" in record else ""
+    shown = "".join(f", {kind} UA {record[kind]['UA']:.1f}" for kind in ("test", "val") if kind in record)
     return f"loss {record['loss']:.3f}{shown}"
 
 
