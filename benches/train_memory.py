@@ -1,0 +1,102 @@
+"""Training memory against the store's size (issue 16): EmoDB featurised
+once as it is and once as N copies of itself (symbolic links, so the
+corpus costs no disk), then one epoch of ``python -m glam_py.train
+--store`` on each, its memory sampled every 50 ms from /proc:
+
+- private (``RssAnon``): the process's own memory, torch and the model
+  included; this must not grow with the store;
+- file-backed (``RssFile``): the store's memory-mapped pages in use, which
+  the kernel shares and reclaims under pressure.
+
+    python -m benches.train_memory --copies 1 30
+
+The run uses one worker (``--workers 1``) so that one process holds it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from glam_py.corpora import load
+from tests.support.inputs import corpora_root
+
+
+def corpus_copies(root: Path, copies: int) -> Path:
+    """``root/<label>/<copy>_<file>.wav`` links to EmoDB's four-class files,
+    ``copies`` times each, for the ``folders`` reader."""
+    corpus = load("emodb", corpora_root() / "emodb")
+    for u in corpus.utterances:
+        folder = root / u.label
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(copies):
+            (folder / f"{k:03d}_{Path(u.path).name}").symlink_to(Path(u.path).resolve())
+    return root
+
+
+def status_kb(pid: int) -> dict[str, int]:
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile", "VmRSS"):
+                out[key] = int(value.split()[0])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def peak_memory(command: list[str]) -> tuple[dict[str, float], float]:
+    """Peak RssAnon, RssFile and VmRSS in MB of ``command``, and its wall seconds."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}
+    while proc.poll() is None:
+        for key, value in status_kb(proc.pid).items():
+            peak[key] = max(peak[key], value)
+        time.sleep(0.05)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{proc.stderr.read()[-2000:]}")
+    return {k: v / 1024 for k, v in peak.items()}, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--copies", type=int, nargs="+", default=[1, 30], help="corpus sizes (default 1 30).")
+    p.add_argument("--model", default="apcnn", help="model (default apcnn: the fastest epoch).")
+    p.add_argument("--threads", type=int, default=2, help="(default 2).")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for copies in args.copies:
+            root = corpus_copies(Path(tmp) / f"corpus{copies}", copies)
+            store = Path(tmp) / f"store{copies}"
+            subprocess.run(
+                [sys.executable, "-m", "glam_py.featurize", "--corpus", "folders", "--root", str(root)]
+                + ["--labels", "neutral,happy,sad,angry", "--pad", "tile", "--out", str(store), "--quiet"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            store_mb = sum(f.stat().st_size for f in store.glob("shard_*.npy")) / 2**20
+            peak, wall = peak_memory(
+                [sys.executable, "-m", "glam_py.train", "--store", str(store), "--models", args.model]
+                + ["--repeats", "1", "--epochs", "1", "--workers", "1", "--threads", str(args.threads)]
+                + ["--out", str(Path(tmp) / f"run{copies}"), "--quiet", "--no-report"]
+            )
+            rows.append((copies, store_mb, peak, wall))
+    print("| corpus | store | peak private (RssAnon) | peak file-backed (RssFile) | peak RSS | wall |")
+    print("|---|---|---|---|---|---|")
+    for copies, store_mb, peak, wall in rows:
+        print(
+            f"| EmoDB x{copies} | {store_mb:.0f} MB | {peak['RssAnon']:.0f} MB | {peak['RssFile']:.0f} MB "
+            f"| {peak['VmRSS']:.0f} MB | {wall:.0f} s |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
