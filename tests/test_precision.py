@@ -21,8 +21,7 @@ NONE = frozenset({"fpu", "avx2", "avx512f"})
 def hardware(monkeypatch):
     """Sets the CPU flags and the CUDA capability (None: no CUDA)."""
 
-    def set_(flags=NONE, capability=None, gate_open=True):
-        monkeypatch.setattr(precision, "AUTO_BF16", gate_open)
+    def set_(flags=NONE, capability=None):
         monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
         monkeypatch.setattr(precision, "cuda_capability", lambda device: capability)
 
@@ -42,13 +41,6 @@ def test_auto_on_cuda_follows_compute_capability(hardware, capability, expected)
     hardware(flags=AMX, capability=capability)  # the CPU's flags do not count for a GPU
     assert resolve("auto", "cuda").precision == expected
     assert resolve("auto", "cuda:1").precision == expected
-
-
-def test_auto_stays_fp32_while_the_accuracy_gate_is_closed(hardware):
-    hardware(flags=AMX, capability=(9, 0), gate_open=False)
-    assert resolve("auto", "cpu") == ("fp32", None)
-    assert resolve("auto", "cuda").precision == "fp32"
-    assert resolve("bf16", "cpu") == ("bf16", None)  # asked for explicitly: native here, no note
 
 
 def test_explicit_choices_are_kept_and_bf16_without_native_support_noted(hardware):

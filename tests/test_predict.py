@@ -652,7 +652,6 @@ def test_cli_help_explains_every_flag(capsys):
 )
 def test_precision_reaches_the_recognizer(trained_run, demo_wavs, monkeypatch, flags, asked, expected):
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(precision, "AUTO_BF16", True)  # the rule once the accuracy gate opens
     calls = []
     autocast = precision.autocast
     monkeypatch.setattr(recognizer_module, "autocast", lambda *a: calls.append(a) or autocast(*a))

@@ -269,7 +269,6 @@ def test_state_is_saved_at_most_every_save_every_s_and_at_the_end(small, tmp_pat
 def test_precision_reaches_the_trainer(small, tmp_path, monkeypatch, flags, asked, expected):
     _, cfg, data = small
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(precision, "AUTO_BF16", True)  # the rule once the accuracy gate opens
     built, casts = [], []
     build, autocast = models.build, precision.autocast
     monkeypatch.setattr(models, "build", lambda *a, **k: built.append(k["precision"]) or build(*a, **k))
