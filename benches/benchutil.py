@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 import numpy as np
@@ -64,3 +66,39 @@ def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -
     times = interleave({"anchor": anchor, "ours": ours}, rounds)
     record_paired(benchmark, times["anchor"], times["ours"], units, unit)
     benchmark.pedantic(ours, rounds=1)
+
+
+# The /proc/PID/status fields :func:`sampled` tracks, in KiB.
+MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
+
+
+def sampled(command: list[str], every_s: float = 0.02) -> dict:
+    """Runs ``command`` (output discarded), sampling its /proc entries every
+    ``every_s`` seconds: its wall seconds (``"wall_s"``), the peak of each
+    of :data:`MEMORY_FIELDS` in MiB, and the most open descriptors
+    (``"fds"``). Linux only.
+
+    Raises
+    ------
+    RuntimeError
+        The command failed (its last stderr lines in the message).
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = dict.fromkeys(MEMORY_FIELDS, 0)
+    fds = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in peak:
+                        peak[key] = max(peak[key], int(value.split()[0]))
+            fds = max(fds, len(os.listdir(f"/proc/{proc.pid}/fd")))
+        except (OSError, ValueError):  # ended between poll and read
+            break
+        time.sleep(every_s)
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{err[-2000:]}")
+    return {"wall_s": time.perf_counter() - start, "fds": fds, **{k: v / 1024 for k, v in peak.items()}}

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from benches.benchutil import sampled
 
 RATE = 16000
 SECONDS = 0.5
@@ -44,20 +43,10 @@ def make_corpus(root: Path, n_files: int) -> Path:
     return root
 
 
-def _status(pid: int) -> tuple[int, int]:
-    """VmRSS in KiB and the number of open descriptors of ``pid``."""
-    rss = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def featurize(corpus: Path, out: Path, threads: int) -> dict:
-    """Wall seconds, peak VmRSS (MiB) and most open descriptors of one command."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
+    """Wall seconds, peak memory (MiB) and most open descriptors of one command
+    (:func:`benches.benchutil.sampled`)."""
+    return sampled(
         [
             sys.executable,
             "-m",
@@ -72,21 +61,8 @@ def featurize(corpus: Path, out: Path, threads: int) -> dict:
             str(threads),
             "--pad",
             "tile",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        ]
     )
-    peak_kib = fds = 0
-    while proc.poll() is None:
-        try:
-            rss, n = _status(proc.pid)
-        except (FileNotFoundError, ProcessLookupError):  # ended between poll and read
-            break
-        peak_kib, fds = max(peak_kib, rss), max(fds, n)
-        time.sleep(0.02)
-    if proc.wait() != 0:
-        raise RuntimeError(f"featurize failed on {corpus}")
-    return {"wall_s": time.perf_counter() - start, "peak_mib": peak_kib / 1024, "fds": fds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             corpus = make_corpus(work / f"corpus_{n}", n)
             r = featurize(corpus, work / f"store_{n}", args.threads)
             print(
-                f"| {n} | {r['wall_s']:.1f} | {1000 * r['wall_s'] / n:.2f} | {r['peak_mib']:.0f} | "
-                f"{r['fds']} |",
+                f"| {n} | {r['wall_s']:.1f} | {1000 * r['wall_s'] / n:.2f} | {r['VmRSS']:.0f} | {r['fds']} |",
                 flush=True,
             )
             shutil.rmtree(corpus)

@@ -19,9 +19,9 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from benches.benchutil import sampled
 from glam_py.corpora import load
 from tests.support.inputs import corpora_root
 
@@ -36,32 +36,6 @@ def corpus_copies(root: Path, copies: int) -> Path:
         for k in range(copies):
             (folder / f"{k:03d}_{Path(u.path).name}").symlink_to(Path(u.path).resolve())
     return root
-
-
-def status_kb(pid: int) -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("RssAnon", "RssFile", "VmRSS"):
-                out[key] = int(value.split()[0])
-    except (OSError, ValueError):
-        pass
-    return out
-
-
-def peak_memory(command: list[str]) -> tuple[dict[str, float], float]:
-    """Peak RssAnon, RssFile and VmRSS in MB of ``command``, and its wall seconds."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}
-    while proc.poll() is None:
-        for key, value in status_kb(proc.pid).items():
-            peak[key] = max(peak[key], value)
-        time.sleep(0.05)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{proc.stderr.read()[-2000:]}")
-    return {k: v / 1024 for k, v in peak.items()}, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,18 +56,19 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL,
             )
             store_mb = sum(f.stat().st_size for f in store.glob("shard_*.npy")) / 2**20
-            peak, wall = peak_memory(
+            peak = sampled(
                 [sys.executable, "-m", "glam_py.train", "--store", str(store), "--models", args.model]
                 + ["--repeats", "1", "--epochs", "1", "--workers", "1", "--threads", str(args.threads)]
-                + ["--out", str(Path(tmp) / f"run{copies}"), "--quiet", "--no-report"]
+                + ["--out", str(Path(tmp) / f"run{copies}"), "--quiet", "--no-report"],
+                every_s=0.05,
             )
-            rows.append((copies, store_mb, peak, wall))
+            rows.append((copies, store_mb, peak))
     print("| corpus | store | peak private (RssAnon) | peak file-backed (RssFile) | peak RSS | wall |")
     print("|---|---|---|---|---|---|")
-    for copies, store_mb, peak, wall in rows:
+    for copies, store_mb, peak in rows:
         print(
             f"| EmoDB x{copies} | {store_mb:.0f} MB | {peak['RssAnon']:.0f} MB | {peak['RssFile']:.0f} MB "
-            f"| {peak['VmRSS']:.0f} MB | {wall:.0f} s |"
+            f"| {peak['VmRSS']:.0f} MB | {peak['wall_s']:.0f} s |"
         )
     return 0
 
