@@ -213,9 +213,9 @@ def execute(
         log(save_training(run, job, run_dir, data, test_store.config, out))
 
     pending = [job for job, path in zip(mine, done) if not path.exists()]
-    workers = 1
+    threads, workers = run.threads or torch.get_num_threads(), 1
     if not ddp and run.parallel_splits == 1 and world.size == 1:
-        workers = resolve_workers(run.workers, device, run.threads or torch.get_num_threads(), len(pending))
+        workers = resolve_workers(run.workers, device, threads, len(pending))
     if workers > 1:
         train_in_workers(
             run,
@@ -224,7 +224,7 @@ def execute(
             run_dir,
             device,
             workers,
-            run.threads or torch.get_num_threads(),
+            threads,
             progress,
             log,
         )
