@@ -270,7 +270,7 @@ def _featurize(args: argparse.Namespace) -> int:
     if args.out is not None:
         return write(args, cfg, corpus)
     utterances = corpus.utterances
-    paths = [u.path for u in utterances]
+    paths = [u.file for u in utterances]
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0
     seconds = 0.0

@@ -221,3 +221,25 @@ def test_real_emodb_has_the_papers_339_four_class_utterances(emodb_files):
     corpus = corpora.load("emodb", root)
     assert corpus.classes == ["neutral", "happy", "sad", "angry"]  # the paper's order
     assert len(corpus.utterances) == 339 and len(corpus.left_out) == 535 - 339
+
+
+def test_a_listing_costs_little_memory_per_file(tmp_path):
+    """featurize holds the listing for the whole run: 100,000 files must not
+    cost more than ~30 MB of it (a Path and a dict per file cost twice that)."""
+    import tracemalloc
+
+    from glam_py.corpora.utterance import Utterance
+
+    labels = ("neutral", "happy", "sad", "angry")
+    tracemalloc.start()
+    # Paths as strings, as readers hand them over once os.fspath'd, so that
+    # pathlib's own caches stay out of the count.
+    listing = [
+        Utterance(f"{tmp_path}/w{i // 1000:03d}/f{i:06d}.wav", labels[i % 4] + "", f"s{i % 10}", f"f{i:06d}")
+        for i in range(10_000)
+    ]
+    per_file = tracemalloc.get_traced_memory()[0] / len(listing)
+    tracemalloc.stop()
+    assert per_file < 300 + len(str(tmp_path)), per_file
+    assert listing[5].path == tmp_path / "w000" / "f000005.wav"
+    assert listing[5].label is listing[1].label

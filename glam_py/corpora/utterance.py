@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,14 +13,40 @@ class LayoutError(ValueError):
     and what was found."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Utterance:
-    path: Path
+    """One labelled recording of a corpus listing.
+
+    A listing holds one of these per file for the whole run, so it is kept
+    small: the path as a string (a ``Path`` per file doubled a 100,000-file
+    listing) and the label and speaker interned, being shared by many files.
+
+    Parameters
+    ----------
+    file : str or Path
+        The recording; :attr:`path` gives it as a ``Path``.
+    label : str
+        The emotion label, as the corpus names it (before any label map).
+    speaker, utterance_id, session, subset : str, optional
+        What the corpus tells of the recording, where it does.
+    """
+
+    file: str
     label: str
     speaker: str | None = None
     utterance_id: str = ""
     session: str | None = None
     subset: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", os.fspath(self.file))
+        object.__setattr__(self, "label", sys.intern(self.label))
+        if self.speaker is not None:
+            object.__setattr__(self, "speaker", sys.intern(self.speaker))
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def write_store(
         array = atomic_write(
             paths[0],
             lambda f, k=k, files=files: _featurize_shard(
-                [u.path for u in chunks[k]], config, threads, f, files
+                [u.file for u in chunks[k]], config, threads, f, files
             ),
         )
         index, skipped = _shard_rows(files, chunks[k], k)
