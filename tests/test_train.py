@@ -98,6 +98,18 @@ def test_protocols():
     assert len(val) == 5 and not set(train) & set(val) and by == "utterance"
 
 
+@pytest.mark.parametrize("n", [5, 96, 339, 1001])
+@pytest.mark.parametrize("fraction", [0.2, 0.1, 1 / 3])
+def test_unstratified_splits_are_scikit_learns(n, fraction):
+    """Our split without scikit-learn (kept out of start-up) is the one
+    ``train_test_split`` draws, so that runs and the authors' splits agree."""
+    from sklearn.model_selection import train_test_split
+
+    for split in random_splits(["x"] * n, 8, first_seed=0, stratify=False, test_fraction=fraction):
+        train, test = train_test_split(np.arange(n), test_size=fraction, random_state=split.seed)
+        assert split.train == tuple(sorted(train)) and split.test == tuple(sorted(test))
+
+
 def test_validation_holds_out_whole_speakers_where_there_are_enough():
     speakers = [f"s{i % 10}" for i in range(100)]
     outer = grouped_splits(speakers, "speaker", 1)[4]  # speaker s4 is the test split

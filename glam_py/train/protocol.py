@@ -3,6 +3,7 @@ split, each split reproducible alone from its seed."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -21,19 +22,31 @@ def random_splits(
     labels: list[str], repeats: int, first_seed: int, stratify: bool, test_fraction: float = 0.2
 ) -> list[Split]:
     """The paper's protocol: ``repeats`` random 80/20 splits of utterances,
-    split ``i`` drawn with seed ``first_seed + i``."""
-    # Imported here: scikit-learn takes a second to import, which every
-    # command and every split worker would otherwise pay at start-up.
-    from sklearn.model_selection import train_test_split
-
+    split ``i`` drawn with seed ``first_seed + i``, as scikit-learn's
+    ``train_test_split(..., random_state=seed)`` draws it (the authors'
+    split)."""
     idx = np.arange(len(labels))
     splits = []
     for seed in range(first_seed, first_seed + repeats):
-        train, test = train_test_split(
-            idx, test_size=test_fraction, random_state=seed, stratify=labels if stratify else None
-        )
+        if stratify:
+            # Imported here: scikit-learn takes a second to import, which
+            # the unstratified default need not pay at start-up.
+            from sklearn.model_selection import train_test_split
+
+            train, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=labels)
+        else:
+            train, test = _shuffle_split(len(labels), test_fraction, seed)
         splits.append(Split(f"seed{seed}", seed, tuple(sorted(train)), tuple(sorted(test))))
     return splits
+
+
+def _shuffle_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's unstratified ``train_test_split`` (a ShuffleSplit):
+    a legacy ``RandomState(seed)`` permutation, its first
+    ``ceil(test_fraction * n)`` utterances tested."""
+    order = np.random.RandomState(seed).permutation(n)
+    n_test = math.ceil(test_fraction * n)
+    return order[n_test:], order[:n_test]
 
 
 def grouped_splits(groups: list[str], kind: str, seed: int) -> list[Split]:
