@@ -128,7 +128,15 @@ class _Evaluation:
     def scores(
         self, model: torch.nn.Module, cfg: TrainConfig, device: str, precision_name: str
     ) -> np.ndarray:
-        return _scores(model, self.rows, cfg.average, device, precision_name, 256)
+        return _scores(model, self.rows, cfg.average, device, precision_name, evaluation_batch(device))
+
+
+def evaluation_batch(device: str) -> int:
+    """Windows per forward pass when a split is evaluated: 64 on the CPU,
+    where GLAM infers 1.3-1.8x faster in batches of 64 than of 256 (fp32
+    and bf16, 1 and 2 threads; the larger batch's activations outgrow the
+    caches), and 256 on an accelerator, which a larger batch keeps busy."""
+    return 64 if torch.device(device).type == "cpu" else 256
 
 
 class WeightAverage:
