@@ -390,6 +390,7 @@ def final_metrics(
         history=history,
         selected_epoch=best["epoch"] if best else cfg.epochs,
         train_utterances=start.train_utterances,
+        train_windows=len(start.train),
         val_utterances=0 if start.val_set is None else len(start.val_set.labels),
         validation=start.validation,
     )
