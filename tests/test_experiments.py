@@ -34,3 +34,27 @@ def test_paired_comparison_counts_only_common_splits_and_pairs_them():
 def test_paired_comparison_needs_two_common_splits():
     with pytest.raises(ValueError, match="1 split"):
         compare(records([70.0], [70.0]), records([71.0, 72.0], [70.0, 70.0]))
+
+
+def test_recipe_search_candidates_remove_one_ingredient_each_and_keep_what_validation_needs():
+    from experiments.recipe_search import INGREDIENTS, candidates, kept, table
+
+    recipes = candidates()
+    assert set(recipes) == {"paper", "full", *(f"full-{n}" for n in INGREDIENTS)}
+    assert all(r["val_fraction"] == 0.2 for r in recipes.values())
+    for name, (settings, _) in INGREDIENTS.items():
+        assert settings.items() <= recipes["full"].items()
+        assert not any(recipes[f"full-{name}"].get(k) == v for k, v in settings.items())
+    # Validation UA per split: removing "dense" costs 1-3 points, removing
+    # "ema" gains 1-3; the others change nothing.
+    full = {f"seed{k}": {"WA": 80.0, "UA": 78.0 + k, "cost": 300} for k in range(1, 4)}
+    scores = {"paper": {s: {**v, "cost": 200} for s, v in full.items()}, "full": full}
+    for name in INGREDIENTS:
+        sign = {"dense": -1, "ema": 1}.get(name, 0)
+        scores[f"full-{name}"] = {
+            s: {**v, "UA": v["UA"] + sign * k} for k, (s, v) in enumerate(full.items(), start=1)
+        }
+    assert kept(scores) == ["dense"]
+    shown = table(scores)
+    # UA 79, 80, 81 less 1, 2, 3: mean 78, SE 0; the difference -2 ± 0.58.
+    assert "| full-dense | 3 | 80.00 ± 0.00 | 78.00 ± 0.00 | -2.00 ± 0.58 (0.07) | 1.50x |" in shown
