@@ -30,7 +30,7 @@ from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, all_utterances, grouped_splits, random_splits
 from glam_py.train.trainer import train_split
-from glam_py.train.workers import Job, resolve_workers, train_in_workers
+from glam_py.train.workers import Job, start_forkserver, train_in_workers, worker_count
 
 # How long a run waits for another run featurising the same cached store.
 CACHE_WAIT_S = 3600.0
@@ -146,6 +146,14 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
     raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker, session or all")
 
 
+def planned_trainings(run: RunConfig, rows: int) -> int:
+    """How many trainings the run holds, known before the corpus is read:
+    exact for the random protocol and "all", 2 (a lower bound) for the
+    grouped ones."""
+    splits = {"random": run.repeats, "all": 1}.get(run.protocol, 2)
+    return splits * rows
+
+
 def execute(
     run: RunConfig,
     source: CorpusSource,
@@ -162,6 +170,11 @@ def execute(
     run_dir.mkdir(parents=True, exist_ok=True)
     out_dir = RunDir(run_dir)
     base = run.train_config(run.models[0])
+    rows = variants(run.models, run.alphas)
+    device = world.device(run.device)
+    threads = run.threads or torch.get_num_threads()
+    if worker_count(run, world.size, device, threads, planned_trainings(run, len(rows))) > 1:
+        start_forkserver()  # its imports overlap the featurising
     if not world.is_main:
         world.barrier()  # rank 0 featurises, the others then read its stores
     train_store, test_store = stores_for(source, base, cache, run.threads, log)
@@ -169,8 +182,6 @@ def execute(
         world.barrier()
     data = load_utterances(train_store, test_store)
     splits = make_splits(run, data)
-    rows = variants(run.models, run.alphas)
-    device = world.device(run.device)
     # What "auto" means here is recorded, so a resumed run on other hardware
     # is refused rather than mixing precisions.
     chosen = resolve(base.precision, device)
@@ -213,9 +224,7 @@ def execute(
         log(save_training(run, job, run_dir, data, test_store.config, out))
 
     pending = [job for job, path in zip(mine, done) if not path.exists()]
-    threads, workers = run.threads or torch.get_num_threads(), 1
-    if not ddp and run.parallel_splits == 1 and world.size == 1:
-        workers = resolve_workers(run.workers, device, threads, len(pending))
+    workers = worker_count(run, world.size, device, threads, len(pending))
     if workers > 1:
         train_in_workers(
             run,
