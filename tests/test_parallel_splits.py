@@ -30,6 +30,7 @@ RECIPE = {
     "class_weights": "balanced",
     "time_masks": 2,
     "freq_masks": 1,
+    "level_db": 3.0,
     "ema_decay": 0.9,
     "schedule": "cosine",
     "warmup_epochs": 1,

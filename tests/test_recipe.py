@@ -1,6 +1,6 @@
 """The recipe's optional ingredients: label smoothing, class weights,
-warm-up and cosine decay, SpecAugment masks and the weights' moving
-average; their flags; each one reaching the trainer."""
+warm-up and cosine decay, SpecAugment masks, level changes and the
+weights' moving average; their flags; each one reaching the trainer."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from glam_py.errors import UsageError
+from glam_py.features import FeatureConfig, featurize_signal
 from glam_py.train import trainer
 from glam_py.train.__main__ import build_parser, overrides_from
-from glam_py.train.augment import mask_windows
+from glam_py.train.augment import change_level, level_rows, mask_windows
 from glam_py.train.config import TrainConfig
 from glam_py.train.metrics import evaluate
 from glam_py.train.mixup import mix, mixup_loss
@@ -121,6 +122,7 @@ def test_warm_up_then_cosine_or_exponential_decay():
         ({"time_mask_frames": 64}, "time_mask_frames must be at least 1 and at most a window's 63 frames"),
         ({"freq_mask_bins": 0}, "freq_mask_bins must be at least 1 and at most a window's 26 coefficients"),
         ({"ema_decay": 1.0}, "ema_decay must be at least 0 and below 1, got 1.0"),
+        ({"level_db": -3.0}, "level_db must be at least 0, got -3.0"),
         ({"class_weights": "inverse"}, "class_weights must be none or balanced, got 'inverse'"),
     ],
 )
@@ -178,6 +180,38 @@ def test_a_batch_is_masked_after_the_order_and_before_mixup(small):
     assert lam == expected_lam
     torch.testing.assert_close(xb, mixed)
     assert torch.equal(yb, partners)
+
+
+@pytest.mark.parametrize("output", ["mfcc", "log_mel"])
+def test_a_level_change_is_what_a_gain_does_to_the_recording(output):
+    cfg = FeatureConfig().replace(output=output)
+    rng = np.random.default_rng(0)
+    t = np.arange(48000) / 16000
+    y = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    quiet, _ = featurize_signal(y, None, cfg)
+    loud, _ = featurize_signal(y * 10 ** (6 / 20), None, cfg)  # +6 dB
+    np.testing.assert_allclose(
+        loud - quiet, np.broadcast_to(6 * level_rows(cfg)[None, :, None], quiet.shape), atol=1e-4
+    )
+    assert np.count_nonzero(level_rows(cfg)) == (1 if output == "mfcc" else cfg.n_mels)
+
+
+def test_each_window_gets_its_own_gain_from_the_splits_stream():
+    x = np.random.default_rng(1).standard_normal((16, 26, 63)).astype(np.float32)
+    rows = level_rows(FeatureConfig())
+    rng = np.random.default_rng(3)
+    state = copy.deepcopy(rng.bit_generator.state)
+    changed = change_level(x.copy(), rng, 6.0, rows)
+    rng.bit_generator.state = state
+    gains = rng.uniform(-6.0, 6.0, size=16).astype(np.float32)
+    shift = (changed - x)[:, 0, :]
+    np.testing.assert_allclose(shift, np.repeat(gains[:, None] * rows[0], 63, axis=1), atol=1e-4)
+    np.testing.assert_array_equal(changed[:, 1:], x[:, 1:])
+    assert np.all(np.abs(shift) <= 6.0 * rows[0] + 1e-4) and len(np.unique(shift[:, 0])) == 16
+    # Off: nothing drawn, nothing changed.
+    state = copy.deepcopy(rng.bit_generator.state)
+    np.testing.assert_array_equal(change_level(x.copy(), rng, 0.0, rows), x)
+    assert rng.bit_generator.state == state
 
 
 def test_the_average_is_the_decayed_sum_of_the_weights():
@@ -240,7 +274,12 @@ def test_training_evaluates_and_keeps_the_average(small, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"label_smoothing": 0.2}, {"class_weights": "balanced"}, {"time_masks": 2, "freq_masks": 2}],
+    [
+        {"label_smoothing": 0.2},
+        {"class_weights": "balanced"},
+        {"time_masks": 2, "freq_masks": 2},
+        {"level_db": 6.0},
+    ],
 )
 def test_each_loss_and_mask_option_reaches_the_training_loss(small, tmp_path, changes):
     _, cfg, data = small
@@ -267,7 +306,7 @@ def test_recipe_flags_are_made_from_the_configuration():
     parser = build_parser()
     args = parser.parse_args(
         "--label-smoothing 0.1 --schedule cosine --warmup-epochs 2 --time-masks 2 --time-mask-frames 8 "
-        "--freq-masks 1 --freq-mask-bins 3 --ema-decay 0.999 --class-weights balanced".split()
+        "--freq-masks 1 --freq-mask-bins 3 --ema-decay 0.999 --class-weights balanced --level-db 6".split()
     )
     assert overrides_from(args, demo=False) == {
         "label_smoothing": 0.1,
@@ -279,6 +318,7 @@ def test_recipe_flags_are_made_from_the_configuration():
         "freq_mask_bins": 3,
         "ema_decay": 0.999,
         "class_weights": "balanced",
+        "level_db": 6.0,
     }
     assert overrides_from(parser.parse_args([]), demo=False) == {}
     flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}

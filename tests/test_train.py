@@ -177,6 +177,7 @@ RECIPE = {
     "ema_decay": 0.9,
     "time_masks": 2,
     "freq_masks": 1,
+    "level_db": 3.0,
     "label_smoothing": 0.1,
     "class_weights": "balanced",
 }

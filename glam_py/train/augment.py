@@ -1,6 +1,7 @@
-"""SpecAugment-style masks (Park et al., 2019) on the training windows'
-MFCCs: bands of frames (time masks) and of coefficients (frequency masks)
-replaced by the window's mean, each window with masks of its own.
+"""Augmentations of the training windows' features, each window drawn
+its own: SpecAugment-style masks (Park et al., 2019), bands of frames
+(time masks) and of coefficients (frequency masks) replaced by the window's
+mean; and recording level changes, a gain applied exactly on the features.
 
 The fill value: SpecAugment masks with 0 because its log-mel inputs are
 normalised to mean 0, so 0 is their mean. Our windows are not normalised
@@ -11,7 +12,11 @@ corpus's is not."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from glam_py.features import FeatureConfig
 
 
 def mask_windows(
@@ -66,3 +71,47 @@ def _bands(rng: np.random.Generator, shape: tuple[int, int], widest: int, length
     positions = np.arange(length)
     inside = (positions >= starts[..., None]) & (positions < (starts + widths)[..., None])
     return inside.any(axis=1)
+
+
+def level_rows(features: FeatureConfig) -> np.ndarray:
+    """What a gain of +1 dB adds to each row of a window ``[n_features]``.
+
+    A gain scales the power spectrum, so it adds its dB to every mel energy
+    (``power_to_db`` with a fixed reference; its ``top_db`` floor is taken
+    from the window's own peak, which moves with it). The orthonormal
+    DCT-II turns that constant into ``sqrt(n_mels)`` on coefficient 0 and
+    nothing on the others.
+    """
+    if features.output == "log_mel":
+        return np.ones(features.n_features, dtype=np.float32)
+    rows = np.zeros(features.n_features, dtype=np.float32)
+    rows[0] = math.sqrt(features.n_mels)
+    return rows
+
+
+def change_level(x: np.ndarray, rng: np.random.Generator, level_db: float, rows: np.ndarray) -> np.ndarray:
+    """Adds to every window of ``x``, in place, a gain drawn uniformly from
+    ``-level_db`` to ``+level_db`` dB, one draw per window from ``rng``
+    (none when ``level_db`` is 0, leaving ``x`` unchanged), and returns it.
+
+    Parameters
+    ----------
+    x : ndarray
+        Windows ``[n_windows, n_features, n_frames]`` (float).
+    rng : numpy.random.Generator
+        The split's random stream.
+    level_db : float
+        The largest gain, in dB, at least 0.
+    rows : ndarray
+        :func:`level_rows` of the windows' feature settings.
+
+    Returns
+    -------
+    ndarray
+        ``x``, its level changed.
+    """
+    if level_db == 0:
+        return x
+    gains = rng.uniform(-level_db, level_db, size=len(x)).astype(x.dtype)
+    x += gains[:, None, None] * rows[None, :, None]
+    return x

@@ -97,6 +97,14 @@ class TrainConfig(Settings):
             "this), at most a window's coefficients"
         },
     )
+    level_db: float = field(
+        default=0.0,
+        metadata={
+            "help": "recording level changes: every training window as if its audio were louder or "
+            "softer by a gain drawn uniformly from -L to +L dB (at least 0; 0: off), applied exactly "
+            "on its features (a gain adds to every dB mel energy, so to MFCC coefficient 0 alone)"
+        },
+    )
     ema_decay: float = field(
         default=0.0,
         metadata={
@@ -185,6 +193,12 @@ class TrainConfig(Settings):
                     isinstance(self.freq_mask_bins, int)
                     and 1 <= self.freq_mask_bins <= self.features.n_features,
                     f"at least 1 and at most a window's {self.features.n_features} coefficients",
+                ),
+                (
+                    "level_db",
+                    self.level_db,
+                    isinstance(self.level_db, (int, float)) and self.level_db >= 0,
+                    "at least 0",
                 ),
                 (
                     "ema_decay",

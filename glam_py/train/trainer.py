@@ -22,7 +22,7 @@ import torch
 from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.pooling import pool
-from glam_py.train.augment import mask_windows
+from glam_py.train.augment import change_level, level_rows, mask_windows
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, WindowRows
 from glam_py.train.distributed import DataParallel
@@ -212,6 +212,7 @@ class SplitStart:
     partners: torch.Tensor
     class_weights: torch.Tensor | None  # the loss's, float32 on the device (class_weights "balanced")
     average: WeightAverage | None  # the weights' moving average (ema_decay > 0)
+    level_rows: np.ndarray  # what +1 dB adds to each row of a window (augment.level_rows)
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -266,17 +267,19 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         torch.empty_like(batch_x),
         weights,
         WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None,
+        level_rows(cfg.features),
     )
 
 
 def epoch_batches(
     start: SplitStart, cfg: TrainConfig, usable: Callable[[int], bool] | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
-    """One epoch of masked, mixed batches ``(x, y, y of the partners,
-    lambda)`` (:func:`glam_py.train.augment.mask_windows`,
+    """One epoch of masked, level-changed, mixed batches ``(x, y, y of the
+    partners, lambda)`` (:func:`glam_py.train.augment.mask_windows`,
+    :func:`glam_py.train.augment.change_level`,
     :func:`glam_py.train.mixup.mix`): the epoch's order drawn from
-    ``start.rng`` first, then each batch's masks and mixup draws as the
-    batch is taken. Each window is masked before mixup, so that a mixed
+    ``start.rng`` first, then each batch's masks, gains and mixup draws as
+    the batch is taken. Each window is masked before mixup, so that a mixed
     window holds both partners' masks, as a masked recording would be
     mixed. Batches that ``usable`` (given their row count) refuses are
     skipped before their draws. Each batch lives in ``start``'s buffers,
@@ -295,6 +298,9 @@ def epoch_batches(
             cfg.freq_masks,
             cfg.freq_mask_bins,
         )
+        # After the masks, whose fill (a coefficient's mean over the
+        # frames) moves with the level: the two commute.
+        x = change_level(x, start.rng, cfg.level_db, start.level_rows)
         xb.copy_(torch.from_numpy(x).unsqueeze(1))
         idx = torch.from_numpy(rows)
         yield mix(xb, start.y[idx], cfg.alpha, start.rng, out=start.partners[: len(idx)])
