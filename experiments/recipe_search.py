@@ -72,31 +72,27 @@ def candidates() -> dict[str, dict]:
 
 
 def command(name: str, recipe_file: Path, args: argparse.Namespace) -> list[str]:
+    """The train command of one candidate."""
+    flags = {
+        "--corpus": "emodb",
+        "--root": str(args.root),
+        "--pad": "tile",
+        "--models": "glam",
+        "--repeats": str(args.repeats),
+        "--select": "val",
+        "--config": str(recipe_file),
+        "--cache": str(args.work / "cache"),
+        "--out": str(args.work / name),
+    }
+    if args.threads:
+        flags["--threads"] = str(args.threads)
     return [
         sys.executable,
         "-m",
         "glam_py.train",
-        "--corpus",
-        "emodb",
-        "--root",
-        str(args.root),
-        "--pad",
-        "tile",
-        "--models",
-        "glam",
-        "--repeats",
-        str(args.repeats),
-        "--select",
-        "val",
-        "--config",
-        str(recipe_file),
-        "--cache",
-        str(args.work / "cache"),
-        "--out",
-        str(args.work / name),
+        *(x for kv in flags.items() for x in kv),
         "--no-report",
         "--quiet",
-        *(["--threads", str(args.threads)] if args.threads else []),
     ]
 
 

@@ -58,3 +58,17 @@ def test_recipe_search_candidates_remove_one_ingredient_each_and_keep_what_valid
     shown = table(scores)
     # UA 79, 80, 81 less 1, 2, 3: mean 78, SE 0; the difference -2 ± 0.58.
     assert "| full-dense | 3 | 80.00 ± 0.00 | 78.00 ± 0.00 | -2.00 ± 0.58 (0.07) | 1.50x |" in shown
+
+
+def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
+    import argparse
+
+    from experiments.recipe_search import command
+
+    args = argparse.Namespace(root=tmp_path / "emodb", work=tmp_path / "w", repeats=5, threads=2)
+    cmd = command("full-ema", tmp_path / "w" / "recipes" / "full-ema.json", args)
+    pairs = dict(zip(cmd[3::2], cmd[4::2]))
+    assert cmd[1:3] == ["-m", "glam_py.train"] and cmd[-2:] == ["--no-report", "--quiet"]
+    assert pairs["--select"] == "val" and pairs["--repeats"] == "5" and pairs["--threads"] == "2"
+    assert pairs["--out"] == str(tmp_path / "w" / "full-ema")
+    assert pairs["--config"].endswith("full-ema.json")
