@@ -37,27 +37,49 @@ def test_paired_comparison_needs_two_common_splits():
 
 
 def test_recipe_search_candidates_remove_one_ingredient_each_and_keep_what_validation_needs():
-    from experiments.recipe_search import INGREDIENTS, candidates, kept, table
+    from experiments.recipe_search import INGREDIENTS, TRIALS, kept, search_candidates, table
 
-    recipes = candidates()
-    assert set(recipes) == {"paper", "full", *(f"full-{n}" for n in INGREDIENTS)}
+    recipes = search_candidates()
+    assert set(recipes) == {
+        "paper",
+        "full",
+        *(f"full-{n}" for n in INGREDIENTS),
+        *(f"full+{n}" for n in TRIALS),
+    }
     assert all(r["val_fraction"] == 0.2 for r in recipes.values())
     for name, (settings, _) in INGREDIENTS.items():
         assert settings.items() <= recipes["full"].items()
         assert not any(recipes[f"full-{name}"].get(k) == v for k, v in settings.items())
+    for name, (settings, _) in TRIALS.items():
+        assert settings.items() <= recipes[f"full+{name}"].items()
+        assert not any(recipes["full"].get(k) == v for k, v in settings.items())
     # Validation UA per split: removing "dense" costs 1-3 points, removing
-    # "ema" gains 1-3; the others change nothing.
+    # "ema" gains 1-3; adding "level" gains; the others change nothing.
     full = {f"seed{k}": {"WA": 80.0, "UA": 78.0 + k, "cost": 300} for k in range(1, 4)}
-    scores = {"paper": {s: {**v, "cost": 200} for s, v in full.items()}, "full": full}
-    for name in INGREDIENTS:
-        sign = {"dense": -1, "ema": 1}.get(name, 0)
-        scores[f"full-{name}"] = {
-            s: {**v, "UA": v["UA"] + sign * k} for k, (s, v) in enumerate(full.items(), start=1)
-        }
-    assert kept(scores) == ["dense"]
-    shown = table(scores)
+    results = {"paper": {s: {**v, "cost": 200} for s, v in full.items()}, "full": full}
+    for name in [f"full-{n}" for n in INGREDIENTS] + [f"full+{n}" for n in TRIALS]:
+        sign = {"full-dense": -1, "full-ema": 1, "full+level": 1}.get(name, 0)
+        results[name] = {s: {**v, "UA": v["UA"] + sign * k} for k, (s, v) in enumerate(full.items(), start=1)}
+    assert kept(results) == ["dense", "level"]
+    shown = table(results, "full", "validation")
     # UA 79, 80, 81 less 1, 2, 3: mean 78, SE 0; the difference -2 ± 0.58.
-    assert "| full-dense | 3 | 80.00 ± 0.00 | 78.00 ± 0.00 | -2.00 ± 0.58 (0.07) | 1.50x |" in shown
+    assert (
+        "| full-dense | 3 | 80.00 ± 0.00 | 78.00 ± 0.00 | +0.00 ± 0.00 (nan) | -2.00 ± 0.58 (0.07) | 1.50x |"
+        in shown
+    )
+
+
+def test_the_ablation_removes_each_chosen_ingredient_and_adds_each_other():
+    from experiments.recipe_search import BASE, EVERY, ablation_candidates
+
+    recipes = ablation_candidates(["dense", "masks"])
+    assert recipes["paper"] == {}
+    assert recipes["best"] == {**BASE, **EVERY["dense"][0], **EVERY["masks"][0]}
+    assert recipes["best-dense"] == {**BASE, **EVERY["masks"][0]}
+    assert set(recipes) == {"paper", "best", "best-dense", "best-masks"} | {
+        f"best+{n}" for n in EVERY if n not in ("dense", "masks")
+    }
+    assert all("val_fraction" not in r for r in recipes.values())
 
 
 def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
@@ -66,9 +88,13 @@ def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
     from experiments.recipe_search import command
 
     args = argparse.Namespace(root=tmp_path / "emodb", work=tmp_path / "w", repeats=5, threads=2)
-    cmd = command("full-ema", tmp_path / "w" / "recipes" / "full-ema.json", args)
+    cmd = command("full-ema", tmp_path / "w" / "recipes" / "full-ema.json", "search", args)
     pairs = dict(zip(cmd[3::2], cmd[4::2]))
     assert cmd[1:3] == ["-m", "glam_py.train"] and cmd[-2:] == ["--no-report", "--quiet"]
     assert pairs["--select"] == "val" and pairs["--repeats"] == "5" and pairs["--threads"] == "2"
     assert pairs["--out"] == str(tmp_path / "w" / "full-ema")
     assert pairs["--config"].endswith("full-ema.json")
+    assert (
+        dict(zip(*[iter(command("best", tmp_path / "b.json", "ablation", args)[3:])] * 2))["--select"]
+        == "last"
+    )
