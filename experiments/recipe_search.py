@@ -59,6 +59,10 @@ INGREDIENTS: dict[str, tuple[dict, str]] = {
 # Ingredients tried by adding them to the full recipe.
 TRIALS: dict[str, tuple[dict, str]] = {
     "level": ({"level_db": 6.0}, "recording level changes of up to 6 dB either way"),
+    "pool": (
+        {"average": "probabilities"},
+        "an utterance's score: its windows' mean probabilities, not logits",
+    ),
 }
 EVERY = {**INGREDIENTS, **TRIALS}
 # Common to every candidate but the paper's: the length of training. 30
