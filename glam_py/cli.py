@@ -32,7 +32,21 @@ ISSUE_TRACKER = "the glam issue tracker"
 DEBUG_ENV = "GLAM_DEBUG"
 RESUME_HINT = "run the same command again to resume"
 
-_TYPES = {"int": int, "float": float, "str": str}
+
+def _numbers(text: str) -> tuple[float, ...]:
+    """A tuple setting's value: comma-separated numbers, or ``none`` for
+    the empty tuple."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers (or none), got {text!r}"
+        ) from None
+
+
+_TYPES = {"int": int, "float": float, "str": str, "tuple": _numbers}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -310,6 +324,8 @@ def _flag(name: str) -> str:
 
 
 def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
     return "none" if value is None else str(value)
 
 
@@ -369,7 +385,8 @@ def add_settings_flags(
     """One flag per settings field (``label_smoothing`` becomes
     ``--label-smoothing``), generated from the field: its help text is the
     metadata's ``"help"``, its choices the metadata's ``"choices"`` where
-    given, its type its default's (int, float or str).
+    given, its type its default's (int, float, str, or a tuple of numbers
+    written comma-separated).
 
     Parameters
     ----------
@@ -392,7 +409,7 @@ def add_settings_flags(
             type=_parser(kind, optional=False),
             choices=field.metadata.get("choices"),
             default=argparse.SUPPRESS,
-            metavar={"int": "N", "float": "X"}.get(kind),
+            metavar={"int": "N", "float": "X", "tuple": "X,Y,..."}.get(kind),
             help=help_text.replace("%", "%%"),
         )
 

@@ -10,7 +10,9 @@ validation and derived sizes live there, once), and :class:`FeatureBatch`,
 
 Sample rates: a parameter named ``sr`` is always the rate of the signal
 it comes with, in Hz, as in librosa. Functions that featurise resample such
-a signal to ``config.sample_rate`` first.
+a signal to ``config.sample_rate`` first, as a file: from ``sr *
+config.speed`` when ``config.speed`` perturbs its speed (rounded to whole
+Hz).
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ def mfcc(y: np.ndarray, sr: int | None = None, config: FeatureConfig | None = No
         ``[n_samples]`` mono signal (converted to float32).
     sr : int or None, default None
         Rate of ``y`` in Hz; resampled to ``config.sample_rate`` when it
-        differs. None: ``y`` is already at ``config.sample_rate``.
+        differs. None: ``y`` is already at ``config.sample_rate``. With
+        ``config.speed`` other than 1, ``y`` is resampled as if its rate
+        were ``sr * config.speed``.
     config : FeatureConfig or None, default None
         The feature settings; None: ``FeatureConfig()``.
 
@@ -180,7 +184,9 @@ def featurize_signal(
         ``[n_samples]`` mono signal (converted to float32).
     sr : int or None, default None
         Rate of ``y`` in Hz; resampled to ``config.sample_rate`` first when it
-        differs. None: ``y`` is already at ``config.sample_rate``.
+        differs. None: ``y`` is already at ``config.sample_rate``. With
+        ``config.speed`` other than 1, ``y`` is resampled as if its rate
+        were ``sr * config.speed``.
     config : FeatureConfig or None, default None
         The feature and window settings; None: ``FeatureConfig()``.
 

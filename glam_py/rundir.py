@@ -206,13 +206,17 @@ class RunDir:
         Parameters
         ----------
         resolved : dict
-            The run's settings, as JSON-compatible values.
+            The run's settings, as JSON-compatible values (a tuple counts
+            as the list JSON holds).
 
         Raises
         ------
         ValueError
             config.json holds other settings (naming the differing sections).
         """
+        # As config.json holds it: a tuple (TrainConfig.speeds, in the run's
+        # overrides too) reads back as a list.
+        resolved = json.loads(json.dumps(resolved))
         if self.config_file.exists():
             found = self.read_config()
             if found != resolved:

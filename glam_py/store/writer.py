@@ -76,26 +76,26 @@ def settings_of(
 
 def _claim(root: Path, settings: dict) -> None:
     path = root / layout.SETTINGS
-    if path.exists():
-        found = layout.read_json(path)
-        if found != settings:
-            diffs = {
-                k: (settings[k], found.get(k))
-                for k in settings
-                if k != "features" and found.get(k) != settings[k]
-            }
-            if found.get("features") != settings["features"]:
-                old, new = (
-                    FeatureConfig.from_dict(found["features"]),
-                    FeatureConfig.from_dict(settings["features"]),
-                )
-                diffs = {**new.differences(old), **diffs}
-            raise StoreMismatch(
-                f"{root} holds a store written with other settings "
-                f"({describe_differences(diffs)}); use another --out or delete it"
-            )
-    else:
+    if not path.exists():
         write_json(path, settings)
+        return
+    found = layout.read_json(path)
+    diffs = {
+        k: (settings[k], found.get(k)) for k in settings if k != "features" and found.get(k) != settings[k]
+    }
+    if found.get("features") != settings["features"]:
+        # Compared as settings: a store written before a setting existed
+        # lacks it, and holds what its default gives (speed 1).
+        old, new = (
+            FeatureConfig.from_dict(found["features"]),
+            FeatureConfig.from_dict(settings["features"]),
+        )
+        diffs = {**new.differences(old), **diffs}
+    if diffs:
+        raise StoreMismatch(
+            f"{root} holds a store written with other settings "
+            f"({describe_differences(diffs)}); use another --out or delete it"
+        )
 
 
 def _shard_rows(files: Sequence[features.FileInfo], chunk: Sequence[Utterance], k: int):

@@ -403,6 +403,11 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
+        raise UsageError(
+            "--speeds does not apply with --store: a store holds one speed; "
+            "train from the corpus, which is featurised at each speed"
+        )
     args.source, args.demo = source, demo
     cli.check_output_dir(args.out, "--out")
     cli.check_output_dir(args.cache, "--cache")

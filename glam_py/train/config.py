@@ -121,8 +121,22 @@ class TrainConfig(Settings):
             "choices": CLASS_WEIGHTS,
         },
     )
+    speeds: tuple[float, ...] = field(
+        default=(),
+        metadata={
+            "help": "speed perturbation of the training windows, comma-separated speeds such as "
+            "0.9,1.0,1.1 (Kaldi's): the corpus is featurised once per speed at the training overlap "
+            "(each a cached store, resampled as --speed does), and an utterance's training windows "
+            "are its windows at every speed; test and validation windows are never perturbed. An "
+            "epoch trains on the windows of all speeds, so it takes about as many times as long as "
+            "there are speeds; none: no perturbation"
+        },
+    )
 
     def __post_init__(self) -> None:
+        # JSON (config files, config.json) gives a list.
+        if isinstance(self.speeds, list):
+            object.__setattr__(self, "speeds", tuple(self.speeds))
         # Refused here, not as a crash halfway through a run (or an
         # untrained model saved, for epochs 0).
         problems = [
@@ -212,9 +226,16 @@ class TrainConfig(Settings):
                     self.class_weights in CLASS_WEIGHTS,
                     " or ".join(CLASS_WEIGHTS),
                 ),
+                (
+                    "speed",
+                    self.features.speed,
+                    self.features.speed == 1,
+                    "1: the test windows are never perturbed (speeds perturbs the training windows)",
+                ),
             )
             if not ok
         ]
+        problems += _speeds_problems(self.speeds, self.features)
         if problems:
             raise ValueError("invalid training settings: " + "; ".join(problems))
         if self.precision not in CHOICES:
@@ -229,12 +250,33 @@ class TrainConfig(Settings):
         with the training overlap."""
         return self.features.replace(overlap_s=self.train_overlap_s)
 
+    def speed_features(self) -> list[FeatureConfig]:
+        """The settings of the training windows at each of ``speeds``, in
+        their order (none without speed perturbation)."""
+        return [self.train_features().replace(speed=speed) for speed in self.speeds]
+
     @classmethod
     def recipe_fields(cls) -> list[Field]:
         """The fields that carry command-line help in their metadata
         (``"help"``, and ``"choices"`` where the values are a fixed set):
         the train command makes their flags from these."""
         return [f for f in fields(cls) if "help" in f.metadata]
+
+
+def _speeds_problems(speeds: tuple, features: FeatureConfig) -> list[str]:
+    """Why ``speeds`` cannot be TrainConfig.speeds (at most one reason)."""
+    if not isinstance(speeds, tuple) or not all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) for s in speeds
+    ):
+        return [f"speeds must be numbers, got {speeds!r}"]
+    if len(set(speeds)) < len(speeds):
+        return [f"speeds must differ from each other, got {speeds!r}"]
+    for speed in speeds:
+        try:
+            features.replace(speed=speed)
+        except ValueError as e:  # the frontend's range, in its words
+            return [f"speeds must each be a valid speed ({e})"]
+    return []
 
 
 PAPER = TrainConfig()
@@ -318,8 +360,9 @@ class RunConfig:
         for model in others:
             cfg = self.train_config(model)
             diffs = ref.features.differences(cfg.features)
-            if ref.train_overlap_s != cfg.train_overlap_s:
-                diffs["train_overlap_s"] = (ref.train_overlap_s, cfg.train_overlap_s)
+            for name in ("train_overlap_s", "speeds"):
+                if getattr(ref, name) != getattr(cfg, name):
+                    diffs[name] = (getattr(ref, name), getattr(cfg, name))
             if diffs:
                 shown = "; ".join(f"{name}: {first} {a}, {model} {b}" for name, (a, b) in diffs.items())
                 raise ValueError(

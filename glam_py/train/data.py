@@ -1,12 +1,14 @@
 """Windows for training and testing, read from feature stores: training
-windows at the training overlap, test windows at the test overlap, matched
-by utterance. Training and evaluation read them batch by batch from the
-memory-mapped shards (:class:`WindowRows`), so a process holds a batch of
-windows, not the corpus's."""
+windows at the training overlap (and, with speed perturbation, at each
+speed), test windows at the test overlap, matched by utterance. Training
+and evaluation read them batch by batch from the memory-mapped shards
+(:class:`WindowRows`), so a process holds a batch of windows, not the
+corpus's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -15,15 +17,21 @@ from glam_py.store import FeatureStore
 
 @dataclass
 class Utterances:
-    """The utterances present in both stores, with their windows."""
+    """The utterances present in both the training and the test store, with
+    their windows."""
 
     ids: list[str]
     labels: np.ndarray  # class index per utterance
     speakers: list[str]
     sessions: list[str]
     class_names: list[str]
-    train_windows: list[np.ndarray]  # per utterance, memory-mapped
+    train_windows: list[np.ndarray]  # per utterance, memory-mapped; unperturbed
     test_windows: list[np.ndarray]
+    # Per utterance, its training windows at each speed of TrainConfig.speeds
+    # (memory-mapped, in that order; none at a speed where the utterance
+    # became too short for a window): what it trains on when there are any.
+    # Validation reads train_windows, which are never perturbed.
+    speed_windows: list[tuple[np.ndarray, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -32,10 +40,33 @@ class Utterances:
     def input_shape(self) -> tuple[int, int]:
         return tuple(self.test_windows[0].shape[1:])
 
+    @property
+    def training_windows(self) -> list[np.ndarray] | list[tuple[np.ndarray, ...]]:
+        """Per utterance, the windows it trains on (:class:`WindowRows`
+        takes either kind)."""
+        return self.speed_windows or self.train_windows
 
-def load_utterances(train_store: FeatureStore, test_store: FeatureStore) -> Utterances:
-    """The utterances of both stores, classes numbered in the order the
-    training store records (the label map's order)."""
+
+def load_utterances(
+    train_store: FeatureStore, test_store: FeatureStore, speed_stores: Sequence[FeatureStore] = ()
+) -> Utterances:
+    """The utterances of the training and test stores, classes numbered in
+    the order the training store records (the label map's order).
+
+    Parameters
+    ----------
+    train_store, test_store : FeatureStore
+        The unperturbed training windows and the test windows.
+    speed_stores : sequence of FeatureStore, default ()
+        The training windows at each speed of speed perturbation; with
+        any, :attr:`Utterances.speed_windows` holds each utterance's
+        windows in these stores, in this order.
+
+    Raises
+    ------
+    ValueError
+        The training and test stores share no utterance.
+    """
     test_rows = {row["path"]: i for i, row in enumerate(test_store.index)}
     pairs = [
         (i, test_rows[row["path"]]) for i, row in enumerate(train_store.index) if row["path"] in test_rows
@@ -45,6 +76,7 @@ def load_utterances(train_store: FeatureStore, test_store: FeatureStore) -> Utte
     rows = [train_store.index[i] for i, _ in pairs]
     class_names = train_store.labels
     lookup = {c: k for k, c in enumerate(class_names)}
+    at_speed = [{row["path"]: i for i, row in enumerate(store.index)} for store in speed_stores]
     return Utterances(
         ids=[r["utterance_id"] for r in rows],
         labels=np.array([lookup[r["label"]] for r in rows]),
@@ -53,6 +85,16 @@ def load_utterances(train_store: FeatureStore, test_store: FeatureStore) -> Utte
         class_names=class_names,
         train_windows=[train_store.windows(i) for i, _ in pairs],
         test_windows=[test_store.windows(j) for _, j in pairs],
+        speed_windows=[
+            tuple(
+                store.windows(index[r["path"]])
+                for store, index in zip(speed_stores, at_speed)
+                if r["path"] in index
+            )
+            for r in rows
+        ]
+        if speed_stores
+        else [],
     )
 
 
@@ -65,21 +107,34 @@ class WindowRows:
 
     Parameters
     ----------
-    windows : list of ndarray
+    windows : list of ndarray, or list of tuple of ndarray
         Per utterance, its ``[n_windows, n_features, n_frames]`` windows
-        (views into memory-mapped shards, :meth:`FeatureStore.windows`).
+        (views into memory-mapped shards, :meth:`FeatureStore.windows`),
+        or several such arrays whose windows are all the utterance's, in
+        order (its windows at each speed: :attr:`Utterances.speed_windows`).
     labels : ndarray
         Class index per utterance.
     which : tuple of int
         The utterances, in row order (at least one).
     """
 
-    def __init__(self, windows: list[np.ndarray], labels: np.ndarray, which: tuple[int, ...]):
-        self._parts = [windows[i] for i in which]
+    def __init__(
+        self,
+        windows: Sequence[np.ndarray] | Sequence[tuple[np.ndarray, ...]],
+        labels: np.ndarray,
+        which: tuple[int, ...],
+    ):
+        owned = [
+            (k, part)
+            for k, i in enumerate(which)
+            for part in (windows[i] if isinstance(windows[i], tuple) else (windows[i],))
+        ]
+        self._parts = [part for _, part in owned]
         lengths = np.array([len(p) for p in self._parts], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum(lengths)])
-        self.y = np.repeat(np.asarray(labels)[list(which)], lengths)  # class per row
-        self.owner = np.repeat(np.arange(len(which)), lengths)  # position in ``which`` per row
+        # Position in ``which`` and class per row.
+        self.owner = np.repeat(np.array([k for k, _ in owned], dtype=np.int64), lengths)
+        self.y = np.asarray(labels)[list(which)][self.owner]
         self.window_shape = tuple(self._parts[0].shape[1:])
 
     def __len__(self) -> int:

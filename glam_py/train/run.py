@@ -103,9 +103,45 @@ def stores_for(
                 f"--config) or featurise it again with these"
             ) from None
         return store, store
+    train, test = cached_stores(source, [cfg.train_features(), cfg.features], cache, threads, log)
+    return train, test
+
+
+def speed_stores(
+    source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None, log: Callable[[str], None]
+) -> list[FeatureStore]:
+    """The training store at each of ``cfg.speeds`` (speed perturbation),
+    featurised once and cached like :func:`stores_for`'s; none without
+    speeds. The store at speed 1 is the unperturbed training store.
+
+    Raises
+    ------
+    ValueError
+        ``cfg.speeds`` with a given store, which holds one speed only.
+    """
+    if not cfg.speeds:
+        return []
+    if source.store is not None:
+        raise ValueError(
+            f"speeds {', '.join(map(str, cfg.speeds))}: a given store cannot be perturbed; "
+            "train from the corpus, which is featurised at each speed"
+        )
+    return cached_stores(source, cfg.speed_features(), cache, threads, log)
+
+
+def cached_stores(
+    source: CorpusSource,
+    configs: Sequence[FeatureConfig],
+    cache: Path,
+    threads: int | None,
+    log: Callable[[str], None],
+) -> list[FeatureStore]:
+    """A store of ``source``'s corpus for each of ``configs``, in ``cache``:
+    featurised by the first run that asks for it, found there by later
+    ones (keyed by the corpus and the settings)."""
     corpus = source.load()
     out = []
-    for config in (cfg.train_features(), cfg.features):
+    for config in configs:
         digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
         root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
 
@@ -129,9 +165,12 @@ def stores_for(
             shutil.rmtree(root)
             report = write()
         if report.shards_written:
-            log(f"featurised {len(corpus.utterances)} files into {root} (overlap {config.overlap_s} s)")
+            speed = f", speed {config.speed}" if config.speed != 1 else ""
+            log(
+                f"featurised {len(corpus.utterances)} files into {root} (overlap {config.overlap_s} s{speed})"
+            )
         out.append(FeatureStore(root, expected=config))
-    return out[0], out[1]
+    return out
 
 
 def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
@@ -178,9 +217,10 @@ def execute(
     if not world.is_main:
         world.barrier()  # rank 0 featurises, the others then read its stores
     train_store, test_store = stores_for(source, base, cache, run.threads, log)
+    at_speeds = speed_stores(source, base, cache, run.threads, log)
     if world.is_main:
         world.barrier()
-    data = load_utterances(train_store, test_store)
+    data = load_utterances(train_store, test_store, at_speeds)
     splits = make_splits(run, data)
     # What "auto" means here is recorded, so a resumed run on other hardware
     # is refused rather than mixing precisions.
@@ -229,7 +269,7 @@ def execute(
         train_in_workers(
             run,
             pending,
-            (train_store.root, test_store.root),
+            (train_store.root, test_store.root, *(store.root for store in at_speeds)),
             run_dir,
             device,
             workers,

@@ -241,7 +241,7 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         device=device,
         precision=precision_name,
     ).to(device)
-    train = WindowRows(data.train_windows, data.labels, train_idx)
+    train = WindowRows(data.training_windows, data.labels, train_idx)
     weights = None
     if cfg.class_weights == "balanced":
         weights = torch.tensor(

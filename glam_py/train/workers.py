@@ -32,7 +32,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -137,12 +137,12 @@ def _exit_at_once() -> None:
     os._exit(0)
 
 
-def _start(main: int, stores: tuple[str, str], threads: int, lines: bool) -> None:
+def _start(main: int, stores: tuple[str, ...], threads: int, lines: bool) -> None:
     _die_with_main(main)
     atexit.register(_exit_at_once)
     torch.set_num_threads(threads)
-    train, test = (FeatureStore(root) for root in stores)
-    _worker.update(data=load_utterances(train, test), features=test.config, lines=lines)
+    train, test, *at_speeds = (FeatureStore(root) for root in stores)
+    _worker.update(data=load_utterances(train, test, at_speeds), features=test.config, lines=lines)
 
 
 def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
@@ -162,7 +162,7 @@ def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
 def train_in_workers(
     run: RunConfig,
     pending: list[Job],
-    stores: tuple[Path, Path],
+    stores: Sequence[Path],
     run_dir: Path,
     device: str,
     workers: int,
@@ -172,7 +172,9 @@ def train_in_workers(
 ) -> None:
     """Trains ``pending`` in ``workers`` processes of ``threads //
     workers`` threads each (at least 1), each training saved as it
-    finishes and logged.
+    finishes and logged. ``stores``: the roots of the training and test
+    stores, then of the training store at each speed of speed
+    perturbation (:func:`glam_py.train.run.speed_stores`).
 
     Raises
     ------

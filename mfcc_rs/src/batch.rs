@@ -101,10 +101,12 @@ pub struct FileWindows {
 }
 
 impl FileWindows {
-    /// Opens `path` to be read at `config.sample_rate`; a file that cannot
-    /// be opened is done at once, with its error as the outcome.
+    /// Opens `path` to be read at `config.sample_rate` and `config.speed`;
+    /// a file that cannot be opened is done at once, with its error as the
+    /// outcome.
     pub fn open(config: &FeatureConfig, path: &Path) -> Self {
-        let (reader, outcome) = match audio::AudioReader::open(path, Some(config.sample_rate)) {
+        let opened = audio::AudioReader::open(path, Some(config.sample_rate), config.speed);
+        let (reader, outcome) = match opened {
             Ok(reader) => (Some(reader), None),
             Err(e) => (None, Some(Err(e))),
         };
@@ -403,14 +405,24 @@ mod tests {
             pad: crate::config::ShortPolicy::Tile,
             ..FeatureConfig::default()
         };
+        let at_speed = |speed| FeatureConfig {
+            speed,
+            ..FeatureConfig::default()
+        };
         // 16 kHz streams as it is; 44.1 and 8 kHz go through the resampler
-        // in blocks, 11.025 kHz is short enough to be resampled whole.
+        // in blocks, 11.025 kHz is short enough to be resampled whole. A
+        // speed makes 16 kHz go through it too (from 14.4 or 17.6 kHz), and
+        // 11.025 kHz at 0.9 from a rounded 9923 Hz.
         for (rate, seconds, config) in [
             (16000, 30.3, FeatureConfig::default()),
             (16000, 12.0, reflect),
             (44100, 9.7, FeatureConfig::default()),
             (8000, 20.0, FeatureConfig::default()),
             (11025, 1.2, tile),
+            (16000, 20.0, at_speed(0.9)),
+            (16000, 9.7, at_speed(1.1)),
+            (44100, 6.0, at_speed(1.1)),
+            (11025, 5.0, at_speed(0.9)),
         ] {
             let path = dir.join(format!("{rate}.wav"));
             let n = (seconds * rate as f64) as usize;
@@ -422,7 +434,8 @@ mod tests {
             // The unchunked result: the whole file decoded, resampled and
             // featurised in one go.
             let decoded = audio::decode::decode_file(&path).unwrap();
-            let signal = audio::resample::resample(&decoded.samples, rate, 16000).unwrap();
+            let from = audio::perturbed_rate(rate, config.speed);
+            let signal = audio::resample::resample(&decoded.samples, from, 16000).unwrap();
             let mut reference = Vec::new();
             crate::featurize::featurize_utterance(
                 &pipe,
@@ -432,7 +445,7 @@ mod tests {
             )
             .unwrap();
             let whole = featurize_files(&pipe, &pool, std::slice::from_ref(&path), 0);
-            assert_eq!(whole.windows, reference, "{rate} Hz");
+            assert_eq!(whole.windows, reference, "{rate} Hz at {}", config.speed);
             let mut file = FileWindows::open(&config, &path);
             let mut chunks = Vec::new();
             let never = AtomicBool::new(false);
@@ -442,7 +455,7 @@ mod tests {
                     .unwrap();
                 assert!(n <= 7);
             }
-            assert_eq!(chunks, whole.windows, "{rate} Hz");
+            assert_eq!(chunks, whole.windows, "{rate} Hz at {}", config.speed);
             assert!(whole.n_windows() > 0);
             let summary = file.outcome().unwrap().as_ref().unwrap();
             assert_eq!(summary, whole.files[0].as_ref().unwrap());
@@ -455,6 +468,83 @@ mod tests {
             missing.next_until(&pipe, &pool, 5, &mut Vec::new(), &cancel),
             Some(0)
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A 400 Hz tone.
+    fn tone(rate: u32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|k| {
+                (0.3 * (2.0 * std::f64::consts::PI * 400.0 * k as f64 / rate as f64).sin()) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn speed_one_reads_every_file_as_it_was_read_before() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_speed1_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for rate in [8000, 11025, 16000, 22050, 44100, 48000] {
+            assert_eq!(audio::perturbed_rate(rate, 1.0), rate);
+            let path = dir.join(format!("{rate}.wav"));
+            write_wav(&path, rate, &tone(rate, rate as usize * 3));
+            // The samples before speed existed: decoded, then resampled
+            // from the file's own rate.
+            let decoded = audio::decode::decode_file(&path).unwrap();
+            let before = audio::resample::resample(&decoded.samples, rate, 16000).unwrap();
+            let read = audio::AudioReader::open(&path, Some(16000), 1.0)
+                .unwrap()
+                .collect()
+                .unwrap();
+            assert_eq!(read.samples, before, "{rate} Hz");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn speed_scales_duration_windows_and_pitch() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_speed_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tone.wav");
+        let n = 160_000; // 10 s at 16 kHz
+        write_wav(&path, 16000, &tone(16000, n));
+        let pool = thread_pool(Some(2)).unwrap();
+        let mut windows = Vec::new();
+        for speed in [0.5, 0.9, 1.0, 1.1, 2.0] {
+            let config = FeatureConfig {
+                speed,
+                ..FeatureConfig::default()
+            };
+            let read = audio::AudioReader::open(&path, Some(16000), speed)
+                .unwrap()
+                .collect()
+                .unwrap();
+            // 1/speed as long: librosa's ceil(n * 16000 / (16000 * speed)).
+            let expected = (n as f64 / speed).ceil() as usize;
+            assert_eq!(read.samples.len(), expected, "speed {speed}");
+            assert_eq!(read.original_sample_rate, 16000);
+            // speed times the pitch: upward zero crossings per second,
+            // away from the filter's start-up at the ends.
+            let middle = &read.samples[2000..expected - 2000];
+            let ups = middle
+                .windows(2)
+                .filter(|p| p[0] < 0.0 && p[1] >= 0.0)
+                .count();
+            let hz = ups as f64 * 16000.0 / middle.len() as f64;
+            assert!((hz - 400.0 * speed).abs() < 1.0, "speed {speed}: {hz} Hz");
+            let pipe = Pipeline::new(&config).unwrap();
+            let batch = featurize_files(&pipe, &pool, std::slice::from_ref(&path), 0);
+            let summary = batch.files[0].as_ref().unwrap();
+            assert!((summary.duration_s - expected as f64 / 16000.0).abs() < 1e-9);
+            assert_eq!(summary.original_sample_rate, 16000);
+            assert_eq!(
+                summary.n_windows,
+                crate::window::count_windows(expected, 32000, 6400)
+            );
+            windows.push(summary.n_windows);
+        }
+        // 10 s gives 21 windows of 2 s at a 0.4 s hop; 20 s at half speed 46.
+        assert_eq!(windows, [46, 23, 21, 18, 8]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

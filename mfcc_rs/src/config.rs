@@ -74,6 +74,20 @@ pub struct FeatureConfig {
     pub overlap_s: f64,
     pub pad: ShortPolicy,
     pub output: Output,
+    /// Speed perturbation (see [`crate::audio::perturbed_rate`]). Left out of
+    /// the JSON text at 1, so a configuration without perturbation writes the
+    /// text it wrote before the field existed, and the stores and caches
+    /// keyed by that text stay valid.
+    #[serde(skip_serializing_if = "is_unperturbed")]
+    pub speed: f64,
+}
+
+/// Speed perturbation's range: Kaldi's recipes use 0.9 and 1.1; beyond
+/// half or twice the speed speech is no longer natural.
+pub const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.5..=2.0;
+
+fn is_unperturbed(speed: &f64) -> bool {
+    *speed == 1.0
 }
 
 /// The Python type of a field's value.
@@ -135,7 +149,7 @@ const fn choice(
 }
 
 /// Every field of [`FeatureConfig`] in declaration order.
-pub const FIELDS: [FieldSpec; 15] = [
+pub const FIELDS: [FieldSpec; 16] = [
     field("sample_rate", FieldKind::Int, "sample rate in Hz that audio is resampled to before featurising"),
     field("n_mfcc", FieldKind::Int, "MFCC coefficients per frame (rows of an MFCC matrix); at most --n-mels"),
     field("n_mels", FieldKind::Int, "mel bands of the filterbank (rows of a log-mel matrix)"),
@@ -151,6 +165,7 @@ pub const FIELDS: [FieldSpec; 15] = [
     field("overlap_s", FieldKind::Float, "overlap of consecutive windows in seconds; must be shorter than --window-s"),
     choice("pad", &["drop", "tile", "zero", "repeat"], "utterances shorter than one window: 'drop' them, 'tile' or 'zero'-pad them to one window, or 'repeat' them whole until a window is covered (the GLAM authors' padding)"),
     choice("output", &["mfcc", "log_mel"], "features of a window: 'mfcc' (--n-mfcc rows) or 'log_mel' (--n-mels rows of dB mel energies)"),
+    field("speed", FieldKind::Float, "speed perturbation, from 0.5 to 2: audio is resampled as if its sample rate were this times its own, so it lasts 1/speed as long at speed times the pitch (Kaldi's 0.9 and 1.1); 1: unchanged"),
 ];
 
 impl Default for FeatureConfig {
@@ -172,6 +187,7 @@ impl Default for FeatureConfig {
             overlap_s: 1.6,
             pad: ShortPolicy::Drop,
             output: Output::Mfcc,
+            speed: 1.0,
         }
     }
 }
@@ -198,6 +214,8 @@ impl FeatureConfig {
         let Ok(Value::Object(mut map)) = serde_json::to_value(self) else {
             unreachable!("a FeatureConfig serialises to a JSON object")
         };
+        // The JSON text leaves it out at 1 (see the field).
+        map.insert("speed".into(), Value::from(self.speed));
         FIELDS
             .iter()
             .map(|f| (f.name, map.remove(f.name).unwrap_or(Value::Null)))
@@ -248,6 +266,7 @@ impl FeatureConfig {
             "overlap_s" => put(&mut self.overlap_s, name, value),
             "pad" => put(&mut self.pad, name, value),
             "output" => put(&mut self.output, name, value),
+            "speed" => put(&mut self.speed, name, value),
             _ => Err(Error::Config(format!(
                 "unknown FeatureConfig field: {name}"
             ))),
@@ -334,6 +353,14 @@ impl FeatureConfig {
                 self.overlap_s, self.window_s
             ));
         }
+        if !SPEED_RANGE.contains(&self.speed) {
+            return fail(format!(
+                "speed ({}) must be between {} and {}",
+                self.speed,
+                SPEED_RANGE.start(),
+                SPEED_RANGE.end()
+            ));
+        }
         Ok(())
     }
 }
@@ -388,7 +415,12 @@ mod tests {
 
     #[test]
     fn the_field_table_describes_every_field_in_order() {
-        let json = FeatureConfig::default().to_json();
+        // Every field in the text: speed is left out at 1.
+        let json = FeatureConfig {
+            speed: 0.9,
+            ..FeatureConfig::default()
+        }
+        .to_json();
         let mut last = 0;
         for spec in FIELDS {
             let at = json.find(&format!("\"{}\":", spec.name)).unwrap();
@@ -428,6 +460,42 @@ mod tests {
             }
             assert!(!spec.help.is_empty() && !spec.help.ends_with('.'), "{name}");
         }
+    }
+
+    #[test]
+    fn speed_is_validated_and_in_the_text_only_when_it_perturbs() {
+        // The text of every configuration that predates the field.
+        let unperturbed = FeatureConfig::default().to_json();
+        assert!(!unperturbed.contains("speed"), "{unperturbed}");
+        assert!(
+            unperturbed.ends_with(r#""output":"mfcc"}"#),
+            "{unperturbed}"
+        );
+        assert_eq!(FeatureConfig::from_json(&unperturbed).unwrap().speed, 1.0);
+        let slow = FeatureConfig::from_json(r#"{"speed": 0.9}"#).unwrap();
+        assert!(slow.to_json().ends_with(r#""speed":0.9}"#));
+        assert_eq!(FeatureConfig::from_json(&slow.to_json()).unwrap(), slow);
+        let values = FeatureConfig::default().values();
+        assert_eq!(values.last().unwrap(), &("speed", Value::from(1.0)));
+        assert_eq!(
+            FeatureConfig::from_json(r#"{"speed": 2}"#).unwrap().speed,
+            2.0
+        );
+        for bad in ["0.49", "2.01", "0", "-1"] {
+            let err = FeatureConfig::from_json(&format!(r#"{{"speed": {bad}}}"#)).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{err}");
+            assert!(
+                err.to_string().contains("must be between 0.5 and 2"),
+                "{err}"
+            );
+        }
+        let nan = FeatureConfig {
+            speed: f64::NAN,
+            ..FeatureConfig::default()
+        };
+        assert!(nan.validate().is_err());
+        let err = FeatureConfig::from_json(r#"{"speed": "fast"}"#).unwrap_err();
+        assert!(err.to_string().contains("speed: invalid type"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Audio input as `librosa.load(path, sr=target)` does it: decode to
 //! float32, average the channels, resample with soxr's HQ response.
 //! [`AudioReader`] does it piece by piece, in bounded memory, with the same
-//! samples as [`load`].
+//! samples as [`load`], and can change the audio's speed on the way
+//! ([`perturbed_rate`]).
 
 pub mod decode;
 pub mod resample;
@@ -24,7 +25,22 @@ pub struct Audio {
 /// `librosa.load(path, sr=target_sr)`: decode, average channels, resample
 /// when `target_sr` is given and differs from the file's rate.
 pub fn load(path: &Path, target_sr: Option<u32>) -> Result<Audio> {
-    AudioReader::open(path, target_sr)?.collect()
+    AudioReader::open(path, target_sr, 1.0)?.collect()
+}
+
+/// The rate audio recorded at `rate` Hz is taken to have when it is played
+/// `speed` times as fast: resampling from this rate to the wanted one gives
+/// audio `1 / speed` as long with every frequency times `speed`, as sox's
+/// `speed` effect does for Kaldi's speed perturbation.
+///
+/// The resampler converts between whole rates (its filter is designed for
+/// their reduced ratio), so `rate * speed` is rounded to the nearest Hz:
+/// the speed applied differs from the one asked for by at most `0.5 / rate`
+/// (6e-5 at 8 kHz, 1e-5 at 44.1 kHz), and a speed of 1 leaves the rate, and
+/// so the samples, exactly as they were.
+pub fn perturbed_rate(rate: u32, speed: f64) -> u32 {
+    // `as` saturates; a rate out of range is refused by the resampler.
+    (f64::from(rate) * speed).round() as u32
 }
 
 /// [`load`] for a file already in memory: `hint_ext` is its extension (a
@@ -36,11 +52,11 @@ pub fn load_bytes(
     target_sr: Option<u32>,
 ) -> Result<Audio> {
     let stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
-    AudioReader::new(stream, target_sr, label)?.collect()
+    AudioReader::new(stream, target_sr, 1.0, label)?.collect()
 }
 
 /// A file decoded and resampled a piece at a time; the pieces joined are
-/// what [`load`] returns.
+/// what [`load`] returns (at speed 1).
 pub struct AudioReader {
     stream: decode::AudioStream,
     resampler: resample::Resampler,
@@ -52,24 +68,33 @@ pub struct AudioReader {
 
 impl AudioReader {
     /// Opens `path` (reading its header) to be read at `target_sr` Hz, or
-    /// at its own rate when `None`.
-    pub fn open(path: &Path, target_sr: Option<u32>) -> Result<Self> {
-        Self::new(decode::AudioStream::open(path)?, target_sr, path)
+    /// at its own rate when `None`, played `speed` times as fast (1: as
+    /// recorded; see [`perturbed_rate`]).
+    pub fn open(path: &Path, target_sr: Option<u32>, speed: f64) -> Result<Self> {
+        Self::new(decode::AudioStream::open(path)?, target_sr, speed, path)
     }
 
-    fn new(stream: decode::AudioStream, target_sr: Option<u32>, label: &Path) -> Result<Self> {
+    fn new(
+        stream: decode::AudioStream,
+        target_sr: Option<u32>,
+        speed: f64,
+        label: &Path,
+    ) -> Result<Self> {
         if target_sr == Some(0) {
             return Err(Error::Config(
                 "the target sample rate must be positive".into(),
             ));
         }
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(Error::Config(format!("speed ({speed}) must be positive")));
+        }
         let sample_rate = target_sr.unwrap_or(stream.sample_rate());
-        // With a valid target, a rate that cannot be converted is the file's.
-        let resampler =
-            resample::Resampler::new(stream.sample_rate(), sample_rate).map_err(|e| match e {
-                Error::Config(reason) => Error::decode(label, reason),
-                other => other,
-            })?;
+        let from = perturbed_rate(stream.sample_rate(), speed);
+        // With a valid target and speed, a rate that cannot be converted is the file's.
+        let resampler = resample::Resampler::new(from, sample_rate).map_err(|e| match e {
+            Error::Config(reason) => Error::decode(label, reason),
+            other => other,
+        })?;
         Ok(AudioReader {
             stream,
             resampler,

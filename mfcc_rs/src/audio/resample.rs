@@ -507,7 +507,15 @@ mod tests {
 
     #[test]
     fn pieces_give_the_whole_signals_output_bit_for_bit() {
-        for (from, n) in [(44100, 300_000), (8000, 70_001), (48000, 1000), (22050, 5)] {
+        // 14.4 and 17.6 kHz: 16 kHz audio at speeds 0.9 and 1.1.
+        for (from, n) in [
+            (44100, 300_000),
+            (8000, 70_001),
+            (48000, 1000),
+            (22050, 5),
+            (14400, 100_000),
+            (17600, 90_001),
+        ] {
             let x = sine(441.0, from, n);
             let whole = resample(&x, from, 16000).unwrap();
             for sizes in [&[1usize, 7, 999][..], &[65_536], &[12_345, 1]] {

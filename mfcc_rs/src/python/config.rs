@@ -47,6 +47,9 @@ use crate::config::{FeatureConfig, FIELDS};
 ///     Seconds; shorter than window_s.
 /// pad : {"drop", "tile", "zero", "repeat"}, default "drop"
 /// output : {"mfcc", "log_mel"}, default "mfcc"
+/// speed : float, default 1.0
+///     Speed perturbation, 0.5 to 2: audio at rate r is resampled as if
+///     its rate were r * speed (1 / speed as long, speed times the pitch).
 ///
 /// All keyword-only.
 ///
@@ -215,6 +218,10 @@ impl PyFeatureConfig {
     #[getter]
     fn output(&self) -> String {
         choice(&self.inner.output)
+    }
+    #[getter]
+    fn speed(&self) -> f64 {
+        self.inner.speed
     }
 
     /// Window length in samples.

@@ -109,18 +109,17 @@ fn config_of(config: Option<&Bound<'_, PyFeatureConfig>>) -> FeatureConfig {
 }
 
 /// `y`, whose rate is `sr` (the configured rate when `None`), at the
-/// configured rate.
+/// configured rate and speed, as a file is read.
 fn at_configured_rate<'a>(
     y: &'a [f32],
     sr: Option<u32>,
     config: &FeatureConfig,
 ) -> crate::Result<Cow<'a, [f32]>> {
-    match sr {
-        Some(sr) if sr != config.sample_rate => {
-            audio::resample::resample(y, sr, config.sample_rate).map(Cow::Owned)
-        }
-        _ => Ok(Cow::Borrowed(y)),
+    let from = audio::perturbed_rate(sr.unwrap_or(config.sample_rate), config.speed);
+    if from == config.sample_rate {
+        return Ok(Cow::Borrowed(y));
     }
+    audio::resample::resample(y, from, config.sample_rate).map(Cow::Owned)
 }
 
 /// Moves a `[n, rows, cols]` buffer into numpy without copying it.
