@@ -42,6 +42,10 @@ import numpy as np
 from experiments.paired import compare
 from glam_py.rundir import RunDir
 
+# Common to every candidate but the paper's: the length of training. 30
+# epochs of the dense windows cost 1.5x the paper's 50 epochs of 1 s overlap
+# (the issue allows 2x).
+BASE = {"epochs": 30}
 # Each ingredient: its TrainConfig settings and what it does.
 INGREDIENTS: dict[str, tuple[dict, str]] = {
     "dense": ({"train_overlap_s": 1.6}, "training windows overlapping by 1.6 s (2.5x the windows)"),
@@ -63,12 +67,13 @@ TRIALS: dict[str, tuple[dict, str]] = {
         {"average": "probabilities"},
         "an utterance's score: its windows' mean probabilities, not logits",
     ),
+    # A third of the epochs, so that three speeds cost what one did.
+    "speed": (
+        {"speeds": [0.9, 1.0, 1.1], "epochs": BASE["epochs"] // 3},
+        "speed perturbation 0.9/1.0/1.1 (stored windows), over a third of the epochs",
+    ),
 }
 EVERY = {**INGREDIENTS, **TRIALS}
-# Common to every candidate but the paper's: the length of training. 30
-# epochs of the dense windows cost 1.5x the paper's 50 epochs of 1 s overlap
-# (the issue allows 2x).
-BASE = {"epochs": 30}
 # How the search carves validation out of each split's training utterances.
 VALIDATION = {"val_fraction": 0.2}
 STAGES = ("search", "ablation")
