@@ -83,6 +83,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from glam_py.checkpoints import CheckpointError
     from glam_py.lock import LockedError
     from glam_py.reports.rundir import ReportError
+    from glam_py.rundir import RunMismatch
     from glam_py.store import StoreMismatch
     from glam_py.store.format import UnsupportedFormat
     from glam_py.train.trainer import NonFiniteLoss
@@ -96,6 +97,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         UnsupportedFormat,
         CheckpointError,
         ReportError,
+        RunMismatch,
         LockedError,
         DamagedFile,
         NonFiniteLoss,

@@ -113,6 +113,11 @@ def _read_json(path: Path) -> dict:
         raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
+class RunMismatch(ValueError):
+    """The run directory holds a run with other settings: the user's to
+    fix (another ``--out``), not a bug."""
+
+
 class RunDir:
     """A training run directory: where each of its files lives (see this
     module's docstring), and reading and writing the run-wide ones.
@@ -199,7 +204,7 @@ class RunDir:
         """
         return _read_json(self.config_file)
 
-    def record_config(self, resolved: dict) -> None:
+    def record_config(self, resolved: dict, defaults: dict | None = None) -> None:
         """Writes config.json for a new run, or checks that a resumed run
         has the same settings.
 
@@ -208,20 +213,26 @@ class RunDir:
         resolved : dict
             The run's settings, as JSON-compatible values (a tuple counts
             as the list JSON holds).
+        defaults : dict or None, default None
+            Default values, nested like ``resolved``, of settings that a
+            run begun by an earlier version lacks in its config.json; such
+            a run resumes where this one asks for the defaults (a setting
+            added since is off by default, so the earlier run trained
+            without it).
 
         Raises
         ------
-        ValueError
+        RunMismatch
             config.json holds other settings (naming the differing sections).
         """
         # As config.json holds it: a tuple (TrainConfig.speeds, in the run's
         # overrides too) reads back as a list.
         resolved = json.loads(json.dumps(resolved))
         if self.config_file.exists():
-            found = self.read_config()
+            found = _filled(self.read_config(), json.loads(json.dumps(defaults or {})))
             if found != resolved:
                 diffs = sorted(k for k in resolved if found.get(k) != resolved[k])
-                raise ValueError(
+                raise RunMismatch(
                     f"{self.root} holds a run with other settings ({', '.join(diffs)}); "
                     f"use another --out to start a new run"
                 )
@@ -275,3 +286,15 @@ class RunDir:
             The file is not valid JSON.
         """
         return _read_json(self.results_file)
+
+
+def _filled(found: dict, defaults: dict) -> dict:
+    """``found`` with every key of ``defaults`` it lacks taken from there,
+    at every level where both hold dicts."""
+    out = dict(found)
+    for key, default in defaults.items():
+        if key not in out:
+            out[key] = default
+        elif isinstance(out[key], dict) and isinstance(default, dict):
+            out[key] = _filled(out[key], default)
+    return out

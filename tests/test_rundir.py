@@ -86,3 +86,22 @@ def test_stores_and_results(tmp_path):
     with pytest.raises(ValueError, match="results.json: not valid JSON"):
         run.read_results()
     assert not list(Path(run.root).glob("*.tmp*"))
+
+
+def test_a_run_begun_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    run = RunDir(tmp_path)
+    run.record_config(
+        {"run": {"models": ["glam"]}, "train": {"glam": {"lr": 1e-4, "features": {"n_mfcc": 26}}}}
+    )
+    defaults = {"train": {"glam": {"level_db": 0.0, "features": {"speed": 1.0}}}}
+    now = {
+        "run": {"models": ["glam"]},
+        "train": {"glam": {"lr": 1e-4, "level_db": 0.0, "features": {"n_mfcc": 26, "speed": 1.0}}},
+    }
+    run.record_config(now, defaults)  # the new settings at their defaults: the same run
+    with pytest.raises(ValueError, match=r"other settings \(train\)"):
+        run.record_config(now)  # without the defaults the old file differs
+    now["train"]["glam"]["features"]["speed"] = 0.9
+    with pytest.raises(ValueError, match=r"other settings \(train\)"):
+        run.record_config(now, defaults)
+    assert "level_db" not in run.read_config()["train"]["glam"]  # the file is left as it was

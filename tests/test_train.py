@@ -368,6 +368,31 @@ def test_split_workers_train_each_split_as_alone(small, tmp_path):
     assert split_metrics(results[1]) == split_metrics(results[0])
 
 
+def test_a_run_begun_before_new_settings_existed_resumes(small, tmp_path):
+    """A run directory whose config.json predates settings added since
+    (here the level changes and speed perturbation) resumes when the new
+    settings are at their defaults, which is how it trained."""
+    root, out = small[0], tmp_path / "run"
+    command = train_command(root, out)
+    command[command.index("apcnn,mhcnn")] = "apcnn"
+    subprocess.run(command, check=True)
+    results = json.loads((out / "results.json").read_text())
+    trained = {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()}
+    config = json.loads((out / "config.json").read_text())
+    for train in config["train"].values():
+        del train["level_db"], train["speeds"], train["features"]["speed"]
+    del config["features"]["train"]["speed"], config["features"]["test"]["speed"]
+    (out / "config.json").write_text(json.dumps(config))
+    subprocess.run(command, check=True)
+    assert split_metrics(json.loads((out / "results.json").read_text())) == split_metrics(results)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()} == trained  # none retrained
+    refused = subprocess.run(command + ["--level-db", "3"], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.startswith("error: ") and "holds a run with other settings (run, train)" in refused.stderr
+    )
+
+
 def test_optimistic_selection_is_named_in_the_title(small, tmp_path):
     root = small[0]
     command = train_command(root, tmp_path / "opt") + ["--select-on-test"]

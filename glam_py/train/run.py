@@ -4,6 +4,7 @@ epoch saved, so the same command resumes a killed run."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -251,7 +252,12 @@ def execute(
         "labels": data.class_names,
         "n_utterances": len(data),
     }
-    out_dir.record_config(resolved)
+    defaults = {
+        "run": dataclasses.asdict(RunConfig()),
+        "train": {key: TrainConfig().to_dict() for key in resolved["train"]},
+        "features": {side: FeatureConfig().to_dict() for side in ("train", "test")},
+    }
+    out_dir.record_config(resolved, defaults)
     # The report reads it to embed the test utterances again.
     out_dir.write_stores(train_store.root, test_store.root)
     ddp = run.ddp and world.size > 1
