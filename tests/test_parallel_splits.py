@@ -121,11 +121,13 @@ def test_a_nan_loss_stops_the_group_naming_its_split(small, tmp_path, monkeypatc
 
 def test_models_with_dropout_are_refused(small, tmp_path):
     _, cfg, data = small
-    assert refusal("apcnn") is None
+    assert refusal("apcnn", cfg) is None
+    assert "or --dropout" in refusal("apcnn", cfg.replace(dropout=0.3))
+    splits = random_splits(list(data.labels), 2, 1, False)
     with pytest.raises(ValueError, match="--parallel-splits: aacnn draws dropout"):
-        train_splits(
-            "aacnn", cfg, data, random_splits(list(data.labels), 2, 1, False), state_path=tmp_path / "s.pt"
-        )
+        train_splits("aacnn", cfg, data, splits, state_path=tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="--parallel-splits: apcnn draws dropout"):
+        train_splits("apcnn", cfg.replace(dropout=0.3), data, splits, state_path=tmp_path / "s.pt")
 
 
 def test_groups_are_fixed_by_the_pending_splits():

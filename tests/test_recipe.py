@@ -123,6 +123,7 @@ def test_warm_up_then_cosine_or_exponential_decay():
         ({"freq_mask_bins": 0}, "freq_mask_bins must be at least 1 and at most a window's 26 coefficients"),
         ({"ema_decay": 1.0}, "ema_decay must be at least 0 and below 1, got 1.0"),
         ({"level_db": -3.0}, "level_db must be at least 0, got -3.0"),
+        ({"dropout": 1.0}, "dropout must be at least 0 and below 1, got 1.0"),
         ({"class_weights": "inverse"}, "class_weights must be none or balanced, got 'inverse'"),
     ],
 )
@@ -214,6 +215,37 @@ def test_each_window_gets_its_own_gain_from_the_splits_stream():
     assert rng.bit_generator.state == state
 
 
+@pytest.mark.parametrize("name", ["glam", "mhcnn", "apcnn"])
+def test_dropout_before_the_classifier_acts_in_training_only_and_leaves_checkpoints_alone(name):
+    from glam_py import models
+
+    torch.manual_seed(0)
+    plain = models.build(name)
+    torch.manual_seed(0)
+    dropped = models.build(name, dropout=0.5)
+    assert plain.state_dict().keys() == dropped.state_dict().keys()
+    x = torch.randn(8, 1, 26, 63)
+    dropped.eval(), plain.eval()
+    torch.testing.assert_close(dropped(x), plain(x))
+    dropped.train(), plain.train()
+    target = getattr(dropped, "classifier", None)
+    seen = []
+    if target is not None:  # the classifier's input
+        target.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        reference = plain.embed(x)
+    else:  # APCNN: the trunk's map its heads take
+        dropped.trunk.register_forward_hook(lambda m, args, out: seen.append(out))
+        reference = plain.trunk(x)
+    dropped(x)
+    # About half the values zeroed, the others doubled (of those the ReLUs left).
+    kept = seen[0] != 0
+    assert 0.3 < kept[reference != 0].float().mean() < 0.7
+    torch.testing.assert_close(seen[0][kept], 2 * reference[kept])
+    # A copy (the weights' moving average) follows its own mode.
+    average = copy.deepcopy(dropped).eval()
+    torch.testing.assert_close(average(x), plain.eval()(x))
+
+
 def test_the_average_is_the_decayed_sum_of_the_weights():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
@@ -279,6 +311,7 @@ def test_training_evaluates_and_keeps_the_average(small, tmp_path, monkeypatch):
         {"class_weights": "balanced"},
         {"time_masks": 2, "freq_masks": 2},
         {"level_db": 6.0},
+        {"dropout": 0.3},
     ],
 )
 def test_each_loss_and_mask_option_reaches_the_training_loss(small, tmp_path, changes):
@@ -306,7 +339,7 @@ def test_recipe_flags_are_made_from_the_configuration():
     parser = build_parser()
     args = parser.parse_args(
         "--label-smoothing 0.1 --schedule cosine --warmup-epochs 2 --time-masks 2 --time-mask-frames 8 "
-        "--freq-masks 1 --freq-mask-bins 3 --ema-decay 0.999 --class-weights balanced --level-db 6".split()
+        "--freq-masks 1 --freq-mask-bins 3 --ema-decay 0.999 --class-weights balanced --level-db 6 --dropout 0.3".split()
     )
     assert overrides_from(args, demo=False) == {
         "label_smoothing": 0.1,
@@ -319,6 +352,7 @@ def test_recipe_flags_are_made_from_the_configuration():
         "ema_decay": 0.999,
         "class_weights": "balanced",
         "level_db": 6.0,
+        "dropout": 0.3,
     }
     assert overrides_from(parser.parse_args([]), demo=False) == {}
     flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}

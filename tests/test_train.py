@@ -178,6 +178,7 @@ RECIPE = {
     "time_masks": 2,
     "freq_masks": 1,
     "level_db": 3.0,
+    "dropout": 0.2,
     "label_smoothing": 0.1,
     "class_weights": "balanced",
 }
@@ -389,7 +390,8 @@ def test_a_run_begun_before_new_settings_existed_resumes(small, tmp_path):
     refused = subprocess.run(command + ["--level-db", "3"], capture_output=True, text=True)
     assert refused.returncode == 1
     assert (
-        refused.stderr.startswith("error: ") and "holds a run with other settings (run, train)" in refused.stderr
+        refused.stderr.startswith("error: ")
+        and "holds a run with other settings (run, train)" in refused.stderr
     )
 
 

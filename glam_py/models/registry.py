@@ -141,21 +141,53 @@ def build(
     channels_last: bool = True,
     winograd: bool | None = None,
     precision: str = "fp32",
+    dropout: float = 0.0,
 ) -> nn.Module:
     """A freshly initialised model taking ``[batch, 1, n_mfcc, n_frames]``
     and returning ``[batch, n_classes]`` logits. ``precision`` ("fp32" or
     "bf16", resolved by :func:`glam_py.precision.resolve`) is the one the
     model will run in: under bf16 the Winograd form is left out
-    (:class:`ModelConfig`); the weights are fp32 either way. Shapes that cannot work are refused here with the
+    (:class:`ModelConfig`); the weights are fp32 either way. ``dropout``
+    (a probability, 0: none) drops values of what the classification
+    layers take, in training mode (:func:`_drop_before_classifier`). Shapes that cannot work are refused here with the
     reason, not deep inside ``forward``."""
     factory = spec(name).factory
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16 (resolve auto first); got {precision!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be at least 0 and below 1, got {dropout}")
     config = ModelConfig(n_classes, tuple(input_shape), fused, device, channels_last, winograd, precision)
     model = factory(config)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_to_channels_last)
+    if dropout > 0:
+        _drop_before_classifier(model, dropout)
     return model
+
+
+def _drop_before_classifier(model: nn.Module, p: float) -> None:
+    """Dropout of probability ``p`` on what the model's classification
+    layers take: the input of its ``classifier`` (the last linear layer),
+    or, in APCNN, which has none, the trunk's map that its two 1x1 heads
+    take. An ``nn.Dropout`` child of that module, applied by a hook, so
+    that it follows ``train()`` and ``eval()``, is found among the model's
+    modules and copied with it, and adds nothing to the state dict
+    (checkpoints load into a model built without it)."""
+    classifier = getattr(model, "classifier", None)
+    if classifier is not None:
+        classifier.dropout = nn.Dropout(p)
+        classifier.register_forward_pre_hook(_dropped_input)
+    else:
+        model.trunk.dropout = nn.Dropout(p)
+        model.trunk.register_forward_hook(_dropped_output)
+
+
+def _dropped_input(module: nn.Module, args: tuple) -> tuple:
+    return (module.dropout(args[0]),)
+
+
+def _dropped_output(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    return module.dropout(output)

@@ -332,10 +332,6 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                 "--parallel-splits and --ddp exclude each other: --ddp trains one split "
                 "on every rank, --parallel-splits several splits in one process"
             )
-        for model in dict.fromkeys(args.models.split(",")):
-            problem = parallel.refusal(model)
-            if problem:
-                raise UsageError(problem)
     if args.protocol == "all":
         # Test-split settings: refused rather than silently meaningless.
         for flag, given, why in (
@@ -403,6 +399,11 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.parallel_splits != 1:
+        for model in args.run.models:
+            problem = parallel.refusal(model, args.run.train_config(model))
+            if problem:
+                raise UsageError(problem)
     if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
         raise UsageError(
             "--speeds does not apply with --store: a store holds one speed; "

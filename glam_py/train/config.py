@@ -97,6 +97,14 @@ class TrainConfig(Settings):
             "this), at most a window's coefficients"
         },
     )
+    dropout: float = field(
+        default=0.0,
+        metadata={
+            "help": "dropout probability on the embedding before the classifier while training, at "
+            "least 0 and below 1 (0: none; the presets' models have no dropout of their own but "
+            "AACNN's attention); not with --parallel-splits"
+        },
+    )
     level_db: float = field(
         default=0.0,
         metadata={
@@ -207,6 +215,12 @@ class TrainConfig(Settings):
                     isinstance(self.freq_mask_bins, int)
                     and 1 <= self.freq_mask_bins <= self.features.n_features,
                     f"at least 1 and at most a window's {self.features.n_features} coefficients",
+                ),
+                (
+                    "dropout",
+                    self.dropout,
+                    isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1,
+                    "at least 0 and below 1",
                 ),
                 (
                     "level_db",

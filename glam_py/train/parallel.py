@@ -75,16 +75,18 @@ CUDA_MEMORY_SHARE = 0.5
 CUDA_MAX_SPLITS = 32
 
 
-def refusal(model_name: str) -> str | None:
-    """Why ``model_name`` cannot train batched (it draws dropout masks,
-    which vmap cannot draw as the split alone draws them), or None; the
-    train command's check() asks before any work."""
+def refusal(model_name: str, cfg: TrainConfig) -> str | None:
+    """Why ``model_name`` cannot train batched under ``cfg`` (it draws
+    dropout masks, its own or ``cfg.dropout``'s, which vmap cannot draw as
+    the split alone draws them), or None; the train command's check() asks
+    before any work."""
     # Whether a model has dropout does not depend on its input or classes.
-    model = models.build(model_name)
+    model = models.build(model_name, dropout=cfg.dropout)
     if any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
         return (
             f"--parallel-splits: {model_name} draws dropout masks, which a batched network "
             f"cannot draw as the split alone does; train it without --parallel-splits"
+            + (" or --dropout" if cfg.dropout > 0 else "")
         )
     return None
 
@@ -291,7 +293,7 @@ def train_splits(
     glam_py.train.trainer.NonFiniteLoss
         A split's training loss became NaN or infinite (the split named).
     """
-    problem = refusal(model_name)
+    problem = refusal(model_name, cfg)
     if problem:
         raise ValueError(problem)
     starts = [split_start(model_name, cfg, data, split, device) for split in splits]

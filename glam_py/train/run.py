@@ -373,7 +373,7 @@ def train_in_groups(
     """
     n_classes = len(data.class_names)
     for model in dict.fromkeys(model for _, model, _, _ in pending):
-        problem = parallel.refusal(model)
+        problem = parallel.refusal(model, run.train_config(model))
         if problem:
             raise ValueError(problem)
     by_row: dict[tuple[str, str, float], list[Split]] = {}

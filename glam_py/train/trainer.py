@@ -240,6 +240,7 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         input_shape=data.input_shape,
         device=device,
         precision=precision_name,
+        dropout=cfg.dropout,
     ).to(device)
     train = WindowRows(data.training_windows, data.labels, train_idx)
     weights = None
