@@ -67,6 +67,7 @@ TRIALS: dict[str, tuple[dict, str]] = {
         {"average": "probabilities"},
         "an utterance's score: its windows' mean probabilities, not logits",
     ),
+    "dropout": ({"dropout": 0.3}, "dropout 0.3 before the classification layers"),
     # A third of the epochs, so that three speeds cost what one did.
     "speed": (
         {"speeds": [0.9, 1.0, 1.1], "epochs": BASE["epochs"] // 3},
