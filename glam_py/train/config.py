@@ -100,16 +100,16 @@ class TrainConfig(Settings):
     dropout: float = field(
         default=0.0,
         metadata={
-            "help": "dropout probability on the embedding before the classifier while training, at "
-            "least 0 and below 1 (0: none; the presets' models have no dropout of their own but "
-            "AACNN's attention); not with --parallel-splits"
+            "help": "dropout probability, while training, on what the classification layers take "
+            "(the last linear layer's input; APCNN: its trunk's map), at least 0 and below 1 (0: "
+            "none); not with --parallel-splits"
         },
     )
     level_db: float = field(
         default=0.0,
         metadata={
             "help": "recording level changes: every training window as if its audio were louder or "
-            "softer by a gain drawn uniformly from -L to +L dB (at least 0; 0: off), applied exactly "
+            "softer by a gain drawn uniformly from -X to +X dB (at least 0; 0: off), applied exactly "
             "on its features (a gain adds to every dB mel energy, so to MFCC coefficient 0 alone)"
         },
     )
