@@ -98,3 +98,14 @@ def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
         dict(zip(*[iter(command("best", tmp_path / "b.json", "ablation", args)[3:])] * 2))["--select"]
         == "last"
     )
+
+
+def test_ingredients_that_change_the_length_of_training_combine():
+    from experiments.recipe_search import BASE, recipe, search_candidates
+
+    assert recipe(["longer"])["epochs"] == 50 and recipe(["speed"])["epochs"] == BASE["epochs"] // 3
+    # Three speeds over 5/3 of a third of the epochs.
+    assert recipe(["speed", "longer"])["epochs"] == recipe(["longer", "speed"])["epochs"] == 17
+    chosen = search_candidates(["dense", "lr"])["chosen"]
+    assert chosen == {**BASE, "train_overlap_s": 1.6, "lr": 1e-3, "val_fraction": 0.2}
+    assert "chosen" not in search_candidates()
