@@ -13,6 +13,7 @@ added (ingredients built after the search began), and the paper's recipe
 for reference. An ingredient is kept when removing it lowers the mean
 validation UA, a trial when adding it raises it; ``--recipe`` then adds a
 "chosen" candidate that confirms the kept ones together on validation.
+Where it does not, the recipe is the best-validated candidate (printed).
 
 Stage ``ablation`` measures the chosen recipe (``--recipe``) on the test
 splits: the recipe, the paper's, the recipe without each of its
@@ -22,7 +23,7 @@ standard errors and t-tests.
 
     .venv/bin/python -m experiments.recipe_search --root ../shared/corpora/emodb \\
         --work runs/recipe-search [--repeats 5] [--only full,paper] [--threads 2]
-    .venv/bin/python -m experiments.recipe_search --stage ablation --recipe dense,masks \\
+    .venv/bin/python -m experiments.recipe_search --stage ablation --recipe dense,schedule,smoothing,masks,ema,lr \\
         --root ../shared/corpora/emodb --work runs/recipe-ablation --repeats 10
 
 Each candidate is an ordinary run directory under ``--work`` (the same
@@ -219,6 +220,20 @@ def kept(results: dict[str, dict[str, dict]]) -> list[str]:
     return chosen + [n for n in TRIALS if (gain(results.get(f"full+{n}", {}), full) or 0) > 0]
 
 
+def best_validated(results: dict[str, dict[str, dict]]) -> str | None:
+    """The candidate of the highest mean validation UA among those finished
+    on the most splits: the recipe to take when the kept ingredients do not
+    confirm together."""
+    finished = {name: r for name, r in results.items() if r}
+    if not finished:
+        return None
+    most = max(len(r) for r in finished.values())
+    return max(
+        (name for name, r in finished.items() if len(r) == most),
+        key=lambda name: np.mean([s["UA"] for s in finished[name].values()]),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -264,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             "kept (validation UA lower without them, or higher with them): "
             + (", ".join(kept(results)) or "none")
         )
+        print(f"best-validated candidate: {best_validated(results)}")
     else:
         sys.stdout.write(table(results, "best", "test"))
         print(

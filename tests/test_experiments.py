@@ -37,7 +37,7 @@ def test_paired_comparison_needs_two_common_splits():
 
 
 def test_recipe_search_candidates_remove_one_ingredient_each_and_keep_what_validation_needs():
-    from experiments.recipe_search import INGREDIENTS, TRIALS, kept, search_candidates, table
+    from experiments.recipe_search import INGREDIENTS, TRIALS, best_validated, kept, search_candidates, table
 
     recipes = search_candidates()
     assert set(recipes) == {
@@ -61,6 +61,10 @@ def test_recipe_search_candidates_remove_one_ingredient_each_and_keep_what_valid
         sign = {"full-dense": -1, "full-ema": 1, "full+level": 1}.get(name, 0)
         results[name] = {s: {**v, "UA": v["UA"] + sign * k} for k, (s, v) in enumerate(full.items(), start=1)}
     assert kept(results) == ["dense", "level"]
+    # full-ema and full+level share the highest UA; the first wins. A
+    # candidate on fewer splits does not count.
+    results["chosen"] = {"seed1": {"WA": 99.0, "UA": 99.0, "cost": 1}}
+    assert best_validated(results) == "full-ema"
     shown = table(results, "full", "validation")
     # UA 79, 80, 81 less 1, 2, 3: mean 78, SE 0; the difference -2 ± 0.58.
     assert (

@@ -335,6 +335,22 @@ def test_the_schedule_sets_each_epochs_rate(small, tmp_path):
     assert history[2]["lr"] == pytest.approx((cfg.lr + cfg.min_lr) / 2)  # half-way through the cosine
 
 
+def test_the_best_preset_is_the_searchs_chosen_recipe():
+    """--preset best is what experiments/recipe_search.py chose on validation
+    (docs/training.md), for every model, and flags still override it."""
+    from experiments.recipe_search import recipe
+    from glam_py.train.config import BEST, PAPER, RunConfig, preset
+
+    # The search's best-validated candidate: the full recipe with the authors' rate.
+    assert BEST == PAPER.updated(recipe(["dense", "schedule", "smoothing", "masks", "ema", "lr"]))
+    assert preset("best", "glam") == preset("best", "apcnn") == BEST
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        preset("best", "resnet")
+    args = build_parser().parse_args(["--preset", "best", "--lr", "5e-4"])
+    run = RunConfig(models=("glam", "mhcnn"), preset=args.preset, overrides=overrides_from(args, demo=False))
+    assert run.train_config("mhcnn") == BEST.replace(lr=5e-4)
+
+
 def test_recipe_flags_are_made_from_the_configuration():
     parser = build_parser()
     args = parser.parse_args(
