@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="utterance prediction: mean of the windows' logits or probabilities (default: logits).",
     )
-    # The recipe's optional ingredients (off in both presets), their flags
+    # The recipe's optional ingredients (off in the paper and authors
+    # presets; --preset best turns some on), their flags
     # made from TrainConfig's field metadata.
     cli.add_settings_flags(hp, TrainConfig.recipe_fields(), PAPER)
     hp.add_argument(

@@ -1,11 +1,12 @@
 """Training one model on one split: mixup, Adam (or the authors' SGD),
 exponential (or step) learning-rate decay, bf16 autocast where the
 precision says so, the recipe's optional ingredients (label smoothing,
-class weights, warm-up and cosine decay, SpecAugment masks, a moving
-average of the weights), utterance-level test evaluation every few epochs
-and after the last (recorded, never used for selection unless asked), and
-the resumable state saved every minute or so and after the last epoch, so
-a killed run resumes from its last saved epoch with the same numbers."""
+class weights, warm-up and cosine decay, SpecAugment masks, level changes,
+dropout, a moving average of the weights), utterance-level test evaluation
+every few epochs and after the last (recorded, never used for selection
+unless asked), and the resumable state saved every minute or so and after
+the last epoch, so a killed run resumes from its last saved epoch with the
+same numbers."""
 
 from __future__ import annotations
 
