@@ -45,21 +45,28 @@ class CheckpointError(ValueError):
     message names the file and the problem."""
 
 
-def save_tensors(path: Path, state: dict) -> None:
-    """Saves ``state`` (tensors and plain containers) with ``torch.save``
-    through the atomic write, its size and SHA-256 recorded in the check
-    file ``PATH.check.json`` (:func:`glam_py.atomic.write_checked`); for
-    checkpoints and training state alike.
+def tensor_bytes(state: dict) -> io.BytesIO:
+    """``state`` (tensors and plain containers) as ``torch.save`` writes it."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer
+
+
+def save_tensors(path: Path, state: dict | io.BytesIO) -> None:
+    """Saves ``state`` (tensors and plain containers, or the bytes
+    :func:`tensor_bytes` made of them) through the atomic write, its size
+    and SHA-256 recorded in the check file ``PATH.check.json``
+    (:func:`glam_py.atomic.write_checked`); for checkpoints and training
+    state alike.
 
     Raises
     ------
     WriteFailed
         The disk is full (or a size limit reached); the message names the file.
     """
-    path = Path(path)
-    buffer = io.BytesIO()  # serialised first, so a full disk fails in our write, not torch's
-    torch.save(state, buffer)
-    write_checked(path, lambda f: f.write(buffer.getbuffer()))
+    # Serialised first, so a full disk fails in our write, not torch's.
+    buffer = state if isinstance(state, io.BytesIO) else tensor_bytes(state)
+    write_checked(Path(path), lambda f: f.write(buffer.getbuffer()))
 
 
 _ADVICE = "predict takes a checkpoint .pt from a run's models/ folder or the run directory"

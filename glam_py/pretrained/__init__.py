@@ -18,7 +18,6 @@ The bundle is made from a ``--protocol all`` training run by
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 from glam_py import models
-from glam_py.checkpoints import Checkpoint, save_tensors
+from glam_py.checkpoints import Checkpoint, save_tensors, tensor_bytes
 from glam_py.pooling import pool
 
 __all__ = [
@@ -197,8 +196,7 @@ def write_bundle(
         raise ValueError("write_bundle needs windows to compare the bundle's predictions on")
     out = Path(out)
     state = replace(checkpoint, provenance=provenance).to_state(dtype)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
+    buffer = tensor_bytes(state)
     size = buffer.tell()
     if size >= MAX_BYTES:
         raise BundleError(
@@ -229,5 +227,5 @@ def write_bundle(
             f"utterances change label and window logits move by up to {fidelity.max_logit_difference:.3g} "
             f"(allowed: {allowed:.3g}); keep the weights whole (float32)"
         )
-    save_tensors(out, state)
+    save_tensors(out, buffer)  # the bytes just checked
     return fidelity
