@@ -56,8 +56,10 @@ def mixup_loss(
         it: the mean over the batch is weighted by the target classes'
         weights; default None, every class 1.
     """
+
+    def loss(y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y, weight=weight, label_smoothing=label_smoothing)
+
     if lam == 1.0:
-        return F.cross_entropy(logits, y_a, weight=weight, label_smoothing=label_smoothing)
-    return lam * F.cross_entropy(logits, y_a, weight=weight, label_smoothing=label_smoothing) + (
-        1 - lam
-    ) * F.cross_entropy(logits, y_b, weight=weight, label_smoothing=label_smoothing)
+        return loss(y_a)
+    return lam * loss(y_a) + (1 - lam) * loss(y_b)
