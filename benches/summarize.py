@@ -14,9 +14,15 @@ import platform
 import sys
 
 
+def per_second(units: float, seconds: float, unit: str) -> str:
+    # Slow units (a whole split) keep three significant digits rather than showing 0.0.
+    x = units / seconds
+    return f"{x:,.1f} {unit}/s" if x >= 1 else f"{x:.3g} {unit}/s"
+
+
 def rate(bench: dict) -> str:
     info = bench["extra_info"]
-    return f"{info['units'] / bench['stats']['median']:,.1f} {info['unit']}/s"
+    return per_second(info["units"], bench["stats"]["median"], info["unit"])
 
 
 def summarize(report: dict) -> str:
@@ -39,9 +45,9 @@ def summarize(report: dict) -> str:
             if b["extra_info"]["role"] == "paired":
                 e = b["extra_info"]
                 lines.append(
-                    f"| {group} | {b['name']} (interleaved median, {e['units'] / e['ours_s']:,.1f} "
-                    f"{e['unit']}/s) | {e['ours_s']:.4f} | same run, interleaved "
-                    f"({e['units'] / e['anchor_s']:,.1f} {e['unit']}/s) | {e['anchor_s']:.4f} "
+                    f"| {group} | {b['name']} (interleaved median, "
+                    f"{per_second(e['units'], e['ours_s'], e['unit'])}) | {e['ours_s']:.4f} | same run, "
+                    f"interleaved ({per_second(e['units'], e['anchor_s'], e['unit'])}) | {e['anchor_s']:.4f} "
                     f"| **{e['ratio']:.2f}x** |"
                 )
         info += [(group, b) for b in benches if b["extra_info"]["role"] == "info"]

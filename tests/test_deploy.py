@@ -19,12 +19,14 @@ import pytest
 import torch
 
 from experiments import bundle_model
-from glam_py import EmotionRecognizer, cli, export, features, pretrained, report
+from glam_py import EmotionRecognizer, cli, corpora, export, features, pretrained, report
 from glam_py.checkpoints import Checkpoint
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.predict import main as predict_main
 from glam_py.train import results as tables
 from glam_py.train.__main__ import main as train_main
+from glam_py.train.config import preset
+from tests.support.inputs import corpora_root
 
 TITLE = "GLAM trained on EmoDB-4 (German acted speech; docs/model-card.md)"
 
@@ -210,3 +212,46 @@ def test_the_bundle_file_is_not_git_ignored_so_the_wheel_ships_it():
         pytest.skip("not a git checkout of glam")
     for path in (pretrained.PACKAGED, pretrained.PACKAGED.with_name(pretrained.FILE_NAME + ".check.json")):
         assert subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=repo).returncode == 1, path
+
+
+# -- the bundle the package ships ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Checkpoint:
+    if not pretrained.PACKAGED.is_file():
+        pytest.fail(f"{pretrained.PACKAGED} is missing: the package ships it")
+    return Checkpoint.load(pretrained.PACKAGED)
+
+
+def test_the_shipped_bundle_is_glam_with_the_best_recipe_on_every_emodb4_utterance(shipped):
+    assert pretrained.PACKAGED.stat().st_size < pretrained.MAX_BYTES
+    assert shipped.model_name == "glam" and shipped.labels == ("neutral", "happy", "sad", "angry")
+    made = shipped.provenance
+    assert made["title"] == TITLE and made["model_card"] == "docs/model-card.md"
+    assert made["corpus"]["name"] == "emodb" and made["n_utterances"] == 339
+    assert made["run"]["protocol"] == "all" and made["run"]["preset"] == "best"
+    best, paper = preset("best", "glam").to_dict(), preset("paper", "glam").to_dict()
+    recipe = [k for k in best if best[k] != paper[k]]
+    assert recipe and {k: made["recipe"][k] for k in recipe} == {k: best[k] for k in recipe}
+    assert "--preset best --protocol all" in made["train_command"]
+    assert made["loso_accuracy"] != bundle_model.TO_BE_FILLED
+
+
+def test_the_shipped_bundle_recognises_the_emodb_utterances_it_learnt(shipped, monkeypatch):
+    root = corpora_root() / "emodb"
+    if not (root / "wav").is_dir():
+        pytest.skip(f"EmoDB recordings not found under {root} (set GLAM_CORPORA)")
+    # Two utterances of each class from each speaker: a model that learnt
+    # them gets nearly all right, one mangled on the way in (weights,
+    # features, class order) far fewer.
+    taken: dict[tuple[str, str], int] = {}
+    chosen = []
+    for u in corpora.load("emodb", root).utterances:
+        if taken.get((u.speaker, u.label), 0) < 2:
+            taken[(u.speaker, u.label)] = taken.get((u.speaker, u.label), 0) + 1
+            chosen.append(u)
+    monkeypatch.delenv(pretrained.ENV, raising=False)
+    predictions = EmotionRecognizer.pretrained(threads=2).predict([str(u.path) for u in chosen])
+    correct = sum(p.label == u.label for p, u in zip(predictions, chosen))
+    assert correct >= 0.9 * len(chosen), f"{correct} of {len(chosen)}"
