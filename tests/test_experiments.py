@@ -113,3 +113,30 @@ def test_ingredients_that_change_the_length_of_training_combine():
     chosen = search_candidates(["dense", "lr"])["chosen"]
     assert chosen == {**BASE, "train_overlap_s": 1.6, "lr": 1e-3, "val_fraction": 0.2}
     assert "chosen" not in search_candidates()
+
+
+def test_recipe_models_table_pairs_each_model_across_recipes_and_against_the_reference():
+    from experiments.recipe_models import table
+
+    paper = {
+        "glam": records([70.0, 80.0, 75.0], [68.0, 79.0, 70.0]),
+        "mhcnn": records([50.0, 60.0], [45.0, 55.0]),
+    }
+    best = {
+        "mhcnn": records([80.0, 86.0, 90.0], [78.0, 80.0, 88.0]),
+        "glam": records([76.0, 83.0, 77.0], [70.0, 80.0, 75.0]),
+    }
+    lines = table((paper, best), ("paper", "best"), "glam").splitlines()
+    assert lines[0].startswith(
+        "| model | splits | paper WA | paper UA | best WA | best UA | WA: best - paper |"
+    )
+    glam, mhcnn = lines[2].split(" | "), lines[3].split(" | ")
+    assert glam[0] == "| glam" and mhcnn[0] == "| mhcnn"  # the reference first
+    # glam, best - paper: WA differences 6, 3, 2 (paired over the 3 splits of both).
+    d = np.array([6.0, 3.0, 2.0])
+    se = d.std(ddof=1) / np.sqrt(3)
+    assert glam[6] == f"+{d.mean():.2f} ± {se:.2f} ({stats.ttest_1samp(d, 0).pvalue:.2f})"
+    assert glam[8:] == ["", " |"]
+    # mhcnn: paired only over the two splits paper finished; glam - mhcnn under best over all three.
+    assert mhcnn[1] == "2, 3" and mhcnn[6].startswith("+28.00 ± 2.00")
+    assert mhcnn[8].startswith(f"{np.mean([-4.0, -3.0, -13.0]):+.2f}")
