@@ -5,14 +5,49 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+from tests.support.inputs import corpora_root
 
 
 def cut_windows(y: np.ndarray, length: int = 32000, hop: int = 6400) -> list[np.ndarray]:
     """The authors' segmentation: full windows only, the tail left out."""
     return [y[s : s + length] for s in range(0, len(y) - length + 1, hop)]
+
+
+def emodb_train_command(
+    out: Path, cache: Path, *flags: str, model: str = "glam", threads: int = 2
+) -> list[str]:
+    """``python -m glam_py.train`` on EmoDB as the protocol benchmarks run it:
+    short utterances tiled (the README's EmoDB command), quiet, no report,
+    into run directory ``out`` with feature cache ``cache``; ``flags`` add
+    to it (``--repeats``, ``--preset``...)."""
+    return [
+        sys.executable,
+        "-m",
+        "glam_py.train",
+        "--corpus",
+        "emodb",
+        "--root",
+        str(corpora_root() / "emodb"),
+        "--pad",
+        "tile",
+        "--models",
+        model,
+        "--threads",
+        str(threads),
+        "--quiet",
+        "--no-report",
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        *flags,
+    ]
 
 
 def record(benchmark, role: str, units: float, unit: str) -> None:

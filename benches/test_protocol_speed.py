@@ -26,14 +26,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from benches.benchutil import interleave, record_paired
+from benches.benchutil import emodb_train_command, interleave, record_paired
 from experiments.authors_loop import authors_training
 from glam_py.train.config import RunConfig
 from glam_py.train.data import load_utterances, stack
@@ -50,36 +48,6 @@ GROUP = (
 # Which of ours run against theirs: "auto" (every default) and fp32 by
 # default; "bf16,fp32" measures bf16 before "auto" is allowed to choose it.
 PRECISIONS = tuple(os.environ.get("GLAM_PROTOCOL_PRECISIONS", "auto,fp32").split(","))
-
-
-def train_command(out: Path, precision: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "glam_py.train",
-        "--corpus",
-        "emodb",
-        "--root",
-        str(corpora_root() / "emodb"),
-        "--pad",
-        "tile",
-        "--models",
-        "glam",
-        "--repeats",
-        str(SPLITS),
-        "--epochs",
-        str(EPOCHS),
-        "--threads",
-        str(THREADS),
-        "--precision",
-        precision,
-        "--quiet",
-        "--no-report",
-        "--out",
-        str(out / "run"),
-        "--cache",
-        str(out / "cache"),
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +76,15 @@ def session(tmp_path_factory) -> dict:
         def run_command():
             # A fresh run directory and feature cache: the command as a first run sees it.
             shutil.rmtree(work / precision, ignore_errors=True)
-            subprocess.run(train_command(work / precision, precision), check=True)
+            subprocess.run(
+                emodb_train_command(
+                    work / precision / "run",
+                    work / precision / "cache",
+                    *("--repeats", str(SPLITS), "--epochs", str(EPOCHS), "--precision", precision),
+                    threads=THREADS,
+                ),
+                check=True,
+            )
 
         return run_command
 

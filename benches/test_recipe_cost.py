@@ -19,13 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benches.benchutil import interleave, record_paired
+from benches.benchutil import emodb_train_command, interleave, record_paired
 from tests.support.inputs import corpora_root
 
 THREADS = 2
@@ -33,34 +31,6 @@ ROUNDS = int(os.environ.get("GLAM_RECIPE_ROUNDS", "2"))
 MODELS = tuple(os.environ.get("GLAM_RECIPE_MODELS", "glam").split(","))
 PRESETS = ("paper", "best")
 GROUP = f"One EmoDB split, --preset best against --preset paper ({THREADS} threads)"
-
-
-def train_command(out: Path, cache: Path, model: str, preset: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "glam_py.train",
-        "--corpus",
-        "emodb",
-        "--root",
-        str(corpora_root() / "emodb"),
-        "--pad",
-        "tile",
-        "--models",
-        model,
-        "--preset",
-        preset,
-        "--repeats",
-        "1",
-        "--threads",
-        str(THREADS),
-        "--quiet",
-        "--no-report",
-        "--out",
-        str(out),
-        "--cache",
-        str(cache),
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +44,12 @@ def session(tmp_path_factory) -> dict[str, dict[str, list[float]]]:
     def one_split(model, preset):
         def run():
             shutil.rmtree(work / preset, ignore_errors=True)
-            subprocess.run(train_command(work / preset, cache, model, preset), check=True)
+            subprocess.run(
+                emodb_train_command(
+                    work / preset, cache, "--preset", preset, "--repeats", "1", model=model, threads=THREADS
+                ),
+                check=True,
+            )
 
         return run
 
