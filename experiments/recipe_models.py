@@ -8,6 +8,10 @@ p of a paired t-test (experiments/paired.py).
 
     .venv/bin/python -m experiments.recipe_models runs/loso-paper runs/loso-best \\
         --names paper,best --models glam,multiscale,aacnn,apcnn,mhcnn
+
+``--reference-run DIR`` reads the reference model's B splits from another
+run directory of the same splits (a run of the baselines alone beside one
+of GLAM).
 """
 
 from __future__ import annotations
@@ -80,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference", default="glam", help="the model compared with the others under B (default glam)."
     )
+    parser.add_argument(
+        "--reference-run",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the reference model trained under B, when not in B's run directory (the same splits).",
+    )
     args = parser.parse_args(argv)
     models = args.models.split(",")
     names = tuple(args.names.split(","))
@@ -87,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--names: give two names, A,B (got {args.names!r})")
     try:
         runs = tuple({m: per_split(d, m) for m in models} for d in (args.a, args.b))
+        if args.reference_run is not None:
+            runs[1][args.reference] = per_split(args.reference_run, args.reference)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
