@@ -60,6 +60,21 @@ def compare(a: dict[str, dict], b: dict[str, dict]) -> dict:
     return out
 
 
+def se(x: np.ndarray) -> float:
+    """The standard error of the mean of ``x`` (NaN for fewer than two values)."""
+    return x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
+
+
+def difference(a: dict[str, dict], b: dict[str, dict], metric: str, missing: str = "") -> str:
+    """``metric``'s paired difference b - a as "+d ± SE (p)", or ``missing``
+    where fewer than two splits are finished in both."""
+    try:
+        d = compare(a, b)[metric]
+    except ValueError:
+        return missing
+    return f"{d['diff']:+.2f} ± {d['se']:.2f} ({d['p']:.2f})"
+
+
 def markdown(result: dict, name_a: str, name_b: str) -> str:
     wa, ua = result["WA"], result["UA"]
     lines = [

@@ -22,26 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.paired import compare, per_split
-
-METRICS = ("WA", "UA")
+from experiments.paired import METRICS, difference, per_split, se
 
 
 def _mean(splits: dict[str, dict], metric: str) -> str:
     if not splits:
         return "-"
     x = np.array([s[metric] for s in splits.values()])
-    se = x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return f"{x.mean():.2f} ± {se:.2f}"
-
-
-def _difference(a: dict[str, dict], b: dict[str, dict], metric: str) -> str:
-    """b - a, paired, as 'diff ± SE (p)'; '-' where fewer than two splits pair."""
-    try:
-        m = compare(a, b)[metric]
-    except ValueError:
-        return "-"
-    return f"{m['diff']:+.2f} ± {m['se']:.2f} ({m['p']:.2f})"
+    return f"{x.mean():.2f} ± {se(x):.2f}"
 
 
 def table(runs: tuple[dict[str, dict], dict[str, dict]], names: tuple[str, str], reference: str) -> str:
@@ -69,8 +57,8 @@ def table(runs: tuple[dict[str, dict], dict[str, dict]], names: tuple[str, str],
         sa, sb = a.get(model, {}), b[model]
         row = [model, f"{len(sa)}, {len(sb)}"]
         row += [_mean(s, m) for s in (sa, sb) for m in METRICS]
-        row += [_difference(sa, sb, m) for m in METRICS]
-        row += ["" if model == reference else _difference(sb, b.get(reference, {}), m) for m in METRICS]
+        row += [difference(sa, sb, m, "-") for m in METRICS]
+        row += ["" if model == reference else difference(sb, b.get(reference, {}), m, "-") for m in METRICS]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.paired import compare
+from experiments.paired import difference, se
 from glam_py.rundir import RunDir
 
 # Common to every candidate but the paper's: the length of training. 30
@@ -167,18 +167,6 @@ def scores(run_dir: Path, stage: str) -> dict[str, dict]:
     return out
 
 
-def _se(x: np.ndarray) -> float:
-    return x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
-
-
-def _versus(reference: dict[str, dict], other: dict[str, dict], metric: str) -> str:
-    try:
-        d = compare(reference, other)[metric]
-    except ValueError:  # fewer than two splits in both
-        return ""
-    return f"{d['diff']:+.2f} ± {d['se']:.2f} ({d['p']:.2f})"
-
-
 def table(results: dict[str, dict[str, dict]], reference: str, what: str) -> str:
     """The candidates' mean scores, each one's paired differences from
     ``reference``, and its cost relative to the paper's recipe."""
@@ -196,12 +184,12 @@ def table(results: dict[str, dict[str, dict]], reference: str, what: str) -> str
         wa = np.array([s["WA"] for s in per_split.values()])
         ua = np.array([s["UA"] for s in per_split.values()])
         ref = results.get(reference) or {}
-        versus = ["", ""] if name == reference else [_versus(ref, per_split, m) for m in ("WA", "UA")]
+        versus = ["", ""] if name == reference else [difference(ref, per_split, m) for m in ("WA", "UA")]
         cost = np.mean([s["cost"] for s in per_split.values()])
         relative = f"{cost / paper_cost:.2f}x" if paper_cost else ""
         lines.append(
-            f"| {name} | {len(per_split)} | {wa.mean():.2f} ± {_se(wa):.2f} | "
-            f"{ua.mean():.2f} ± {_se(ua):.2f} | {versus[0]} | {versus[1]} | {relative} |"
+            f"| {name} | {len(per_split)} | {wa.mean():.2f} ± {se(wa):.2f} | "
+            f"{ua.mean():.2f} ± {se(ua):.2f} | {versus[0]} | {versus[1]} | {relative} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -283,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sys.stdout.write(table(results, "best", "test"))
         print(
-            f"best against paper: WA {_versus(results['paper'], results['best'], 'WA')}, "
-            f"UA {_versus(results['paper'], results['best'], 'UA')}"
+            f"best against paper: WA {difference(results['paper'], results['best'], 'WA')}, "
+            f"UA {difference(results['paper'], results['best'], 'UA')}"
         )
     return 0
 
