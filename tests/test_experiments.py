@@ -86,6 +86,17 @@ def test_the_ablation_removes_each_chosen_ingredient_and_adds_each_other():
     assert all("val_fraction" not in r for r in recipes.values())
 
 
+def test_the_refining_round_is_the_ablation_and_the_learning_rate_steps_on_validation():
+    from experiments.recipe_search import LR_STEPS, ablation_candidates, refine_candidates
+
+    chosen = ["dense", "lr"]
+    recipes, ablation = refine_candidates(chosen), ablation_candidates(chosen)
+    assert set(recipes) == set(ablation) | {f"best@{n}" for n in LR_STEPS}
+    assert all(recipes[n] == {**ablation[n], "val_fraction": 0.2} for n in ablation)
+    assert recipes["best@lr2e-3"] == {**recipes["best"], "lr": 2e-3}
+    assert recipes["best@lr5e-4"]["lr"] == 5e-4 and recipes["best"]["lr"] == 1e-3
+
+
 def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
     import argparse
 
@@ -98,6 +109,8 @@ def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
     assert pairs["--select"] == "val" and pairs["--repeats"] == "5" and pairs["--threads"] == "2"
     assert pairs["--out"] == str(tmp_path / "w" / "full-ema")
     assert pairs["--config"].endswith("full-ema.json")
+    refine = command("best-ema", tmp_path / "r.json", "refine", args)
+    assert dict(zip(refine[3::2], refine[4::2]))["--select"] == "val"
     assert (
         dict(zip(*[iter(command("best", tmp_path / "b.json", "ablation", args)[3:])] * 2))["--select"]
         == "last"
@@ -140,3 +153,16 @@ def test_recipe_models_table_pairs_each_model_across_recipes_and_against_the_ref
     # mhcnn: paired only over the two splits paper finished; glam - mhcnn under best over all three.
     assert mhcnn[1] == "2, 3" and mhcnn[6].startswith("+28.00 ± 2.00")
     assert mhcnn[8].startswith(f"{np.mean([-4.0, -3.0, -13.0]):+.2f}")
+
+
+def test_recipe_search_refuses_a_missing_or_unknown_recipe_in_one_line(tmp_path, capsys):
+    from experiments.recipe_search import main
+
+    for stage, recipe, message in [
+        ("refine", [], "--stage refine needs --recipe"),
+        ("ablation", ["--recipe", "dense,foo"], "--recipe: unknown ingredients foo;"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(["--stage", stage, *recipe, "--root", str(tmp_path), "--work", str(tmp_path / "w")])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
