@@ -87,6 +87,10 @@ TRIALS: dict[str, tuple[dict, str]] = {
         {"speeds": [0.9, 1.0, 1.1]},
         "speed perturbation 0.9/1.0/1.1 (stored windows), over a third of the epochs",
     ),
+    "balanced": (
+        {"class_weights": "balanced"},
+        "each class's loss weighed by the inverse of its count (EmoDB-4: 127 angry, 62 sad)",
+    ),
 }
 EVERY = {**INGREDIENTS, **TRIALS}
 # The refining round's steps of the learning rate, the one setting whose
