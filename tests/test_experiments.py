@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from unittest import mock
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from experiments.paired import compare, markdown
+from glam_py import cli
 
 
 def records(wa: list[float], ua: list[float]) -> dict[str, dict]:
@@ -166,3 +170,73 @@ def test_recipe_search_refuses_a_missing_or_unknown_recipe_in_one_line(tmp_path,
             main(["--stage", stage, *recipe, "--root", str(tmp_path), "--work", str(tmp_path / "w")])
         assert message in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_the_heldout_check_trains_every_model_under_paper_and_glam_under_best_on_the_same_splits(tmp_path):
+    import argparse
+
+    from experiments.heldout import commands
+
+    args = argparse.Namespace(
+        protocol="random", repeats=10, pad="tile", threads=2, models=["glam", "apcnn"], work=tmp_path
+    )
+    corpus = ["--corpus", "csv", "--root", "/data/r", "--manifest", "m.csv"]
+    cmds = commands(args, corpus)
+    assert set(cmds) == {"paper", "best"}
+    for preset, cmd in cmds.items():
+        pairs = dict(zip(cmd[3::2], cmd[4::2]))
+        assert cmd[1:3] == ["-m", "glam_py.train"] and cmd[3:9] == corpus
+        assert pairs["--preset"] == preset and pairs["--out"] == str(tmp_path / preset)
+        assert pairs["--protocol"] == "random" and pairs["--repeats"] == "10" and pairs["--pad"] == "tile"
+    assert dict(zip(cmds["paper"][3::2], cmds["paper"][4::2]))["--models"] == "glam,apcnn"
+    assert dict(zip(cmds["best"][3::2], cmds["best"][4::2]))["--models"] == "glam"
+    args.protocol = "session"
+    assert "--repeats" not in commands(args, corpus)["paper"]
+
+
+def test_the_heldout_table_pairs_glam_best_with_each_model_under_paper_and_judges_the_targets():
+    from experiments.heldout import table
+
+    best = records([80.0, 84.0, 82.0], [78.0, 80.0, 79.0])
+    paper = {
+        "apcnn": records([79.0, 85.0, 80.0, 99.0], [70.0, 71.0, 72.0, 99.0]),  # seed4: only in paper
+        "glam": records([75.0, 80.0, 79.0], [74.0, 77.0, 75.0]),
+    }
+    lines = table(paper, best).splitlines()
+    glam, apcnn = lines[2].split(" | "), lines[3].split(" | ")
+    assert glam[:2] == ["| glam", "3"] and apcnn[:2] == ["| apcnn", "3"]
+    # apcnn: WA differences 1, -1, 2 over the three common splits.
+    d = np.array([1.0, -1.0, 2.0])
+    assert apcnn[2] == "81.33" and apcnn[4] == "82.00"
+    assert (
+        apcnn[6]
+        == f"+{d.mean():.2f} ± {d.std(ddof=1) / np.sqrt(3):.2f} ({stats.ttest_1samp(d, 0).pvalue:.2f})"
+    )
+    assert "GLAM best beats every model under paper: yes (closest: apcnn, WA +0.67, UA +8.00)" in lines
+    assert "GLAM best not below GLAM paper: yes (WA +4.00, UA +3.67)" in lines
+    paper["aacnn"] = records([81.0, 85.0, 82.0], [70.0, 71.0, 69.0])
+    assert (
+        "GLAM best beats every model under paper: no (closest: aacnn, WA -0.67, UA +9.00)"
+        in table(paper, best).splitlines()
+    )
+
+
+def test_the_heldout_check_refuses_bad_flags_before_training(tmp_path, capsys):
+    from experiments import heldout
+
+    for argv, message in [
+        (["--work", str(tmp_path)], "--corpus: give the held-out corpus"),
+        (["--corpus", "emodb", "--root", str(tmp_path / "no"), "--work", str(tmp_path)], "no such folder"),
+        (
+            ["--corpus", "emodb", "--root", str(tmp_path), "--models", "glam,foo", "--work", str(tmp_path)],
+            "unknown foo",
+        ),
+        (
+            ["--corpus", "emodb", "--root", str(tmp_path), "--models", "apcnn", "--work", str(tmp_path)],
+            "include glam",
+        ),
+    ]:
+        with mock.patch.object(sys, "argv", ["heldout", *argv]):
+            assert cli.run(heldout.main) != 0
+        assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
