@@ -56,7 +56,6 @@ def commands(args: argparse.Namespace, corpus_flags: list[str]) -> dict[str, lis
             "--out",
             str(args.work / preset),
             "--no-report",
-            "--quiet",
         ]
         for preset in PRESETS
     }
