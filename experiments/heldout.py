@@ -28,6 +28,7 @@ from pathlib import Path
 from experiments.paired import METRICS, compare, difference, per_split
 from glam_py import cli
 from glam_py.cli import UsageError
+from glam_py.features import PAD_CHOICES
 from glam_py.models import registry
 
 REFERENCE = "glam"
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--pad",
-        choices=["drop", "tile"],
+        choices=PAD_CHOICES,
         default="tile",
         help="utterances shorter than a window: dropped or tiled (default tile, as the recipe search).",
     )
