@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pad",
         choices=PAD_CHOICES,
         default="tile",
-        help="utterances shorter than a window: dropped or tiled (default tile, as the recipe search).",
+        help="utterances shorter than a window, as train's --pad (default tile, as the recipe search).",
     )
     parser.add_argument(
         "--models",
