@@ -156,13 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(
             f"--models: unknown {', '.join(unknown)}" if unknown else f"--models must include {REFERENCE}"
         )
-    corpus_flags = [
-        x
-        for flag in cli.corpus_flags_given(parser, args)
-        for x in (flag, str(getattr(args, flag[2:].replace("-", "_"))))
-    ]
     if not args.table:
-        for preset, command in commands(args, corpus_flags).items():
+        for preset, command in commands(args, cli.corpus_argv(parser, args)).items():
             print(f"{preset}: {' '.join(command[1:])}", flush=True)
             if subprocess.run(command).returncode != 0:
                 return 1

@@ -549,6 +549,18 @@ def corpus_flags_given(parser: argparse.ArgumentParser, args: argparse.Namespace
     return [_flag(dest) for dest in CORPUS_FLAGS if getattr(args, dest) != parser.get_default(dest)]
 
 
+def corpus_argv(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The corpus flags set to other than their defaults, each followed by
+    its value: the arguments that pass the same corpus on to another command
+    (every corpus flag takes a value)."""
+    return [
+        x
+        for dest in CORPUS_FLAGS
+        if getattr(args, dest) != parser.get_default(dest)
+        for x in (_flag(dest), str(getattr(args, dest)))
+    ]
+
+
 def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The corpus flags agree with each other and name what exists.
 

@@ -36,6 +36,17 @@ def test_feature_and_corpus_flags_are_the_same_in_featurize_and_train():
     assert ours["--n-mfcc"][1] == f"{n_mfcc['help']} (default: 26)."
 
 
+def test_the_given_corpus_flags_pass_on_to_another_command_as_they_were_given():
+    parser = train.build_parser()
+    given = ["--corpus", "csv", "--root", "/data/r", "--label-column", "emotion", "--labels", "a,b"]
+    args = parser.parse_args([*given, "--epochs", "3"])
+    argv = cli.corpus_argv(parser, args)
+    assert sorted(zip(argv[::2], argv[1::2])) == sorted(zip(given[::2], given[1::2]))
+    again = parser.parse_args(argv)
+    assert all(getattr(again, dest) == getattr(args, dest) for dest in cli.CORPUS_FLAGS)
+    assert cli.corpus_argv(parser, parser.parse_args([])) == []
+
+
 def test_only_given_feature_flags_change_the_settings():
     args = featurize.build_parser().parse_args(["--fmax", "none", "--top-db", "60"])
     base = FeatureConfig(fmax=7600.0, pad="tile")
