@@ -183,8 +183,7 @@ def command(name: str, recipe_file: Path, stage: str, args: argparse.Namespace) 
 def scores(run_dir: Path, stage: str) -> dict[str, dict]:
     """Per finished split: WA and UA (the search and the refining round: of
     the validation speakers at the last epoch; the ablation: of the test
-    split) and the
-    training windows times epochs (the cost)."""
+    split) and the training windows times epochs (the cost)."""
     run = RunDir(run_dir)
     out = {}
     for t in run.split_results("glam"):
