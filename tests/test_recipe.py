@@ -342,7 +342,7 @@ def test_the_best_preset_is_the_searchs_chosen_recipe():
     from glam_py.train.config import BEST, PAPER, RunConfig, preset
 
     # The search's best-validated candidate: the full recipe with the authors' rate.
-    assert BEST == PAPER.updated(recipe(["dense", "schedule", "smoothing", "masks", "ema", "lr"]))
+    assert BEST == PAPER.updated(recipe(["dense", "schedule", "smoothing", "masks", "ema", "lr", "speed"]))
     assert preset("best", "glam") == preset("best", "apcnn") == BEST
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         preset("best", "resnet")

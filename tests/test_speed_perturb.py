@@ -178,6 +178,11 @@ def test_speeds_flag_and_its_refusals(small):
     args = parser.parse_args(["--store", str(store.root), "--speeds", "0.9,1.0"])
     with pytest.raises(UsageError, match="--speeds does not apply with --store"):
         check(parser, args)
+    # --preset best perturbs; its refusal says how to train it from a store.
+    args = parser.parse_args(["--store", str(store.root), "--preset", "best"])
+    with pytest.raises(UsageError, match="give --speeds none .*also --epochs 30"):
+        check(parser, args)
+    check(parser, parser.parse_args(["--store", str(store.root), "--preset", "best", "--speeds", "none"]))
     with pytest.raises(ValueError, match="a given store cannot be perturbed"):
         speed_stores(CorpusSource("store", store=store.root), cfg.replace(speeds=SPEEDS), root, 2, quiet)
 

@@ -411,7 +411,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
         raise UsageError(
             "--speeds does not apply with --store: a store holds one speed; "
-            "train from the corpus, which is featurised at each speed"
+            "train from the corpus, which is featurised at each speed, or give --speeds none "
+            "(with --preset best, also --epochs 30: the recipe without speed perturbation)"
         )
     args.source, args.demo = source, demo
     cli.check_output_dir(args.out, "--out")
