@@ -546,19 +546,18 @@ CORPUS_FLAGS = (
 
 def corpus_flags_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     """The corpus flags set to other than their defaults, as flags."""
-    return [_flag(dest) for dest in CORPUS_FLAGS if getattr(args, dest) != parser.get_default(dest)]
+    return [_flag(dest) for dest in _corpus_dests_given(parser, args)]
 
 
 def corpus_argv(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     """The corpus flags set to other than their defaults, each followed by
     its value: the arguments that pass the same corpus on to another command
     (every corpus flag takes a value)."""
-    return [
-        x
-        for dest in CORPUS_FLAGS
-        if getattr(args, dest) != parser.get_default(dest)
-        for x in (_flag(dest), str(getattr(args, dest)))
-    ]
+    return [x for dest in _corpus_dests_given(parser, args) for x in (_flag(dest), str(getattr(args, dest)))]
+
+
+def _corpus_dests_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    return [dest for dest in CORPUS_FLAGS if getattr(args, dest) != parser.get_default(dest)]
 
 
 def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
