@@ -46,7 +46,7 @@ from glam_py.precision import HELP as precision_help
 from glam_py.progress import interactive
 from glam_py.store import FeatureStore
 from glam_py.train import parallel
-from glam_py.train.config import PAPER, PRESETS, RunConfig, TrainConfig, load_overrides
+from glam_py.train.config import BEST, PAPER, PRESETS, RunConfig, TrainConfig, load_overrides
 from glam_py.train.distributed import World
 from glam_py.train.progress import for_output
 from glam_py.train.run import CorpusSource, execute
@@ -409,10 +409,12 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             if problem:
                 raise UsageError(problem)
     if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
+        # One speed sees each window once per epoch: as many epochs as BEST's speeds x epochs.
         raise UsageError(
             "--speeds does not apply with --store: a store holds one speed; "
             "train from the corpus, which is featurised at each speed, or give --speeds none "
-            "(with --preset best, also --epochs 30: the recipe without speed perturbation)"
+            f"(with --preset best, also --epochs {BEST.epochs * len(BEST.speeds)}: the recipe "
+            "without speed perturbation)"
         )
     args.source, args.demo = source, demo
     cli.check_output_dir(args.out, "--out")
