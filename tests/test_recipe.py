@@ -341,7 +341,8 @@ def test_the_best_preset_is_the_searchs_chosen_recipe():
     from experiments.recipe_search import recipe
     from glam_py.train.config import BEST, PAPER, RunConfig, preset
 
-    # The search's best-validated candidate: the full recipe with the authors' rate.
+    # The refining round's best-validated candidate, confirmed: the full recipe with the
+    # authors' rate and speed perturbation.
     assert BEST == PAPER.updated(recipe(["dense", "schedule", "smoothing", "masks", "ema", "lr", "speed"]))
     assert preset("best", "glam") == preset("best", "apcnn") == BEST
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
