@@ -21,6 +21,28 @@ def interactive(stream: TextIO | None = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def write_line(text: str, file: TextIO | None = None) -> None:
+    """Writes ``text`` and its newline to ``file`` (default: stdout) in one
+    call, and flushes.
+
+    ``print`` writes the text and the newline separately, and with an
+    unbuffered stream (``PYTHONUNBUFFERED``, ``-u``) each is its own system
+    call, between which a split worker writing the same log can put its
+    own line; one write of a line shorter than a pipe's buffer arrives
+    whole.
+
+    Parameters
+    ----------
+    text : str
+        One line, without its newline.
+    file : text stream, optional
+        Where it goes; stdout when None.
+    """
+    stream = sys.stdout if file is None else file
+    stream.write(text + "\n")
+    stream.flush()
+
+
 def duration(seconds: float) -> str:
     """``h:mm:ss`` (``m:ss`` under an hour)."""
     return tqdm.format_interval(max(0.0, seconds))
@@ -58,11 +80,10 @@ class Lines:
     def _line(self, elapsed: float) -> None:
         rate = self.n / elapsed if elapsed > 0 else 0.0
         extra = f", {self.postfix}" if self.postfix else ""
-        print(
+        write_line(
             f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
             f"{rate:.1f} {self.unit}s/s, ETA {eta(self.n, self.total, elapsed)}{extra}",
-            file=self.file or sys.stderr,
-            flush=True,
+            self.file or sys.stderr,
         )
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from glam_py import cli
 from glam_py.cli import (
@@ -464,13 +463,13 @@ def _train(args: argparse.Namespace, world: World) -> int:
         torch.set_num_threads(args.threads)
     # In DDP mode the ranks train in step, so one of them reports.
     quiet = args.quiet or (args.ddp and not world.is_main)
-    log = (lambda _: None) if quiet else (lambda m: tqdm.write(m))
+    progress = for_output(quiet)
+    log = progress.log
     log(
         f"training {', '.join(run.models)} on {torch.get_num_threads()} CPU threads, "
         f"device {world.device(run.device)}"
         + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else "")
     )
-    progress = for_output(quiet)
     try:
         results = execute(run, source, args.out, args.cache, world=world, log=log, progress=progress)
         if world.size > 1:

@@ -4,19 +4,23 @@ one for the batches of the current epoch, with throughput. In a log
 (:class:`Lines`): one line per epoch with its loss, test UA, windows per
 second and the run's ETA. ``Silent`` is the same interface doing nothing,
 for ``--quiet`` and for the ranks that do not report; :func:`for_output`
-chooses."""
+chooses. Each also owns how the run's other lines are written
+(:meth:`Silent.log`)."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 from tqdm import tqdm
 
-from glam_py.progress import duration, interactive
+from glam_py.progress import duration, interactive, write_line
 
 
 class Silent:
+    def log(self, line: str) -> None:
+        """Writes one line of the run's log (what was featurised, each
+        split's result), in the way that suits the progress shown."""
+
     def plan(self, trainings: int, done: int) -> None:
         pass
 
@@ -44,6 +48,10 @@ class Bars(Silent):
     # training prints no empty bars.
     def __init__(self):
         self.bars: tuple[tqdm, tqdm, tqdm] | None = None
+
+    def log(self, line: str) -> None:
+        # Above the bars, which are redrawn below it.
+        tqdm.write(line)
 
     def plan(self, trainings: int, done: int) -> None:
         self.bars = (
@@ -84,6 +92,9 @@ class Lines(Silent):
         self.trainings_left = 0
         self.seconds = self.epochs_timed = 0.0
 
+    def log(self, line: str) -> None:
+        write_line(line)
+
     def plan(self, trainings: int, done: int) -> None:
         self.trainings_left = trainings - done
 
@@ -101,12 +112,10 @@ class Lines(Silent):
         self.epoch += 1
         # Later trainings are assumed as long as this one.
         left = (self.epochs - self.epoch) + self.trainings_left * self.epochs
-        print(
+        self.log(
             f"{self.name} epoch {self.epoch}/{self.epochs}: {summary}, "
             f"{self.windows / max(seconds, 1e-9):.0f} windows/s, "
-            f"ETA {duration(left * self.seconds / self.epochs_timed)}",
-            file=sys.stdout,
-            flush=True,
+            f"ETA {duration(left * self.seconds / self.epochs_timed)}"
         )
 
 
