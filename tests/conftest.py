@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.support.inputs import corpora_root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt in the tests and in the commands
+    they start, as at a terminal. A suite started in the background by a
+    script (``cmd &``, nohup) inherits SIGINT ignored, which Python leaves
+    ignored and exec passes on, so the tests of Ctrl-C would fail for the
+    environment's sake; a handler, unlike ignoring, is reset by exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")
