@@ -11,8 +11,9 @@ signals in, one label and the probability of every class per utterance out.
 Audio is featurised with exactly the checkpoint's feature settings (those
 of its test split: window, overlap, short-utterance padding; utterances
 shorter than a window are tiled when training dropped them, so every file
-that holds audio gets a label) through the Rust frontend, and scored by the model with BatchNorm folded away, so the
-result is what the training run's evaluation computes for the same audio.
+that holds audio gets a label) through the Rust frontend, and scored by
+the model with BatchNorm folded away, so the result is what the training
+run's evaluation computes for the same audio.
 """
 
 from __future__ import annotations

@@ -149,8 +149,9 @@ def build(
     model will run in: under bf16 the Winograd form is left out
     (:class:`ModelConfig`); the weights are fp32 either way. ``dropout``
     (a probability, 0: none) drops values of what the classification
-    layers take, in training mode (:func:`_drop_before_classifier`). Shapes that cannot work are refused here with the
-    reason, not deep inside ``forward``."""
+    layers take, in training mode (:func:`_drop_before_classifier`).
+    Shapes that cannot work are refused here with the reason, not deep
+    inside ``forward``."""
     factory = spec(name).factory
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}")
