@@ -176,11 +176,6 @@ def positive_int(text: str) -> int:
     return _number(int, text, "an integer of at least 1", lambda v: v >= 1)
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    return _number(int, text, "an integer of at least 0", lambda v: v >= 0)
-
-
 def positive_float(text: str) -> float:
     """argparse type: a number > 0 (finite)."""
     return _number(float, text, "a number above 0", lambda v: 0 < v < float("inf"))
