@@ -193,8 +193,23 @@ def test_two_featurize_parts_of_one_store_proceed_side_by_side(reference, corpus
     assert (out / "index.csv").read_bytes() == (reference / "index.csv").read_bytes()
 
 
-def test_two_concurrent_demo_generations_make_one_intact_corpus(tmp_path):
-    command = [sys.executable, "-m", "glam_py.corpora.demo", "--speakers", "1", "--per-class", "3"]
+def test_two_concurrent_demo_generations_make_one_intact_corpus_once(tmp_path):
+    # A training and a featurisation started together on the demo corpus:
+    # one generates it, the other waits and uses it.
+    log = tmp_path / "synthesised"
+    code = textwrap.dedent(f"""
+        import sys, time
+        from glam_py.corpora import demo
+        synthesize = demo.synthesize
+        def logged(*args):
+            with open({str(log)!r}, "a") as f:
+                f.write("utterance\\n")
+            time.sleep(0.1)  # long enough that the other process asks meanwhile
+            return synthesize(*args)
+        demo.synthesize = logged
+        sys.exit(demo.main(sys.argv[1:]))
+    """)
+    command = [sys.executable, "-c", code, "--speakers", "1", "--per-class", "3"]
     procs = [
         subprocess.Popen(
             command + ["--out", str(tmp_path / "shared")],
@@ -205,7 +220,8 @@ def test_two_concurrent_demo_generations_make_one_intact_corpus(tmp_path):
         for _ in range(2)
     ]
     assert [p.wait(120) for p in procs] == [0, 0]
-    subprocess.run(command + ["--out", str(tmp_path / "alone")], env=ENV, check=True, capture_output=True)
+    assert log.read_text().count("utterance") == 4 * 3  # once, not twice
+    generate_demo_corpus(tmp_path / "alone", n_speakers=1, per_class_per_speaker=3)
 
     def files(root):
         return {

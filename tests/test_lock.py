@@ -1,6 +1,6 @@
 """One writer per folder (glam_py/lock.py): refusals name the holder, the
-lock of a process killed with SIGKILL is taken over, declared parts of one
-job proceed side by side, and a shared build runs once."""
+lock of a process killed with SIGKILL is taken over, and declared parts of
+one job proceed side by side."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from glam_py.lock import Job, LockedError, WriterLock, locked_once
+from glam_py.lock import Job, LockedError, WriterLock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,45 +139,3 @@ def test_job_from_torchrun_environment():
 def test_an_invalid_part_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"0 <= k < n"):
         WriterLock(tmp_path, part=(2, 2))
-
-
-def test_locked_once_builds_once_when_two_processes_race(tmp_path):
-    folder = tmp_path / "corpus"
-    code = textwrap.dedent(f"""
-        import time
-        from pathlib import Path
-        from glam_py.lock import locked_once
-        folder = Path({str(folder)!r})
-        def build():
-            with open(folder / "builds", "a") as f:
-                f.write("built\\n")
-            time.sleep(0.3)
-        print(locked_once(folder, build, stamp="v1", what="demo corpus", wait_s=20))
-    """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    racers = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-        for _ in range(2)
-    ]
-    outputs = sorted(r.communicate(timeout=30)[0].strip() for r in racers)
-    assert [r.returncode for r in racers] == [0, 0]
-    assert outputs == ["False", "True"]
-    assert (folder / "builds").read_text() == "built\n"
-    assert (folder / ".complete").read_text() == "v1"
-
-    def build():
-        (folder / "builds").write_text((folder / "builds").read_text() + "again\n")
-
-    assert locked_once(folder, build, stamp="v1") is False
-    assert locked_once(folder, build, stamp="v2") is True
-    assert (folder / "builds").read_text() == "built\nagain\n"
-
-
-def test_an_interrupted_build_is_redone(tmp_path):
-    def failing():
-        raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        locked_once(tmp_path, failing, stamp="v1")
-    assert not (tmp_path / ".complete").exists()
-    assert locked_once(tmp_path, lambda: None, stamp="v1") is True
