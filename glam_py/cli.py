@@ -466,6 +466,30 @@ def add_device_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
 
 
+def add_checkpoint_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None
+) -> None:
+    """``--checkpoint RUN_OR_FILE``, ``--model`` and ``--split``: which
+    trained model a command uses (:func:`glam_py.checkpoints.find`
+    chooses). ``default``: what is used without ``--checkpoint``, for the
+    help; None makes the flag required."""
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        required=default is None,
+        metavar="RUN_OR_FILE",
+        help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
+        "--out); in a run directory with several splits of one model the first split is used"
+        + (f" (default: {default})." if default else "."),
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="in a run directory with several models: which one (e.g. glam, apcnn, 'glam alpha=0.5').",
+    )
+    parser.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
+
+
 def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--corpus``, ``--root``, ``--manifest``, ``--path-column``,
     ``--label-column``, ``--subset``, ``--labels`` and ``--iemocap-happy``:

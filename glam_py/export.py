@@ -257,14 +257,7 @@ def export_onnx(checkpoint: Checkpoint, out: str | Path, opset: int = 17) -> Pat
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m glam_py.export", description=__doc__.replace("``", ""))
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="RUN_OR_FILE",
-        help="a checkpoint file or a training run directory (chosen as python -m glam_py.predict chooses).",
-    )
-    p.add_argument("--model", default=None, help="in a run directory with several models: which one.")
-    p.add_argument("--split", default=None, help="in a run directory: which split's model.")
+    cli.add_checkpoint_flags(p)
     p.add_argument(
         "--out",
         type=Path,

@@ -55,21 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or CSV manifests with a 'path' column relative to the manifest (and optionally "
         "'label', reported as the reference).",
     )
-    p.add_argument(
-        "--checkpoint",
-        default=None,
-        metavar="RUN_OR_FILE",
-        help="a checkpoint file (.pt) or a training run directory (python -m glam_py.train "
-        "--out); in a run directory with several splits of one model the first split is used "
-        "(default: the bundled model, GLAM trained on EmoDB-4, or the file GLAM_PRETRAINED "
-        "names; one line on stderr says so).",
+    cli.add_checkpoint_flags(
+        p,
+        default="the bundled model, GLAM trained on EmoDB-4, or the file GLAM_PRETRAINED names; "
+        "one line on stderr says so",
     )
-    p.add_argument(
-        "--model",
-        default=None,
-        help="in a run directory with several models: which one (e.g. glam, apcnn, 'glam alpha=0.5').",
-    )
-    p.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
     p.add_argument(
         "--out",
         type=Path,

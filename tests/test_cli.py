@@ -1,6 +1,6 @@
-"""The command-line flags featurize and train share, and what they reach:
-the featurised store, the recorded run config, the refusal of a store
-featurised with other settings."""
+"""The command-line flags featurize and train (and predict and export)
+share, and what they reach: the featurised store, the recorded run config,
+the refusal of a store featurised with other settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from glam_py import cli, featurize
+from glam_py import cli, export, featurize, predict
 from glam_py.cli import feature_config_from
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.features import FeatureConfig
@@ -34,6 +34,15 @@ def test_feature_and_corpus_flags_are_the_same_in_featurize_and_train():
     assert "--n-mfcc" in shared and "--output" in shared
     n_mfcc = next(f for f in FeatureConfig.fields() if f["name"] == "n_mfcc")
     assert ours["--n-mfcc"][1] == f"{n_mfcc['help']} (default: 26)."
+
+
+def test_predict_and_export_choose_a_checkpoint_with_the_same_flags():
+    ours, theirs = _flags(predict.build_parser()), _flags(export.build_parser())
+    for flag in ("--model", "--split"):
+        assert ours[flag] == theirs[flag], flag
+    # Only the default differs: predict falls back on the bundled model.
+    assert ours["--checkpoint"][1].startswith(theirs["--checkpoint"][1].removesuffix("."))
+    assert "bundled model" in ours["--checkpoint"][1] and "bundled" not in theirs["--checkpoint"][1]
 
 
 def test_the_given_corpus_flags_pass_on_to_another_command_as_they_were_given():
