@@ -1,8 +1,9 @@
-"""Helpers for the benchmarks: the authors' segmentation and the tags that
-`summarize.py` reads."""
+"""Helpers for the benchmarks: the authors' segmentation, synthetic corpora,
+the EmoDB train command, timing and the tags that `summarize.py` reads."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from tests.support.inputs import corpora_root
 
@@ -17,6 +19,28 @@ from tests.support.inputs import corpora_root
 def cut_windows(y: np.ndarray, length: int = 32000, hop: int = 6400) -> list[np.ndarray]:
     """The authors' segmentation: full windows only, the tail left out."""
     return [y[s : s + length] for s in range(0, len(y) - length + 1, hop)]
+
+
+def tone_corpus(root: Path, n_files: int, seconds: float, per_folder: int | None = None) -> Path:
+    """Writes ``n_files`` tones in noise of ``seconds`` each (16 kHz, 16-bit
+    WAV, pitches cycling over 100-499 Hz) under ``root`` with a
+    ``manifest.csv`` (path, label, speaker: four labels, ten speakers), in
+    subfolders of ``per_folder`` files when given; returns ``root``."""
+    rate = 16000
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    labels = ("neutral", "happy", "sad", "angry")
+    with (root / "manifest.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label", "speaker"])
+        for i in range(n_files):
+            y = 0.3 * np.sin(2 * np.pi * (100 + i % 400) * t) + 0.05 * rng.standard_normal(t.size)
+            name = f"f{i:06d}.wav" if per_folder is None else f"w{i // per_folder:03d}/f{i:06d}.wav"
+            (root / name).parent.mkdir(exist_ok=True)
+            sf.write(root / name, y.astype(np.float32), rate, subtype="PCM_16")
+            writer.writerow([name, labels[i % 4], f"s{i % 10}"])
+    return root
 
 
 def emodb_train_command(

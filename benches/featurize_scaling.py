@@ -10,37 +10,14 @@ should stay flat as N grows (a shard of files at a time).
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
+from benches.benchutil import sampled, tone_corpus
 
-from benches.benchutil import sampled
-
-RATE = 16000
 SECONDS = 0.5
-
-
-def make_corpus(root: Path, n_files: int) -> Path:
-    """``n_files`` tones in noise of 0.5 s, 16-bit WAV, with a manifest."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    t = np.arange(int(SECONDS * RATE)) / RATE
-    labels = ("neutral", "happy", "sad", "angry")
-    with (root / "manifest.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label", "speaker"])
-        for i in range(n_files):
-            y = 0.3 * np.sin(2 * np.pi * (100 + i % 400) * t) + 0.05 * rng.standard_normal(t.size)
-            name = f"w{i // 1000:03d}/f{i:06d}.wav"
-            (root / name).parent.mkdir(exist_ok=True)
-            sf.write(root / name, y.astype(np.float32), RATE, subtype="PCM_16")
-            writer.writerow([name, labels[i % 4], f"s{i % 10}"])
-    return root
 
 
 def featurize(corpus: Path, out: Path, threads: int) -> dict:
@@ -89,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     try:
         for n in sorted(args.files):
-            corpus = make_corpus(work / f"corpus_{n}", n)
+            corpus = tone_corpus(work / f"corpus_{n}", n, SECONDS, per_folder=1000)
             r = featurize(corpus, work / f"store_{n}", args.threads)
             print(
                 f"| {n} | {r['wall_s']:.1f} | {1000 * r['wall_s'] / n:.2f} | {r['VmRSS']:.0f} | {r['fds']} |",

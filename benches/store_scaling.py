@@ -9,7 +9,6 @@ Memory should stay flat (bounded by one shard), time grow linearly.
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import shutil
 import subprocess
@@ -18,29 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
+from benches.benchutil import tone_corpus
 
 SECONDS_PER_FILE = 10.0
-RATE = 16000
-
-
-def make_corpus(root: Path, hours: float) -> Path:
-    """Tones in noise, 10 s per file, written as 16-bit WAV with a manifest."""
-    root.mkdir(parents=True, exist_ok=True)
-    n_files = int(round(hours * 3600 / SECONDS_PER_FILE))
-    rng = np.random.default_rng(0)
-    t = np.arange(int(SECONDS_PER_FILE * RATE)) / RATE
-    labels = ("neutral", "happy", "sad", "angry")
-    with (root / "manifest.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label", "speaker"])
-        for i in range(n_files):
-            y = 0.3 * np.sin(2 * np.pi * (100 + i % 400) * t) + 0.05 * rng.standard_normal(t.size)
-            name = f"f{i:06d}.wav"
-            sf.write(root / name, y.astype(np.float32), RATE, subtype="PCM_16")
-            writer.writerow([name, labels[i % 4], f"s{i % 10}"])
-    return root
 
 
 def featurize(corpus: Path, out: Path) -> tuple[float, float]:
@@ -93,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     try:
         for hours in sorted(args.hours):
-            corpus = make_corpus(work / f"corpus_{hours:g}h", hours)
-            wall, peak = featurize(corpus, work / f"store_{hours:g}h")
             n_files = int(round(hours * 3600 / SECONDS_PER_FILE))
+            corpus = tone_corpus(work / f"corpus_{hours:g}h", n_files, SECONDS_PER_FILE)
+            wall, peak = featurize(corpus, work / f"store_{hours:g}h")
             print(f"| {hours:g} | {n_files} | {wall:.1f} | {hours / wall:.3f} | {peak:.0f} |", flush=True)
             shutil.rmtree(corpus)
     finally:
