@@ -6,7 +6,9 @@ one validation wherever it appears.
 
 Exit statuses: 0 done; 1 an input that cannot be used or an output that
 cannot be written (``error: ...``), or a bug (``internal error: ...``); 2 a
-mistake in the arguments (``PROG: error: ...``); 130 interrupted (Ctrl-C)."""
+mistake in the arguments (``PROG: error: ...``); 130 interrupted (Ctrl-C);
+143 terminated (SIGTERM: a scheduler's time limit, ``kill``, ``docker
+stop``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import dataclasses
 import errno
 import os
 import re
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -62,8 +65,19 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where Ctrl-C raises
+    KeyboardInterrupt, so that a command stops the same way: split workers
+    stopped, the run directory's lock released, one line said."""
+
+
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during work that the same command resumes."""
+    """Ctrl-C or SIGTERM (``terminated``) during work that the same command
+    resumes."""
+
+    def __init__(self, terminated: bool = False):
+        super().__init__()
+        self.terminated = terminated
 
 
 @contextlib.contextmanager
@@ -72,8 +86,12 @@ def resumable() -> Iterator[None]:
     interrupt says so."""
     try:
         yield
-    except KeyboardInterrupt:
-        raise Interrupted() from None
+    except KeyboardInterrupt as e:
+        raise Interrupted(isinstance(e, Terminated)) from None
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -127,14 +145,17 @@ def run(main: Callable[[], int]) -> int:
         The exit status; argparse's own exits (``--help``, a bad flag)
         pass through as SystemExit.
     """
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return main()
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print("interrupted" + (f"; {RESUME_HINT}" if isinstance(e, Interrupted) else ""), file=sys.stderr)
-        return 130
+        terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        hint = f"; {RESUME_HINT}" if isinstance(e, Interrupted) else ""
+        print(("terminated" if terminated else "interrupted") + hint, file=sys.stderr)
+        return 128 + int(signal.SIGTERM if terminated else signal.SIGINT)
     except BrokenPipeError:
         # The reader stopped early (``| head``): quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -151,6 +172,8 @@ def run(main: Callable[[], int]) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -240,10 +240,23 @@ def test_an_interrupt_is_one_line_and_says_when_rerunning_resumes(capsys):
         with cli.resumable():
             raise KeyboardInterrupt
 
+    def terminated_resumable() -> int:
+        with cli.resumable():
+            # What SIGTERM (a scheduler's time limit) runs; the signal itself
+            # is sent to a real run in the test of the train log below.
+            handler = signal.getsignal(signal.SIGTERM)
+            assert callable(handler), handler
+            handler(signal.SIGTERM, None)
+        return 0
+
     assert cli.run(interrupted) == 130
     assert _one_line(capsys.readouterr().err) == "interrupted"
     assert cli.run(interrupted_resumable) == 130
     assert _one_line(capsys.readouterr().err) == "interrupted; run the same command again to resume"
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.run(terminated_resumable) == 143
+    assert _one_line(capsys.readouterr().err) == "terminated; run the same command again to resume"
+    assert signal.getsignal(signal.SIGTERM) is before  # put back once the command ends
 
 
 def _broken_manifest(tiny: Path, tmp_path: Path) -> Path:
@@ -342,7 +355,7 @@ def test_real_processes_exit_with_one_line_and_no_traceback(tiny, tmp_path):
         assert p.returncode == code and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
-def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_says_how_to_resume(tiny, tmp_path):
+def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_or_sigterm_says_how_to_resume(tiny, tmp_path):
     common = [
         "glam_py.train",
         "--corpus",
@@ -386,3 +399,19 @@ def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_says_how_to_resume(
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130
     assert _one_line(err) == "interrupted; run the same command again to resume"
+    # SIGTERM (a scheduler's time limit) stops the resumed run the same way.
+    p = _python(
+        *common,
+        "--epochs",
+        "200",
+        "--out",
+        str(tmp_path / "long"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    while "epoch" not in p.stdout.readline():
+        assert time.monotonic() < deadline + 240 and p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143
+    assert _one_line(err) == "terminated; run the same command again to resume"
