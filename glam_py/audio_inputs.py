@@ -8,11 +8,11 @@ optionally ``label``, reported beside the prediction as the reference.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from glam_py.corpora.manifest import read_csv
 from glam_py.corpora.scan import AUDIO_SUFFIXES, audio_files
 from glam_py.corpora.utterance import LayoutError
 
@@ -30,18 +30,17 @@ class AudioInput:
 
 
 def _manifest(manifest: Path) -> list[AudioInput]:
-    with manifest.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if "path" not in (reader.fieldnames or []):
-            raise LayoutError(
-                f"{manifest}: expected a CSV manifest with a 'path' column "
-                f"(and optionally 'label'), found columns {reader.fieldnames}"
-            )
-        out = []
-        for line, row in enumerate(reader, start=2):
-            if not row["path"]:
-                raise LayoutError(f"{manifest}:{line}: empty path")
-            out.append(AudioInput(manifest.parent / row["path"], row.get("label") or None))
+    columns, rows = read_csv(manifest)
+    if "path" not in columns:
+        raise LayoutError(
+            f"{manifest}: expected a CSV manifest with a 'path' column "
+            f"(and optionally 'label'), found columns {','.join(columns) or 'none'}"
+        )
+    out = []
+    for line, row in rows:
+        if not row["path"]:
+            raise LayoutError(f"{manifest}:{line}: empty path")
+        out.append(AudioInput(manifest.parent / row["path"], row.get("label") or None))
     return out
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from glam_py import corpora
+from glam_py.audio_inputs import expand
 from glam_py.corpora import LayoutError
 
 
@@ -200,6 +201,28 @@ def test_csv_manifest_and_label_maps(tmp_path):
         corpora.read_corpus("csv", tmp_path, manifest=tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="unknown corpus 'timit'"):
         corpora.read_corpus("timit", tmp_path)
+
+
+def test_a_manifest_from_a_spreadsheet_reads_and_a_foreign_one_is_one_line(tmp_path):
+    touch(tmp_path, "1.wav", "2.wav")
+    manifest = tmp_path / "manifest.csv"
+    # Excel's "CSV UTF-8" starts with a byte-order mark.
+    manifest.write_bytes("path,label\n1.wav,fröhlich\n2.wav,sad\n".encode("utf-8-sig"))
+    assert [u.label for u in corpora.read_manifest(manifest)] == ["fröhlich", "sad"]
+    assert [i.reference for i in expand([manifest])] == ["fröhlich", "sad"]
+    manifest.write_bytes("path,label\n1.wav,sad\n2.wav,fröhlich\n".encode("latin-1"))
+    for read in (corpora.read_manifest, lambda m: expand([m])):
+        with pytest.raises(
+            LayoutError, match=r"manifest.csv:3: not UTF-8 text \(byte 0xf6\); save the file as UTF-8"
+        ):
+            read(manifest)
+    # Blank lines do not shift the line named.
+    manifest.write_text("path,label\n\n1.wav,sad\n\n2.wav,\n")
+    with pytest.raises(LayoutError, match="manifest.csv:5: empty path or label"):
+        corpora.read_manifest(manifest)
+    manifest.write_text("path,label\n1.wav," + "x" * 200_000 + "\n")
+    with pytest.raises(LayoutError, match="manifest.csv:2: not a CSV row"):
+        corpora.read_manifest(manifest)
 
 
 def test_class_order_is_the_label_maps_else_first_appearance(tmp_path):
