@@ -35,6 +35,7 @@ def tiny(tmp_path_factory) -> Path:
     (root / "broken.json").write_text("{not json")
     (root / "unknown.json").write_text('{"epochz": 3}')
     (root / "zero.json").write_text('{"epochs": 0}')
+    (root / "zero-bom.json").write_text('{"epochs": 0}', encoding="utf-8-sig")  # Notepad's UTF-8
     return root
 
 
@@ -89,6 +90,7 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
     ("train", ["--config", "{tiny}/broken.json"], 1, "not valid JSON"),
     ("train", ["--config", "{tiny}/unknown.json"], 1, "unknown TrainConfig fields: epochz"),
     ("train", ["--config", "{tiny}/zero.json"], 1, "epochs must be at least 1, got 0"),
+    ("train", ["--config", "{tiny}/zero-bom.json"], 1, "epochs must be at least 1, got 0"),
     ("train", ["--models", "glam,nope"], 2, "--models: unknown model 'nope'"),
     (
         "train",

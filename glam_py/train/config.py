@@ -357,7 +357,8 @@ def load_overrides(path: str) -> dict:
     ValueError
         The file names a setting that does not exist, or gives an invalid value.
     """
-    with open(path, encoding="utf-8") as f:
+    # utf-8-sig: editors on Windows may put a byte-order mark first.
+    with open(path, encoding="utf-8-sig") as f:
         values = json.load(f)
     TrainConfig.from_dict(values)  # names checked here, not halfway through a run
     return values
