@@ -4,6 +4,7 @@ the real EmoDB where it is present."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,14 @@ def test_a_manifest_from_a_spreadsheet_reads_and_a_foreign_one_is_one_line(tmp_p
     manifest.write_text("path,label\n1.wav," + "x" * 200_000 + "\n")
     with pytest.raises(LayoutError, match="manifest.csv:2: not a CSV row"):
         corpora.read_manifest(manifest)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_once_naming_it(tmp_path):
+    touch(tmp_path, "happy/ok.wav", "sad/ok.wav")
+    # A Latin-1 name, as old corpora copied onto Linux have them.
+    (Path(os.fsdecode(os.fsencode(tmp_path / "sad") + b"/f\xf6o.wav"))).write_bytes(b"RIFF")
+    with pytest.raises(LayoutError, match=r"sad/f\\xf6o\.wav: the file name is not UTF-8; rename it"):
+        corpora.load("folders", tmp_path)
 
 
 def test_class_order_is_the_label_maps_else_first_appearance(tmp_path):

@@ -11,6 +11,7 @@ what it found.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -94,6 +95,21 @@ def default_label_map(name: str, iemocap_happy: str = "merge") -> dict[str, str]
     return mapping
 
 
+def _check_names(files: list[str]) -> None:
+    """Refuses a listing with a file name that is not UTF-8 (a Latin-1 name
+    on Linux reaches Python as surrogates), which the store's and run's
+    UTF-8 records cannot hold: once, before any work, naming the file."""
+    for file in files:
+        try:
+            file.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(file).decode("utf-8", "backslashreplace")
+            raise LayoutError(
+                f"{shown}: the file name is not UTF-8; rename it (convmv -f latin1 -t utf8 -r --notest DIR "
+                "renames a tree)"
+            ) from None
+
+
 class Corpus(NamedTuple):
     """A corpus read and mapped to its classes."""
 
@@ -131,11 +147,13 @@ def load(
     Raises
     ------
     LayoutError
-        ``root`` does not hold the corpus's layout.
+        ``root`` does not hold the corpus's layout, or a file name is not
+        UTF-8.
     ValueError
         Unknown corpus or ``iemocap_happy``.
     """
     utterances, left_out = read_corpus(name, root, subset, manifest, path_column, label_column)
+    _check_names([u.file for u in utterances] + [os.fspath(s.path) for s in left_out])
     mapping = labels
     if mapping is None and name not in UNMAPPED:
         mapping = default_label_map(name, iemocap_happy)
