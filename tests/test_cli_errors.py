@@ -385,35 +385,21 @@ def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_or_sigterm_says_how
     epochs = [line for line in text.splitlines() if re.match(r"apcnn seed1 epoch \d/2: loss", line)]
     assert len(epochs) == 2 and "windows/s, ETA" in epochs[0], text
     # The features are cached now, so the next run is training at once.
-    p = _python(
-        *common,
-        "--epochs",
-        "200",
-        "--out",
-        str(tmp_path / "long"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 240
-    while "epoch 1/200" not in p.stdout.readline():
-        assert time.monotonic() < deadline and p.poll() is None
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
-    assert p.returncode == 130
-    assert _one_line(err) == "interrupted; run the same command again to resume"
-    # SIGTERM (a scheduler's time limit) stops the resumed run the same way.
-    p = _python(
-        *common,
-        "--epochs",
-        "200",
-        "--out",
-        str(tmp_path / "long"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    while "epoch" not in p.stdout.readline():
-        assert time.monotonic() < deadline + 240 and p.poll() is None
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
-    assert p.returncode == 143
-    assert _one_line(err) == "terminated; run the same command again to resume"
+    # Ctrl-C stops it; SIGTERM (a scheduler's time limit) stops its resumed run the same way.
+    for sent, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+        p = _python(
+            *common,
+            "--epochs",
+            "200",
+            "--out",
+            str(tmp_path / "long"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 240
+        while " epoch " not in p.stdout.readline():
+            assert time.monotonic() < deadline and p.poll() is None
+        p.send_signal(sent)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == code
+        assert _one_line(err) == f"{word}; run the same command again to resume"
