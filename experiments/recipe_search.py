@@ -1,6 +1,6 @@
 """A better GLAM recipe (issue 15): chosen without reading a test
-utterance, then measured on the test splits (docs/training.md, "The search
-for a better recipe").
+utterance, then measured on the test splits (docs/research/recipe-search.md,
+ablation.md and refining-round.md).
 
 Stage ``search`` reads validation scores only. Every candidate trains on
 the training part of the same random EmoDB splits, with whole speakers

@@ -83,7 +83,7 @@ HELP = (
 def auto_precision(device: str) -> str:
     """What "auto" means on ``device``: the one place of the rule. bf16
     where it is native, else fp32. bf16 was allowed only after its accuracy
-    matched fp32's on 10 paired EmoDB splits (docs/training.md, Precision)."""
+    matched fp32's on 10 paired EmoDB splits (docs/research/precision-accuracy.md)."""
     return "bf16" if native_bf16(device) else "fp32"
 
 

@@ -337,7 +337,7 @@ def test_the_schedule_sets_each_epochs_rate(small, tmp_path):
 
 def test_the_best_preset_is_the_searchs_chosen_recipe():
     """--preset best is what experiments/recipe_search.py chose on validation
-    (docs/training.md), for every model, and flags still override it."""
+    (docs/research/recipe-search.md), for every model, and flags still override it."""
     from experiments.recipe_search import recipe
     from glam_py.train.config import BEST, PAPER, RunConfig, preset
 

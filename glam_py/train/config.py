@@ -296,11 +296,11 @@ def _speeds_problems(speeds: tuple, features: FeatureConfig) -> list[str]:
 PAPER = TrainConfig()
 # The recipe two nested searches chose on speakers held out of EmoDB's
 # training splits, never a test utterance (experiments/recipe_search.py;
-# docs/training.md, "The search for a better recipe" and "The refining
-# round"), confirmed on thirty new random splits: every ingredient with the
-# authors' learning rate, over 10 epochs of denser training windows at three
-# speeds, which costs about 1.1x the paper's 50 epochs. The same for every
-# model, so that comparisons under it are fair.
+# docs/research/recipe-search.md and refining-round.md), confirmed on
+# thirty new random splits (docs/research/confirmation.md): every ingredient
+# with the authors' learning rate, over 10 epochs of denser training windows
+# at three speeds, which costs about 1.1x the paper's 50 epochs. The same
+# for every model, so that comparisons under it are fair.
 BEST = PAPER.updated(
     {
         "lr": 1e-3,

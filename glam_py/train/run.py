@@ -15,8 +15,6 @@ from typing import Callable, Sequence
 import torch
 
 from glam_py import corpora
-from glam_py.atomic import write_json
-from glam_py.checkpoints import Checkpoint
 from glam_py.features import FeatureConfig
 from glam_py.lock import WriterLock
 from glam_py.precision import resolve
@@ -27,11 +25,11 @@ from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
 from glam_py.train.data import Utterances, load_utterances
 from glam_py.train.distributed import DataParallel, World
+from glam_py.train.job import Job, save_training, train_job
 from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, all_utterances, grouped_splits, random_splits
-from glam_py.train.trainer import train_split
-from glam_py.train.workers import Job, start_forkserver, train_in_workers, worker_count
+from glam_py.train.workers import start_forkserver, train_in_workers, worker_count
 
 # How long a run waits for another run featurising the same cached store.
 CACHE_WAIT_S = 3600.0
@@ -302,54 +300,6 @@ def execute(
     if left_out:
         log(left_out)
     return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names, base.select)
-
-
-def train_job(
-    run: RunConfig,
-    job: Job,
-    data: Utterances,
-    run_dir: Path,
-    device: str,
-    progress: Silent,
-    ddp: DataParallel | None = None,
-) -> dict:
-    """Trains one table row's model on one split (resuming its state file
-    in ``run_dir``), as :func:`glam_py.train.trainer.train_split` returns."""
-    key, model, alpha, split = job
-    return train_split(
-        model,
-        run.train_config(model, alpha),
-        data,
-        split,
-        device=device,
-        progress=progress,
-        state_path=RunDir(run_dir).state_file(key, split.name),
-        parallel=ddp,
-    )
-
-
-def save_training(
-    run: RunConfig, job: Job, run_dir: Path, data: Utterances, features: FeatureConfig, out: dict
-) -> str:
-    """Writes a finished training's checkpoint (``features``: the test
-    windows' settings, which prediction uses) and its split file, the
-    split file last (it marks the training done); returns its result line."""
-    key, model, alpha, split = job
-    out_dir = RunDir(run_dir)
-    Checkpoint(
-        model_name=model,
-        n_classes=len(data.class_names),
-        input_shape=data.input_shape,
-        labels=tuple(data.class_names),
-        features=features,
-        average=run.train_config(model, alpha).average,
-        state_dict=out["model"].state_dict(),
-    ).save(out_dir.model_file(key, split.name))
-    write_json(
-        out_dir.split_file(key, split.name),
-        {**out["metrics"], "test_ids": [data.ids[i] for i in split.test]},
-    )
-    return f"{key} {split.name}: {tables.split_line(out['metrics'])}"
 
 
 def train_in_groups(

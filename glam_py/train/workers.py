@@ -39,14 +39,12 @@ import torch
 from glam_py.store import FeatureStore
 from glam_py.train.config import RunConfig
 from glam_py.train.data import load_utterances
+from glam_py.train.job import Job, save_training, train_job
 from glam_py.train.progress import Lines, Silent
-from glam_py.train.protocol import Split
 
 # Worker processes for "auto" at most: more only add memory (each holds
 # torch and a model) once every core has its own training.
 MAX_AUTO_WORKERS = 8
-
-Job = tuple[str, str, float, Split]  # result key, model, mixup alpha, split
 
 
 def auto_workers(device: str, threads: int, pending: int) -> int:
@@ -146,9 +144,6 @@ def _start(main: int, stores: tuple[str, ...], threads: int, lines: bool) -> Non
 
 
 def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
-    # Imported here: run imports this module.
-    from glam_py.train.run import save_training, train_job
-
     progress = Lines() if _worker["lines"] else Silent()
     progress.plan(1, 0)
     try:
