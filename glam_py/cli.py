@@ -513,14 +513,37 @@ def add_checkpoint_flags(
     parser.add_argument("--split", default=None, help="in a run directory: which split's model (e.g. seed3).")
 
 
+class _CorpusFlag(argparse.Action):
+    """A corpus flag, stored as usual and also recorded for the corpus it
+    belongs to: the flags after a ``--corpus`` describe that corpus (those
+    before the first ``--corpus`` describe the first), so that one command
+    line names several corpora, each with its own root, manifest and labels
+    (:func:`corpus_namespaces`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        groups = namespace.__dict__.setdefault("corpus_groups", [])
+        if not groups or (self.dest == "corpus" and "corpus" in groups[-1]):
+            groups.append({})
+        if self.dest in groups[-1]:
+            named = f" of --corpus {groups[-1]['corpus']}" if "corpus" in groups[-1] else ""
+            raise argparse.ArgumentError(
+                self, f"given twice for one corpus{named}; each corpus's flags follow its --corpus"
+            )
+        groups[-1][self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--corpus``, ``--root``, ``--manifest``, ``--path-column``,
     ``--label-column``, ``--subset``, ``--labels`` and ``--iemocap-happy``:
     which corpus, and how its labels become classes (for
     :func:`glam_py.corpora.load`, with :func:`corpus_root`,
-    :func:`label_map` and :data:`CORPUS_FLAGS`)."""
+    :func:`label_map` and :data:`CORPUS_FLAGS`). Repeated, they name several
+    corpora (:func:`corpus_namespaces`), each ``--corpus`` starting one, with
+    ``--corpus-name`` naming it."""
     parser.add_argument(
         "--corpus",
+        action=_CorpusFlag,
         choices=corpora.NAMES,
         default="demo",
         help="demo: the built-in synthetic corpus, generated under --root if "
@@ -528,16 +551,22 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
         "label; the others read that corpus's published layout (default: demo).",
     )
     parser.add_argument(
-        "--root", type=Path, default=None, help=f"corpus folder (default for demo: {DEMO_ROOT})."
+        "--root",
+        action=_CorpusFlag,
+        type=Path,
+        default=None,
+        help=f"corpus folder (default for demo: {DEMO_ROOT}).",
     )
     parser.add_argument(
         "--manifest",
+        action=_CorpusFlag,
         type=Path,
         default=None,
         help="with --corpus csv: the manifest file (default: ROOT/manifest.csv).",
     )
     parser.add_argument(
         "--path-column",
+        action=_CorpusFlag,
         default="path",
         metavar="NAME",
         help="with --corpus csv: the manifest's column of audio paths, relative "
@@ -545,6 +574,7 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     )
     parser.add_argument(
         "--label-column",
+        action=_CorpusFlag,
         default="label",
         metavar="NAME",
         help="with --corpus csv: the manifest's column of labels (default: label; "
@@ -552,12 +582,14 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     )
     parser.add_argument(
         "--subset",
+        action=_CorpusFlag,
         choices=["impro", "script", "full"],
         default="full",
         help="with --corpus iemocap: improvised, scripted or all sessions (default: full).",
     )
     parser.add_argument(
         "--labels",
+        action=_CorpusFlag,
         default=None,
         help="label map: classes to keep, optionally renamed, in the order of the "
         "model's outputs, e.g. 'neutral,happy,sad,angry' or "
@@ -566,10 +598,19 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     )
     parser.add_argument(
         "--iemocap-happy",
+        action=_CorpusFlag,
         choices=corpora.IEMOCAP_HAPPY,
         default="merge",
         help="IEMOCAP default map: merge 'excited' into happy (the paper) or keep "
         "only 'excited' as happy (the authors' code) (default: merge).",
+    )
+    parser.add_argument(
+        "--corpus-name",
+        action=_CorpusFlag,
+        default=None,
+        metavar="NAME",
+        help="with several corpora: the corpus's name in tables, split names and --test-corpus "
+        "(default: the reader's name, such as emodb, or for csv and folders the root folder's).",
     )
 
 
@@ -583,6 +624,7 @@ CORPUS_FLAGS = (
     "subset",
     "labels",
     "iemocap_happy",
+    "corpus_name",
 )
 
 
@@ -602,6 +644,68 @@ def _corpus_dests_given(parser: argparse.ArgumentParser, args: argparse.Namespac
     return [dest for dest in CORPUS_FLAGS if getattr(args, dest) != parser.get_default(dest)]
 
 
+def corpus_namespaces(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.Namespace]:
+    """One namespace per corpus the command line names, in order: ``args``
+    with the corpus flags of that corpus alone (the others at their
+    defaults), for :func:`check_corpus_flags`, :func:`load_corpus` and the
+    rest to read as they read a single corpus's flags."""
+    groups = getattr(args, "corpus_groups", None) or [{}]
+    out = []
+    for group in groups:
+        ns = argparse.Namespace(**vars(args))
+        for dest in CORPUS_FLAGS:
+            setattr(ns, dest, group.get(dest, parser.get_default(dest)))
+        ns.corpus_groups = [group]
+        out.append(ns)
+    return out
+
+
+def corpus_name(args: argparse.Namespace) -> str:
+    """A corpus's name in tables: ``--corpus-name``, else the reader's name,
+    or for csv and folders (whose reader names no corpus) the root
+    folder's."""
+    if args.corpus_name:
+        return args.corpus_name
+    if args.corpus in ("csv", "folders"):
+        return corpus_root(args).resolve().name or args.corpus
+    return args.corpus
+
+
+def check_several_corpora(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> list[argparse.Namespace]:
+    """Each corpus of a command line naming several (:func:`corpus_namespaces`)
+    checked as :func:`check_corpus_flags` checks one; returns their
+    namespaces.
+
+    Raises
+    ------
+    UsageError
+        A corpus's flags disagree (the message names the corpus), the demo
+        corpus is among them, or two corpora share a name.
+    InputError
+        A corpus's ``--root`` or ``--manifest`` does not exist.
+    """
+    spaces = corpus_namespaces(parser, args)
+    names: dict[str, int] = {}
+    for k, ns in enumerate(spaces, 1):
+        if ns.corpus == "demo" and "corpus" not in ns.corpus_groups[0]:
+            raise UsageError(
+                f"corpus {k} of {len(spaces)}: its flags come before any --corpus; start it with --corpus"
+            )
+        try:
+            _check_one_corpus(parser, ns)
+        except (UsageError, InputError) as e:
+            raise type(e)(f"--corpus {ns.corpus} (corpus {k} of {len(spaces)}): {e}") from None
+        name = corpus_name(ns)
+        if name in names:
+            raise UsageError(
+                f"corpora {names[name]} and {k} are both named {name!r}; tell them apart with --corpus-name"
+            )
+        names[name] = k
+    return spaces
+
+
 def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The corpus flags agree with each other and name what exists.
 
@@ -613,6 +717,14 @@ def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
     InputError
         ``--root`` or ``--manifest`` does not exist.
     """
+    if len(getattr(args, "corpus_groups", None) or ()) > 1:
+        raise UsageError(f"--corpus given {len(args.corpus_groups)} times: this command takes one corpus")
+    if args.corpus_name is not None:
+        raise UsageError("--corpus-name applies only with several corpora (--corpus given more than once)")
+    _check_one_corpus(parser, args)
+
+
+def _check_one_corpus(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     corpus_root(args)
     label_map(args)
     only = {

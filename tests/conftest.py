@@ -48,7 +48,7 @@ def trained_run(tmp_path_factory) -> Path:
         threads=2,
         overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "features": {"pad": "tile"}},
     )
-    execute(run, CorpusSource("demo", root / "demo"), root / "run", root / "cache", log=lambda m: None)
+    execute(run, [CorpusSource("demo", root / "demo")], root / "run", root / "cache", log=lambda m: None)
     return root / "run"
 
 

@@ -141,7 +141,7 @@ def test_a_run_trains_its_splits_in_groups_and_refuses_dropout(small, tmp_path):
     overrides = {"epochs": 1, "features": {"pad": "tile"}}
     source = CorpusSource("demo", root)
     run = RunConfig(models=("apcnn",), repeats=3, threads=2, overrides=overrides, parallel_splits=2)
-    results = execute(run, source, tmp_path / "run", root / "cache", log=lambda m: None)
+    results = execute(run, [source], tmp_path / "run", root / "cache", log=lambda m: None)
     assert [s["split"] for s in results["models"]["apcnn"]["splits"]] == ["seed1", "seed2", "seed3"]
     assert sorted(p.name for p in (tmp_path / "run" / "state").glob("*.pt")) == [
         "apcnn__seed1=x2.pt",
@@ -149,6 +149,6 @@ def test_a_run_trains_its_splits_in_groups_and_refuses_dropout(small, tmp_path):
     ]
     refused = RunConfig(models=("aacnn",), repeats=2, threads=2, overrides=overrides, parallel_splits="auto")
     with pytest.raises(ValueError, match="aacnn draws dropout"):
-        execute(refused, source, tmp_path / "refused", root / "cache", log=lambda m: None)
+        execute(refused, [source], tmp_path / "refused", root / "cache", log=lambda m: None)
     assert build_parser().parse_args(["--parallel-splits", "auto"]).parallel_splits == "auto"
     assert build_parser().parse_args(["--parallel-splits", "4"]).parallel_splits == 4

@@ -98,18 +98,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--protocol",
-        choices=["random", "speaker", "session", "all"],
+        choices=["random", "speaker", "session", "corpus", "all"],
         default="random",
-        help="random 80/20 splits, leave-one-speaker-out, leave-one-session-out, or all: one "
-        "training on every utterance without a test split, the model to deploy once a recipe "
-        "is evaluated (default: random).",
+        help="random 80/20 splits, leave-one-speaker-out, leave-one-session-out, corpus: with "
+        "several corpora (--corpus given once per corpus), each in turn tested after training on "
+        "the others (leave one corpus out), or all: one training on every utterance (of every "
+        "corpus) without a test split, the model to deploy once a recipe is evaluated "
+        "(default: random).",
+    )
+    run.add_argument(
+        "--test-corpus",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="with --protocol corpus: test only these corpora, each after training on all the "
+        "others (default: every corpus in turn); names as --corpus-name gives them.",
     )
     run.add_argument(
         "--repeats",
         type=positive_int,
         default=None,
         metavar="N",
-        help="random splits, at least 1 (the paper: 100; default: 5, or 1 for the demo).",
+        help="random splits, or with --protocol corpus trainings per test corpus (seeds --seed "
+        "onwards), at least 1 (the paper: 100; default: 5 random splits, 1 per test corpus, "
+        "1 for the demo).",
     )
     run.add_argument(
         "--seed", type=int, default=1, help="seed of the first split; split i uses seed+i (default: 1)."
@@ -318,8 +329,8 @@ def overrides_from(args: argparse.Namespace, demo: bool, store_features: Feature
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every argument, before any work (see :func:`glam_py.cli.parse`):
-    leaves the run's settings in ``args.run`` and its source in
-    ``args.source``."""
+    leaves the run's settings in ``args.run`` and its corpora (or store)
+    in ``args.sources``."""
     unknown = [m for m in args.models.split(",") if m not in model_names()]
     if unknown:
         raise UsageError(f"--models: unknown model {unknown[0]!r}; choose from {', '.join(model_names())}")
@@ -365,31 +376,21 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             ) from None
         except ValueError as e:  # another format version, or shards still missing
             raise InputError(f"--store: {e}") from None
-        source = CorpusSource("store", store=args.store)
+        sources = [CorpusSource("store", store=args.store)]
     else:
-        cli.check_corpus_flags(parser, args)
-        if not demo:  # read now, so that a corpus that gives nothing fails before any work
-            cli.load_corpus(args)
-        source = CorpusSource(
-            args.corpus,
-            corpus_root(args),
-            args.subset,
-            args.manifest,
-            label_map(args),
-            iemocap_happy=args.iemocap_happy,
-            path_column=args.path_column,
-            label_column=args.label_column,
-        )
+        sources = corpus_sources(parser, args, demo)
+    check_protocol(args, sources)
     overrides = overrides_from(args, demo, store_features)
     try:
         args.run = RunConfig(
             models=tuple(args.models.split(",")),
             preset=args.preset,
             protocol=args.protocol,
+            test_corpora=tuple(args.test_corpus.split(",")) if args.test_corpus else (),
             # --protocol all has one split whatever the count; 1 is what config.json then says.
             repeats=1
             if args.protocol == "all"
-            else args.repeats or (DEMO_DEFAULTS["repeats"] if demo else 5),
+            else args.repeats or (DEMO_DEFAULTS["repeats"] if demo or args.protocol == "corpus" else 5),
             seed=args.seed,
             stratify=args.stratify,
             alphas=args.alpha if args.alpha and len(args.alpha) > 1 else (),
@@ -415,9 +416,79 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             f"(with --preset best, also --epochs {BEST.epochs * len(BEST.speeds)}: the recipe "
             "without speed perturbation)"
         )
-    args.source, args.demo = source, demo
+    args.sources, args.demo = sources, demo
     cli.check_output_dir(args.out, "--out")
     cli.check_output_dir(args.cache, "--cache")
+
+
+def corpus_sources(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, demo: bool
+) -> list[CorpusSource]:
+    """The corpora the flags name (one, or several when --corpus is given
+    more than once), checked and read before any work.
+
+    Raises
+    ------
+    UsageError, InputError
+        A corpus's flags are wrong, it gives no utterance, or a corpus has
+        a class the first corpus's classes (shared by all) lack.
+    """
+    several = len(getattr(args, "corpus_groups", None) or ()) > 1
+    spaces = cli.check_several_corpora(parser, args) if several else [args]
+    if not several:
+        cli.check_corpus_flags(parser, args)
+    sources, first = [], None
+    for ns in spaces:
+        if not demo:  # read now, so that a corpus that gives nothing fails before any work
+            corpus = cli.load_corpus(ns)
+            if first is None:
+                first = (cli.corpus_name(ns), corpus.classes)
+            extra = [c for c in corpus.classes if c not in first[1]]
+            if extra:
+                raise UsageError(
+                    f"--corpus {ns.corpus} ({cli.corpus_name(ns)}) has the class {extra[0]!r}, which the "
+                    f"first corpus ({first[0]}: {', '.join(first[1])}) lacks: the first corpus's classes are "
+                    f"shared, so map it onto one of them with that corpus's --labels"
+                )
+        sources.append(
+            CorpusSource(
+                ns.corpus,
+                corpus_root(ns),
+                ns.subset,
+                ns.manifest,
+                label_map(ns),
+                iemocap_happy=ns.iemocap_happy,
+                path_column=ns.path_column,
+                label_column=ns.label_column,
+                title=cli.corpus_name(ns) if several else None,
+            )
+        )
+    return sources
+
+
+def check_protocol(args: argparse.Namespace, sources: list[CorpusSource]) -> None:
+    """The protocol fits the corpora: the corpus protocol needs two or
+    more, and --test-corpus names some of them.
+
+    Raises
+    ------
+    UsageError
+        Naming the flag and the problem.
+    """
+    names = [source.shown for source in sources]
+    if args.protocol == "corpus" and len(sources) < 2:
+        raise UsageError(
+            "--protocol corpus needs two or more corpora: give --corpus (with its --root and other "
+            "corpus flags) once per corpus"
+        )
+    if args.test_corpus is not None:
+        if args.protocol != "corpus":
+            raise UsageError("--test-corpus applies only with --protocol corpus")
+        for name in args.test_corpus.split(","):
+            if name not in names:
+                raise UsageError(
+                    f"--test-corpus: no corpus is named {name!r}; the corpora are {', '.join(names)}"
+                )
 
 
 def _report(run_dir: Path, quiet: bool) -> int:
@@ -453,11 +524,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace, world: World) -> int:
-    run, source = args.run, args.source
+    run, sources = args.run, args.sources
     world.init(run.device)
     if args.demo:
         if world.is_main:
-            generate_demo_corpus(source.root, progress=not args.quiet and interactive())
+            generate_demo_corpus(sources[0].root, progress=not args.quiet and interactive())
         world.barrier()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -471,11 +542,11 @@ def _train(args: argparse.Namespace, world: World) -> int:
         + (f", rank {world.rank} of {world.size}" + (" (DDP)" if args.ddp else "") if world.size > 1 else "")
     )
     try:
-        results = execute(run, source, args.out, args.cache, world=world, log=log, progress=progress)
+        results = execute(run, sources, args.out, args.cache, world=world, log=log, progress=progress)
         if world.size > 1:
             world.barrier()
             if world.is_main:
-                results = execute(run, source, args.out, args.cache, log=log)
+                results = execute(run, sources, args.out, args.cache, log=log)
     finally:
         progress.close()
     if results is not None:

@@ -371,9 +371,12 @@ class RunConfig:
 
     models: tuple[str, ...] = ("glam",)
     preset: str = "paper"
-    # "random" 80/20, "speaker" (LOSO), "session" (IEMOCAP), or "all": one
+    # "random" 80/20, "speaker" (LOSO), "session" (IEMOCAP), "corpus" (with
+    # several corpora: train on the others, test on one), or "all": one
     # training on every utterance, no test split (the model one deploys).
     protocol: str = "random"
+    # Under the corpus protocol, the corpora tested in turn (empty: each).
+    test_corpora: tuple[str, ...] = ()
     repeats: int = 5
     seed: int = 1
     stratify: bool = False

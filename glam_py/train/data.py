@@ -32,6 +32,9 @@ class Utterances:
     # became too short for a window): what it trains on when there are any.
     # Validation reads train_windows, which are never perturbed.
     speed_windows: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    # Per utterance, the name of the corpus it comes from (:func:`combine`);
+    # empty for a run of one corpus.
+    corpora: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -96,6 +99,72 @@ def load_utterances(
         if speed_stores
         else [],
     )
+
+
+def combine(parts: Sequence[tuple[str, Utterances]]) -> Utterances:
+    """Several corpora's utterances as one set, for a run that trains on
+    some and tests on others: classes numbered in the first corpus's order
+    (each corpus's label map has put its labels onto those classes), and
+    speakers and sessions prefixed with their corpus's name so that two
+    corpora's speaker "03" stay two speakers (for leave-one-speaker-out and
+    the validation carve-out, which holds out whole speakers).
+
+    Parameters
+    ----------
+    parts : sequence of (str, Utterances)
+        Each corpus's name and utterances, at least one.
+
+    Returns
+    -------
+    Utterances
+        With :attr:`Utterances.corpora` naming each utterance's corpus.
+
+    Raises
+    ------
+    ValueError
+        A corpus has a class the first corpus lacks, the corpora's windows
+        differ in shape, or some corpora have speed windows and others not.
+    """
+    (first_name, first), *_ = parts
+    classes = first.class_names
+    for name, data in parts:
+        extra = [c for c in data.class_names if c not in classes]
+        if extra:
+            raise ValueError(
+                f"corpus {name} has the class {extra[0]!r}, which {first_name} (the first corpus, whose "
+                f"classes are shared: {', '.join(classes)}) lacks; map it onto one of them with --labels"
+            )
+        if data.input_shape != first.input_shape:
+            raise ValueError(
+                f"corpus {name}'s windows are {data.input_shape}, {first_name}'s {first.input_shape}"
+            )
+        if bool(data.speed_windows) != bool(first.speed_windows):
+            raise ValueError(f"corpus {name} and {first_name} differ in speed perturbation")
+    prefixed = lambda name, values: [f"{name}/{v}" if v else "" for v in values]
+    return Utterances(
+        ids=[f"{name}/{i}" for name, data in parts for i in data.ids],
+        labels=np.concatenate(
+            [
+                np.array([classes.index(data.class_names[k]) for k in data.labels], dtype=np.int64)
+                for _, data in parts
+            ]
+        ),
+        speakers=[s for name, data in parts for s in prefixed(name, data.speakers)],
+        sessions=[s for name, data in parts for s in prefixed(name, data.sessions)],
+        class_names=list(classes),
+        train_windows=[w for _, data in parts for w in data.train_windows],
+        test_windows=[w for _, data in parts for w in data.test_windows],
+        speed_windows=[w for _, data in parts for w in data.speed_windows],
+        corpora=[name for name, data in parts for _ in data.ids],
+    )
+
+
+def load_corpora(stores: Sequence[tuple[str, Sequence[FeatureStore]]]) -> Utterances:
+    """A run's utterances from each corpus's name and stores (training,
+    test, then the training store at each speed): one corpus's as
+    :func:`load_utterances` gives them, several combined (:func:`combine`)."""
+    loaded = [(name, load_utterances(train, test, at_speeds)) for name, (train, test, *at_speeds) in stores]
+    return loaded[0][1] if len(loaded) == 1 else combine(loaded)
 
 
 class WindowRows:

@@ -16,6 +16,7 @@ class Split:
     seed: int
     train: tuple[int, ...]
     test: tuple[int, ...]  # empty for --protocol all
+    test_corpus: str | None = None  # the corpus tested, under the corpus protocol
 
 
 def random_splits(
@@ -61,6 +62,51 @@ def grouped_splits(groups: list[str], kind: str, seed: int) -> list[Split]:
         Split(f"{kind} {g}", seed, tuple(idx[groups_arr != g]), tuple(idx[groups_arr == g]))
         for g in sorted(set(groups))
     ]
+
+
+def corpus_splits(corpora: Sequence[str], tests: Sequence[str], repeats: int, first_seed: int) -> list[Split]:
+    """Cross-corpus evaluation: for each corpus of ``tests`` in turn, a
+    training on every other corpus tested on all of that one (leave one
+    corpus out), ``repeats`` times with seeds ``first_seed`` onwards (the
+    splits of one test corpus differ in their seed alone: initialisation,
+    batch order, augmentation draws and the validation carve-out).
+
+    Parameters
+    ----------
+    corpora : sequence of str
+        The corpus of each utterance.
+    tests : sequence of str
+        The corpora to test on, each named in ``corpora``.
+    repeats : int
+        Trainings per test corpus.
+    first_seed : int
+        The seed of the first; the split names carry each seed.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two corpora, or a test corpus that no utterance has.
+    """
+    names = list(dict.fromkeys(corpora))
+    if len(names) < 2:
+        raise ValueError("the corpus protocol needs at least two corpora: one to train on, one to test")
+    idx = np.arange(len(corpora))
+    of = np.array(corpora)
+    splits = []
+    for test in tests:
+        if test not in names:
+            raise ValueError(f"no corpus is named {test!r}; the corpora are {', '.join(names)}")
+        for seed in range(first_seed, first_seed + repeats):
+            splits.append(
+                Split(
+                    f"corpus {test}" + (f" seed{seed}" if repeats > 1 else ""),
+                    seed,
+                    tuple(idx[of != test].tolist()),
+                    tuple(idx[of == test].tolist()),
+                    test,
+                )
+            )
+    return splits
 
 
 def all_utterances(n: int, seed: int) -> Split:

@@ -102,19 +102,33 @@ def _deployment_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(results: dict) -> str:
-    if results.get("protocol") == "all":
-        return _deployment_markdown(results)
+def _metrics_table(title: str, rows: dict[str, tuple[dict, int]]) -> list[str]:
+    """A markdown table with a row per model: its summary and its number of splits."""
     lines = [
-        f"### {results['title']}",
+        f"### {title}",
         "",
         "| model | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " |",
         "|---|" + "---|" * len(METRICS),
     ]
-    for name, entry in results["models"].items():
-        s = entry["summary"]
-        lines.append(f"| {name} | " + " | ".join(cell(s[m], len(entry["splits"])) for m in METRICS) + " |")
-    return "\n".join(lines) + "\n"
+    for name, (s, n_splits) in rows.items():
+        lines.append(f"| {name} | " + " | ".join(cell(s[m], n_splits) for m in METRICS) + " |")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    if results.get("protocol") == "all":
+        return _deployment_markdown(results)
+    if "test_corpora" in results:
+        # One table per test corpus: an average over corpora would mix unrelated tests.
+        tables = [
+            "\n".join(
+                _metrics_table(entry["title"], {k: (s, entry["splits"]) for k, s in entry["models"].items()})
+            )
+            for entry in results["test_corpora"].values()
+        ]
+        return "\n\n".join(tables) + "\n"
+    rows = {name: (entry["summary"], len(entry["splits"])) for name, entry in results["models"].items()}
+    return "\n".join(_metrics_table(results["title"], rows)) + "\n"
 
 
 def to_csv(results: dict) -> str:
@@ -132,7 +146,18 @@ def to_csv(results: dict) -> str:
                 ]
             )
         return out.getvalue()
-    writer.writerow(["model"] + [f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")] + ["splits"])
+    stats = [f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")]
+    if "test_corpora" in results:
+        writer.writerow(["test_corpus", "model", *stats, "splits"])
+        for corpus, entry in results["test_corpora"].items():
+            for name, s in entry["models"].items():
+                writer.writerow(
+                    [corpus, name]
+                    + [f"{s[m][stat]:.4f}" for m in METRICS for stat in ("mean", "std")]
+                    + [entry["splits"]]
+                )
+        return out.getvalue()
+    writer.writerow(["model", *stats, "splits"])
     for name, entry in results["models"].items():
         s = entry["summary"]
         writer.writerow(

@@ -23,12 +23,12 @@ from glam_py.store import FeatureStore, StoreMismatch, write_store
 from glam_py.train import parallel
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
-from glam_py.train.data import Utterances, load_utterances
+from glam_py.train.data import Utterances, load_corpora
 from glam_py.train.distributed import DataParallel, World
 from glam_py.train.job import Job, save_training, train_job
 from glam_py.train.metrics import summarize
 from glam_py.train.progress import Silent
-from glam_py.train.protocol import Split, all_utterances, grouped_splits, random_splits
+from glam_py.train.protocol import Split, all_utterances, corpus_splits, grouped_splits, random_splits
 from glam_py.train.workers import start_forkserver, train_in_workers, worker_count
 
 # How long a run waits for another run featurising the same cached store.
@@ -48,6 +48,24 @@ class CorpusSource:
     iemocap_happy: str = "merge"
     path_column: str = "path"
     label_column: str = "label"
+    # The corpus's name in tables and split names when a run has several
+    # (cli.corpus_name); ``name`` is its reader.
+    title: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.title or self.name
+
+    def describe(self) -> dict:
+        """What config.json records of the corpus."""
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "subset": self.subset,
+            "store": str(self.store),
+            "labels": self.labels,
+            "iemocap_happy": self.iemocap_happy,
+        }
 
     def load(self) -> corpora.Corpus:
         return corpora.load(
@@ -179,22 +197,45 @@ def make_splits(run: RunConfig, data: Utterances) -> list[Split]:
         return grouped_splits(data.speakers, "speaker", run.seed)
     if run.protocol == "session":
         return grouped_splits(data.sessions, "session", run.seed)
+    if run.protocol == "corpus":
+        tests = run.test_corpora or tuple(dict.fromkeys(data.corpora))
+        return corpus_splits(data.corpora, tests, run.repeats, run.seed)
     if run.protocol == "all":
         return [all_utterances(len(data), run.seed)]
-    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker, session or all")
+    raise ValueError(f"unknown protocol {run.protocol!r}; choose random, speaker, session, corpus or all")
 
 
 def planned_trainings(run: RunConfig, rows: int) -> int:
     """How many trainings the run holds, known before the corpus is read:
-    exact for the random protocol and "all", 2 (a lower bound) for the
-    grouped ones."""
-    splits = {"random": run.repeats, "all": 1}.get(run.protocol, 2)
+    exact for the random protocol, "all" and the corpus protocol with its
+    test corpora named, else a lower bound (2 groups)."""
+    splits = {"random": run.repeats, "all": 1, "corpus": run.repeats * (len(run.test_corpora) or 2)}.get(
+        run.protocol, 2
+    )
     return splits * rows
+
+
+def corpus_stores(
+    sources: Sequence[CorpusSource],
+    cfg: TrainConfig,
+    cache: Path,
+    threads: int | None,
+    log: Callable[[str], None],
+) -> list[tuple[str, tuple[FeatureStore, ...]]]:
+    """Per corpus, its name and stores: training, test, then the training
+    store at each speed (:func:`stores_for`, :func:`speed_stores`)."""
+    return [
+        (
+            source.shown,
+            (*stores_for(source, cfg, cache, threads, log), *speed_stores(source, cfg, cache, threads, log)),
+        )
+        for source in sources
+    ]
 
 
 def execute(
     run: RunConfig,
-    source: CorpusSource,
+    sources: Sequence[CorpusSource],
     run_dir: Path,
     cache: Path,
     *,
@@ -215,11 +256,13 @@ def execute(
         start_forkserver()  # its imports overlap the featurising
     if not world.is_main:
         world.barrier()  # rank 0 featurises, the others then read its stores
-    train_store, test_store = stores_for(source, base, cache, run.threads, log)
-    at_speeds = speed_stores(source, base, cache, run.threads, log)
+    stores = corpus_stores(sources, base, cache, run.threads, log)
     if world.is_main:
         world.barrier()
-    data = load_utterances(train_store, test_store, at_speeds)
+    data = load_corpora(stores)
+    # The first corpus's stores stand for the run's settings: every corpus
+    # was featurised with the same ones.
+    train_store, test_store = stores[0][1][:2]
     splits = make_splits(run, data)
     # What "auto" means here is recorded, so a resumed run on other hardware
     # is refused rather than mixing precisions.
@@ -238,14 +281,9 @@ def execute(
             .to_dict()
             for key, m, a in rows
         },
-        "corpus": {
-            "name": source.name,
-            "root": str(source.root),
-            "subset": source.subset,
-            "store": str(source.store),
-            "labels": source.labels,
-            "iemocap_happy": source.iemocap_happy,
-        },
+        "corpus": sources[0].describe()
+        if len(sources) == 1
+        else {"corpora": {source.shown: source.describe() for source in sources}},
         "features": {"train": train_store.config.to_dict(), "test": test_store.config.to_dict()},
         "labels": data.class_names,
         "n_utterances": len(data),
@@ -273,7 +311,7 @@ def execute(
         train_in_workers(
             run,
             pending,
-            (train_store.root, test_store.root, *(store.root for store in at_speeds)),
+            [(name, tuple(store.root for store in group)) for name, group in stores],
             run_dir,
             device,
             workers,
@@ -299,7 +337,7 @@ def execute(
     left_out = test_store.skipped_summary()
     if left_out:
         log(left_out)
-    return gather(run_dir, run, source, [(k, s) for k, _, _, s in jobs], data.class_names, base.select)
+    return gather(run_dir, run, sources, [(k, s) for k, _, _, s in jobs], data.class_names, base.select)
 
 
 def train_in_groups(
@@ -350,14 +388,17 @@ def train_in_groups(
 def gather(
     run_dir: Path,
     run: RunConfig,
-    source: CorpusSource,
+    sources: Sequence[CorpusSource],
     jobs: Sequence[tuple[str, Split]],
     labels: list[str],
     select: str,
 ) -> dict | None:
-    """Writes results.json / .md / .csv when every split's result is there."""
+    """Writes results.json / .md / .csv when every split's result is there.
+    Under the corpus protocol the results are summarised per test corpus
+    too (``results["test_corpora"]``), each table naming its corpus."""
     out_dir = RunDir(run_dir)
     per_model: dict[str, list[dict]] = {}
+    per_corpus: dict[str, dict[str, list[dict]]] = {}
     for key, split in jobs:
         path = out_dir.split_file(key, split.name)
         if not path.exists():
@@ -367,14 +408,31 @@ def gather(
         split_result = out_dir.read_split(key, split.name)
         split_result.pop("test_ids", None)
         per_model.setdefault(key, []).append(split_result)
+        if split.test_corpus is not None:
+            per_corpus.setdefault(split.test_corpus, {}).setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
     summary = tables.deployment_summary if run.protocol == "all" else summarize
+    names = [source.shown for source in sources]
     results = {
-        "title": tables.title(source.name, run.protocol, n_splits, select),
+        "title": tables.title(" + ".join(names), run.protocol, n_splits, select),
         "protocol": run.protocol,
         "config": out_dir.read_config(),
         "labels": labels,
         "models": {key: {"splits": splits, "summary": summary(splits)} for key, splits in per_model.items()},
     }
+    if per_corpus:
+        results["test_corpora"] = {
+            corpus: {
+                "title": tables.title(
+                    f"{' + '.join(n for n in names if n != corpus)} -> {corpus}",
+                    run.protocol,
+                    len(next(iter(rows.values()))),
+                    select,
+                ),
+                "models": {key: summarize(splits) for key, splits in rows.items()},
+                "splits": len(next(iter(rows.values()))),
+            }
+            for corpus, rows in per_corpus.items()
+        }
     out_dir.write_results(results, tables.markdown(results), tables.to_csv(results))
     return results

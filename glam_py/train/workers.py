@@ -38,7 +38,7 @@ import torch
 
 from glam_py.store import FeatureStore
 from glam_py.train.config import RunConfig
-from glam_py.train.data import load_utterances
+from glam_py.train.data import load_corpora
 from glam_py.train.job import Job, save_training, train_job
 from glam_py.train.progress import Lines, Silent
 
@@ -135,12 +135,12 @@ def _exit_at_once() -> None:
     os._exit(0)
 
 
-def _start(main: int, stores: tuple[str, ...], threads: int, lines: bool) -> None:
+def _start(main: int, stores: list[tuple[str, tuple[str, ...]]], threads: int, lines: bool) -> None:
     _die_with_main(main)
     atexit.register(_exit_at_once)
     torch.set_num_threads(threads)
-    train, test, *at_speeds = (FeatureStore(root) for root in stores)
-    _worker.update(data=load_utterances(train, test, at_speeds), features=test.config, lines=lines)
+    opened = [(name, [FeatureStore(root) for root in roots]) for name, roots in stores]
+    _worker.update(data=load_corpora(opened), features=opened[0][1][1].config, lines=lines)
 
 
 def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
@@ -157,7 +157,7 @@ def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
 def train_in_workers(
     run: RunConfig,
     pending: list[Job],
-    stores: Sequence[Path],
+    stores: Sequence[tuple[str, Sequence[Path]]],
     run_dir: Path,
     device: str,
     workers: int,
@@ -167,9 +167,9 @@ def train_in_workers(
 ) -> None:
     """Trains ``pending`` in ``workers`` processes of ``threads //
     workers`` threads each (at least 1), each training saved as it
-    finishes and logged. ``stores``: the roots of the training and test
-    stores, then of the training store at each speed of speed
-    perturbation (:func:`glam_py.train.run.speed_stores`).
+    finishes and logged. ``stores``: per corpus, its name and the roots
+    of its training and test stores, then of its training store at each
+    speed of speed perturbation (:func:`glam_py.train.run.corpus_stores`).
 
     Raises
     ------
@@ -188,7 +188,12 @@ def train_in_workers(
         workers,
         mp_context=context,
         initializer=_start,
-        initargs=(os.getpid(), tuple(map(str, stores)), per_worker, lines),
+        initargs=(
+            os.getpid(),
+            [(name, tuple(map(str, roots))) for name, roots in stores],
+            per_worker,
+            lines,
+        ),
     ) as pool:
         running = {pool.submit(_train, run, job, str(run_dir), device) for job in pending}
         try:

@@ -1,0 +1,172 @@
+"""Several corpora in one run: the corpus flags repeated once per corpus,
+leave-one-corpus-out with results per test corpus, a model trained on every
+corpus that predict takes, and every bad combination refused in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from glam_py import cli, predict
+from glam_py.corpora.demo import generate_demo_corpus
+from glam_py.train import __main__ as train
+from glam_py.train.protocol import corpus_splits
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory) -> Path:
+    """Two small synthetic corpora of the same four classes, different
+    voices (seeds) and sample rates: ``root/north`` and ``root/south``."""
+    root = tmp_path_factory.mktemp("two")
+    generate_demo_corpus(root / "north", n_speakers=2, per_class_per_speaker=2, seed=0)
+    generate_demo_corpus(root / "south", n_speakers=2, per_class_per_speaker=2, seed=1, sample_rate=22050)
+    return root
+
+
+def _corpora(root: Path) -> list[str]:
+    return [
+        "--corpus",
+        "csv",
+        "--root",
+        str(root / "north"),
+        "--corpus",
+        "csv",
+        "--root",
+        str(root / "south"),
+    ]
+
+
+def _exit(argv: list[str], capsys, command=train) -> tuple[int, str]:
+    try:
+        code = cli.run(lambda: command.main(argv))
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.strip()
+
+
+def test_each_corpus_takes_the_flags_that_follow_its_corpus_flag():
+    parser = train.build_parser()
+    args = parser.parse_args(
+        [
+            "--root",
+            "a",
+            "--corpus",
+            "emodb",
+            "--epochs",
+            "2",
+            "--corpus",
+            "csv",
+            "--root",
+            "b",
+            "--labels",
+            "x,y",
+        ]
+    )
+    first, second = cli.corpus_namespaces(parser, args)
+    assert (first.corpus, first.root, first.labels) == ("emodb", Path("a"), None)
+    assert (second.corpus, second.root, second.labels) == ("csv", Path("b"), "x,y")
+    assert first.epochs == second.epochs == 2  # the other flags are the run's
+    one = parser.parse_args(["--corpus", "csv", "--root", "c"])
+    (only,) = cli.corpus_namespaces(parser, one)
+    assert (only.corpus, only.root) == ("csv", Path("c"))
+
+
+def test_corpus_splits_leave_each_corpus_out_in_turn():
+    corpora = ["a", "a", "b", "c", "b"]
+    splits = corpus_splits(corpora, ["a", "b", "c"], 1, 7)
+    assert [(s.name, s.train, s.test, s.test_corpus) for s in splits] == [
+        ("corpus a", (2, 3, 4), (0, 1), "a"),
+        ("corpus b", (0, 1, 3), (2, 4), "b"),
+        ("corpus c", (0, 1, 2, 4), (3,), "c"),
+    ]
+    seeded = corpus_splits(corpora, ["b"], 2, 7)
+    assert [(s.name, s.seed) for s in seeded] == [("corpus b seed7", 7), ("corpus b seed8", 8)]
+    with pytest.raises(ValueError, match="at least two corpora"):
+        corpus_splits(["a", "a"], ["a"], 1, 1)
+
+
+def test_leave_one_corpus_out_reports_each_test_corpus(two, tmp_path):
+    out = tmp_path / "run"
+    argv = [*_corpora(two), "--protocol", "corpus", "--epochs", "1", "--pad", "tile"]
+    argv += ["--out", str(out), "--cache", str(tmp_path / "cache"), "--no-report", "--quiet"]
+    assert cli.run(lambda: train.main(argv)) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["test_corpora"]) == {"north", "south"}
+    assert results["test_corpora"]["south"]["title"].startswith("north -> south, corpus protocol")
+    splits = {s["split"]: s for s in results["models"]["glam"]["splits"]}
+    assert set(splits) == {"corpus north", "corpus south"}
+    # Each test set is the whole other corpus: 2 speakers x 4 classes x 2.
+    for name, split in splits.items():
+        assert sum(map(sum, split["confusion"])) == 16, name
+        assert split["train_utterances"] == 16
+    table = (out / "results.md").read_text()
+    assert "-> north" in table and "-> south" in table
+    config = json.loads((out / "config.json").read_text())
+    assert set(config["corpus"]["corpora"]) == {"north", "south"}
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("test_corpus,model,WA_mean")
+    assert {r.split(",")[0] for r in rows[1:]} == {"north", "south"}
+
+
+def test_a_model_trained_on_every_corpus_predicts(two, tmp_path, capsys):
+    out = tmp_path / "all"
+    argv = [*_corpora(two), "--protocol", "all", "--epochs", "1", "--pad", "tile"]
+    argv += ["--out", str(out), "--cache", str(tmp_path / "cache"), "--no-report", "--quiet"]
+    assert cli.run(lambda: train.main(argv)) == 0
+    capsys.readouterr()
+    results = json.loads((out / "results.json").read_text())
+    assert results["models"]["glam"]["splits"][0]["train_utterances"] == 32
+    wav = sorted((two / "south" / "wav").glob("*.wav"))[0]
+    code = cli.run(lambda: predict.main(["--checkpoint", str(out), str(wav), "--format", "csv", "--quiet"]))
+    assert code == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[0] == str(wav)
+
+
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (
+            ["--protocol", "corpus", "--corpus", "csv", "--root", "{north}"],
+            "--protocol corpus needs two or more corpora",
+        ),
+        (["{both}", "--test-corpus", "north"], "--test-corpus applies only with --protocol corpus"),
+        (["{both}", "--protocol", "corpus", "--test-corpus", "east"], "no corpus is named 'east'"),
+        (["{both}", "--corpus-name", "north"], "corpora 1 and 2 are both named 'north'"),
+        (
+            ["--corpus", "csv", "--root", "{north}", "--corpus-name", "n"],
+            "--corpus-name applies only with several",
+        ),
+        (["{both}", "--store", "{north}"], "--store replaces the corpus"),
+        (["--corpus", "csv", "--root", "{north}", "--root", "{south}"], "--root: given twice for one corpus"),
+        (
+            ["--corpus", "csv", "--root", "{north}", "--corpus", "csv"],
+            "corpus 2 of 2): --corpus csv needs --root",
+        ),
+        (
+            ["{both}", "--labels", "happy:glad,sad,angry,neutral"],
+            "has the class 'glad', which the first corpus (north: neutral, happy, sad, angry) lacks",
+        ),
+    ],
+)
+def test_bad_combinations_are_refused_in_one_line(two, tmp_path, capsys, extra, says):
+    argv = []
+    for a in extra:
+        if a == "{both}":
+            argv += _corpora(two)
+        else:
+            argv.append(a.format(north=two / "north", south=two / "south"))
+    code, err = _exit([*argv, "--out", str(tmp_path / "run"), "--epochs", "1"], capsys)
+    assert code in (1, 2) and len(err.splitlines()) == 1 and says in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_featurize_takes_one_corpus(two, tmp_path, capsys):
+    from glam_py import featurize
+
+    code, err = _exit([*_corpora(two), "--out", str(tmp_path / "s")], capsys, featurize)
+    assert code == 2 and "--corpus given 2 times: this command takes one corpus" in err
