@@ -29,6 +29,7 @@ import torch
 from glam_py import models
 from glam_py.atomic import check_file, damaged, write_checked
 from glam_py.features import FeatureConfig
+from glam_py.normalize import NORMALIZATIONS
 from glam_py.rundir import RunDir, Training, trainings
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "load_tensors", "save_tensors"]
@@ -220,6 +221,12 @@ class Checkpoint:
         model's corpus, recipe, command, date, accuracy:
         :mod:`glam_py.pretrained`); None for a training run's checkpoint,
         whose run directory says it.
+    normalize : str, default "none"
+        How the model's input windows are normalised
+        (:data:`glam_py.normalize.NORMALIZATIONS`): prediction normalises
+        each file's windows by their own statistics, or with ``adapt`` all
+        inputs' together. Absent from checkpoints written before it
+        existed, which read as "none".
     """
 
     model_name: str
@@ -231,6 +238,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     path: Path | None = None
     provenance: dict | None = None
+    normalize: str = "none"
 
     def to_state(self, dtype: torch.dtype | None = None) -> dict:
         """What :meth:`save` writes: tensors and plain containers, marked
@@ -269,6 +277,9 @@ class Checkpoint:
         }
         if self.provenance is not None:
             state["provenance"] = self.provenance
+        if self.normalize != "none":
+            # Left out otherwise, so the files of models without it stay as they were.
+            state["normalize"] = self.normalize
         return state
 
     def save(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
@@ -378,6 +389,12 @@ class Checkpoint:
             provenance is None or isinstance(provenance, dict),
             f"provenance is a {type(provenance).__name__}, not a dict",
         )
+        normalize = state.get("normalize", "none")
+        _require(
+            path,
+            normalize in NORMALIZATIONS,
+            f"normalize {normalize!r} is not one of {', '.join(NORMALIZATIONS)}",
+        )
         weights = {
             k: v.float() if isinstance(v, torch.Tensor) and v.dtype in (torch.float16, torch.bfloat16) else v
             for k, v in state["state_dict"].items()
@@ -394,7 +411,16 @@ class Checkpoint:
             f"{[features.n_features, features.n_frames]}",
         )
         return cls(
-            name, n_classes, shape, tuple(labels), features, state["average"], weights, path, provenance
+            name,
+            n_classes,
+            shape,
+            tuple(labels),
+            features,
+            state["average"],
+            weights,
+            path,
+            provenance,
+            normalize,
         )
 
     def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from glam_py import cli, pretrained
 from glam_py.audio_inputs import AudioInput, expand
 from glam_py.cli import add_device_flag, add_quiet_flag, add_threads_flag, plural, positive_int
-from glam_py.errors import UsageError
+from glam_py.errors import InputError, UsageError
 from glam_py.features import PAD_CHOICES
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="utterances shorter than a window: drop them (no label, status too_short), "
         "tile, zero-pad or repeat them to one window (default: the checkpoint's padding, "
         "tile when it dropped them).",
+    )
+    p.add_argument(
+        "--adapt",
+        action="store_true",
+        help="for a model trained with --normalize utterance, speaker or corpus: normalise every "
+        "input by the statistics of all the inputs together (a first pass over them; one line on "
+        "stderr says so) rather than each file by its own, as a test corpus is under --protocol "
+        "corpus; the inputs should share one recording condition (default: each file by its own).",
     )
     add_quiet_flag(p)
     return p
@@ -323,6 +331,11 @@ def run(args: argparse.Namespace, fmt: str) -> int:
             args.checkpoint, args.device, args.threads, model=args.model, split=args.split, **options
         )
     ckpt, cfg = recognizer.checkpoint, recognizer.features
+    if args.adapt:
+        try:
+            recognizer.check_adaptable()
+        except ValueError as e:
+            raise InputError(f"--adapt: {e}") from None
     if not args.quiet:
         # Stderr: the table, CSV or JSON on stdout stays the predictions alone.
         print(
@@ -334,6 +347,15 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         )
     if recognizer.precision_note:
         print(f"note: {recognizer.precision_note}", file=sys.stderr)
+    if args.adapt:
+        try:
+            n = recognizer.adapt([i.path for i in inputs if i.error is None])
+        except ValueError as e:  # no input gave a window
+            raise InputError(f"--adapt: {e}") from None
+        print(
+            f"adapting: every input normalised by the statistics of all {n} windows of the inputs together",
+            file=sys.stderr,
+        )
     out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     try:
         if fmt == "table":

@@ -28,6 +28,7 @@ import torch
 
 from glam_py import checkpoints, features, models, pretrained
 from glam_py.checkpoints import Checkpoint
+from glam_py.normalize import Normalized, Statistics, statistics
 from glam_py.pooling import RunningPool, pool, softmax
 from glam_py.precision import Precision, autocast, resolve
 
@@ -157,6 +158,8 @@ class EmotionRecognizer:
         self.model = models.fold_batchnorm(
             checkpoint.build_model(self.device, precision=self.precision)
         ).eval()
+        # Set by adapt(): the statistics every input is then normalised by.
+        self._adapted: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_checkpoint(
@@ -378,6 +381,74 @@ class EmotionRecognizer:
                 paths.append(os.fspath(item))
         yield from self._predict_files(paths, windows, on_windows)
 
+    def adapt(self, inputs: Input | Iterable[Input], sample_rate: int | None = None) -> int:
+        """Normalises every later input by the statistics of all of
+        ``inputs`` together (a first pass over them) instead of each file's
+        own: the model, trained with windows normalised per utterance,
+        speaker or corpus (``checkpoint.normalize``), meets a new
+        recording condition as one group, as the test corpus of a
+        cross-corpus evaluation is normalised.
+
+        Parameters
+        ----------
+        inputs : path, array, or an iterable of them
+            As for :meth:`iter_predict`; files that cannot be read are
+            left out of the statistics (prediction reports them).
+        sample_rate : int or None, default None
+            Rate of array inputs in Hz.
+
+        Returns
+        -------
+        int
+            The number of windows the statistics were taken over.
+
+        Raises
+        ------
+        ValueError
+            The checkpoint's model takes windows without normalisation
+            (``checkpoint.normalize`` is "none"), or no input gave a window.
+        """
+        self.check_adaptable()
+        items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
+        stats = Statistics()
+        paths = [os.fspath(x) for x in items if not isinstance(x, np.ndarray)]
+        for long, run in features.split_long(paths, self.files_per_chunk):
+            if long:
+                for chunk in features.iter_file_windows(
+                    run[0], self.features, self.threads, 4 * self.batch_size
+                ):
+                    stats.add(chunk)
+            else:
+                stats.add(features.featurize(run, self.features, self.threads).windows)
+        for y in (x for x in items if isinstance(x, np.ndarray)):
+            try:
+                stats.add(features.featurize_signal(y, sample_rate, self.features)[0])
+            except ValueError:  # not usable audio: iter_predict reports it
+                pass
+        if not stats.count:
+            raise ValueError("no input gave a window to adapt to")
+        self._adapted = stats.mean_scale()
+        return stats.count // self.features.n_frames
+
+    def check_adaptable(self) -> None:
+        """Raises ValueError, saying why, when the model takes windows
+        without normalisation, which :meth:`adapt` cannot change."""
+        if self.checkpoint.normalize == "none":
+            raise ValueError(
+                "the model was trained without feature normalisation (normalize none), so there is "
+                "nothing to adapt; train with --normalize utterance, speaker or corpus"
+            )
+
+    def normalized(self, windows: np.ndarray) -> np.ndarray:
+        """One utterance's ``[n, n_features, n_frames]`` windows as the
+        model takes them: normalised by their own statistics, or by those
+        of :meth:`adapt`, when the checkpoint asks for normalisation;
+        unchanged otherwise."""
+        if self.checkpoint.normalize == "none" or not len(windows):
+            return windows
+        mean, scale = self._adapted or statistics([windows])
+        return Normalized(windows, mean, scale)[:]
+
     @torch.inference_mode()
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
         """The model's logits (fp32) for ``[n, n_features, n_frames]`` windows."""
@@ -399,7 +470,12 @@ class EmotionRecognizer:
                 yield self._predict_long(run[0], windows, on_windows)
                 continue
             batch = features.featurize(run, self.features, self.threads)
-            logits = self.window_logits(batch.windows)
+            bounds = np.cumsum([0] + [info.n_windows for info in batch.files])
+            logits = self.window_logits(
+                np.concatenate([self.normalized(batch.windows[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+                if len(batch.files) and self.checkpoint.normalize != "none"
+                else batch.windows
+            )
             start = 0
             for info in batch.files:
                 mine = logits[start : start + info.n_windows]
@@ -430,10 +506,21 @@ class EmotionRecognizer:
         Chunks are whole model batches, so every window is scored in the
         batch it would be in with the whole file at once."""
         chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+        stats = self._adapted
+        if self.checkpoint.normalize != "none" and stats is None:
+            # The file's own statistics need all of it: a first pass, as long in memory as one chunk.
+            first = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+            gathered = Statistics()
+            for chunk in first:
+                gathered.add(chunk)
+            if gathered.count:
+                stats = gathered.mean_scale()
         running = RunningPool(1, self.checkpoint.average)
         kept: list[WindowPrediction] | None = [] if windows and on_windows is None else None
         n = 0
         for chunk in chunks:
+            if stats is not None:
+                chunk = Normalized(chunk, *stats)[:]
             logits = self.window_logits(chunk).astype(np.float64)
             running.add(logits, np.zeros(len(logits), dtype=int))
             if kept is not None or on_windows is not None:
@@ -464,7 +551,7 @@ class EmotionRecognizer:
             w, note = features.featurize_signal(y, sample_rate, self.features)
         except ValueError as e:  # not mono, empty, NaN or infinite samples
             return self._prediction(source, duration, None, None, str(e), windows)
-        return self._prediction(source, duration, self.window_logits(w), note, None, windows)
+        return self._prediction(source, duration, self.window_logits(self.normalized(w)), note, None, windows)
 
     def _prediction(
         self,

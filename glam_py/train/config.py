@@ -8,6 +8,7 @@ from dataclasses import Field, dataclass, field, fields
 
 from glam_py import models
 from glam_py.features import FeatureConfig
+from glam_py.normalize import NORMALIZATIONS
 from glam_py.precision import CHOICES
 from glam_py.settings import Settings
 
@@ -129,6 +130,17 @@ class TrainConfig(Settings):
             "choices": CLASS_WEIGHTS,
         },
     )
+    normalize: str = field(
+        default="none",
+        metadata={
+            "help": "cepstral mean and variance normalisation of every window, each MFCC coefficient "
+            "by its mean and standard deviation over a group: none; utterance (its own windows); "
+            "speaker (every utterance of its speaker, the test speakers' own statistics in testing); "
+            "or corpus (every utterance of its corpus, the test corpus's own under --protocol corpus). "
+            "Predict normalises each file by its own windows, or with --adapt all its inputs together",
+            "choices": NORMALIZATIONS,
+        },
+    )
     speeds: tuple[float, ...] = field(
         default=(),
         metadata={
@@ -233,6 +245,12 @@ class TrainConfig(Settings):
                     self.ema_decay,
                     isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
                     "at least 0 and below 1",
+                ),
+                (
+                    "normalize",
+                    self.normalize,
+                    self.normalize in NORMALIZATIONS,
+                    " or ".join(NORMALIZATIONS),
                 ),
                 (
                     "class_weights",
@@ -406,7 +424,7 @@ class RunConfig:
         for model in others:
             cfg = self.train_config(model)
             diffs = ref.features.differences(cfg.features)
-            for name in ("train_overlap_s", "speeds"):
+            for name in ("train_overlap_s", "speeds", "normalize"):
                 if getattr(ref, name) != getattr(cfg, name):
                     diffs[name] = (getattr(ref, name), getattr(cfg, name))
             if diffs:

@@ -7,11 +7,13 @@ corpus's."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
+from glam_py.normalize import NORMALIZATIONS, normalize_groups
 from glam_py.store import FeatureStore
 
 
@@ -159,12 +161,48 @@ def combine(parts: Sequence[tuple[str, Utterances]]) -> Utterances:
     )
 
 
-def load_corpora(stores: Sequence[tuple[str, Sequence[FeatureStore]]]) -> Utterances:
+def load_corpora(stores: Sequence[tuple[str, Sequence[FeatureStore]]], normalize: str = "none") -> Utterances:
     """A run's utterances from each corpus's name and stores (training,
     test, then the training store at each speed): one corpus's as
-    :func:`load_utterances` gives them, several combined (:func:`combine`)."""
+    :func:`load_utterances` gives them, several combined (:func:`combine`),
+    normalised as ``normalize`` says (:func:`normalized`)."""
     loaded = [(name, load_utterances(train, test, at_speeds)) for name, (train, test, *at_speeds) in stores]
-    return loaded[0][1] if len(loaded) == 1 else combine(loaded)
+    return normalized(loaded[0][1] if len(loaded) == 1 else combine(loaded), normalize)
+
+
+def normalized(data: Utterances, mode: str) -> Utterances:
+    """``data`` with every window normalised by its group's statistics
+    (:mod:`glam_py.normalize`): the utterance's, the speaker's or the
+    corpus's, taken separately over the training windows, the test windows
+    and each perturbation's windows; unchanged for ``"none"``.
+
+    Raises
+    ------
+    ValueError
+        ``"speaker"`` with utterances whose speaker is unknown, or an
+        unknown mode.
+    """
+    if mode == "none":
+        return data
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalisation {mode!r}; choose {', '.join(NORMALIZATIONS)}")
+    groups = {
+        "utterance": [f"{i}\t{k}" for k, i in enumerate(data.ids)],
+        "speaker": data.speakers,
+        "corpus": data.corpora or [""] * len(data),
+    }[mode]
+    if mode == "speaker" and not all(groups):
+        unknown = sum(1 for g in groups if not g)
+        raise ValueError(
+            f"normalize speaker needs every utterance's speaker, and {unknown} of {len(data)} have none; "
+            "give the corpus a speaker column or normalise per utterance or corpus"
+        )
+    return dataclasses.replace(
+        data,
+        train_windows=normalize_groups(data.train_windows, groups),
+        test_windows=normalize_groups(data.test_windows, groups),
+        speed_windows=normalize_groups(data.speed_windows, groups) if data.speed_windows else [],
+    )
 
 
 class WindowRows:

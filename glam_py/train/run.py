@@ -259,7 +259,7 @@ def execute(
     stores = corpus_stores(sources, base, cache, run.threads, log)
     if world.is_main:
         world.barrier()
-    data = load_corpora(stores)
+    data = load_corpora(stores, base.normalize)
     # The first corpus's stores stand for the run's settings: every corpus
     # was featurised with the same ones.
     train_store, test_store = stores[0][1][:2]
@@ -312,6 +312,7 @@ def execute(
             run,
             pending,
             [(name, tuple(store.root for store in group)) for name, group in stores],
+            base.normalize,
             run_dir,
             device,
             workers,

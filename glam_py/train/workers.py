@@ -135,12 +135,14 @@ def _exit_at_once() -> None:
     os._exit(0)
 
 
-def _start(main: int, stores: list[tuple[str, tuple[str, ...]]], threads: int, lines: bool) -> None:
+def _start(
+    main: int, stores: list[tuple[str, tuple[str, ...]]], normalize: str, threads: int, lines: bool
+) -> None:
     _die_with_main(main)
     atexit.register(_exit_at_once)
     torch.set_num_threads(threads)
     opened = [(name, [FeatureStore(root) for root in roots]) for name, roots in stores]
-    _worker.update(data=load_corpora(opened), features=opened[0][1][1].config, lines=lines)
+    _worker.update(data=load_corpora(opened, normalize), features=opened[0][1][1].config, lines=lines)
 
 
 def _train(run: RunConfig, job: Job, run_dir: str, device: str) -> str:
@@ -158,6 +160,7 @@ def train_in_workers(
     run: RunConfig,
     pending: list[Job],
     stores: Sequence[tuple[str, Sequence[Path]]],
+    normalize: str,
     run_dir: Path,
     device: str,
     workers: int,
@@ -169,7 +172,8 @@ def train_in_workers(
     workers`` threads each (at least 1), each training saved as it
     finishes and logged. ``stores``: per corpus, its name and the roots
     of its training and test stores, then of its training store at each
-    speed of speed perturbation (:func:`glam_py.train.run.corpus_stores`).
+    speed of speed perturbation (:func:`glam_py.train.run.corpus_stores`);
+    ``normalize``: the windows' normalisation (``TrainConfig.normalize``).
 
     Raises
     ------
@@ -191,6 +195,7 @@ def train_in_workers(
         initargs=(
             os.getpid(),
             [(name, tuple(map(str, roots))) for name, roots in stores],
+            normalize,
             per_worker,
             lines,
         ),
