@@ -170,3 +170,20 @@ def test_featurize_takes_one_corpus(two, tmp_path, capsys):
 
     code, err = _exit([*_corpora(two), "--out", str(tmp_path / "s")], capsys, featurize)
     assert code == 2 and "--corpus given 2 times: this command takes one corpus" in err
+
+
+def test_the_corpus_sampler_draws_each_training_corpus_equally():
+    import numpy as np
+
+    from glam_py.train.data import WindowRows
+    from glam_py.train.trainer import corpus_draws
+
+    windows = [np.zeros((n, 2, 3), np.float32) for n in (10, 20, 5, 5)]
+    rows = WindowRows(windows, np.zeros(4, dtype=int), (0, 1, 2, 3))
+    draw = corpus_draws(rows, ["big", "big", "small", "small"], (0, 1, 2, 3))
+    assert np.isclose(draw[:30].sum(), 0.5) and np.isclose(draw[30:].sum(), 0.5)
+    assert np.allclose(draw[:30], draw[0]) and np.allclose(draw[30:], draw[30])
+    assert corpus_draws(rows, ["a", "a", "a", "a"], (0, 1, 2, 3)) is None
+    assert corpus_draws(rows, [], (0, 1, 2, 3)) is None
+    picked = np.random.default_rng(0).choice(len(rows), size=40_000, p=draw)
+    assert abs((picked >= 30).mean() - 0.5) < 0.01

@@ -14,6 +14,7 @@ from glam_py.settings import Settings
 
 SCHEDULES = ("exponential", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
+SAMPLERS = ("uniform", "corpus")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,16 @@ class TrainConfig(Settings):
             "choices": NORMALIZATIONS,
         },
     )
+    sampler: str = field(
+        default="uniform",
+        metadata={
+            "help": "how an epoch draws its training windows: uniform (each window once, in a random "
+            "order) or corpus (with several training corpora: as many draws as windows, with "
+            "replacement, each corpus drawn as often as every other whatever its size; a run of one "
+            "training corpus trains as uniform)",
+            "choices": SAMPLERS,
+        },
+    )
     speeds: tuple[float, ...] = field(
         default=(),
         metadata={
@@ -252,6 +263,7 @@ class TrainConfig(Settings):
                     self.normalize in NORMALIZATIONS,
                     " or ".join(NORMALIZATIONS),
                 ),
+                ("sampler", self.sampler, self.sampler in SAMPLERS, " or ".join(SAMPLERS)),
                 (
                     "class_weights",
                     self.class_weights,

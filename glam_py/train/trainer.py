@@ -214,6 +214,9 @@ class SplitStart:
     class_weights: torch.Tensor | None  # the loss's, float32 on the device (class_weights "balanced")
     average: WeightAverage | None  # the weights' moving average (ema_decay > 0)
     level_rows: np.ndarray  # what +1 dB adds to each row of a window (augment.level_rows)
+    # Per training window, its probability of being drawn (sampler "corpus"
+    # over several training corpora); None: each window once per epoch.
+    draw: np.ndarray | None = None
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -270,7 +273,23 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
         weights,
         WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None,
         level_rows(cfg.features),
+        corpus_draws(train, data.corpora, train_idx) if cfg.sampler == "corpus" else None,
     )
+
+
+def corpus_draws(train: WindowRows, corpora: list[str], which: tuple[int, ...]) -> np.ndarray | None:
+    """Per training window, the probability that gives each training
+    corpus the same share of an epoch's draws (each window of a corpus
+    equally likely); None when the windows come from fewer than two
+    corpora, which then train as the uniform sampler does."""
+    if not corpora:
+        return None
+    names = np.array([corpora[i] for i in which])[train.owner]
+    kinds, counts = np.unique(names, return_counts=True)
+    if len(kinds) < 2:
+        return None
+    per_window = 1.0 / (len(kinds) * counts[np.searchsorted(kinds, names)])
+    return per_window / per_window.sum()
 
 
 def epoch_batches(
@@ -286,7 +305,10 @@ def epoch_batches(
     mixed. Batches that ``usable`` (given their row count) refuses are
     skipped before their draws. Each batch lives in ``start``'s buffers,
     so it is valid until the next one is drawn."""
-    order = start.rng.permutation(len(start.train))
+    if start.draw is None:
+        order = start.rng.permutation(len(start.train))
+    else:
+        order = start.rng.choice(len(start.train), size=len(start.train), p=start.draw)
     for b in range(0, len(order), cfg.batch_size):
         rows = order[b : b + cfg.batch_size]
         if usable is not None and not usable(len(rows)):
