@@ -1,5 +1,6 @@
-"""Temperature scaling, the probabilities of pooled scores at a temperature, on
-synthetic and hand-made cases."""
+"""Temperature scaling, the probabilities of pooled scores at a temperature,
+and the expected calibration error with its reliability bins, on synthetic
+and hand-made cases."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from glam_py.pooling import pool, probabilities, softmax, utterance_logits
 from glam_py.train.calibration import BOUNDS, fit_temperature, nll
+from glam_py.train.metrics import calibration, expected_calibration_error, reliability_bins, summarize
 
 
 def _calibrated_sample(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,3 +72,46 @@ def test_probabilities_at_a_temperature_keep_the_label_for_both_averages():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="temperature"):
             probabilities(mean_logits, "logits", bad)
+
+
+def test_ece_of_hand_made_cases():
+    # Right 9 times in 10 at 0.9: calibrated.
+    assert expected_calibration_error([0.9] * 10, [1] * 9 + [0]) == pytest.approx(0.0)
+    # Always right at 0.9: 10 points under-confident; always wrong: 90 over.
+    assert expected_calibration_error([0.9] * 4, [1] * 4) == pytest.approx(10.0)
+    assert expected_calibration_error([0.9] * 4, [0] * 4) == pytest.approx(90.0)
+    # Two bins: (0.3, 0.4] holds 0.35 x2 (half right: gap 0.15), (0.8, 0.9]
+    # holds 0.85 x2 (both right: gap 0.15), each half the weight.
+    assert expected_calibration_error([0.35, 0.35, 0.85, 0.85], [1, 0, 1, 1]) == pytest.approx(15.0)
+    # A bin closes on its right edge: 0.3 falls in (0.2, 0.3], 0.31 in (0.3, 0.4].
+    bins = reliability_bins([0.3, 0.31, 1.0, 0.0], [1, 0, 1, 0])
+    assert bins["count"].tolist() == [1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
+    assert bins["accuracy"][2] == 1 and bins["accuracy"][3] == 0 and np.isnan(bins["accuracy"][5])
+    np.testing.assert_allclose(bins["edges"], np.linspace(0, 1, 11))
+    # Per-bin, not global: over- and under-confidence in different bins do
+    # not cancel (the global gap here is 0).
+    assert expected_calibration_error([0.95, 0.95, 0.55, 0.55], [0, 1, 1, 1]) > 40
+    with pytest.raises(ValueError, match="at least one"):
+        expected_calibration_error([], [])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        expected_calibration_error([1.5], [1])
+
+
+def test_a_split_records_what_its_ece_is_computed_from():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.34, 0.33, 0.33], [0.05, 0.05, 0.9]])
+    record = calibration(probs, np.array([0, 2, 0, 2]))
+    assert record["reliability"] == {"confidence": [0.7, 0.6, 0.34, 0.9], "correct": [1, 0, 1, 1]}
+    assert record["ECE"] == pytest.approx(
+        expected_calibration_error(record["reliability"]["confidence"], record["reliability"]["correct"])
+    )
+    # (0.3, 0.4]: 0.34 right (0.66); (0.5, 0.6]: 0.6 wrong (0.6); (0.6, 0.7]:
+    # 0.7 right (0.3); (0.8, 0.9]: 0.9 right (0.1).
+    assert record["ECE"] == pytest.approx(100 * (0.66 + 0.6 + 0.3 + 0.1) / 4)
+
+
+def test_summary_has_the_ece_only_where_every_split_records_it():
+    split = {"WA": 50.0, "UA": 40.0, "macro_F1": 30.0, "weighted_F1": 35.0}
+    with_ece = summarize([{**split, "ECE": 10.0}, {**split, "ECE": 20.0}])
+    assert with_ece["ECE"]["mean"] == pytest.approx(15.0)
+    assert with_ece["ECE"]["std"] == pytest.approx(np.std([10, 20], ddof=1))
+    assert "ECE" not in summarize([{**split, "ECE": 10.0}, split])
