@@ -114,6 +114,19 @@ def test_weights_stored_in_float16_read_back_as_float32_with_the_provenance(trai
         original.save(tmp_path / "int.pt", dtype=torch.int8)
 
 
+def test_the_temperature_round_trips_and_an_older_file_without_one_reads_as_1(trained_run, tmp_path):
+    original = Checkpoint.load(trained_run / "models" / "glam__seed1.pt")
+    assert original.temperature == 1.0  # trained without --calibrate
+    replace(original, temperature=2.5).save(tmp_path / "warm.pt", dtype=torch.float16)
+    assert torch.load(tmp_path / "warm.pt", weights_only=True)["temperature"] == 2.5
+    assert Checkpoint.load(tmp_path / "warm.pt").temperature == 2.5
+    # As written before checkpoints carried a temperature.
+    state = torch.load(trained_run / "models" / "glam__seed1.pt", weights_only=True)
+    del state["temperature"]
+    save_tensors(tmp_path / "older.pt", state)
+    assert Checkpoint.load(tmp_path / "older.pt").temperature == 1.0
+
+
 def test_run_directory_choice(trained_run, tmp_path):
     with pytest.raises(CheckpointError, match="model=apcnn split=seed1; model=glam split=seed1") as e:
         find(trained_run)
@@ -247,6 +260,9 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(
         ({"features": {"pad": "mirror"}}, "invalid feature settings"),
         ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
         ({"provenance": "EmoDB"}, "provenance is a str, not a dict"),
+        ({"temperature": 0.0}, "temperature 0.0 is not a finite number above 0"),
+        ({"temperature": float("nan")}, "temperature nan is not a finite number above 0"),
+        ({"temperature": "1.5"}, "temperature '1.5' is not a finite number above 0"),
     ],
 )
 def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes, problem):
