@@ -9,7 +9,10 @@ import pytest
 
 from glam_py.pooling import pool, probabilities, softmax, utterance_logits
 from glam_py.train.calibration import BOUNDS, fit_temperature, nll
+from glam_py.train.config import TrainConfig
 from glam_py.train.metrics import calibration, expected_calibration_error, reliability_bins, summarize
+from glam_py.train.protocol import grouped_splits, random_splits, validation_split
+from glam_py.train.trainer import predict_utterances, split_start, train_split
 
 
 def _calibrated_sample(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,3 +118,59 @@ def test_summary_has_the_ece_only_where_every_split_records_it():
     assert with_ece["ECE"]["mean"] == pytest.approx(15.0)
     assert with_ece["ECE"]["std"] == pytest.approx(np.std([10, 20], ddof=1))
     assert "ECE" not in summarize([{**split, "ECE": 10.0}, split])
+
+
+# -- training: the carve-out, the fit and what a split records ---------------------------------
+
+
+def test_calibration_holds_out_the_validation_split_that_select_val_holds_out(small):
+    _, cfg, data = small
+    split = grouped_splits(data.speakers, "speaker", 1)[0]
+    cfg = cfg.replace(val_fraction=0.34)  # one of the three training speakers
+    expected = validation_split(split.train, cfg.val_fraction, split.seed, data.speakers)
+    assert expected.by == "speaker" and not set(expected.val) & set(split.test)
+    calibrated = split_start("apcnn", cfg.replace(calibrate="temperature"), data, split, "cpu")
+    selecting = split_start("apcnn", cfg.replace(select="val"), data, split, "cpu")
+    for start in (calibrated, selecting):
+        assert start.validation == "speaker" and start.train_utterances == len(expected.train)
+        assert start.val_set.labels.tolist() == data.labels[list(expected.val)].tolist()
+    assert split_start("apcnn", cfg, data, split, "cpu").val_set is None
+
+
+def test_a_calibrated_split_records_its_fitted_temperature_and_the_ece_at_it(small, tmp_path):
+    _, cfg, data = small
+    split = random_splits(list(data.labels), 1, 1, False)[0]
+    cfg = cfg.replace(epochs=1, calibrate="temperature")
+    out = train_split("apcnn", cfg, data, split, state_path=tmp_path / "s.pt")
+    metrics, model = out["metrics"], out["model"]
+    carved = validation_split(split.train, cfg.val_fraction, split.seed, data.speakers)
+    # The temperature is the fit on the kept model's validation logits ...
+    val = predict_utterances(
+        model, data.train_windows, carved.val, cfg.average, "cpu", 64, metrics["precision"]
+    )
+    labels = data.labels[list(carved.val)]
+    assert metrics["temperature"] == fit_temperature(utterance_logits(val, cfg.average), labels)
+    assert metrics["temperature"] != 1.0
+    assert metrics["calibration"]["val_NLL_after"] <= metrics["calibration"]["val_NLL_before"]
+    # ... the validation epochs were not evaluated (select last) ...
+    assert all("val" not in record for record in metrics["history"])
+    # ... and the ECE is that of the test probabilities at that temperature.
+    test = predict_utterances(
+        model, data.test_windows, split.test, cfg.average, "cpu", 64, metrics["precision"]
+    )
+    expected = calibration(
+        probabilities(test, cfg.average, metrics["temperature"]), data.labels[list(split.test)]
+    )
+    assert metrics["ECE"] == expected["ECE"] and metrics["reliability"] == expected["reliability"]
+    assert len(metrics["reliability"]["confidence"]) == len(split.test)
+    before = calibration(probabilities(test, cfg.average), data.labels[list(split.test)])["ECE"]
+    assert metrics["calibration"]["ECE_before"] == before
+    # Uncalibrated: temperature 1, the ECE of the plain probabilities, no carve-out.
+    plain = train_split("apcnn", cfg.replace(calibrate="none"), data, split, state_path=tmp_path / "p.pt")
+    assert plain["metrics"]["temperature"] == 1.0 and "calibration" not in plain["metrics"]
+    assert plain["metrics"]["val_utterances"] == 0 and "ECE" in plain["metrics"]
+
+
+def test_calibrate_is_refused_unless_none_or_temperature():
+    with pytest.raises(ValueError, match="calibrate must be none or temperature, got 'platt'"):
+        TrainConfig(calibrate="platt")

@@ -344,6 +344,7 @@ def save_training(
         features=features,
         average=run.train_config(model, alpha).average,
         state_dict=out["model"].state_dict(),
+        temperature=out["metrics"]["temperature"],
     ).save(out_dir.model_file(key, split.name))
     write_json(
         out_dir.split_file(key, split.name),
@@ -412,10 +413,12 @@ def gather(
         path = out_dir.split_file(key, split.name)
         if not path.exists():
             return None
-        # The test ids serve the report, which reads them from the split
-        # files; in results.json they would repeat every test set per model.
+        # The test ids and the per-utterance confidences serve the report,
+        # which reads them from the split files; in results.json they would
+        # repeat every test set per model.
         split_result = out_dir.read_split(key, split.name)
         split_result.pop("test_ids", None)
+        split_result.pop("reliability", None)
         per_model.setdefault(key, []).append(split_result)
     n_splits = len(jobs) // max(1, len(per_model))
     summary = tables.deployment_summary if run.protocol == "all" else summarize
