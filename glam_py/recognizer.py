@@ -37,9 +37,11 @@ from glam_py.precision import Precision, autocast, resolve
 __all__ = ["MIN_CONFIDENCE", "EmotionRecognizer", "Prediction", "WindowPrediction"]
 
 #: The default ``min_confidence``: a prediction whose top probability is
-#: below it is marked uncertain. Measured with
-#: ``python -m experiments.confidence_threshold`` (docs/predict.md,
-#: "Uncertain predictions", gives the measurement and the rule).
+#: below it is marked uncertain. Measured with ``python -m
+#: experiments.confidence_threshold`` on the bundled model and a corpus it
+#: never heard: below 0.5 its predictions were no better than chance
+#: (docs/predict.md, "Calibrated probabilities and uncertain predictions",
+#: gives the measurement and the rule).
 MIN_CONFIDENCE = 0.5
 
 Input = str | os.PathLike | np.ndarray
