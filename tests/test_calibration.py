@@ -1,13 +1,20 @@
 """Temperature scaling, the probabilities of pooled scores at a temperature,
-and the expected calibration error with its reliability bins, on synthetic
-and hand-made cases."""
+the expected calibration error with its reliability bins (synthetic and
+hand-made cases), and --calibrate temperature in training: the validation
+carve-out, the fit a split records, the checkpoint and the report."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import numpy as np
 import pytest
 
+from glam_py.checkpoints import Checkpoint
+from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.pooling import pool, probabilities, softmax, utterance_logits
+from glam_py.train.__main__ import main as train_main
 from glam_py.train.calibration import BOUNDS, fit_temperature, nll
 from glam_py.train.config import TrainConfig
 from glam_py.train.metrics import calibration, expected_calibration_error, reliability_bins, summarize
@@ -174,3 +181,31 @@ def test_a_calibrated_split_records_its_fitted_temperature_and_the_ece_at_it(sma
 def test_calibrate_is_refused_unless_none_or_temperature():
     with pytest.raises(ValueError, match="calibrate must be none or temperature, got 'platt'"):
         TrainConfig(calibrate="platt")
+
+
+def test_train_refuses_an_unknown_calibration_in_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        train_main(["--calibrate", "bogus"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1
+    # Python 3.12 quotes the choices, earlier versions do not.
+    assert re.search(
+        r"argument --calibrate: invalid choice: 'bogus' \(choose from '?none'?, '?temperature'?\)", err
+    )
+
+
+def test_a_calibrated_demo_training_saves_its_temperature_and_reports_its_reliability(tmp_path):
+    generate_demo_corpus(tmp_path / "demo", n_speakers=4, per_class_per_speaker=3)
+    run = tmp_path / "run"
+    argv = ["--corpus", "csv", "--root", str(tmp_path / "demo"), "--models", "apcnn", "--repeats", "1"]
+    argv += ["--epochs", "1", "--pad", "tile", "--calibrate", "temperature", "--threads", "2"]
+    assert train_main([*argv, "--cache", str(tmp_path / "cache"), "--out", str(run), "--quiet"]) == 0
+    split = json.loads((run / "splits" / "apcnn__seed1.json").read_text())
+    checkpoint = Checkpoint.load(run / "models" / "apcnn__seed1.pt")
+    assert checkpoint.temperature == split["temperature"] != 1.0
+    assert split["val_utterances"] > 0 and "ECE" in split and "calibration" in split
+    assert json.loads((run / "config.json").read_text())["train"]["apcnn"]["calibrate"] == "temperature"
+    assert "| ECE (10 bins) |" in (run / "results.md").read_text()
+    page = (run / "report" / "report.md").read_text()
+    assert "![apcnn reliability diagram](reliability_apcnn.png)" in page
+    assert (run / "report" / "reliability_apcnn.png").stat().st_size > 10_000
