@@ -19,6 +19,7 @@ choice among them, after filtering by ``model`` and ``split`` when given:
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -35,7 +36,10 @@ from glam_py.rundir import RunDir, Training, trainings
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "find", "load_tensors", "save_tensors"]
 
 # Written into every checkpoint and required on reading; bumped when the
-# checkpoint's keys or their meaning change.
+# checkpoint's keys or their meaning change so that an older glam would
+# read a file wrongly. Optional keys that an older glam safely ignores do
+# not bump it: "provenance", and "temperature" (ignored, it gives the same
+# labels with the uncalibrated probabilities).
 CHECKPOINT_FORMAT = "glam-checkpoint-1"
 AVERAGES = ("logits", "probabilities")
 _KEYS = ("model_name", "n_classes", "input_shape", "labels", "features", "average", "state_dict")
@@ -227,6 +231,12 @@ class Checkpoint:
         each file's windows by their own statistics, or with ``adapt`` all
         inputs' together. Absent from checkpoints written before it
         existed, which read as "none".
+    temperature : float, default 1.0
+        What divides the utterance's logits before the softmax
+        (:func:`glam_py.pooling.probabilities`), fitted on validation
+        utterances by ``train --calibrate temperature``; 1.0 (the
+        probabilities as the model gives them) for an uncalibrated model
+        and for a file written before checkpoints carried it.
     """
 
     model_name: str
@@ -239,6 +249,7 @@ class Checkpoint:
     path: Path | None = None
     provenance: dict | None = None
     normalize: str = "none"
+    temperature: float = 1.0
 
     def to_state(self, dtype: torch.dtype | None = None) -> dict:
         """What :meth:`save` writes: tensors and plain containers, marked
@@ -270,6 +281,7 @@ class Checkpoint:
             "labels": list(self.labels),
             "features": self.features.to_dict(),
             "average": self.average,
+            "temperature": float(self.temperature),
             "state_dict": {
                 k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
                 for k, v in self.state_dict.items()
@@ -325,8 +337,10 @@ class Checkpoint:
             In one line naming the file and the problem: a TorchScript or
             ONNX export, an empty, truncated or damaged file, a pickle,
             JSON or other text, no format record, another format version,
-            missing keys or inconsistent entries, or objects that could run
-            code.
+            missing keys or inconsistent entries (a temperature that is not
+            a finite number above 0 among them), or objects that could run
+            code. A file without a temperature (written before checkpoints
+            carried one) reads as temperature 1.0.
         """
         path = Path(path)
         if not path.is_file():
@@ -383,6 +397,15 @@ class Checkpoint:
             f"average {state['average']!r} is not one of {', '.join(AVERAGES)}",
         )
         _require(path, isinstance(state["state_dict"], dict), "state_dict is not a dict of tensors")
+        temperature = state.get("temperature", 1.0)
+        _require(
+            path,
+            isinstance(temperature, (int, float))
+            and not isinstance(temperature, bool)
+            and math.isfinite(temperature)
+            and temperature > 0,
+            f"temperature {temperature!r} is not a finite number above 0",
+        )
         provenance = state.get("provenance")
         _require(
             path,
@@ -421,6 +444,7 @@ class Checkpoint:
             path,
             provenance,
             normalize,
+            float(temperature),
         )
 
     def build_model(self, device: str = "cpu", **options) -> torch.nn.Module:

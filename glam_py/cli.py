@@ -209,6 +209,11 @@ def fraction(text: str) -> float:
     return _number(float, text, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1)
 
 
+def probability(text: str) -> float:
+    """argparse type: a number from 0 to 1 (both included)."""
+    return _number(float, text, "a number from 0 to 1", lambda v: 0 <= v <= 1)
+
+
 def alphas(text: str) -> tuple[float, ...]:
     """argparse type of ``--alpha``: one or more comma-separated numbers >= 0."""
     return tuple(

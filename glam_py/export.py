@@ -14,8 +14,13 @@ convolutions): the Winograd and fused forms are speed-ups of the same
 arithmetic for this package's CPU and GPU paths, with shape-specialised
 branches a trace would freeze; the plain form is standard operators only,
 which every runtime optimises itself. The file carries what a server needs
-to featurise audio the same way, as JSON (``glam.json``: labels, average,
-feature settings) -- a TorchScript extra file, or ONNX metadata.
+to featurise audio the same way and to turn the logits into the
+probabilities predict gives, as JSON (``glam.json``: labels, average,
+temperature, feature settings) -- a TorchScript extra file, or ONNX
+metadata. The model outputs logits, so the temperature stays outside it:
+an utterance's probabilities are the softmax of its mean window logits
+divided by the temperature (average "logits"), or of the logarithm of its
+mean window probabilities divided by it (average "probabilities").
 
 ONNX needs the optional ``export`` extra (``pip install 'glam[export]'``:
 onnx to write the file, onnxruntime to run it).
@@ -162,12 +167,14 @@ def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
 
 
 def metadata(checkpoint: Checkpoint) -> str:
-    """What a server needs besides the weights, as JSON."""
+    """What a server needs besides the weights, as JSON (the temperature
+    as :func:`glam_py.pooling.probabilities` applies it)."""
     return json.dumps(
         {
             "model": checkpoint.model_name,
             "labels": list(checkpoint.labels),
             "average": checkpoint.average,
+            "temperature": checkpoint.temperature,
             "input_shape": list(checkpoint.input_shape),
             "features": checkpoint.features.to_dict(),
         }

@@ -1,6 +1,8 @@
 """From windows to utterances: the one place window scores (logits) or
 embeddings are pooled into one row per utterance, for training's
-evaluation, prediction and the report's t-SNE alike."""
+evaluation, prediction and the report's t-SNE alike, and where an
+utterance's pooled score becomes its class probabilities at a temperature
+(:func:`probabilities`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,74 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def utterance_logits(scores: np.ndarray, average: str) -> np.ndarray:
+    """The logits of pooled utterance scores, what a temperature divides.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (..., n_classes)
+        Utterance scores as :func:`pool` gives them under ``average``.
+    average : {"logits", "probabilities"}
+        How they were pooled: "logits", the mean window logits, are the
+        logits themselves; "probabilities", the mean window probabilities,
+        give their logarithm (floored at the smallest normal float64, so a
+        probability that underflowed to 0 stays finite), whose softmax is
+        those probabilities again.
+
+    Returns
+    -------
+    ndarray of float64, same shape
+
+    Raises
+    ------
+    ValueError
+        ``average`` is neither "logits" nor "probabilities".
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if average == "logits":
+        return scores
+    if average == "probabilities":
+        return np.log(np.maximum(scores, np.finfo(np.float64).tiny))
+    raise ValueError(f"unknown average {average!r}; choose logits or probabilities")
+
+
+def probabilities(scores: np.ndarray, average: str, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities of pooled utterance scores at ``temperature``:
+    ``softmax(utterance_logits(scores, average) / temperature)``.
+
+    At temperature 1 they are the softmax of the mean window logits
+    ("logits") or the mean window probabilities themselves
+    ("probabilities"). A temperature divides the utterance's logits, so it
+    never changes the arg-max (the label): above 1 it flattens the
+    probabilities, below 1 it sharpens them. Under "probabilities" that is
+    the mean window probabilities raised to ``1 / temperature`` and
+    renormalised (one window: the softmax of its logits divided by the
+    temperature, as under "logits").
+
+    Parameters
+    ----------
+    scores : ndarray, shape (..., n_classes)
+        Utterance scores as :func:`pool` gives them under ``average``.
+    average : {"logits", "probabilities"}
+        How they were pooled (:func:`utterance_logits`).
+    temperature : float, default 1.0
+        Above 0 (:func:`glam_py.train.calibration.fit_temperature` fits it).
+
+    Returns
+    -------
+    ndarray of float64, same shape
+        Each row sums to 1.
+
+    Raises
+    ------
+    ValueError
+        ``average`` is unknown, or ``temperature`` is not a finite number above 0.
+    """
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number above 0, got {temperature!r}")
+    return softmax(utterance_logits(scores, average) / temperature)
 
 
 def pool(scores: np.ndarray, owner: np.ndarray, n_utterances: int, how: str = "mean") -> np.ndarray:

@@ -8,7 +8,10 @@ docs/model-card.md).
     python -m glam_py.predict --checkpoint runs/latest manifest.csv --out predictions.csv
     python -m glam_py.predict --checkpoint model.pt talk.wav --windows --out talk.json
 
-Prints a table, or writes CSV or JSON with --out. Exits 0 when every
+Prints a table, or writes CSV or JSON with --out. A prediction whose top
+probability is below --min-confidence is marked uncertain ("?" after its
+label in the table, uncertain=true in CSV and JSON); its label is given
+all the same. Exits 0 when every
 input was handled, a file that could not be read included (its row says
 "error" and why; a summary goes to stderr); 1 for a checkpoint or manifest
 that cannot be used or an output that cannot be written, 2 for bad
@@ -36,9 +39,11 @@ from glam_py.features import PAD_CHOICES
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
 from glam_py.progress import counter
-from glam_py.recognizer import EmotionRecognizer, Prediction, WindowPrediction
+from glam_py.recognizer import MIN_CONFIDENCE, EmotionRecognizer, Prediction, WindowPrediction
 
 FORMATS = ("table", "csv", "json")
+#: What follows an uncertain prediction's label in the table.
+UNCERTAIN_MARK = "?"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
         "input by the statistics of all the inputs together (a first pass over them; one line on "
         "stderr says so) rather than each file by its own, as a test corpus is under --protocol "
         "corpus; the inputs should share one recording condition (default: each file by its own).",
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=cli.probability,
+        default=MIN_CONFIDENCE,
+        metavar="P",
+        help="mark a prediction whose top probability (at the checkpoint's temperature) is "
+        f"below P, from 0 to 1, as uncertain: '{UNCERTAIN_MARK}' after its label in the table, "
+        "uncertain=true in CSV and JSON; the label is given all the same, and 0 marks none "
+        f"(default: {MIN_CONFIDENCE:g}, measured as docs/predict.md says).",
     )
     add_quiet_flag(p)
     return p
@@ -185,7 +200,7 @@ class TableWriter:
         self.write, self.labels = write, labels
         self.widths = [max(len(label), 5) for label in labels]
         self.path_width = min(path_width, 80)
-        self.label_width = max(len("prediction"), *map(len, labels))
+        self.label_width = max(len("prediction"), *(len(label) + len(UNCERTAIN_MARK) for label in labels))
         probs = "  ".join(f"{label:>{w}}" for label, w in zip(labels, self.widths))
         self.write(
             f"{'path':<{self.path_width}}  {'prediction':<{self.label_width}}  {probs}  windows  status"
@@ -206,8 +221,9 @@ class TableWriter:
 
     def row(self, item: AudioInput, p: Prediction) -> None:
         status = p.status if p.note is None else f"{p.status}: {p.note}"
+        label = (p.label + UNCERTAIN_MARK * bool(p.uncertain)) if p.label else "-"
         self.write(
-            f"{p.source:<{self.path_width}}  {p.label or '-':<{self.label_width}}  "
+            f"{p.source:<{self.path_width}}  {label:<{self.label_width}}  "
             f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}"
         )
 
@@ -218,7 +234,8 @@ class TableWriter:
 class CsvWriter:
     """One row per utterance; with windows, one more per window before it
     (its index, start and end filled in, the utterance's own row leaving
-    them empty), written as they are computed."""
+    them empty), written as they are computed. ``uncertain`` is true or
+    false on an utterance's row with a label, empty elsewhere."""
 
     def __init__(self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool):
         self.labels = labels
@@ -226,7 +243,7 @@ class CsvWriter:
             ["path"]
             + (["reference"] if references else [])
             + (["window", "start_s", "end_s"] if windows else [])
-            + ["prediction"]
+            + ["prediction", "uncertain"]
             + [f"p_{label}" for label in labels]
             + ["n_windows", "duration_s", "status", "note"]
         )
@@ -254,6 +271,7 @@ class CsvWriter:
             "path": p.source,
             "reference": item.reference or "",
             "prediction": p.label or "",
+            "uncertain": "" if p.uncertain is None else str(p.uncertain).lower(),
             "n_windows": p.n_windows,
             "duration_s": round(p.duration_s, 4),
             "status": p.status,
@@ -267,8 +285,10 @@ class CsvWriter:
 
 
 class JsonWriter:
-    """One JSON document: the checkpoint's description, then a list with one
-    object per utterance, written as they come so memory stays flat. With
+    """One JSON document: the checkpoint's description (with its
+    temperature and the ``min_confidence`` that marks a prediction
+    ``uncertain``), then a list with one object per utterance, written as
+    they come so memory stays flat. With
     windows, an utterance's object opens with its "windows" list, written
     window by window as they are computed."""
 
@@ -281,6 +301,8 @@ class JsonWriter:
             "model": ckpt.model_name,
             "labels": list(ckpt.labels),
             "average": ckpt.average,
+            "temperature": ckpt.temperature,
+            "min_confidence": recognizer.min_confidence,
             "features": recognizer.features.to_dict(),
         }
         if ckpt.provenance is not None:
@@ -312,18 +334,28 @@ class JsonWriter:
         self.f.write("\n]}\n")
 
 
-def summary(counts: Counter, total: int) -> str:
+def summary(counts: Counter, total: int, uncertain: int = 0, min_confidence: float = 0.0) -> str:
+    """The closing line: utterances by status, then how many predictions
+    are uncertain (top probability below ``min_confidence``), if any."""
     parts = [
         plural(counts[s], "error") if s == "error" else f"{counts[s]} {s.replace('_', ' ')}"
         for s in ("ok", "padded", "too_short", "error")
         if counts[s]
     ]
-    return f"{plural(total, 'utterance')}: " + ", ".join(parts)
+    line = f"{plural(total, 'utterance')}: " + ", ".join(parts)
+    if uncertain:
+        line += (
+            f"; {plural(uncertain, 'prediction')} uncertain (top probability below "
+            f"{min_confidence:g}; labelled all the same)"
+        )
+    return line
 
 
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
-    options = dict(batch_size=args.batch_size, pad=args.pad, precision=args.precision)
+    options = dict(
+        batch_size=args.batch_size, pad=args.pad, precision=args.precision, min_confidence=args.min_confidence
+    )
     if args.checkpoint is None:
         recognizer = EmotionRecognizer.pretrained(args.device, args.threads, **options)
     else:
@@ -342,7 +374,8 @@ def run(args: argparse.Namespace, fmt: str) -> int:
             pretrained.describe(ckpt)
             if args.checkpoint is None
             else f"checkpoint {ckpt.path}: {ckpt.model_name}, classes {', '.join(ckpt.labels)}; "
-            f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}",
+            f"{cfg.window_s:g} s windows, {cfg.overlap_s:g} s overlap, pad={cfg.pad}"
+            + (f"; temperature {ckpt.temperature:.3g}" if ckpt.temperature != 1 else ""),
             file=sys.stderr,
         )
     if recognizer.precision_note:
@@ -370,12 +403,14 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         else:
             writer = JsonWriter(out, recognizer, args.windows)
         counts: Counter = Counter()
+        uncertain = 0
         bar = counter(len(inputs), "predicting", "file", args.quiet)
         for item, prediction in predictions(
             recognizer, inputs, args.windows, writer.windows if args.windows else None
         ):
             writer.row(item, prediction)
             counts[prediction.status] += 1
+            uncertain += bool(prediction.uncertain)
             bar.update()
         bar.close()
         writer.close()
@@ -383,7 +418,7 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         if out is not sys.stdout:
             out.close()
     if counts["error"] or not args.quiet:
-        print(summary(counts, len(inputs)), file=sys.stderr)
+        print(summary(counts, len(inputs), uncertain, recognizer.min_confidence), file=sys.stderr)
     return 0
 
 

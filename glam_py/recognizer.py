@@ -13,7 +13,10 @@ of its test split: window, overlap, short-utterance padding; utterances
 shorter than a window are tiled when training dropped them, so every file
 that holds audio gets a label) through the Rust frontend, and scored by
 the model with BatchNorm folded away, so the result is what the training
-run's evaluation computes for the same audio.
+run's evaluation computes for the same audio. The probabilities are taken
+at the checkpoint's temperature (``train --calibrate temperature``; 1 for
+an uncalibrated model), and a prediction whose top probability is below
+``min_confidence`` is marked ``uncertain``, its label still given.
 """
 
 from __future__ import annotations
@@ -29,10 +32,18 @@ import torch
 from glam_py import checkpoints, features, models, pretrained
 from glam_py.checkpoints import Checkpoint
 from glam_py.normalize import Normalized, Statistics, statistics
-from glam_py.pooling import RunningPool, pool, softmax
+from glam_py.pooling import RunningPool, pool, probabilities, softmax
 from glam_py.precision import Precision, autocast, resolve
 
-__all__ = ["EmotionRecognizer", "Prediction", "WindowPrediction"]
+__all__ = ["MIN_CONFIDENCE", "EmotionRecognizer", "Prediction", "WindowPrediction"]
+
+#: The default ``min_confidence``: a prediction whose top probability is
+#: below it is marked uncertain. Measured with ``python -m
+#: experiments.confidence_threshold`` on the bundled model and a corpus it
+#: never heard: below 0.5 its predictions were no better than chance
+#: (docs/predict.md, "Calibrated probabilities and uncertain predictions",
+#: gives the measurement and the rule).
+MIN_CONFIDENCE = 0.5
 
 Input = str | os.PathLike | np.ndarray
 #: Receives a file's (or array's) window predictions as they are computed:
@@ -43,7 +54,8 @@ WindowSink = Callable[[str, "list[WindowPrediction]"], None]
 @dataclass
 class WindowPrediction:
     """One window: where it lies in the utterance and what the model says
-    about it alone (softmax of its logits)."""
+    about it alone (softmax of its logits over the checkpoint's
+    temperature)."""
 
     start_s: float
     end_s: float
@@ -59,7 +71,9 @@ class Prediction:
     window, so no label) or
     "error" (not readable or not usable audio); ``note`` says why for every
     status but "ok". ``label`` and ``probabilities`` are empty when there
-    was no window to score."""
+    was no window to score. ``uncertain`` is True when the top probability
+    is below the recognizer's ``min_confidence`` (the label is given all
+    the same), False when it is not, None without a label."""
 
     source: str
     label: str | None
@@ -69,6 +83,7 @@ class Prediction:
     status: str
     note: str | None = None
     windows: list[WindowPrediction] | None = field(default=None, repr=False)
+    uncertain: bool | None = None
 
 
 def _default_device() -> str:
@@ -111,6 +126,10 @@ class EmotionRecognizer:
         resolves per device; the resolved one is ``self.precision``, and
         ``self.precision_note`` says when bf16 is emulated on this device.
         Probabilities are computed in fp32 either way.
+    min_confidence : float, default :data:`MIN_CONFIDENCE`
+        From 0 to 1: a prediction whose top probability (at the
+        checkpoint's temperature) is below it is marked
+        ``Prediction.uncertain``; 0 marks none.
 
     Attributes
     ----------
@@ -120,13 +139,16 @@ class EmotionRecognizer:
         padding chosen by ``pad``.
     labels : tuple of str
         Class names, in the order of the model's outputs.
+    temperature : float
+        The checkpoint's: what divides an utterance's logits before the
+        softmax (:func:`glam_py.pooling.probabilities`).
 
     Raises
     ------
     ValueError
         ``batch_size`` or ``files_per_chunk`` is below 1, ``pad`` is not
-        one of :data:`glam_py.features.PAD_CHOICES`, or ``precision`` is
-        unknown.
+        one of :data:`glam_py.features.PAD_CHOICES`, ``precision`` is
+        unknown, or ``min_confidence`` is not a number from 0 to 1.
     CheckpointError
         The checkpoint's weights do not fit its model.
     """
@@ -140,9 +162,14 @@ class EmotionRecognizer:
         files_per_chunk: int = 64,
         pad: str | None = None,
         precision: Precision = "auto",
+        min_confidence: float = MIN_CONFIDENCE,
     ):
         if batch_size < 1 or files_per_chunk < 1:
             raise ValueError("batch_size and files_per_chunk must be at least 1")
+        number = isinstance(min_confidence, (int, float)) and not isinstance(min_confidence, bool)
+        if not (number and 0 <= min_confidence <= 1):
+            raise ValueError(f"min_confidence={min_confidence!r}: a probability from 0 to 1")
+        self.min_confidence = float(min_confidence)
         if pad is not None and pad not in features.PAD_CHOICES:
             raise ValueError(f"pad={pad!r}: choose one of {', '.join(features.PAD_CHOICES)}")
         self.checkpoint = checkpoint
@@ -173,6 +200,7 @@ class EmotionRecognizer:
         batch_size: int = 256,
         pad: str | None = None,
         precision: Precision = "auto",
+        min_confidence: float = MIN_CONFIDENCE,
     ) -> EmotionRecognizer:
         """Loads a checkpoint file, or the one a run directory holds.
 
@@ -199,6 +227,9 @@ class EmotionRecognizer:
             the checkpoint's, or "tile" when its training dropped them.
         precision : {"auto", "fp32", "bf16"}, default "auto"
             The forward pass's precision, as for :class:`EmotionRecognizer`.
+        min_confidence : float, default :data:`MIN_CONFIDENCE`
+            Top probability below which a prediction is marked uncertain,
+            as for :class:`EmotionRecognizer`.
 
         Returns
         -------
@@ -214,8 +245,8 @@ class EmotionRecognizer:
             without one or with several models and no ``model``; the
             message names the file and the problem.
         ValueError
-            ``pad``, ``precision`` or ``batch_size`` is invalid, or ``model``/``split``
-            were given with a checkpoint file.
+            ``pad``, ``precision``, ``batch_size`` or ``min_confidence`` is
+            invalid, or ``model``/``split`` were given with a checkpoint file.
         """
         return cls(
             Checkpoint.load(checkpoints.find(path, model, split)),
@@ -224,6 +255,7 @@ class EmotionRecognizer:
             batch_size,
             pad=pad,
             precision=precision,
+            min_confidence=min_confidence,
         )
 
     @classmethod
@@ -235,6 +267,7 @@ class EmotionRecognizer:
         batch_size: int = 256,
         pad: str | None = None,
         precision: Precision = "auto",
+        min_confidence: float = MIN_CONFIDENCE,
     ) -> EmotionRecognizer:
         """The model shipped with the package: GLAM trained on all of
         EmoDB's four classes (German acted speech; docs/model-card.md says
@@ -244,7 +277,7 @@ class EmotionRecognizer:
 
         Parameters
         ----------
-        device, threads, batch_size, pad, precision
+        device, threads, batch_size, pad, precision, min_confidence
             As for :meth:`from_checkpoint`.
 
         Returns
@@ -261,9 +294,17 @@ class EmotionRecognizer:
         CheckpointError
             The bundled file is no usable checkpoint (damaged).
         ValueError
-            ``pad``, ``precision`` or ``batch_size`` is invalid.
+            ``pad``, ``precision``, ``batch_size`` or ``min_confidence`` is invalid.
         """
-        return cls(pretrained.load(), device, threads, batch_size, pad=pad, precision=precision)
+        return cls(
+            pretrained.load(),
+            device,
+            threads,
+            batch_size,
+            pad=pad,
+            precision=precision,
+            min_confidence=min_confidence,
+        )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -272,6 +313,10 @@ class EmotionRecognizer:
     @property
     def features(self) -> features.FeatureConfig:
         return self._features
+
+    @property
+    def temperature(self) -> float:
+        return self.checkpoint.temperature
 
     def predict(
         self,
@@ -319,7 +364,10 @@ class EmotionRecognizer:
         windows' logits when the checkpoint's ``average`` is "logits" (the
         default in training), or the mean of its windows' softmax
         probabilities when it is "probabilities" -- the score training's
-        evaluation takes the arg-max of. An utterance shorter than one
+        evaluation takes the arg-max of -- at the checkpoint's temperature
+        (:func:`glam_py.pooling.probabilities`: the logits divided by it;
+        1 leaves them as they are). A prediction whose top probability is
+        below ``min_confidence`` is marked ``uncertain``. An utterance shorter than one
         window is padded as :attr:`features` says (status "padded"), or
         left without a label under ``pad="drop"`` (status "too_short").
 
@@ -583,7 +631,7 @@ class EmotionRecognizer:
         per_window: list[WindowPrediction] | None,
     ) -> Prediction:
         """The Prediction of an utterance whose windows pooled to ``score``."""
-        probs = softmax(score) if self.checkpoint.average == "logits" else score
+        probs = probabilities(score, self.checkpoint.average, self.temperature)
         return Prediction(
             source,
             self.labels[int(np.argmax(probs))],
@@ -593,6 +641,7 @@ class EmotionRecognizer:
             "padded" if note else "ok",
             note,
             per_window,
+            bool(probs.max() < self.min_confidence),
         )
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
@@ -602,7 +651,7 @@ class EmotionRecognizer:
         cfg = self.features
         hop, length = cfg.window_hop / cfg.sample_rate, cfg.window_length / cfg.sample_rate
         out = []
-        for k, probs in enumerate(softmax(logits), start=first):
+        for k, probs in enumerate(softmax(logits / self.temperature), start=first):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
             out.append(

@@ -1,7 +1,8 @@
 """``python -m glam_py.report RUN_DIR``: figures and a markdown report of a finished training run.
 
 Per model: the confusion matrices summed over the splits (the paper's
-Fig. 2), a t-SNE map of the test utterances' embeddings (Fig. 3) and the
+Fig. 2), a reliability diagram of the test utterances' top probabilities
+(with the expected calibration error), a t-SNE map of the test utterances' embeddings (Fig. 3) and the
 training curves, under the results table.
 A run without a test split (--protocol all) gets its table and training
 curves (loss, validation UA) only.
@@ -26,6 +27,7 @@ from glam_py.reports.confusion import plot_confusion
 from glam_py.reports.curves import plot_curves
 from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
 from glam_py.reports.markdown import ModelReport, page
+from glam_py.reports.reliability import plot_reliability
 from glam_py.reports.rundir import ReportError, RunRecord, load_run
 from glam_py.rundir import safe_name
 from glam_py.store import FeatureStore
@@ -52,6 +54,23 @@ def _tsne(
         return None, str(e)
     points = tsne_points(embeddings, seed=split["seed"])
     return plot_tsne(points, labels, run.labels, key, split["split"], path), None
+
+
+def _reliability(m: ModelReport, splits: list[dict], path: Path, test_split: bool) -> None:
+    """Draws ``m``'s reliability diagram at ``path``, or says in ``m`` why
+    there is none (and removes one an earlier report left, which would
+    contradict the page)."""
+    data = plot_reliability(splits, m.key, path) if test_split else None
+    if data is not None:
+        m.reliability, m.data["reliability"] = path, data
+        return
+    path.unlink(missing_ok=True)
+    m.reliability_note = (
+        "the run has no test split (--protocol all)"
+        if not test_split
+        else "the split files do not record the test utterances' confidences (the run was "
+        "trained before they were recorded); train it again for a diagram"
+    )
 
 
 def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
@@ -112,6 +131,7 @@ def write_report(
         )
         if m.confusion is not None:
             m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
+        _reliability(m, splits, out / f"reliability_{safe_name(key)}.png", run.test_split)
         m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
         if store is not None:
             path = out / f"tsne_{safe_name(key)}.png"

@@ -67,7 +67,7 @@ def test_protocol_all_trains_on_every_utterance_and_claims_no_test_metric(deploy
     assert results["protocol"] == "all" and "all protocol (no test split)" in results["title"]
     (split,) = results["models"]["glam"]["splits"]
     assert split["split"] == "all"
-    assert not {"WA", "UA", "macro_F1", "weighted_F1", "confusion"} & set(split)
+    assert not {"WA", "UA", "macro_F1", "weighted_F1", "confusion", "ECE", "reliability"} & set(split)
     assert all("test" not in epoch for epoch in split["history"])
     # One of the six speakers (8 utterances) chose the epoch; the other 40 trained.
     summary = results["models"]["glam"]["summary"]
@@ -92,6 +92,7 @@ def test_the_report_of_a_run_without_test_split_has_its_table_and_curves_only(de
     assert (deployed / "results.md").read_text().strip() in page
     assert "No confusion matrix: the run has no test split" in page
     assert "No t-SNE map: the run has no test split" in page
+    assert "No reliability diagram: the run has no test split" in page
     assert report.main([str(deployed), "--out", str(tmp_path), "--quiet"]) == 0
     assert (tmp_path / "report.md").read_text() == page
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from experiments.paired import compare, markdown
-from glam_py import cli
+from glam_py import EmotionRecognizer, cli
 
 
 def records(wa: list[float], ua: list[float]) -> dict[str, dict]:
@@ -240,3 +240,47 @@ def test_the_heldout_check_refuses_bad_flags_before_training(tmp_path, capsys):
             assert cli.run(heldout.main) != 0
         assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_confidence_threshold_sweeps_coverage_and_chooses_the_highest_guess_level():
+    from experiments.confidence_threshold import THRESHOLDS, choose, sweep
+
+    assert THRESHOLDS[0] == 0.30 and THRESHOLDS[-1] == 0.90 and len(THRESHOLDS) == 13
+    # 40 utterances at 0.32 (a quarter right), 40 at 0.62 (half right), 20 at 0.95 (all right).
+    confidence = np.repeat([0.32, 0.62, 0.95], [40, 40, 20])
+    correct = np.concatenate([np.arange(40) < 10, np.arange(40) < 20, np.ones(20, bool)])
+    rows = {r["threshold"]: r for r in sweep(confidence, correct)}
+    assert rows[0.3]["confident"] == 100 and rows[0.3]["uncertain_accuracy"] is None
+    assert rows[0.5] == {
+        "threshold": 0.5,
+        "confident": 60,
+        "uncertain": 40,
+        "coverage": 60.0,
+        "accuracy": pytest.approx(100 * 40 / 60),
+        "uncertain_accuracy": 25.0,
+    }
+    assert rows[0.9]["uncertain_accuracy"] == pytest.approx(100 * 30 / 80)
+    # Below 0.65 the uncertain ones are right 25% of the time (chance, 4
+    # classes); from 0.65 on, 37.5%: 0.60 is the highest at chance + 5.
+    assert choose(list(rows.values()), 25.0, 5.0, 20) == 0.6
+    assert choose(list(rows.values()), 25.0, 15.0, 20) == 0.9
+    assert choose(list(rows.values()), 25.0, 5.0, 41) is None
+
+
+def test_confidence_threshold_command_measures_a_checkpoint_on_a_labelled_corpus(trained_run, capsys):
+    from experiments.confidence_threshold import main
+
+    argv = ["--checkpoint", str(trained_run / "models" / "apcnn__seed1.pt"), "--threads", "2"]
+    assert main([*argv, "--corpus", "demo", "--root", str(trained_run.parent / "demo")]) == 0
+    out = capsys.readouterr().out
+    n = len(list((trained_run.parent / "demo" / "wav").glob("*.wav")))
+    assert f"{n} utterances scored" in out and "ECE (10 bins)" in out and "temperature 1" in out
+    assert sum(line.startswith("| 0.") for line in out.splitlines()) == 13
+    tops = [
+        max(p.probabilities.values())
+        for p in EmotionRecognizer.from_checkpoint(
+            trained_run / "models" / "apcnn__seed1.pt", "cpu", precision="fp32"
+        ).predict(sorted((trained_run.parent / "demo" / "wav").glob("*.wav")))
+    ]
+    assert f"| 0.50 | {sum(t >= 0.5 for t in tops)} of {n} |" in out
+    assert "rule: the highest threshold below which the predictions (at least 20)" in out

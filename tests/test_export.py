@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,6 +25,8 @@ from glam_py.export import (
     load_torchscript,
 )
 from glam_py.export import main as export_main
+from glam_py.pooling import softmax
+from glam_py.recognizer import EmotionRecognizer
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,19 @@ def test_torchscript_gives_the_checkpoints_outputs(trained_run, windows, tmp_pat
         np.testing.assert_allclose(out, exportable_model(checkpoint)(windows).numpy(), rtol=0, atol=1e-5)
         np.testing.assert_allclose(loaded(windows[:1]).numpy(), expected[:1], rtol=0, atol=tol)
     assert not torch.allclose(torch.from_numpy(out[0]), torch.from_numpy(out[1]))  # inputs matter
+
+
+def test_the_metadata_temperature_turns_the_logits_into_predicts_probabilities(trained_run, tmp_path):
+    checkpoint = replace(Checkpoint.load(trained_run / "models" / "apcnn__seed1.pt"), temperature=2.5)
+    loaded, meta = load_torchscript(export_torchscript(checkpoint, tmp_path / "warm.pt"))
+    assert meta["temperature"] == 2.5
+    wav = sorted((trained_run.parent / "demo" / "wav").glob("*.wav"))[0]
+    windows = features.featurize([wav], checkpoint.features.replace(pad="tile"), threads=2).windows
+    with torch.inference_mode():
+        logits = loaded(torch.from_numpy(windows).unsqueeze(1)).numpy().astype(np.float64)
+    served = softmax(logits.mean(axis=0) / meta["temperature"])
+    (predicted,) = EmotionRecognizer(checkpoint, "cpu", precision="fp32").predict([wav])
+    np.testing.assert_allclose(served, list(predicted.probabilities.values()), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["glam", "apcnn"])

@@ -22,7 +22,9 @@ from glam_py import EmotionRecognizer, cli, features, precision
 from glam_py.audio_inputs import expand
 from glam_py.checkpoints import Checkpoint, CheckpointError, find, save_tensors
 from glam_py.corpora.utterance import LayoutError
+from glam_py.pooling import probabilities
 from glam_py.predict import main as predict_main
+from glam_py.recognizer import MIN_CONFIDENCE
 from glam_py.train.trainer import predict_utterances
 
 
@@ -112,6 +114,19 @@ def test_weights_stored_in_float16_read_back_as_float32_with_the_provenance(trai
     assert (tmp_path / "half.pt").stat().st_size < 0.55 * full
     with pytest.raises(ValueError, match="dtype=torch.int8: weights are stored in a floating-point dtype"):
         original.save(tmp_path / "int.pt", dtype=torch.int8)
+
+
+def test_the_temperature_round_trips_and_an_older_file_without_one_reads_as_1(trained_run, tmp_path):
+    original = Checkpoint.load(trained_run / "models" / "glam__seed1.pt")
+    assert original.temperature == 1.0  # trained without --calibrate
+    replace(original, temperature=2.5).save(tmp_path / "warm.pt", dtype=torch.float16)
+    assert torch.load(tmp_path / "warm.pt", weights_only=True)["temperature"] == 2.5
+    assert Checkpoint.load(tmp_path / "warm.pt").temperature == 2.5
+    # As written before checkpoints carried a temperature.
+    state = torch.load(trained_run / "models" / "glam__seed1.pt", weights_only=True)
+    del state["temperature"]
+    save_tensors(tmp_path / "older.pt", state)
+    assert Checkpoint.load(tmp_path / "older.pt").temperature == 1.0
 
 
 def test_run_directory_choice(trained_run, tmp_path):
@@ -247,6 +262,9 @@ def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(
         ({"features": {"pad": "mirror"}}, "invalid feature settings"),
         ({"n_classes": 3, "labels": ["a", "b", "c"]}, "weights do not fit model glam with 3 classes"),
         ({"provenance": "EmoDB"}, "provenance is a str, not a dict"),
+        ({"temperature": 0.0}, "temperature 0.0 is not a finite number above 0"),
+        ({"temperature": float("nan")}, "temperature nan is not a finite number above 0"),
+        ({"temperature": "1.5"}, "temperature '1.5' is not a finite number above 0"),
     ],
 )
 def test_inconsistent_checkpoint_is_a_clear_error(trained_run, tmp_path, changes, problem):
@@ -544,6 +562,7 @@ def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_
         "start_s",
         "end_s",
         "prediction",
+        "uncertain",
         *[f"p_{c}" for c in labels],
         "n_windows",
         "duration_s",
@@ -560,6 +579,8 @@ def test_cli_writes_csv_with_windows_and_error_rows(trained_run, demo_wavs, tmp_
     assert [float(w["start_s"]) for w in windows] == pytest.approx([0.4 * k for k in range(len(windows))])
     assert sum(float(utterance[f"p_{c}"]) for c in labels) == pytest.approx(1.0, abs=1e-5)
     assert broken["status"] == "error" and "broken.wav" in broken["note"] and broken["prediction"] == ""
+    assert broken["uncertain"] == "" and all(w["uncertain"] == "" for w in windows)
+    assert utterance["uncertain"] in ("true", "false")
     assert "1 ok, 1 error" in capsys.readouterr().err
 
 
@@ -593,7 +614,9 @@ def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wa
         "status",
         "note",
         "reference",
+        "uncertain",
     } == set(first)
+    assert doc["temperature"] == 1.0 and doc["min_confidence"] == MIN_CONFIDENCE
     truth = {r["path"]: r["label"] for r in csv.DictReader(manifest.open())}
     assert [p["reference"] for p in doc["predictions"]] == list(truth.values())
     # The table on stdout: a header and one line per file of the folder.
@@ -606,7 +629,9 @@ def test_cli_json_and_table_from_a_directory_and_a_manifest(trained_run, demo_wa
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == ["path", "prediction", "neutral", "happy", "sad", "angry", "windows", "status"]
     assert [line.split()[0] for line in lines[1:]] == [str(f) for f in demo_wavs]
-    assert [line.split()[1] for line in lines[1:]] == [p["label"] for p in doc["predictions"]]
+    assert [line.split()[1] for line in lines[1:]] == [
+        p["label"] + "?" * p["uncertain"] for p in doc["predictions"]
+    ]
 
 
 def test_cli_fatal_errors_exit_non_zero(trained_run, tmp_path, capsys):
@@ -636,6 +661,7 @@ def test_cli_help_explains_every_flag(capsys):
         "--device",
         "--batch-size",
         "--pad",
+        "--min-confidence",
         "--quiet",
     ):
         assert flag in text
@@ -695,3 +721,81 @@ def test_bf16_without_native_support_is_noted_by_predict(trained_run, demo_wavs,
         == 0
     )
     assert "note: precision bf16 on cpu: no native bf16" in capsys.readouterr().err
+
+
+# -- calibrated probabilities and uncertain predictions -----------------------------------------
+
+
+def test_the_checkpoints_temperature_divides_the_logits(trained_run, demo_wavs, tmp_path):
+    original = Checkpoint.load(trained_run / "models" / "apcnn__seed1.pt")
+    for average in ("logits", "probabilities"):
+        plain = EmotionRecognizer(replace(original, average=average), "cpu", precision="fp32")
+        warm = EmotionRecognizer(replace(original, average=average, temperature=2.5), "cpu", precision="fp32")
+        assert warm.temperature == 2.5 and plain.temperature == 1.0
+        for p, q in zip(
+            plain.predict(demo_wavs[:6], windows=True), warm.predict(demo_wavs[:6], windows=True)
+        ):
+            before, after = np.array(list(p.probabilities.values())), np.array(list(q.probabilities.values()))
+            # What pooling.probabilities does to the mean logits, or to the
+            # mean probabilities (their logarithm divided): labels unchanged,
+            # the top probability lower.
+            np.testing.assert_allclose(after, probabilities(before, "probabilities", 2.5), atol=1e-6)
+            assert q.label == p.label and after.max() < before.max()
+            for w, v in zip(p.windows, q.windows):
+                window = np.array(list(w.probabilities.values()))
+                np.testing.assert_allclose(
+                    list(v.probabilities.values()), probabilities(window, "probabilities", 2.5), atol=1e-6
+                )
+
+
+def test_predictions_below_the_threshold_are_marked_uncertain_with_their_label(apcnn, demo_wavs):
+    tops = [max(p.probabilities.values()) for p in apcnn.predict(demo_wavs)]
+    threshold = float(np.median(tops))
+    marking = EmotionRecognizer(apcnn.checkpoint, "cpu", precision="fp32", min_confidence=threshold)
+    predicted = marking.predict(demo_wavs + [Path("absent.wav")])
+    assert [p.uncertain for p in predicted[:-1]] == [top < threshold for top in tops]
+    assert any(p.uncertain for p in predicted) and not all(p.uncertain for p in predicted[:-1])
+    assert all(p.label for p in predicted[:-1])  # never hidden
+    assert predicted[-1].status == "error" and predicted[-1].uncertain is None
+    never = EmotionRecognizer(apcnn.checkpoint, "cpu", precision="fp32", min_confidence=0)
+    assert not any(p.uncertain for p in never.predict(demo_wavs))
+    for bad in (1.5, -0.1, float("nan"), True, "0.5"):
+        with pytest.raises(ValueError, match="min_confidence=.*a probability from 0 to 1"):
+            EmotionRecognizer(apcnn.checkpoint, "cpu", min_confidence=bad)
+
+
+def test_cli_marks_uncertain_rows_in_csv_json_and_table(trained_run, demo_wavs, tmp_path, capsys):
+    checkpoint = replace(Checkpoint.load(trained_run / "models" / "apcnn__seed1.pt"), temperature=1.7)
+    checkpoint.save(tmp_path / "warm.pt")
+    wavs = [str(f) for f in demo_wavs[:8]]
+    tops = [
+        max(p.probabilities.values())
+        for p in EmotionRecognizer(Checkpoint.load(tmp_path / "warm.pt"), "cpu").predict(wavs)
+    ]
+    threshold = f"{float(np.median(tops)):.6f}"
+    base = ["--checkpoint", str(tmp_path / "warm.pt"), "--min-confidence", threshold, "--threads", "2"]
+    assert predict_main([*base, "--quiet", "--out", str(tmp_path / "p.csv"), *wavs]) == 0
+    assert predict_main([*base, "--quiet", "--out", str(tmp_path / "p.json"), *wavs]) == 0
+    capsys.readouterr()
+    assert predict_main([*base, *wavs]) == 0
+    table, err = capsys.readouterr()
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    doc = json.loads((tmp_path / "p.json").read_text())
+    expected = [top < float(threshold) for top in tops]
+    assert 0 < sum(expected) < len(expected)
+    assert [r["uncertain"] for r in rows] == [str(e).lower() for e in expected]
+    assert [p["uncertain"] for p in doc["predictions"]] == expected
+    assert doc["temperature"] == 1.7 and doc["min_confidence"] == float(threshold)
+    labels = [line.split()[1] for line in table.strip().splitlines()[1:]]
+    assert labels == [p["label"] + "?" * p["uncertain"] for p in doc["predictions"]]
+    assert f"{sum(expected)} predictions uncertain (top probability below {float(threshold):g}" in err
+    assert "temperature 1.7" in err
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "abc"])
+def test_cli_refuses_a_min_confidence_outside_0_to_1_in_one_line(value, capsys):
+    with pytest.raises(SystemExit) as e:
+        predict_main(["--min-confidence", value, "x.wav"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "argument --min-confidence: expected a number from 0 to 1, got" in err and value in err

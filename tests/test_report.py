@@ -18,6 +18,7 @@ from glam_py.reports import curves
 from glam_py.reports.rundir import ReportError
 from glam_py.store import FeatureStore
 from glam_py.train.__main__ import main as train_main
+from glam_py.train.metrics import expected_calibration_error
 
 
 def _train_args(root: Path, out: Path) -> list[str]:
@@ -81,7 +82,9 @@ def test_training_writes_a_page_that_links_valid_figures(trained):
     page = (run_dir / "report" / "report.md").read_text()
     pngs = sorted((run_dir / "report").glob("*.png"))
     assert [p.name for p in pngs] == [
-        f"{kind}_{model}.png" for kind in ("confusion", "curves", "tsne") for model in ("apcnn", "mhcnn")
+        f"{kind}_{model}.png"
+        for kind in ("confusion", "curves", "reliability", "tsne")
+        for model in ("apcnn", "mhcnn")
     ]
     for png in pngs:
         assert f"]({png.name})" in page
@@ -107,6 +110,50 @@ def test_confusion_figure_shows_the_splits_summed(trained, rendered):
     support = expected.sum(axis=1)
     np.testing.assert_allclose(data["normalised"].sum(axis=1), np.where(support > 0, 100.0, 0.0))
     np.testing.assert_allclose(data["normalised"][0, 0], 100 * expected[0, 0] / support[0])
+
+
+def test_reliability_diagram_pools_every_splits_test_utterances(trained, rendered):
+    _, run_dir = trained
+    data = rendered[1]["apcnn"]["reliability"]
+    splits = _split_files(run_dir)
+    confidence = np.concatenate([s["reliability"]["confidence"] for s in splits])
+    correct = np.concatenate([s["reliability"]["correct"] for s in splits])
+    assert data["count"].sum() == len(confidence) == sum(len(s["test_ids"]) for s in splits)
+    assert data["ECE"] == pytest.approx(expected_calibration_error(confidence, correct))
+    # The table's ECE is the mean of the splits'; each split's comes from what it records.
+    for s in splits:
+        assert s["ECE"] == expected_calibration_error(
+            s["reliability"]["confidence"], s["reliability"]["correct"]
+        )
+    right = [s["reliability"]["correct"][i] for s in splits for i in range(len(s["test_ids"]))]
+    assert sum(right) == sum(np.trace(s["confusion"]) for s in splits)
+    page = (rendered[0] / "report.md").read_text()
+    assert page.index("![apcnn confusion matrix]") < page.index("![apcnn reliability diagram]")
+    table = (run_dir / "results.md").read_text()
+    assert "| ECE (10 bins) |" in table.splitlines()[2]
+
+
+def test_a_run_without_recorded_confidences_reports_without_the_diagram(trained, tmp_path):
+    _, run_dir = trained
+    run = _copy_without_report(run_dir, tmp_path / "run")
+    results = json.loads((run / "results.json").read_text())
+    for path in (run / "splits").glob("*.json"):
+        record = json.loads(path.read_text())
+        del record["reliability"], record["ECE"]  # as in runs trained before they were recorded
+        path.write_text(json.dumps(record))
+    for entry in results["models"].values():
+        del entry["summary"]["ECE"]
+        for split in entry["splits"]:
+            del split["ECE"]
+    (run / "results.json").write_text(json.dumps(results))
+    (run / "report").mkdir()
+    (run / "report" / "reliability_apcnn.png").write_bytes(b"left by an earlier report")
+    assert report.main([str(run), "--quiet", "--models", "apcnn", "--no-tsne"]) == 0
+    page = (run / "report" / "report.md").read_text()
+    assert "> No reliability diagram: the split files do not record the test utterances' confidences" in page
+    assert "ECE" not in page
+    assert not (run / "report" / "reliability_apcnn.png").exists()
+    assert (run / "report" / "confusion_apcnn.png").exists()
 
 
 def test_curves_show_every_epoch_of_every_split(trained, rendered):
@@ -173,7 +220,7 @@ def test_tsne_has_one_point_per_test_utterance_with_its_class(trained, rendered,
 def test_results_json_stays_free_of_test_ids(trained):
     _, run_dir = trained
     results = json.loads((run_dir / "results.json").read_text())
-    assert all("test_ids" not in s for s in results["models"]["apcnn"]["splits"])
+    assert all("test_ids" not in s and "reliability" not in s for s in results["models"]["apcnn"]["splits"])
     assert all(len(s["test_ids"]) == sum(s["per_class"]["support"]) for s in _split_files(run_dir))
 
 

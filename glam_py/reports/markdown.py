@@ -1,5 +1,5 @@
 """report.md: the results table, then per model its confusion matrices,
-t-SNE map and training curves, each figure linked relative to the page
+reliability diagram, t-SNE map and training curves, each figure linked relative to the page
 with a caption saying what it shows."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ class ModelReport:
     n_splits: int
     confusion: Path | None  # None: no test split (--protocol all)
     curves: Path
+    reliability: Path | None = None
+    reliability_note: str | None = None  # why there is no reliability diagram
     tsne: Path | None = None
     tsne_split: str | None = None
     tsne_note: str | None = None  # why there is no t-SNE map
@@ -36,6 +38,19 @@ def _model_section(m: ModelReport) -> list[str]:
         )
     else:
         lines += ["> No confusion matrix: the run has no test split (--protocol all).", ""]
+    lines += ["### Reliability", ""]
+    if m.reliability is not None:
+        lines += _figure(
+            m.reliability,
+            f"{m.key} reliability diagram",
+            f"Test utterances, {splits} pooled, in 10 bins of their top probability (after the "
+            f"temperature where training fitted one): each bin's accuracy against its mean "
+            f"confidence (the diagonal: calibrated; bars below it: over-confident), the number "
+            f"of utterances above each bin. The ECE in the title is the pooled utterances'; the "
+            f"table's is the mean over the splits.",
+        )
+    else:
+        lines += [f"> No reliability diagram: {m.reliability_note}", ""]
     lines += ["### Embeddings (t-SNE)", ""]
     if m.tsne is not None:
         n = len(m.data["tsne"]["points"])

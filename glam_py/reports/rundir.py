@@ -1,7 +1,7 @@
 """What a report reads from a run directory written by ``python -m
 glam_py.train`` (its layout: :class:`glam_py.rundir.RunDir`): the results
 (table, models, splits in run order), each split's own file (its test
-utterance ids), and where the test windows live."""
+utterance ids and their confidences), and where the test windows live."""
 
 from __future__ import annotations
 
@@ -46,12 +46,15 @@ def load_run(run_dir: Path) -> RunRecord:
         for key, entry in results["models"].items():
             splits = []
             for record in entry["splits"]:
-                # results.json leaves the test ids out; the split's own file has them.
+                # results.json leaves the test ids and the per-utterance
+                # confidences out; the split's own file has them.
                 try:
-                    test_ids = layout.read_split(key, record["split"]).get("test_ids")
+                    own = layout.read_split(key, record["split"])
                 except FileNotFoundError:
-                    test_ids = None
-                splits.append({**record, "test_ids": test_ids})
+                    own = {}
+                splits.append(
+                    {**record, "test_ids": own.get("test_ids"), "reliability": own.get("reliability")}
+                )
             models[key] = splits
         try:
             test_store = layout.read_stores()["test"]

@@ -15,6 +15,7 @@ from glam_py.settings import Settings
 SCHEDULES = ("exponential", "cosine")
 CLASS_WEIGHTS = ("none", "balanced")
 SAMPLERS = ("uniform", "corpus")
+CALIBRATIONS = ("none", "temperature")
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,18 @@ class TrainConfig(Settings):
             "choices": SAMPLERS,
         },
     )
+    calibrate: str = field(
+        default="none",
+        metadata={
+            "help": "after training: none, or temperature (fit one temperature T that divides the "
+            "utterance logits before the softmax, by the likelihood of a validation split carved "
+            "from the training utterances as --select val carves it, whole speakers where there "
+            "are enough; those utterances do not train, and under --select val it is the same "
+            "split). T is saved in the checkpoint and predict applies it: the labels stay, the "
+            "probabilities come to mean what they say",
+            "choices": CALIBRATIONS,
+        },
+    )
     speeds: tuple[float, ...] = field(
         default=(),
         metadata={
@@ -269,6 +282,12 @@ class TrainConfig(Settings):
                     self.class_weights,
                     self.class_weights in CLASS_WEIGHTS,
                     " or ".join(CLASS_WEIGHTS),
+                ),
+                (
+                    "calibrate",
+                    self.calibrate,
+                    self.calibrate in CALIBRATIONS,
+                    " or ".join(CALIBRATIONS),
                 ),
                 (
                     "speed",

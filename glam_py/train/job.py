@@ -62,6 +62,7 @@ def save_training(
         average=run.train_config(model, alpha).average,
         state_dict=out["model"].state_dict(),
         normalize=run.train_config(model, alpha).normalize,
+        temperature=out["metrics"]["temperature"],
     ).save(out_dir.model_file(key, split.name))
     write_json(
         out_dir.split_file(key, split.name),

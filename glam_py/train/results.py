@@ -1,5 +1,6 @@
 """The results table in the paper's Table 1 layout (mean ± std over
-splits, one row per model) as markdown, CSV and JSON; for a run without a
+splits, one row per model, with the expected calibration error after the
+paper's metrics) as markdown, CSV and JSON; for a run without a
 test split (``--protocol all``) a table of what each model trained on and
 of the validation scores of the epoch kept, which claims no test metric."""
 
@@ -9,6 +10,10 @@ import csv
 import io
 
 from glam_py.train.metrics import METRIC_TITLES, METRICS
+
+# The ECE is in percent like the others: the mean gap between confidence and
+# accuracy over the top-probability bins (glam_py.train.metrics).
+COLUMN_TITLES = {**METRIC_TITLES, "ECE": "ECE (10 bins)"}
 
 SELECTION_NAMES = {
     "last": "last epoch",
@@ -51,8 +56,12 @@ def cell(stats: dict, n_splits: int) -> str:
 
 def split_line(metrics: dict) -> str:
     """One finished split's line for the training log."""
+    fitted = f", temperature {metrics['temperature']:.3g}" if "calibration" in metrics else ""
     if "WA" in metrics:
-        return f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} macro F1 {metrics['macro_F1']:.2f}"
+        return (
+            f"WA {metrics['WA']:.2f} UA {metrics['UA']:.2f} macro F1 {metrics['macro_F1']:.2f} "
+            f"ECE {metrics['ECE']:.2f}{fitted}"
+        )
     s = deployment_summary([metrics])
     line = f"trained on {s['train_utterances']} utterances, no test split"
     if s["val_UA"] is not None:
@@ -60,7 +69,9 @@ def split_line(metrics: dict) -> str:
             f"; validation UA {s['val_UA']:.2f} at the epoch kept ({s['selected_epoch']}), "
             f"{s['val_utterances']} utterances held out by {s['validation']}"
         )
-    return line
+    elif s["val_utterances"]:
+        line += f"; {s['val_utterances']} utterances held out by {s['validation']}"
+    return line + fitted
 
 
 def deployment_summary(splits: list[dict]) -> dict:
@@ -102,16 +113,24 @@ def _deployment_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _columns(summaries) -> tuple[str, ...]:
+    """The table's metrics: :data:`METRICS`, then the ECE where a model has
+    it (a run trained before it was recorded has none)."""
+    return (*METRICS, *(["ECE"] if any("ECE" in s for s in summaries) else []))
+
+
 def _metrics_table(title: str, rows: dict[str, tuple[dict, int]]) -> list[str]:
     """A markdown table with a row per model: its summary and its number of splits."""
+    columns = _columns(s for s, _ in rows.values())
     lines = [
         f"### {title}",
         "",
-        "| model | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " |",
-        "|---|" + "---|" * len(METRICS),
+        "| model | " + " | ".join(COLUMN_TITLES[m] for m in columns) + " |",
+        "|---|" + "---|" * len(columns),
     ]
     for name, (s, n_splits) in rows.items():
-        lines.append(f"| {name} | " + " | ".join(cell(s[m], n_splits) for m in METRICS) + " |")
+        cells = [cell(s[m], n_splits) if m in s else "-" for m in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -146,14 +165,15 @@ def to_csv(results: dict) -> str:
                 ]
             )
         return out.getvalue()
-    stats = [f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")]
+    columns = _columns(entry["summary"] for entry in results["models"].values())
+    stats = [f"{m}_{stat}" for m in columns for stat in ("mean", "std")]
     if "test_corpora" in results:
         writer.writerow(["test_corpus", "model", *stats, "splits"])
         for corpus, entry in results["test_corpora"].items():
             for name, s in entry["models"].items():
                 writer.writerow(
                     [corpus, name]
-                    + [f"{s[m][stat]:.4f}" for m in METRICS for stat in ("mean", "std")]
+                    + [f"{s[m][stat]:.4f}" if m in s else "" for m in columns for stat in ("mean", "std")]
                     + [entry["splits"]]
                 )
         return out.getvalue()
@@ -162,7 +182,7 @@ def to_csv(results: dict) -> str:
         s = entry["summary"]
         writer.writerow(
             [name]
-            + [f"{s[m][stat]:.4f}" for m in METRICS for stat in ("mean", "std")]
+            + [f"{s[m][stat]:.4f}" if m in s else "" for m in columns for stat in ("mean", "std")]
             + [len(entry["splits"])]
         )
     return out.getvalue()

@@ -404,10 +404,12 @@ def gather(
         path = out_dir.split_file(key, split.name)
         if not path.exists():
             return None
-        # The test ids serve the report, which reads them from the split
-        # files; in results.json they would repeat every test set per model.
+        # The test ids and the per-utterance confidences serve the report,
+        # which reads them from the split files; in results.json they would
+        # repeat every test set per model.
         split_result = out_dir.read_split(key, split.name)
         split_result.pop("test_ids", None)
+        split_result.pop("reliability", None)
         per_model.setdefault(key, []).append(split_result)
         if split.test_corpus is not None:
             per_corpus.setdefault(split.test_corpus, {}).setdefault(key, []).append(split_result)

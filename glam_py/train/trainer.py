@@ -4,9 +4,10 @@ precision says so, the recipe's optional ingredients (label smoothing,
 class weights, warm-up and cosine decay, SpecAugment masks, level changes,
 dropout, a moving average of the weights), utterance-level test evaluation
 every few epochs and after the last (recorded, never used for selection
-unless asked), and the resumable state saved every minute or so and after
-the last epoch, so a killed run resumes from its last saved epoch with the
-same numbers."""
+unless asked), the optional temperature fitted on validation utterances
+after the last epoch, and the resumable state saved every minute or so and
+after the last epoch, so a killed run resumes from its last saved epoch
+with the same numbers."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ import torch
 
 from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
-from glam_py.pooling import pool
+from glam_py.pooling import pool, probabilities, utterance_logits
 from glam_py.train.augment import change_level, level_rows, mask_windows
+from glam_py.train.calibration import fit_temperature, nll
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances, WindowRows
 from glam_py.train.distributed import DataParallel
-from glam_py.train.metrics import evaluate
+from glam_py.train.metrics import calibration, evaluate
 from glam_py.train.mixup import mix, mixup_loss
 from glam_py.train.progress import Silent
 from glam_py.train.protocol import Split, validation_split
@@ -205,7 +207,9 @@ class SplitStart:
     y: torch.Tensor  # their class indices
     train_utterances: int  # how many utterances ``train`` holds
     test_set: _Evaluation | None  # None: the split tests nothing (--protocol all)
-    val_set: _Evaluation | None  # utterances held out for selection (select "val")
+    # Utterances held out of training for selection (select "val") and for
+    # fitting the temperature (calibrate "temperature"); one set for both.
+    val_set: _Evaluation | None
     validation: str | None  # how val_set was carved: "speaker" or "utterance" (validation_split)
     # Each batch is gathered into these rather than into fresh arrays.
     staging: np.ndarray  # float32, as the store holds the windows
@@ -231,7 +235,7 @@ def split_start(model_name: str, cfg: TrainConfig, data: Utterances, split: Spli
     take the dtype of the model's parameters (float32, or float64 under
     ``torch.set_default_dtype``)."""
     train_idx, val_idx, validation = split.train, (), None
-    if cfg.select == "val":
+    if cfg.select == "val" or cfg.calibrate == "temperature":
         train_idx, val_idx, validation = validation_split(
             split.train, cfg.val_fraction, split.seed, data.speakers
         )
@@ -376,7 +380,9 @@ def end_epoch(
         test_scores = start.test_set.scores(model, cfg, device, start.precision)
         test = evaluate(start.test_set.labels, test_scores.argmax(1), n_classes)
         record["test"] = {k: test[k] for k in ("WA", "UA", "macro_F1", "weighted_F1")}
-    if start.val_set is not None:
+    # Only selection needs the validation split every epoch; the
+    # temperature is fitted once, on the epoch kept (final_metrics).
+    if start.val_set is not None and cfg.select == "val":
         val = evaluate(
             start.val_set.labels,
             start.val_set.scores(model, cfg, device, start.precision).argmax(1),
@@ -400,19 +406,40 @@ def final_metrics(
     device: str,
 ) -> dict:
     """The split's result: ``start.evaluated`` set to the selected epoch's
-    weights, evaluated on the test utterances (``test_scores``, the last
-    epoch's, are reused where no epoch was selected), with the history and
-    the sizes of the training and validation sets. A split without test
-    utterances (--protocol all) has no test metrics: no WA, UA, F1 or
-    confusion."""
+    weights, its temperature fitted on the validation utterances under
+    ``cfg.calibrate="temperature"`` (else 1), evaluated on the test
+    utterances (``test_scores``, the last epoch's, are reused where no
+    epoch was selected), with the history and the sizes of the training
+    and validation sets. The test metrics hold the ECE of the probabilities
+    at that temperature and the per-utterance record behind it
+    (:func:`glam_py.train.metrics.calibration`). A split without test
+    utterances (--protocol all) has no test metrics: no WA, UA, F1,
+    confusion or ECE."""
     if best is not None:
         start.evaluated.load_state_dict(best["model"])
-    result = {}
+    result: dict = {}
+    temperature, fitted = 1.0, None
+    if cfg.calibrate == "temperature":
+        val_scores = start.val_set.scores(start.evaluated, cfg, device, start.precision)
+        val_logits = utterance_logits(val_scores, cfg.average)
+        temperature = fit_temperature(val_logits, start.val_set.labels)
+        fitted = {
+            "method": "temperature",
+            "val_NLL_before": nll(val_logits, start.val_set.labels),
+            "val_NLL_after": nll(val_logits, start.val_set.labels, temperature),
+        }
     if start.test_set is not None:
         if best is not None or test_scores is None:
             test_scores = start.test_set.scores(start.evaluated, cfg, device, start.precision)
-        result = evaluate(start.test_set.labels, test_scores.argmax(1), start.n_classes)
+        labels = start.test_set.labels
+        result = evaluate(labels, test_scores.argmax(1), start.n_classes)
+        result.update(calibration(probabilities(test_scores, cfg.average, temperature), labels))
+        if fitted is not None:
+            fitted["ECE_before"] = calibration(probabilities(test_scores, cfg.average), labels)["ECE"]
+    if fitted is not None:
+        result["calibration"] = fitted
     result.update(
+        temperature=temperature,
         split=split.name,
         seed=split.seed,
         train_seed=start.train_seed,
