@@ -8,10 +8,11 @@ use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
 use common::{small_wav, wav, Encoding};
-use mfcc_rs::audio::decode::{decode_bytes, decode_file};
+use mfcc_rs::audio::decode::{decode_bytes, decode_file, MAX_LEVEL};
 use mfcc_rs::audio::resample::resample;
 use mfcc_rs::audio::{load, load_bytes};
-use mfcc_rs::Error;
+use mfcc_rs::dsp::mfcc::Pipeline;
+use mfcc_rs::{Error, FeatureConfig};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mfcc_rs_{name}_{}", std::process::id()));
@@ -325,6 +326,18 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
             ),
             "NaN or infinite sample at frame 1",
         ),
+        (
+            write(
+                "loud.wav",
+                &wav(
+                    Encoding::F32,
+                    16000,
+                    &[vec![0.0], vec![-1e3], vec![2e10]],
+                    false,
+                ),
+            ),
+            "out-of-range sample at frame 2 (2e10",
+        ),
     ];
     for (path, needle) in cases {
         let err = decode_file(&path).unwrap_err();
@@ -345,6 +358,29 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
         assert_eq!(again.to_string(), text);
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn samples_at_the_level_limit_stay_finite_through_resampling_and_features() {
+    // A constant gives the largest FFT sums (all in the first bin), an
+    // alternating sign the largest filter outputs at the band edge.
+    let limit = f64::from(MAX_LEVEL);
+    let signals: [Vec<Vec<f64>>; 2] = [
+        vec![vec![limit]; 6000],
+        (0..6000)
+            .map(|i| vec![if i % 2 == 0 { limit } else { -limit }])
+            .collect(),
+    ];
+    let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+    for frames in &signals {
+        for rate in [8000, 11025, 16000, 44100, 96000] {
+            let bytes = wav(Encoding::F32, rate, frames, false);
+            let audio = load_bytes(bytes, None, Path::new("loud.wav"), Some(16000)).unwrap();
+            assert!(audio.samples.iter().all(|v| v.is_finite()), "{rate} Hz");
+            let features = pipe.features(&audio.samples, &mut pipe.scratch()).unwrap();
+            assert!(features.iter().all(|v| v.is_finite()), "{rate} Hz");
+        }
+    }
 }
 
 fn sine(freq: f64, rate: u32, n: usize, phase: f64) -> Vec<f32> {

@@ -195,12 +195,7 @@ impl AudioStream {
         let result = catch_unwind(AssertUnwindSafe(|| self.read_packets(out)))
             .unwrap_or_else(|_| Err(GAVE_UP.into()));
         let more = result.map_err(|reason| Error::decode(&self.label, reason))?;
-        if let Some(at) = out[before..].iter().position(|v| !v.is_finite()) {
-            return Err(Error::decode(
-                &self.label,
-                format!("NaN or infinite sample at frame {}", self.frames + at),
-            ));
-        }
+        check_level(&out[before..], self.frames).map_err(|e| Error::decode(&self.label, e))?;
         self.frames += out.len() - before;
         if !more {
             self.finished = true;
@@ -274,6 +269,33 @@ impl AudioStream {
 }
 
 const GAVE_UP: &str = "malformed audio data (the decoder gave up on it)";
+
+/// The largest sample magnitude read as audio. Full scale is 1, and a float
+/// file written at 32-bit integer scale stays below 2.2e9; far beyond that
+/// lie integer samples read as floats through a damaged header. Held to
+/// this, the float32 sums of the resampler and the STFT, and the STFT's
+/// power (below (n_fft * 1e10)^2, 4e26 at n_fft 2048), stay far from
+/// float32's 3.4e38: no NaN or infinity can arise after decoding.
+pub const MAX_LEVEL: f32 = 1e10;
+
+/// The one check that decoded audio is finite and within [`MAX_LEVEL`]:
+/// every path from a file to samples or features (`load`, `load_bytes`,
+/// [`AudioStream`], featurisation, prediction) reads through it.
+/// `first_frame` is the frame number of `samples[0]`, for the message.
+fn check_level(samples: &[f32], first_frame: usize) -> std::result::Result<(), String> {
+    match samples.iter().position(|v| !(v.abs() <= MAX_LEVEL)) {
+        None => Ok(()),
+        Some(at) if samples[at].is_finite() => Err(format!(
+            "out-of-range sample at frame {} ({:e}; full scale is 1, the limit {MAX_LEVEL:e})",
+            first_frame + at,
+            samples[at]
+        )),
+        Some(at) => Err(format!(
+            "NaN or infinite sample at frame {}",
+            first_frame + at
+        )),
+    }
+}
 
 /// Reads like `inner` except for the few bytes of `patch` at its offset.
 struct Patched<R> {
