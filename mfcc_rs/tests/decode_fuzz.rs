@@ -1,5 +1,9 @@
 //! Random, mutated and truncated bytes never make the decoder panic: every
 //! input is decoded or rejected with an error naming it.
+//!
+//! Under `cargo test` the inputs are the same on every run (a fixed seed),
+//! and every failure proptest ever found is replayed first from
+//! `decode_fuzz.proptest-regressions` beside this file, which is committed.
 
 #[allow(dead_code)] // this file uses only part of the shared builders
 mod common;
@@ -9,6 +13,7 @@ use std::path::Path;
 use common::{wav, Encoding};
 use mfcc_rs::audio::load_bytes;
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
 fn check(bytes: Vec<u8>, ext: Option<&str>, target_sr: Option<u32>) {
     match load_bytes(bytes, ext, Path::new("fuzz.bin"), target_sr) {
@@ -46,8 +51,19 @@ fn seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(24),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048),
