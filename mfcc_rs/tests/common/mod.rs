@@ -1,5 +1,5 @@
-//! WAV, FLAC and AIFF files built byte by byte, so decoder tests need no
-//! encoder crate.
+//! WAV, FLAC, AIFF and Ogg files built byte by byte, so decoder tests need
+//! no encoder crate.
 
 /// How samples are stored.
 #[derive(Clone, Copy, Debug)]
@@ -162,7 +162,8 @@ impl BitWriter {
     }
 }
 
-/// MSB-first CRC with a zero initial value, as FLAC's CRC-8 and CRC-16.
+/// MSB-first CRC with a zero initial value, as FLAC's CRC-8 and CRC-16 and
+/// Ogg's CRC-32.
 fn crc(bytes: &[u8], width: u32, poly: u64) -> u64 {
     let top = 1u64 << (width - 1);
     let mask = (1u64 << width) - 1;
@@ -215,4 +216,78 @@ pub fn aiff(bits: u16, rate: u32, frames: &[Vec<i32>]) -> Vec<u8> {
     out.extend((body.len() as u32).to_be_bytes());
     out.extend(body);
     out
+}
+
+/// An Ogg Vorbis file whose setup header declares a codebook of zero
+/// dimensions with a lookup table: symphonia's Ogg reader (0.6.1) panics on
+/// it, in release builds too (an assertion in its `lookup1_values`), while
+/// reading the headers.
+pub fn vorbis_panicking_on_setup() -> Vec<u8> {
+    let mut ident = b"\x01vorbis".to_vec();
+    ident.extend(0u32.to_le_bytes()); // version
+    ident.push(1); // channels
+    ident.extend(8000u32.to_le_bytes());
+    ident.extend([0; 12]); // bitrates: unset
+    ident.extend([0xB8, 1]); // block sizes 256 and 2048, framing bit
+    let mut comment = b"\x03vorbis".to_vec();
+    comment.extend([0; 8]); // no vendor, no comments
+    comment.push(1); // framing bit
+    let mut setup = b"\x05vorbis".to_vec();
+    setup.extend(lsb_first(&[
+        (0, 8),         // one codebook
+        (0x564342, 24), // its sync pattern
+        (0, 16),        // dimensions: 0
+        (1, 24),        // entries: 1
+        (1, 1),         // lengths ordered,
+        (0, 5),         // from length 1,
+        (1, 1),         // one entry of it
+        (1, 4),         // lookup type 1
+        (0, 32),        // minimum value
+        (0, 32),        // delta
+        (0, 4),         // value bits - 1
+        (0, 1),         // sequence flag
+    ]));
+    setup.extend([0; 8]);
+    let mut out = ogg_page(&[&ident], 0, true);
+    out.extend(ogg_page(&[&comment, &setup], 1, false));
+    out
+}
+
+/// Packs `(value, bits)` fields least significant bit first, as Vorbis does.
+fn lsb_first(fields: &[(u64, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for &(value, bits) in fields {
+        for i in 0..bits {
+            if used % 8 == 0 {
+                out.push(0);
+            }
+            *out.last_mut().unwrap() |= (((value >> i) & 1) as u8) << (used % 8);
+            used += 1;
+        }
+    }
+    out
+}
+
+/// One Ogg page of whole `packets` of stream 1, numbered `sequence`.
+fn ogg_page(packets: &[&[u8]], sequence: u32, first: bool) -> Vec<u8> {
+    let mut lacing = Vec::new();
+    for packet in packets {
+        lacing.extend(std::iter::repeat_n(255u8, packet.len() / 255));
+        lacing.push((packet.len() % 255) as u8);
+    }
+    let mut page = b"OggS\x00".to_vec();
+    page.push(if first { 2 } else { 0 }); // beginning of stream
+    page.extend(0u64.to_le_bytes()); // granule position
+    page.extend(1u32.to_le_bytes()); // stream serial number
+    page.extend(sequence.to_le_bytes());
+    page.extend([0; 4]); // CRC, filled in below
+    page.push(lacing.len() as u8);
+    page.extend(lacing);
+    for packet in packets {
+        page.extend(*packet);
+    }
+    let crc = crc(&page, 32, 0x04C1_1DB7) as u32;
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
 }
