@@ -4,10 +4,12 @@
 //! Under `cargo test` the inputs are the same on every run (a fixed seed),
 //! and every failure proptest ever found is replayed first from
 //! `decode_fuzz.proptest-regressions` beside this file, which is committed.
+//! The long run with random seeds is `benches/fuzz_decoder.py`.
 
 #[allow(dead_code)] // this file uses only part of the shared builders
 mod common;
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 
 use common::{aiff, flac, wav, Encoding};
@@ -16,13 +18,30 @@ use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
 fn check(bytes: Vec<u8>, ext: Option<&str>, target_sr: Option<u32>) {
+    let kept = std::env::var_os("MFCC_FUZZ_FINDINGS").map(|dir| (dir, bytes.clone()));
     match load_bytes(bytes, ext, Path::new("fuzz.bin"), target_sr) {
         Ok(audio) => {
             assert!(!audio.samples.is_empty());
             assert!(audio.samples.iter().all(|v| v.is_finite()));
         }
-        Err(e) => assert!(e.to_string().starts_with("fuzz.bin: "), "{e}"),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.starts_with("fuzz.bin: "), "{text}");
+            if let Some((dir, bytes)) = kept.filter(|_| text.contains("the decoder gave up")) {
+                keep_finding(Path::new(&dir), &bytes, ext);
+            }
+        }
     }
+}
+
+/// Keeps an input on which symphonia panicked (a handled error, but a bug
+/// to report upstream) in `dir`, named by its hash.
+fn keep_finding(dir: &Path, bytes: &[u8], ext: Option<&str>) {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let name = format!("{:016x}.{}", hasher.finish(), ext.unwrap_or("bin"));
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
 }
 
 /// Openings of the formats symphonia probes for.
@@ -51,10 +70,20 @@ fn seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// Cases per property and the seed they are drawn from: 300 from a fixed
+/// seed under `cargo test`; the long run sets `MFCC_FUZZ_CASES` to draw
+/// that many from a random seed.
 fn config() -> ProptestConfig {
+    let long = std::env::var("MFCC_FUZZ_CASES")
+        .ok()
+        .map(|n| n.parse().expect("MFCC_FUZZ_CASES must be a count"));
     ProptestConfig {
-        cases: 300,
-        rng_seed: RngSeed::Fixed(24),
+        cases: long.unwrap_or(300),
+        rng_seed: if long.is_some() {
+            RngSeed::Random
+        } else {
+            RngSeed::Fixed(24)
+        },
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
