@@ -7,7 +7,7 @@ mod common;
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
-use common::{aiff, flac, small_wav, wav, Encoding};
+use common::{aiff, flac, small_wav, vorbis_panicking_on_setup, wav, Encoding};
 use mfcc_rs::audio::decode::{decode_bytes, decode_file, MAX_LEVEL};
 use mfcc_rs::audio::resample::resample;
 use mfcc_rs::audio::{load, load_bytes};
@@ -278,6 +278,10 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
                 ),
             ),
             "out-of-range sample at frame 2 (2e10",
+        ),
+        (
+            write("panics.ogg", &vorbis_panicking_on_setup()),
+            "malformed audio data (the decoder gave up on it)",
         ),
     ];
     for (path, needle) in cases {
