@@ -85,14 +85,16 @@ def load(path: str | os.PathLike, sr: int | None = 16000) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``[n_samples]`` float32; multi-channel audio is averaged to mono.
+        ``[n_samples]`` float32, every sample finite; multi-channel audio is
+        averaged to mono.
 
     Raises
     ------
     FileNotFoundError, IsADirectoryError, PermissionError, OSError
         The file cannot be read; the message names it.
     AudioDecodeError
-        The file is not usable audio (a ValueError); the message names it.
+        The file is not usable audio (a ValueError): not audio, truncated,
+        NaN, infinite or out-of-range samples...; the message names it.
     """
     samples, _ = _mfcc_rs.load(os.fspath(path), sr)
     return samples

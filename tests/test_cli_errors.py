@@ -22,6 +22,7 @@ from glam_py import cli, export, featurize, predict, report
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.train import __main__ as train
 from glam_py.train import results as tables
+from tests.support.inputs import vorbis_panicking_on_setup
 
 COMMANDS = {"featurize": featurize, "train": train, "predict": predict, "report": report, "export": export}
 ANSI = re.compile(r"\x1b\[")
@@ -341,8 +342,8 @@ def test_help_shows_each_default_once_and_the_same_shared_flags(capsys):
     assert "--out FILE" in helps["predict"] and "--models MODELS" in helps["report"]
 
 
-def _python(*args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+def _python(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    env = {**(env or os.environ), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env.pop(cli.DEBUG_ENV, None)
     return subprocess.Popen([sys.executable, "-m", *args], env=env, text=True, **kwargs)
 
@@ -355,6 +356,32 @@ def test_real_processes_exit_with_one_line_and_no_traceback(tiny, tmp_path):
         p = _python(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = p.communicate(timeout=120)
         assert p.returncode == code and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_a_file_the_decoder_panics_on_is_its_error_and_prints_no_panic(tmp_path):
+    bad = tmp_path / "panics.ogg"
+    bad.write_bytes(vorbis_panicking_on_setup())
+    error = f"{bad}: malformed audio data (the decoder gave up on it)"
+    # RUST_BACKTRACE=1: Rust's default panic hook would print the panic and a trace.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "RUST_BACKTRACE": "1"}
+    api = (
+        "import sys\n"
+        "from glam_py import features\n"
+        "try:\n"
+        "    features.load(sys.argv[1])\n"
+        "except features.AudioDecodeError as e:\n"
+        "    print(e)\n"
+        "print(features.featurize([sys.argv[1]]).errors[0].message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", api, str(bad)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{error}\n{error}\n", "")
+    p = _python(
+        "glam_py.predict", str(bad), "--quiet", stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    out, err = p.communicate(timeout=300)
+    assert f"error: {error}" in out and err == "1 utterance: 1 error\n", err
 
 
 def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_or_sigterm_says_how_to_resume(tiny, tmp_path):

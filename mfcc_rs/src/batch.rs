@@ -174,16 +174,13 @@ impl FileWindows {
         let cutter = std::mem::take(&mut self.cutter);
         let n_samples = cutter.n_samples();
         let at = out.len();
-        let outcome = cutter
-            .finish(pipe, &mut pipe.scratch(), out)
-            .map_err(|e| Error::decode(&self.path, e.to_string()))
-            .map(|windows| FileSummary {
-                duration_s: n_samples as f64 / config.sample_rate as f64,
-                original_sample_rate: self.original_sample_rate,
-                n_windows: windows.n_windows,
-                note: windows.note,
-            });
-        self.outcome = Some(outcome);
+        let windows = cutter.finish(pipe, &mut pipe.scratch(), out);
+        self.outcome = Some(Ok(FileSummary {
+            duration_s: n_samples as f64 / config.sample_rate as f64,
+            original_sample_rate: self.original_sample_rate,
+            n_windows: windows.n_windows,
+            note: windows.note,
+        }));
         (out.len() - at) / (config.n_features() * config.n_frames())
     }
 }

@@ -95,7 +95,9 @@ fn featurize_windows(
 /// of [`featurize_utterance`] on the whole of it: a window is featurised
 /// from its own samples alone, so one that spans two pieces is featurised
 /// once both are there. Only the samples from the next window's start on
-/// are kept.
+/// are kept. The samples are a decoded file's, which the decoder checked
+/// (finite, within [`crate::audio::decode::MAX_LEVEL`]); they are not
+/// checked again here.
 pub struct WindowCutter {
     /// Samples from absolute position `offset` on.
     buffer: Vec<f32>,
@@ -189,23 +191,16 @@ impl WindowCutter {
         pipe: &Pipeline,
         scratch: &mut Scratch,
         out: &mut Vec<f32>,
-    ) -> Result<UtteranceWindows> {
+    ) -> UtteranceWindows {
         debug_assert_eq!(self.ready(pipe.config()), 0, "windows left uncut");
         if self.n_windows > 0 {
-            return Ok(UtteranceWindows {
+            return UtteranceWindows {
                 n_windows: self.n_windows,
                 note: None,
-            });
+            };
         }
         // No window: nothing was dropped, the buffer is the utterance.
-        check_signal(&self.buffer)?;
-        Ok(featurize_short(
-            pipe,
-            &self.buffer,
-            scratch,
-            out,
-            pipe.config(),
-        ))
+        featurize_short(pipe, &self.buffer, scratch, out, pipe.config())
     }
 }
 

@@ -7,11 +7,12 @@ mod common;
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
-use common::{small_wav, wav, Encoding};
-use mfcc_rs::audio::decode::{decode_bytes, decode_file};
+use common::{aiff, flac, small_wav, vorbis_panicking_on_setup, wav, Encoding};
+use mfcc_rs::audio::decode::{decode_bytes, decode_file, MAX_LEVEL};
 use mfcc_rs::audio::resample::resample;
 use mfcc_rs::audio::{load, load_bytes};
-use mfcc_rs::Error;
+use mfcc_rs::dsp::mfcc::Pipeline;
+use mfcc_rs::{Error, FeatureConfig};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mfcc_rs_{name}_{}", std::process::id()));
@@ -104,91 +105,6 @@ fn stereo_is_the_float32_mean_of_the_channels() {
     }
 }
 
-/// A FLAC file holding one frame of VERBATIM subframes (the samples stored
-/// as they are), so tests need no encoder. `frames[i][c]` is channel `c`.
-fn flac(bits: u32, rate: u32, frames: &[Vec<i32>]) -> Vec<u8> {
-    let channels = frames[0].len() as u64;
-    let n = frames.len() as u64;
-    let mut info = BitWriter::default();
-    info.put(4096, 16); // min and max block size
-    info.put(4096, 16);
-    info.put(0, 24); // min and max frame size: unknown
-    info.put(0, 24);
-    info.put(rate as u64, 20);
-    info.put(channels - 1, 3);
-    info.put(bits as u64 - 1, 5);
-    info.put(n, 36);
-    info.bytes.extend([0; 16]); // MD5: not computed
-
-    let mut frame = BitWriter::default();
-    frame.put(0b1111_1111_1111_1000, 16); // sync, fixed block size
-    frame.put(0b0111, 4); // block size - 1 follows in 16 bits
-    frame.put(0, 4); // sample rate from STREAMINFO
-    frame.put(channels - 1, 4); // independent channels
-    frame.put(0, 4); // sample size from STREAMINFO
-    frame.put(0, 8); // frame number 0
-    frame.put(n - 1, 16);
-    let crc8 = crc(&frame.bytes, 8, 0x07);
-    frame.put(crc8, 8);
-    for c in 0..channels as usize {
-        frame.put(0b0000_0010, 8); // VERBATIM, no wasted bits
-        for f in frames {
-            frame.put(f[c] as u64 & ((1 << bits) - 1), bits);
-        }
-    }
-    frame.align();
-    let crc16 = crc(&frame.bytes, 16, 0x8005);
-    frame.put(crc16, 16);
-
-    let mut out = b"fLaC".to_vec();
-    out.extend([0x80, 0, 0, 34]); // last metadata block: STREAMINFO, 34 bytes
-    out.extend(info.bytes);
-    out.extend(frame.bytes);
-    out
-}
-
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    used: u32,
-}
-
-impl BitWriter {
-    fn put(&mut self, value: u64, bits: u32) {
-        for i in (0..bits).rev() {
-            if self.used % 8 == 0 {
-                self.bytes.push(0);
-            }
-            let bit = ((value >> i) & 1) as u8;
-            *self.bytes.last_mut().unwrap() |= bit << (7 - self.used % 8);
-            self.used += 1;
-        }
-    }
-
-    fn align(&mut self) {
-        self.used = self.used.next_multiple_of(8);
-    }
-}
-
-/// MSB-first CRC with a zero initial value, as FLAC's CRC-8 and CRC-16.
-fn crc(bytes: &[u8], width: u32, poly: u64) -> u64 {
-    let top = 1u64 << (width - 1);
-    let mask = (1u64 << width) - 1;
-    let mut crc = 0u64;
-    for &byte in bytes {
-        crc ^= (byte as u64) << (width - 8);
-        for _ in 0..8 {
-            let shifted = if crc & top != 0 {
-                (crc << 1) ^ poly
-            } else {
-                crc << 1
-            };
-            crc = shifted & mask;
-        }
-    }
-    crc
-}
-
 #[test]
 fn flac_decodes_to_soundfile_values() {
     for bits in [8, 16, 24] {
@@ -213,6 +129,32 @@ fn flac_decodes_to_soundfile_values() {
             .map(|(&l, &r)| (scale(l) + scale(r)) / 2.0)
             .collect();
         assert_eq!((got.channels, got.samples), (2, want), "{bits}-bit stereo");
+    }
+}
+
+#[test]
+fn aiff_decodes_to_soundfile_values() {
+    for bits in [8u16, 16, 24, 32] {
+        let full = 1i64 << (bits - 1);
+        let codes = [-full, -1, 0, 1, full / 2, full - 1];
+        let frames: Vec<Vec<i32>> = codes
+            .iter()
+            .zip(codes.iter().rev())
+            .map(|(&l, &r)| vec![l as i32, r as i32])
+            .collect();
+        let scale = |code: i64| (code as f64 / full as f64) as f32;
+        let got = decode_bytes(aiff(bits, 22050, &frames), None, Path::new("s.aiff"))
+            .unwrap_or_else(|e| panic!("{bits}-bit: {e}"));
+        let want: Vec<f32> = codes
+            .iter()
+            .zip(codes.iter().rev())
+            .map(|(&l, &r)| (scale(l) + scale(r)) / 2.0)
+            .collect();
+        assert_eq!(
+            (got.sample_rate, got.channels, got.samples),
+            (22050, 2, want),
+            "{bits}-bit"
+        );
     }
 }
 
@@ -325,6 +267,22 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
             ),
             "NaN or infinite sample at frame 1",
         ),
+        (
+            write(
+                "loud.wav",
+                &wav(
+                    Encoding::F32,
+                    16000,
+                    &[vec![0.0], vec![-1e3], vec![2e10]],
+                    false,
+                ),
+            ),
+            "out-of-range sample at frame 2 (2e10",
+        ),
+        (
+            write("panics.ogg", &vorbis_panicking_on_setup()),
+            "malformed audio data (the decoder gave up on it)",
+        ),
     ];
     for (path, needle) in cases {
         let err = decode_file(&path).unwrap_err();
@@ -345,6 +303,29 @@ fn unreadable_files_are_errors_naming_file_and_problem() {
         assert_eq!(again.to_string(), text);
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn samples_at_the_level_limit_stay_finite_through_resampling_and_features() {
+    // A constant gives the largest FFT sums (all in the first bin), an
+    // alternating sign the largest filter outputs at the band edge.
+    let limit = f64::from(MAX_LEVEL);
+    let signals: [Vec<Vec<f64>>; 2] = [
+        vec![vec![limit]; 6000],
+        (0..6000)
+            .map(|i| vec![if i % 2 == 0 { limit } else { -limit }])
+            .collect(),
+    ];
+    let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+    for frames in &signals {
+        for rate in [8000, 11025, 16000, 44100, 96000] {
+            let bytes = wav(Encoding::F32, rate, frames, false);
+            let audio = load_bytes(bytes, None, Path::new("loud.wav"), Some(16000)).unwrap();
+            assert!(audio.samples.iter().all(|v| v.is_finite()), "{rate} Hz");
+            let features = pipe.features(&audio.samples, &mut pipe.scratch()).unwrap();
+            assert!(features.iter().all(|v| v.is_finite()), "{rate} Hz");
+        }
+    }
 }
 
 fn sine(freq: f64, rate: u32, n: usize, phase: f64) -> Vec<f32> {

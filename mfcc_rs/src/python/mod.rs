@@ -34,7 +34,7 @@ pyo3::create_exception!(
     _mfcc_rs,
     AudioDecodeError,
     PyValueError,
-    "A file was read but is not usable audio (not audio, truncated, unsupported encoding, no samples, NaN or infinite samples)."
+    "A file was read but is not usable audio (not audio, truncated, unsupported encoding, no samples, NaN, infinite or out-of-range samples, a decoder that gave up)."
 );
 
 /// The one conversion of core errors to Python exceptions.
