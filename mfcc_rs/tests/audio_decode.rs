@@ -105,24 +105,39 @@ fn stereo_is_the_float32_mean_of_the_channels() {
     }
 }
 
+/// A `bits`-bit full scale, the codes that test its ends and middle, and
+/// stereo frames pairing each code with the codes in reverse.
+fn extremes(bits: u16) -> (i64, [i64; 6], Vec<Vec<i32>>) {
+    let full = 1i64 << (bits - 1);
+    let codes = [-full, -1, 0, 1, full / 2, full - 1];
+    let frames = codes
+        .iter()
+        .zip(codes.iter().rev())
+        .map(|(&l, &r)| vec![l as i32, r as i32])
+        .collect();
+    (full, codes, frames)
+}
+
 #[test]
 fn flac_decodes_to_soundfile_values() {
-    for bits in [8, 16, 24] {
-        let full = 1i64 << (bits - 1);
-        let codes = [-full, -1, 0, 1, full / 2, full - 1];
-        let frames: Vec<Vec<i32>> = codes
-            .iter()
-            .zip(codes.iter().rev())
-            .map(|(&l, &r)| vec![l as i32, r as i32])
-            .collect();
+    for bits in [8u16, 16, 24] {
+        let (full, codes, frames) = extremes(bits);
         let scale = |code: i64| code as f32 / full as f32;
         let mono: Vec<Vec<i32>> = frames.iter().map(|f| vec![f[0]]).collect();
-        let got = decode_bytes(flac(bits, 44100, &mono), Some("flac"), Path::new("m.flac"))
-            .unwrap_or_else(|e| panic!("{bits}-bit mono: {e}"));
+        let got = decode_bytes(
+            flac(u32::from(bits), 44100, &mono),
+            Some("flac"),
+            Path::new("m.flac"),
+        )
+        .unwrap_or_else(|e| panic!("{bits}-bit mono: {e}"));
         assert_eq!((got.sample_rate, got.channels), (44100, 1));
         assert_eq!(got.samples, codes.map(scale), "{bits}-bit mono");
-        let got = decode_bytes(flac(bits, 44100, &frames), None, Path::new("s.flac"))
-            .unwrap_or_else(|e| panic!("{bits}-bit stereo: {e}"));
+        let got = decode_bytes(
+            flac(u32::from(bits), 44100, &frames),
+            None,
+            Path::new("s.flac"),
+        )
+        .unwrap_or_else(|e| panic!("{bits}-bit stereo: {e}"));
         let want: Vec<f32> = codes
             .iter()
             .zip(codes.iter().rev())
@@ -135,13 +150,7 @@ fn flac_decodes_to_soundfile_values() {
 #[test]
 fn aiff_decodes_to_soundfile_values() {
     for bits in [8u16, 16, 24, 32] {
-        let full = 1i64 << (bits - 1);
-        let codes = [-full, -1, 0, 1, full / 2, full - 1];
-        let frames: Vec<Vec<i32>> = codes
-            .iter()
-            .zip(codes.iter().rev())
-            .map(|(&l, &r)| vec![l as i32, r as i32])
-            .collect();
+        let (full, codes, frames) = extremes(bits);
         let scale = |code: i64| (code as f64 / full as f64) as f32;
         let got = decode_bytes(aiff(bits, 22050, &frames), None, Path::new("s.aiff"))
             .unwrap_or_else(|e| panic!("{bits}-bit: {e}"));
