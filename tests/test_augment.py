@@ -26,7 +26,7 @@ from glam_py.train.trainer import split_start
 from tests.support.training import train_command
 
 EVERY_EFFECT = "gain,telephone,eq,noise,reverb,codec"
-CHAIN_ORDER = "reverb,noise,eq,telephone,gain,codec"
+CHAIN_ORDER = "noise,reverb,eq,telephone,gain,codec"
 
 
 def quiet(_: str) -> None:
@@ -51,9 +51,9 @@ def test_settings_round_trip_and_leave_old_texts_alone():
     ):
         assert again == copy and hash(again) == hash(copy)
     assert plain.differences(copy) == {"augment": ("", CHAIN_ORDER), "augment_copy": (1, 2)}
-    assert "augment='reverb,noise" in repr(copy)
+    assert "augment='noise,reverb" in repr(copy)
     for bad, message in (
-        (dict(augment="noise,hiss"), r'augment: unknown effect "hiss" \(known: reverb, noise, eq'),
+        (dict(augment="noise,hiss"), r'augment: unknown effect "hiss" \(known: noise, reverb, eq'),
         (dict(augment="noise,noise"), "named twice"),
         (dict(augment="eq", augment_copy=0), "augment_copy must be at least 1"),
         (dict(augment_copy=2), r"augment_copy \(2\) needs augment"),
@@ -135,10 +135,10 @@ def test_train_settings_validate_augment_and_list_every_variant():
 def test_augment_flags_and_their_refusals_in_one_line(small):
     parser = build_parser()
     given = overrides_from(
-        parser.parse_args(["--augment", "noise, reverb", "--augment-copies", "2"]), demo=False
+        parser.parse_args(["--augment", "reverb, noise", "--augment-copies", "2"]), demo=False
     )
-    assert given == {"augment": ("noise", "reverb"), "augment_copies": 2}
-    assert TrainConfig().updated(given).augment == ("reverb", "noise")
+    assert given == {"augment": ("reverb", "noise"), "augment_copies": 2}
+    assert TrainConfig().updated(given).augment == ("noise", "reverb")
     flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
     assert flags["--augment"].help.endswith("(default: none).")
     # train takes no flag for the test windows' augmentation.
@@ -174,8 +174,8 @@ def test_training_rows_are_the_unperturbed_and_every_copys_and_test_rows_unaugme
     variants = speed_stores(source, augmented, cache, 2, quiet)
     assert variants[0].root == train.root  # the unperturbed store, featurised once
     assert [(s.config.augment, s.config.augment_copy) for s in variants[1:]] == [
-        ("reverb,noise,codec", 1),
-        ("reverb,noise,codec", 2),
+        ("noise,reverb,codec", 1),
+        ("noise,reverb,codec", 2),
     ]
     assert len({s.root for s in variants}) == 3
     rows = load_utterances(train, test, variants)
@@ -209,7 +209,7 @@ def test_a_run_with_augment_trains_on_the_copies(small, tmp_path):
     done = subprocess.run(
         [a for a in augmented if a != "--quiet"], check=True, capture_output=True, text=True
     )
-    assert "augmented copy 2 (reverb,noise,eq,telephone,gain,codec)" in done.stdout
+    assert "augmented copy 2 (noise,reverb,eq,telephone,gain,codec)" in done.stdout
 
     def split_record(run: str) -> dict:
         (path,) = (tmp_path / run / "splits").rglob("*.json")

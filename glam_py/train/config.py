@@ -144,7 +144,7 @@ class TrainConfig(Settings):
         default=(),
         metadata={
             "help": "channel augmentation of the training windows, comma-separated effects among "
-            "reverb, noise, eq, telephone, gain and codec (as featurize --augment; docs/features.md "
+            "noise, reverb, eq, telephone, gain and codec (as featurize --augment; docs/features.md "
             "gives each one's probability and ranges): the corpus is featurised once more per copy "
             "(--augment-copies) at the training overlap, each a cached store in which every file drew "
             "its own chain of these effects from its path, and an utterance trains on its "

@@ -179,7 +179,7 @@ pub const FIELDS: [FieldSpec; 18] = [
     choice("pad", &["drop", "tile", "zero", "repeat"], "utterances shorter than one window: 'drop' them, 'tile' or 'zero'-pad them to one window, or 'repeat' them whole until a window is covered (the GLAM authors' padding)"),
     choice("output", &["mfcc", "log_mel"], "features of a window: 'mfcc' (--n-mfcc rows) or 'log_mel' (--n-mels rows of dB mel energies)"),
     field("speed", FieldKind::Float, "speed perturbation, from 0.5 to 2: audio is resampled as if its sample rate were this times its own, so it lasts 1/speed as long at speed times the pitch (Kaldi's 0.9 and 1.1); 1: unchanged"),
-    field("augment", FieldKind::Str, "channel augmentation of the audio, comma-separated effects: reverb (a generated room), noise (white, pink, brown or hum at 5 to 30 dB SNR), eq (a random microphone response), telephone (the 300 to 3400 Hz band), gain (-12 to +6 dB), codec (G.711 mu-law); applied in that order, each with its probability, a chain drawn per file from its path and --augment-copy (docs/features.md); none: no augmentation"),
+    field("augment", FieldKind::Str, "channel augmentation of the audio, comma-separated effects: noise (white, pink, brown or hum at 5 to 30 dB SNR), reverb (a generated room), eq (a random microphone response), telephone (the 300 to 3400 Hz band), gain (-12 to +6 dB), codec (G.711 mu-law); applied in that order, each with its probability, a chain drawn per file from its path and --augment-copy (docs/features.md); none: no augmentation"),
     field("augment_copy", FieldKind::Int, "which augmented copy of each file, from 1: each copy draws its own chains; 1 without --augment"),
 ];
 
@@ -557,7 +557,7 @@ mod tests {
         for (bad, why) in [
             (
                 r#"{"augment": "noise,echo"}"#,
-                "augment: unknown effect \"echo\" (known: reverb,",
+                "augment: unknown effect \"echo\" (known: noise,",
             ),
             (r#"{"augment": "noise,"}"#, "augment: an empty effect name"),
             (r#"{"augment": 3}"#, "augment: invalid type"),

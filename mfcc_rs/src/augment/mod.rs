@@ -12,24 +12,36 @@
 //!
 //! | effect      | p    | what, and its parameters |
 //! |-------------|------|--------------------------|
-//! | `reverb`    | 0.5  | a generated room response ([`reverb`]): RT60 0.2 to 1.0 s, direct-to-reverberant ratio -3 to 10 dB; the level kept |
-//! | `noise`     | 0.5  | white, pink, brown or mains hum (50/60 Hz), one in four each ([`noise`]); SNR 5 to 30 dB, the powers measured over the whole utterance |
-//! | `eq`        | 0.5  | a microphone or channel response: low shelf at 80 to 400 Hz, bell at 300 Hz to 5 kHz with Q 0.5 to 2, high shelf at 2 to 6 kHz (frequencies and Q log-uniform, at most 0.4 of the rate), each -10 to 10 dB |
-//! | `telephone` | 0.25 | a telephone line's 300 to 3400 Hz band (4th-order Butterworth on both sides, [`filters::telephone`]) |
+//! | `noise`     | 0.5  | white, pink, brown or mains hum (50/60 Hz), one in four each ([`noise`]), at an SNR of 5 to 30 dB against the clean utterance (powers over the whole utterance); the room and channel then colour it with the speech |
+//! | `reverb`    | 0.4  | a generated room response ([`reverb`]): RT60 0.2 to 1.0 s, direct-to-reverberant ratio -3 to 10 dB, the response cut 40 dB down |
+//! | `eq`        | 0.4  | a microphone or channel response: low shelf at 80 to 400 Hz, bell at 300 Hz to 5 kHz with Q 0.5 to 2, high shelf at 2 to 6 kHz (frequencies and Q log-uniform, at most 0.4 of the rate), each -10 to 10 dB |
+//! | `telephone` | 0.2  | a telephone line's 300 to 3400 Hz band (4th-order Butterworth on both sides, [`filters::telephone`]) |
 //! | `gain`      | 0.5  | the recording level: -12 to +6 dB (louder would clip most corpora in `codec`) |
-//! | `codec`     | 0.25 | G.711 mu-law re-encoding, 8 bits a sample, clipping beyond full scale ([`codec`]) |
+//! | `codec`     | 0.2  | G.711 mu-law re-encoding, 8 bits a sample, clipping beyond full scale ([`codec`]) |
+//!
+//! `reverb`, `eq` and `telephone` change the spectrum, not the level: the
+//! utterance through a copy's room, microphone and line is brought back to
+//! its mean square, and the level is `gain`'s. With a room, the filters are
+//! folded into its response (they ring out within [`RING_S`]) and the
+//! three are one convolution.
 //!
 //! A copy whose draws leave every effect out gets one of the set, drawn
-//! uniformly, so that no copy repeats the unperturbed windows.
+//! uniformly, so that no copy repeats the unperturbed windows. With every
+//! effect in the set a copy gets 2.2 of them on average. The
+//! probabilities keep the cost within twice that of featurising without
+//! augmentation (docs/benchmarks.md): a room costs about as much as the
+//! features themselves, the others a fifth to a half of it.
 //!
 //! Each file and copy draws its own chain from a seed that hashes the
 //! file's path (as given), the copy number (`FeatureConfig::augment_copy`)
 //! and the effect set: featurising again gives the same windows bit for
 //! bit, whatever the thread count or file order, and copies differ.
 //!
-//! MP3 or Vorbis re-encoding is left out: the only encoders for them on
-//! crates.io are bindings to C libraries or young single-author ports, and
-//! an MP3 encoder costs more per second of audio than the whole frontend.
+//! MP3 or Vorbis re-encoding is left out: the encoders for them on
+//! crates.io are bindings to C libraries (LAME, libvorbis) or young
+//! single-author pure-Rust ports (`rusty_mp3`, `shine-rs`), and a
+//! perceptual encoder and decoder per copy would likely take the whole
+//! cost budget on their own (an estimate: none was measured).
 
 pub mod codec;
 pub mod filters;
@@ -49,8 +61,8 @@ use self::rng::{seed_of, Rng};
 /// One effect, listed in the order the chain applies them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
-    Reverb,
     Noise,
+    Reverb,
     Eq,
     Telephone,
     Gain,
@@ -60,8 +72,8 @@ pub enum Effect {
 impl Effect {
     /// Every effect, in the chain's order.
     pub const ALL: [Effect; 6] = [
-        Effect::Reverb,
         Effect::Noise,
+        Effect::Reverb,
         Effect::Eq,
         Effect::Telephone,
         Effect::Gain,
@@ -82,8 +94,9 @@ impl Effect {
     /// The probability that a copy gets this effect (see the module's table).
     pub fn probability(self) -> f64 {
         match self {
-            Effect::Telephone | Effect::Codec => 0.25,
-            _ => 0.5,
+            Effect::Noise | Effect::Gain => 0.5,
+            Effect::Reverb | Effect::Eq => 0.4,
+            Effect::Telephone | Effect::Codec => 0.2,
         }
     }
 
@@ -105,6 +118,9 @@ pub const GAIN_DB: (f64, f64) = (-12.0, 6.0);
 /// EQ frequencies stay below this fraction of the sample rate, where the
 /// bilinear transform still places them where asked.
 const EQ_MAX_FRACTION: f64 = 0.4;
+/// How long the EQ and telephone filters' responses are kept, in seconds:
+/// the slowest (the low shelf at 80 Hz) has fallen 100 dB after 35 ms.
+pub const RING_S: f64 = 0.1;
 
 /// A set of effects: written as their names, comma-separated, in the
 /// chain's order; empty for none.
@@ -181,16 +197,16 @@ impl<'de> Deserialize<'de> for Effects {
 /// One effect with the parameters a copy drew.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    Reverb {
-        rt60_s: f64,
-        drr_db: f64,
-        /// Seeds the response's noise and reflections.
-        seed: u64,
-    },
     Noise {
         kind: NoiseKind,
         snr_db: f64,
         /// Seeds the noise's samples.
+        seed: u64,
+    },
+    Reverb {
+        rt60_s: f64,
+        drr_db: f64,
+        /// Seeds the response's noise and reflections.
         seed: u64,
     },
     /// Low shelf, bell and high shelf.
@@ -239,14 +255,14 @@ impl Chain {
     fn draw_step(effect: Effect, sample_rate: u32, rng: &mut Rng) -> Step {
         let highest = EQ_MAX_FRACTION * f64::from(sample_rate);
         match effect {
-            Effect::Reverb => Step::Reverb {
-                rt60_s: rng.range(RT60_S.0, RT60_S.1),
-                drr_db: rng.range(DRR_DB.0, DRR_DB.1),
-                seed: rng.next_u64(),
-            },
             Effect::Noise => Step::Noise {
                 kind: NoiseKind::ALL[rng.below(NoiseKind::ALL.len())],
                 snr_db: rng.range(SNR_DB.0, SNR_DB.1),
+                seed: rng.next_u64(),
+            },
+            Effect::Reverb => Step::Reverb {
+                rt60_s: rng.range(RT60_S.0, RT60_S.1),
+                drr_db: rng.range(DRR_DB.0, DRR_DB.1),
                 seed: rng.next_u64(),
             },
             Effect::Eq => {
@@ -294,24 +310,76 @@ impl Chain {
     /// Applies the chain to `x`, a whole utterance at `sample_rate`, in
     /// place. Finite samples stay finite.
     pub fn apply(&self, x: &mut [f32], sample_rate: u32) {
+        let mut room = None;
+        let mut sections = Vec::new();
         for step in &self.steps {
             match step {
-                Step::Reverb {
-                    rt60_s,
-                    drr_db,
-                    seed,
-                } => reverb::reverberate(x, sample_rate, *rt60_s, *drr_db, &mut Rng::new(*seed)),
                 Step::Noise { kind, snr_db, seed } => {
                     let n = noise::noise(*kind, x.len(), sample_rate, &mut Rng::new(*seed));
                     noise::add_at_snr(x, &n, *snr_db);
                 }
-                Step::Eq { sections } => sections.iter().for_each(|s| s.process(x)),
-                Step::Telephone => filters::telephone(sample_rate)
-                    .iter()
-                    .for_each(|s| s.process(x)),
-                Step::Gain { db } => gain(x, *db),
-                Step::Codec => codec::mu_law(x),
+                Step::Reverb {
+                    rt60_s,
+                    drr_db,
+                    seed,
+                } => {
+                    let mut rng = Rng::new(*seed);
+                    room = Some(reverb::impulse_response(
+                        sample_rate,
+                        *rt60_s,
+                        *drr_db,
+                        &mut rng,
+                    ));
+                }
+                Step::Eq { sections: eq } => sections.extend_from_slice(eq),
+                Step::Telephone => sections.extend(filters::telephone(sample_rate)),
+                Step::Gain { db } => {
+                    colour(x, room.take(), &std::mem::take(&mut sections), sample_rate);
+                    gain(x, *db);
+                }
+                Step::Codec => {
+                    colour(x, room.take(), &std::mem::take(&mut sections), sample_rate);
+                    codec::mu_law(x);
+                }
             }
+        }
+        colour(x, room, &sections, sample_rate);
+    }
+}
+
+/// `x` through the room response `room` (if any) and the filter
+/// `sections`, then brought back to its mean square before (a silent `x`
+/// stays silent). With a room the filters are folded into its response,
+/// and the two are one convolution.
+pub fn colour(x: &mut [f32], room: Option<Vec<f32>>, sections: &[Biquad], sample_rate: u32) {
+    let before = noise::power(x);
+    match room {
+        None if sections.is_empty() => return,
+        None => filters::cascade(sections, x),
+        Some(mut response) => {
+            if !sections.is_empty() {
+                let ring = (RING_S * f64::from(sample_rate)) as usize;
+                response.resize(response.len() + ring, 0.0);
+                filters::cascade(sections, &mut response);
+                // Cut where the ringing stays 120 dB below the peak: it
+                // costs convolution for nothing, and its last samples are
+                // subnormal floats, whose every product takes a hundred
+                // times as long.
+                let peak = response.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let keep = response
+                    .iter()
+                    .rposition(|v| v.abs() > peak * 1e-6)
+                    .map_or(1, |last| last + 1);
+                response.truncate(keep);
+            }
+            reverb::convolve_in_place(x, &response);
+        }
+    }
+    let after = noise::power(x);
+    if after > 0.0 {
+        let scale = (before / after).sqrt() as f32;
+        for v in x {
+            *v *= scale;
         }
     }
 }
@@ -344,7 +412,7 @@ mod tests {
     #[test]
     fn sets_parse_in_any_order_and_write_in_the_chains() {
         let set = Effects::parse("gain, telephone,eq,noise,reverb,codec").unwrap();
-        assert_eq!(set.to_string(), "reverb,noise,eq,telephone,gain,codec");
+        assert_eq!(set.to_string(), "noise,reverb,eq,telephone,gain,codec");
         assert_eq!(Effects::parse(&set.to_string()).unwrap(), set);
         assert_eq!(
             Effects::parse("codec,noise").unwrap().to_string(),
@@ -356,7 +424,7 @@ mod tests {
         let err = Effects::parse("noise,echo").unwrap_err();
         assert_eq!(
             err,
-            "unknown effect \"echo\" (known: reverb, noise, eq, telephone, gain, codec)"
+            "unknown effect \"echo\" (known: noise, reverb, eq, telephone, gain, codec)"
         );
         assert!(Effects::parse("noise,,gain")
             .unwrap_err()
@@ -366,7 +434,7 @@ mod tests {
             .contains("named twice"));
         assert_eq!(
             serde_json::to_string(&set).unwrap(),
-            "\"reverb,noise,eq,telephone,gain,codec\""
+            "\"noise,reverb,eq,telephone,gain,codec\""
         );
         let back: Effects = serde_json::from_str("\"eq,gain\"").unwrap();
         assert_eq!(back, Effects::parse("gain,eq").unwrap());
@@ -380,6 +448,66 @@ mod tests {
         assert_eq!(x, [1.0, -0.5, 0.0]);
         gain(&mut x, -6.0);
         assert!((x[0] - 10f32.powf(-0.3)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_room_and_channel_are_one_response_that_keeps_the_level() {
+        let rate = 16000;
+        let clean = speech_like(rate as usize * 2);
+        let sections = [
+            Biquad::low_shelf(80.0, 10.0, rate),
+            Biquad::peaking(1000.0, 2.0, -10.0, rate),
+        ]
+        .into_iter()
+        .chain(filters::telephone(rate))
+        .collect::<Vec<_>>();
+        // The filters run sample by sample, at the utterance's level.
+        let mut filtered = clean.clone();
+        colour(&mut filtered, None, &sections, rate);
+        let mut expected = clean.clone();
+        filters::cascade(&sections, &mut expected);
+        let scale = (noise::power(&clean) / noise::power(&expected)).sqrt() as f32;
+        expected.iter_mut().for_each(|v| *v *= scale);
+        assert_eq!(filtered, expected);
+        // Folded into a room's response (here the direct path alone) and
+        // convolved, they give the same to within 1e-5 of the level.
+        let mut folded = clean.clone();
+        colour(&mut folded, Some(vec![1.0]), &sections, rate);
+        let error: f64 = filtered
+            .iter()
+            .zip(&folded)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / clean.len() as f64;
+        assert!(error / noise::power(&clean) < 1e-10, "{error}");
+        // A room smears clicks 0.5 s apart into decaying sound between
+        // them, at the clicks' level.
+        let mut clicks = vec![0.0f32; rate as usize * 2];
+        for k in (0..clicks.len()).step_by(8000) {
+            clicks[k] = 1.0;
+        }
+        let before = noise::power(&clicks);
+        let room = reverb::impulse_response(rate, 0.6, 0.0, &mut Rng::new(8));
+        colour(&mut clicks, Some(room), &[], rate);
+        assert!((noise::power(&clicks) / before - 1.0).abs() < 1e-4);
+        let energy = |a: usize, b: usize| {
+            clicks[a..b]
+                .iter()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+        };
+        let (early, late) = (energy(100, 1000), energy(5000, 6000));
+        assert!(
+            early > 0.0 && late > 0.0 && early > 10.0 * late,
+            "{early} {late}"
+        );
+        // Nothing to do, and silence, pass unchanged.
+        let mut same = clean.clone();
+        colour(&mut same, None, &[], rate);
+        assert_eq!(same, clean);
+        let mut silent = vec![0.0f32; 500];
+        colour(&mut silent, None, &sections, rate);
+        assert!(silent.iter().all(|&v| v == 0.0));
     }
 
     #[test]
@@ -408,13 +536,13 @@ mod tests {
                 .iter()
                 .map(|s| {
                     let k = match s {
+                        Step::Noise { snr_db, .. } => {
+                            assert!((SNR_DB.0..SNR_DB.1).contains(snr_db));
+                            0
+                        }
                         Step::Reverb { rt60_s, drr_db, .. } => {
                             assert!((RT60_S.0..RT60_S.1).contains(rt60_s));
                             assert!((DRR_DB.0..DRR_DB.1).contains(drr_db));
-                            0
-                        }
-                        Step::Noise { snr_db, .. } => {
-                            assert!((SNR_DB.0..SNR_DB.1).contains(snr_db));
                             1
                         }
                         Step::Eq { .. } => 2,

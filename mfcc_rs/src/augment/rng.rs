@@ -58,24 +58,31 @@ impl Rng {
         ((self.uniform() * n as f64) as usize).min(n - 1)
     }
 
-    /// Two independent standard normal values (Box-Muller).
-    pub fn gaussian_pair(&mut self) -> (f64, f64) {
-        // 1 - u lies in (0, 1], so the logarithm is finite.
-        let radius = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
-        let (sin, cos) = (std::f64::consts::TAU * self.uniform()).sin_cos();
-        (radius * cos, radius * sin)
+    /// An approximately standard normal value: the sum of four uniform
+    /// 16-bit values (Irwin-Hall), centred and scaled to unit variance. Its
+    /// tails stop at 3.46 standard deviations, which no noise or room
+    /// response here needs, and it costs one draw where Box-Muller's
+    /// logarithm and sine cost twenty times as much.
+    pub fn gaussian(&mut self) -> f32 {
+        // Mean 2 * 65535 and standard deviation 65536 / sqrt(3), to within
+        // 1e-5 of their exact values.
+        const MEAN: f32 = 131_070.0;
+        const SCALE: f32 = 1.0 / 37_837.23;
+        let bits = self.next_u64();
+        let sum =
+            (bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48);
+        (sum as f32 - MEAN) * SCALE
     }
 
-    /// `out` filled with standard normal values.
-    pub fn fill_gaussian(&mut self, out: &mut [f32]) {
-        let mut pairs = out.chunks_exact_mut(2);
-        for pair in &mut pairs {
-            let (a, b) = self.gaussian_pair();
-            pair[0] = a as f32;
-            pair[1] = b as f32;
-        }
-        if let [last] = pairs.into_remainder() {
-            *last = self.gaussian_pair().0 as f32;
+    /// `out` filled with values uniform in [-1, 1), four from each draw
+    /// (16 bits each).
+    pub fn fill_uniform(&mut self, out: &mut [f32]) {
+        const HALF: f32 = 32_767.5;
+        for chunk in out.chunks_mut(4) {
+            let bits = self.next_u64();
+            for (k, v) in chunk.iter_mut().enumerate() {
+                *v = (((bits >> (16 * k)) & 0xffff) as f32 - HALF) / 32_768.0;
+            }
         }
     }
 }
@@ -100,13 +107,21 @@ mod tests {
     fn draws_have_their_distributions() {
         let mut rng = Rng::new(1);
         let n = 200_000;
-        let mut values = vec![0.0f32; n];
-        rng.fill_gaussian(&mut values);
+        let values: Vec<f32> = (0..n).map(|_| rng.gaussian()).collect();
         let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let var =
             values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64 - mean * mean;
         assert!(
             mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "{mean} {var}"
+        );
+        let mut flat = vec![0.0f32; n + 3];
+        rng.fill_uniform(&mut flat);
+        assert!(flat.iter().all(|v| (-1.0..1.0).contains(v)));
+        let mean = flat.iter().map(|&v| f64::from(v)).sum::<f64>() / flat.len() as f64;
+        let var = flat.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / flat.len() as f64;
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0 / 3.0).abs() < 0.01,
             "{mean} {var}"
         );
         let u: Vec<f64> = (0..n).map(|_| rng.range(-3.0, 5.0)).collect();

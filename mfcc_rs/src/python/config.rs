@@ -52,7 +52,7 @@ use crate::config::{FeatureConfig, FIELDS};
 ///     its rate were r * speed (1 / speed as long, speed times the pitch).
 /// augment : str, default ""
 ///     Channel augmentation of files: comma-separated effects among
-///     "reverb", "noise", "eq", "telephone", "gain", "codec" (held in that
+///     "noise", "reverb", "eq", "telephone", "gain", "codec" (held in that
 ///     order, the order they are applied in); each file draws its chain
 ///     from its path and augment_copy. Empty or "none": none. In-memory signals
 ///     (``mfcc``, ``featurize_signal``) refuse it.
