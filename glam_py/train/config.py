@@ -293,7 +293,9 @@ class TrainConfig(Settings):
             if not ok
         ]
         problems += _speeds_problems(self.speeds, self.features)
-        problems += self._augment_problems()
+        augment, augment_problems = _augment_in_chain_order(self.augment, self.features)
+        object.__setattr__(self, "augment", augment)
+        problems += augment_problems
         if problems:
             raise ValueError("invalid training settings: " + "; ".join(problems))
         if self.precision not in CHOICES:
@@ -307,18 +309,6 @@ class TrainConfig(Settings):
         """The settings of the training windows: the test windows' settings
         with the training overlap."""
         return self.features.replace(overlap_s=self.train_overlap_s)
-
-    def _augment_problems(self) -> list[str]:
-        """Why ``augment`` cannot be; a valid one is put in the chain's
-        order (the frontend's), so that the same set is one setting."""
-        if not isinstance(self.augment, tuple) or not all(isinstance(a, str) for a in self.augment):
-            return [f"augment must be effect names, got {self.augment!r}"]
-        try:
-            effects = self.features.replace(augment=",".join(self.augment)).augment
-        except ValueError as e:  # the frontend's names, in its words
-            return [f"augment must name known effects ({e})"]
-        object.__setattr__(self, "augment", tuple(effects.split(",")) if effects else ())
-        return []
 
     def variant_features(self) -> list[FeatureConfig]:
         """The settings of every training variant's windows, in order: the
@@ -357,6 +347,19 @@ def _speeds_problems(speeds: tuple, features: FeatureConfig) -> list[str]:
         except ValueError as e:  # the frontend's range, in its words
             return [f"speeds must each be a valid speed ({e})"]
     return []
+
+
+def _augment_in_chain_order(augment: tuple, features: FeatureConfig) -> tuple[tuple, list[str]]:
+    """``augment`` in the order the frontend applies the effects, so that
+    one set is one setting (and one cache key), and why it cannot be
+    TrainConfig.augment (at most one reason; then ``augment`` as given)."""
+    if not isinstance(augment, tuple) or not all(isinstance(a, str) for a in augment):
+        return augment, [f"augment must be effect names, got {augment!r}"]
+    try:
+        effects = features.replace(augment=",".join(augment)).augment
+    except ValueError as e:  # the frontend's names, in its words
+        return augment, [f"augment must name known effects ({e})"]
+    return (tuple(effects.split(",")) if effects else ()), []
 
 
 PAPER = TrainConfig()
