@@ -49,7 +49,15 @@ def _numbers(text: str) -> tuple[float, ...]:
         ) from None
 
 
-_TYPES = {"int": int, "float": float, "str": str, "tuple": _numbers}
+def _names(text: str) -> tuple[str, ...]:
+    """A tuple setting's value: comma-separated names, or ``none`` for the
+    empty tuple (the settings class checks the names)."""
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(name.strip() for name in text.split(","))
+
+
+_TYPES = {"int": int, "float": float, "str": str, "tuple": _numbers, "names": _names}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -351,7 +359,7 @@ def _flag(name: str) -> str:
 def _shown(value) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
-    return "none" if value is None else str(value)
+    return "none" if value is None or value == "" else str(value)
 
 
 def _parser(kind: str, optional: bool):
@@ -367,8 +375,14 @@ def _parser(kind: str, optional: bool):
     return parse
 
 
+# Where the parsed namespace records which feature flags its parser has.
+_FEATURE_FLAGS = "_feature_flags"
+
+
 def add_feature_flags(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, defaults: FeatureConfig
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    defaults: FeatureConfig,
+    leave_out: tuple[str, ...] = (),
 ) -> None:
     """One flag per :class:`FeatureConfig` field (``n_mfcc`` becomes
     ``--n-mfcc``), described by ``FeatureConfig.fields()``.
@@ -383,9 +397,16 @@ def add_feature_flags(
         on the parsed namespace, so :func:`feature_config_from` changes only
         what the user asked for (``none``, the value of an optional setting
         such as ``--fmax none``, stays distinguishable from "not given").
+    leave_out
+        Fields the command takes no flag for; :func:`feature_flags_given`
+        then ignores them, so another flag may use their names.
     """
+    made = tuple(f["name"] for f in FeatureConfig.fields() if f["name"] not in leave_out)
+    parser.set_defaults(**{_FEATURE_FLAGS: made})
     for field in FeatureConfig.fields():
         name = field["name"]
+        if name not in made:
+            continue
         help_text = f"{field['help']} (default: {_shown(getattr(defaults, name))})."
         parser.add_argument(
             _flag(name),
@@ -398,8 +419,9 @@ def add_feature_flags(
 
 
 def feature_flags_given(args: argparse.Namespace) -> dict:
-    """The feature settings the command line gave, by field name."""
-    return {f["name"]: getattr(args, f["name"]) for f in FeatureConfig.fields() if hasattr(args, f["name"])}
+    """The feature settings the command line gave, by field name (of the
+    flags :func:`add_feature_flags` made)."""
+    return {name: getattr(args, name) for name in getattr(args, _FEATURE_FLAGS, ()) if hasattr(args, name)}
 
 
 def add_settings_flags(
@@ -411,7 +433,8 @@ def add_settings_flags(
     ``--label-smoothing``), generated from the field: its help text is the
     metadata's ``"help"``, its choices the metadata's ``"choices"`` where
     given, its type its default's (int, float, str, or a tuple of numbers
-    written comma-separated).
+    written comma-separated), or a tuple of names written comma-separated
+    where the metadata's ``"kind"`` is ``"names"``.
 
     Parameters
     ----------
@@ -426,7 +449,7 @@ def add_settings_flags(
         validated by the settings class, not here.
     """
     for field in settings_fields:
-        kind = type(field.default).__name__
+        kind = field.metadata.get("kind", type(field.default).__name__)
         help_text = f"{field.metadata['help']} (default: {_shown(getattr(defaults, field.name))})."
         parser.add_argument(
             _flag(field.name),
@@ -434,7 +457,7 @@ def add_settings_flags(
             type=_parser(kind, optional=False),
             choices=field.metadata.get("choices"),
             default=argparse.SUPPRESS,
-            metavar={"int": "N", "float": "X", "tuple": "X,Y,..."}.get(kind),
+            metavar={"int": "N", "float": "X", "tuple": "X,Y,...", "names": "A,B,..."}.get(kind),
             help=help_text.replace("%", "%%"),
         )
 
@@ -447,9 +470,10 @@ def settings_flags_given(args: argparse.Namespace, settings_fields: list[datacla
 
 def with_flag_names(message: str, names: tuple[str, ...] = ()) -> str:
     """A FeatureConfig message with its field names, and ``names``, written
-    as the flags (``window_s`` as ``--window-s``)."""
+    as the flags (``window_s`` as ``--window-s``); a dotted name
+    (``features.augment``, a --config file's key) stays as it is."""
     names = sorted([*(f["name"] for f in FeatureConfig.fields()), *names], key=len, reverse=True)
-    return re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: _flag(m[1]), message)
+    return re.sub(r"(?<!\.)\b(" + "|".join(names) + r")\b", lambda m: _flag(m[1]), message)
 
 
 def feature_config_from(args: argparse.Namespace, base: FeatureConfig) -> FeatureConfig:

@@ -153,7 +153,8 @@ def mfcc(y: np.ndarray, sr: int | None = None, config: FeatureConfig | None = No
     ------
     ValueError
         ``y`` is not one-dimensional, is empty, or holds NaN or infinite
-        samples.
+        samples; or ``config.augment`` is set (augmentation draws its
+        chains from a file's path: featurise files).
     """
     return _mfcc_rs.mfcc(_float32(y), sr, config)
 
@@ -206,7 +207,8 @@ def featurize_signal(
     ------
     ValueError
         ``y`` is not one-dimensional, is empty, or holds NaN or infinite
-        samples.
+        samples; or ``config.augment`` is set (augmentation draws its
+        chains from a file's path: featurise files).
     """
     return _mfcc_rs.featurize_signal(_float32(y), sr, config)
 

@@ -131,7 +131,8 @@ def test_config_fields_describe_every_setting():
     for f in specs:
         assert set(f) == {"name", "type", "optional", "default", "choices", "help"}
         assert f["default"] == getattr(FeatureConfig(), f["name"])
-        assert f["type"] == ("str" if f["choices"] else type(f["default"] or 0.0).__name__)
+        str_typed = f["choices"] or isinstance(f["default"], str)
+        assert f["type"] == ("str" if str_typed else type(f["default"] or 0.0).__name__)
         assert f["help"]
 
 

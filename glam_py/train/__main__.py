@@ -51,6 +51,9 @@ from glam_py.train.progress import for_output
 from glam_py.train.run import CorpusSource, execute
 
 DEMO_DEFAULTS = dict(repeats=1, epochs=6, lr=5e-4, alpha=0.0, train_overlap_s=1.6)
+# Feature settings train takes no flag for: test windows are never
+# augmented, and --augment / --augment-copies augment the training windows.
+TRAINING_VARIANT_FIELDS = ("augment", "augment_copy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "The settings of the test windows; the training windows differ only in their overlap "
         "(--train-overlap-s).",
     )
-    add_feature_flags(feats, PAPER.features)
+    add_feature_flags(feats, PAPER.features, leave_out=TRAINING_VARIANT_FIELDS)
     run = p.add_argument_group("protocol")
     run.add_argument(
         "--models",
@@ -408,6 +411,11 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             problem = parallel.refusal(model, args.run.train_config(model))
             if problem:
                 raise UsageError(problem)
+    if args.store is not None and args.run.train_config(args.run.models[0]).augment:
+        raise UsageError(
+            "--augment does not apply with --store: a store holds one set of windows; "
+            "train from the corpus, which is featurised once per augmented copy, or give --augment none"
+        )
     if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
         # One speed sees each window once per epoch: as many epochs as BEST's speeds x epochs.
         raise UsageError(

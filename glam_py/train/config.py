@@ -176,11 +176,33 @@ class TrainConfig(Settings):
             "there are speeds; none: no perturbation"
         },
     )
+    augment: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "channel augmentation of the training windows, comma-separated effects among "
+            "noise, reverb, eq, telephone, gain and codec (as featurize --augment; docs/features.md "
+            "gives each one's probability and ranges): the corpus is featurised once more per copy "
+            "(--augment-copies) at the training overlap, each a cached store in which every file drew "
+            "its own chain of these effects from its path, and an utterance trains on its "
+            "unperturbed windows (with --speeds, its windows at every speed) and every copy's; test "
+            "and validation windows are never augmented. An epoch then takes about 1 + copies "
+            "times as long; none: no augmentation",
+            "kind": "names",
+        },
+    )
+    augment_copies: int = field(
+        default=1,
+        metadata={
+            "help": "augmented copies of every training utterance with --augment, at least 1, each "
+            "drawing its own chains"
+        },
+    )
 
     def __post_init__(self) -> None:
         # JSON (config files, config.json) gives a list.
-        if isinstance(self.speeds, list):
-            object.__setattr__(self, "speeds", tuple(self.speeds))
+        for name in ("speeds", "augment"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         # Refused here, not as a crash halfway through a run (or an
         # untrained model saved, for epochs 0).
         problems = [
@@ -295,10 +317,34 @@ class TrainConfig(Settings):
                     self.features.speed == 1,
                     "1: the test windows are never perturbed (speeds perturbs the training windows)",
                 ),
+                (
+                    "features.augment",
+                    self.features.augment,
+                    not self.features.augment,
+                    "empty: the test windows are never augmented (augment augments the training windows)",
+                ),
+                (
+                    "augment_copies",
+                    self.augment_copies,
+                    isinstance(self.augment_copies, int)
+                    and not isinstance(self.augment_copies, bool)
+                    and self.augment_copies >= 1,
+                    "at least 1",
+                ),
+                (
+                    "augment_copies",
+                    self.augment_copies,
+                    not (isinstance(self.augment_copies, int) and self.augment_copies > 1)
+                    or bool(self.augment),
+                    "1 without augment (there is nothing to copy)",
+                ),
             )
             if not ok
         ]
         problems += _speeds_problems(self.speeds, self.features)
+        augment, augment_problems = _augment_in_chain_order(self.augment, self.features)
+        object.__setattr__(self, "augment", augment)
+        problems += augment_problems
         if problems:
             raise ValueError("invalid training settings: " + "; ".join(problems))
         if self.precision not in CHOICES:
@@ -313,10 +359,20 @@ class TrainConfig(Settings):
         with the training overlap."""
         return self.features.replace(overlap_s=self.train_overlap_s)
 
-    def speed_features(self) -> list[FeatureConfig]:
-        """The settings of the training windows at each of ``speeds``, in
-        their order (none without speed perturbation)."""
-        return [self.train_features().replace(speed=speed) for speed in self.speeds]
+    def variant_features(self) -> list[FeatureConfig]:
+        """The settings of every training variant's windows, in order: the
+        training windows at each of ``speeds``, then each of
+        ``augment_copies`` augmented copies at speed 1. With ``augment``
+        and no ``speeds`` the unperturbed training windows come first, so
+        that an utterance trains on them and on its copies. None without
+        speed perturbation or augmentation (the training windows alone)."""
+        train = self.train_features()
+        at_speeds = [train.replace(speed=speed) for speed in self.speeds]
+        if not self.augment:
+            return at_speeds
+        effects = ",".join(self.augment)
+        copies = [train.replace(augment=effects, augment_copy=k) for k in range(1, self.augment_copies + 1)]
+        return (at_speeds or [train]) + copies
 
     @classmethod
     def recipe_fields(cls) -> list[Field]:
@@ -340,6 +396,19 @@ def _speeds_problems(speeds: tuple, features: FeatureConfig) -> list[str]:
         except ValueError as e:  # the frontend's range, in its words
             return [f"speeds must each be a valid speed ({e})"]
     return []
+
+
+def _augment_in_chain_order(augment: tuple, features: FeatureConfig) -> tuple[tuple, list[str]]:
+    """``augment`` in the order the frontend applies the effects, so that
+    one set is one setting (and one cache key), and why it cannot be
+    TrainConfig.augment (at most one reason; then ``augment`` as given)."""
+    if not isinstance(augment, tuple) or not all(isinstance(a, str) for a in augment):
+        return augment, [f"augment must be effect names, got {augment!r}"]
+    try:
+        effects = features.replace(augment=",".join(augment)).augment
+    except ValueError as e:  # the frontend's names, in its words
+        return augment, [f"augment must name known effects ({e})"]
+    return (tuple(effects.split(",")) if effects else ()), []
 
 
 PAPER = TrainConfig()
@@ -455,7 +524,7 @@ class RunConfig:
         for model in others:
             cfg = self.train_config(model)
             diffs = ref.features.differences(cfg.features)
-            for name in ("train_overlap_s", "speeds", "normalize"):
+            for name in ("train_overlap_s", "speeds", "augment", "augment_copies", "normalize"):
                 if getattr(ref, name) != getattr(cfg, name):
                     diffs[name] = (getattr(ref, name), getattr(cfg, name))
             if diffs:

@@ -127,23 +127,27 @@ def stores_for(
 def speed_stores(
     source: CorpusSource, cfg: TrainConfig, cache: Path, threads: int | None, log: Callable[[str], None]
 ) -> list[FeatureStore]:
-    """The training store at each of ``cfg.speeds`` (speed perturbation),
-    featurised once and cached like :func:`stores_for`'s; none without
-    speeds. The store at speed 1 is the unperturbed training store.
+    """The training store of each of ``cfg.variant_features()``: at each
+    of ``cfg.speeds`` (speed perturbation), then each augmented copy
+    (``cfg.augment``), featurised once and cached like :func:`stores_for`'s;
+    none without either. The store at speed 1 is the unperturbed training
+    store.
 
     Raises
     ------
     ValueError
-        ``cfg.speeds`` with a given store, which holds one speed only.
+        ``cfg.speeds`` or ``cfg.augment`` with a given store, which holds
+        one variant only.
     """
-    if not cfg.speeds:
+    configs = cfg.variant_features()
+    if not configs:
         return []
     if source.store is not None:
         raise ValueError(
-            f"speeds {', '.join(map(str, cfg.speeds))}: a given store cannot be perturbed; "
-            "train from the corpus, which is featurised at each speed"
+            "speeds and augment need the corpus: a given store cannot be perturbed; "
+            "train from the corpus, which is featurised for each variant"
         )
-    return cached_stores(source, cfg.speed_features(), cache, threads, log)
+    return cached_stores(source, configs, cache, threads, log)
 
 
 def cached_stores(
@@ -183,6 +187,8 @@ def cached_stores(
             report = write()
         if report.shards_written:
             speed = f", speed {config.speed}" if config.speed != 1 else ""
+            if config.augment:
+                speed += f", augmented copy {config.augment_copy} ({config.augment})"
             log(
                 f"featurised {len(corpus.utterances)} files into {root} (overlap {config.overlap_s} s{speed})"
             )

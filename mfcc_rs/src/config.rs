@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::augment::Effects;
 use crate::error::{Error, Result};
 
 /// How `center=True` pads the signal before framing: zeros in librosa >= 0.10,
@@ -80,6 +81,14 @@ pub struct FeatureConfig {
     /// keyed by that text stay valid.
     #[serde(skip_serializing_if = "is_unperturbed")]
     pub speed: f64,
+    /// Channel augmentation (see [`crate::augment`]); left out of the JSON
+    /// text when empty, as `speed` is at 1.
+    #[serde(skip_serializing_if = "Effects::is_empty")]
+    pub augment: Effects,
+    /// Which augmented copy: each draws its own chains. Left out of the
+    /// JSON text at 1.
+    #[serde(skip_serializing_if = "is_first_copy")]
+    pub augment_copy: u32,
 }
 
 /// Speed perturbation's range: Kaldi's recipes use 0.9 and 1.1; beyond
@@ -88,6 +97,10 @@ pub const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.5..=2.0;
 
 fn is_unperturbed(speed: &f64) -> bool {
     *speed == 1.0
+}
+
+fn is_first_copy(copy: &u32) -> bool {
+    *copy == 1
 }
 
 /// The Python type of a field's value.
@@ -149,7 +162,7 @@ const fn choice(
 }
 
 /// Every field of [`FeatureConfig`] in declaration order.
-pub const FIELDS: [FieldSpec; 16] = [
+pub const FIELDS: [FieldSpec; 18] = [
     field("sample_rate", FieldKind::Int, "sample rate in Hz that audio is resampled to before featurising"),
     field("n_mfcc", FieldKind::Int, "MFCC coefficients per frame (rows of an MFCC matrix); at most --n-mels"),
     field("n_mels", FieldKind::Int, "mel bands of the filterbank (rows of a log-mel matrix)"),
@@ -166,6 +179,8 @@ pub const FIELDS: [FieldSpec; 16] = [
     choice("pad", &["drop", "tile", "zero", "repeat"], "utterances shorter than one window: 'drop' them, 'tile' or 'zero'-pad them to one window, or 'repeat' them whole until a window is covered (the GLAM authors' padding)"),
     choice("output", &["mfcc", "log_mel"], "features of a window: 'mfcc' (--n-mfcc rows) or 'log_mel' (--n-mels rows of dB mel energies)"),
     field("speed", FieldKind::Float, "speed perturbation, from 0.5 to 2: audio is resampled as if its sample rate were this times its own, so it lasts 1/speed as long at speed times the pitch (Kaldi's 0.9 and 1.1); 1: unchanged"),
+    field("augment", FieldKind::Str, "channel augmentation of the audio, comma-separated effects: noise (white, pink, brown or hum at 5 to 30 dB SNR), reverb (a generated room), eq (a random microphone response), telephone (the 300 to 3400 Hz band), gain (-12 to +6 dB), codec (G.711 mu-law); applied in that order, each with its probability, a chain drawn per file from its path and --augment-copy (docs/features.md); none: no augmentation"),
+    field("augment_copy", FieldKind::Int, "which augmented copy of each file, from 1: each copy draws its own chains; 1 without --augment"),
 ];
 
 impl Default for FeatureConfig {
@@ -188,6 +203,8 @@ impl Default for FeatureConfig {
             pad: ShortPolicy::Drop,
             output: Output::Mfcc,
             speed: 1.0,
+            augment: Effects::default(),
+            augment_copy: 1,
         }
     }
 }
@@ -214,8 +231,10 @@ impl FeatureConfig {
         let Ok(Value::Object(mut map)) = serde_json::to_value(self) else {
             unreachable!("a FeatureConfig serialises to a JSON object")
         };
-        // The JSON text leaves it out at 1 (see the field).
+        // The JSON text leaves these out at their defaults (see the fields).
         map.insert("speed".into(), Value::from(self.speed));
+        map.insert("augment".into(), Value::from(self.augment.to_string()));
+        map.insert("augment_copy".into(), Value::from(self.augment_copy));
         FIELDS
             .iter()
             .map(|f| (f.name, map.remove(f.name).unwrap_or(Value::Null)))
@@ -267,6 +286,8 @@ impl FeatureConfig {
             "pad" => put(&mut self.pad, name, value),
             "output" => put(&mut self.output, name, value),
             "speed" => put(&mut self.speed, name, value),
+            "augment" => put(&mut self.augment, name, value),
+            "augment_copy" => put(&mut self.augment_copy, name, value),
             _ => Err(Error::Config(format!(
                 "unknown FeatureConfig field: {name}"
             ))),
@@ -361,6 +382,16 @@ impl FeatureConfig {
                 SPEED_RANGE.end()
             ));
         }
+        if self.augment_copy == 0 {
+            return fail("augment_copy must be at least 1".into());
+        }
+        // One text per set of windows: copies mean nothing unaugmented.
+        if self.augment.is_empty() && self.augment_copy != 1 {
+            return fail(format!(
+                "augment_copy ({}) needs augment: without it every copy is the file itself",
+                self.augment_copy
+            ));
+        }
         Ok(())
     }
 }
@@ -415,9 +446,12 @@ mod tests {
 
     #[test]
     fn the_field_table_describes_every_field_in_order() {
-        // Every field in the text: speed is left out at 1.
+        // Every field in the text: speed and augmentation are left out at
+        // their defaults.
         let json = FeatureConfig {
             speed: 0.9,
+            augment: Effects::parse("noise").unwrap(),
+            augment_copy: 2,
             ..FeatureConfig::default()
         }
         .to_json();
@@ -476,7 +510,7 @@ mod tests {
         assert!(slow.to_json().ends_with(r#""speed":0.9}"#));
         assert_eq!(FeatureConfig::from_json(&slow.to_json()).unwrap(), slow);
         let values = FeatureConfig::default().values();
-        assert_eq!(values.last().unwrap(), &("speed", Value::from(1.0)));
+        assert!(values.contains(&("speed", Value::from(1.0))));
         assert_eq!(
             FeatureConfig::from_json(r#"{"speed": 2}"#).unwrap().speed,
             2.0
@@ -496,6 +530,47 @@ mod tests {
         assert!(nan.validate().is_err());
         let err = FeatureConfig::from_json(r#"{"speed": "fast"}"#).unwrap_err();
         assert!(err.to_string().contains("speed: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn augmentation_is_validated_and_in_the_text_only_when_set() {
+        let plain = FeatureConfig::default().to_json();
+        assert!(!plain.contains("augment"), "{plain}");
+        let values = FeatureConfig::default().values();
+        assert_eq!(
+            &values[values.len() - 2..],
+            [
+                ("augment", Value::from("")),
+                ("augment_copy", Value::from(1))
+            ]
+        );
+        let copy =
+            FeatureConfig::from_json(r#"{"augment": "gain, noise", "augment_copy": 3}"#).unwrap();
+        // The set is written in the chain's order, so equal sets key one cache.
+        assert_eq!(copy.augment.to_string(), "noise,gain");
+        assert!(copy
+            .to_json()
+            .ends_with(r#""augment":"noise,gain","augment_copy":3}"#));
+        assert_eq!(FeatureConfig::from_json(&copy.to_json()).unwrap(), copy);
+        let first = FeatureConfig::from_json(r#"{"augment": "codec"}"#).unwrap();
+        assert!(first.to_json().ends_with(r#""augment":"codec"}"#));
+        for (bad, why) in [
+            (
+                r#"{"augment": "noise,echo"}"#,
+                "augment: unknown effect \"echo\" (known: noise,",
+            ),
+            (r#"{"augment": "noise,"}"#, "augment: an empty effect name"),
+            (r#"{"augment": 3}"#, "augment: invalid type"),
+            (
+                r#"{"augment": "eq", "augment_copy": 0}"#,
+                "augment_copy must be at least 1",
+            ),
+            (r#"{"augment_copy": -1}"#, "augment_copy: invalid value"),
+            (r#"{"augment_copy": 2}"#, "augment_copy (2) needs augment"),
+        ] {
+            let err = FeatureConfig::from_json(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

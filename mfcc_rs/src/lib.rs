@@ -6,6 +6,7 @@
 //! `python` feature adds the thin PyO3 adapter in [`python`].
 
 pub mod audio;
+pub mod augment;
 pub mod batch;
 pub mod config;
 pub mod dsp;

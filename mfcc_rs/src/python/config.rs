@@ -50,6 +50,15 @@ use crate::config::{FeatureConfig, FIELDS};
 /// speed : float, default 1.0
 ///     Speed perturbation, 0.5 to 2: audio at rate r is resampled as if
 ///     its rate were r * speed (1 / speed as long, speed times the pitch).
+/// augment : str, default ""
+///     Channel augmentation of files: comma-separated effects among
+///     "noise", "reverb", "eq", "telephone", "gain", "codec" (held in that
+///     order, the order they are applied in); each file draws its chain
+///     from its path and augment_copy. Empty or "none": none. In-memory signals
+///     (``mfcc``, ``featurize_signal``) refuse it.
+/// augment_copy : int, default 1
+///     Which augmented copy, from 1; each draws other chains. 1 without
+///     augment.
 ///
 /// All keyword-only.
 ///
@@ -222,6 +231,14 @@ impl PyFeatureConfig {
     #[getter]
     fn speed(&self) -> f64 {
         self.inner.speed
+    }
+    #[getter]
+    fn augment(&self) -> String {
+        self.inner.augment.to_string()
+    }
+    #[getter]
+    fn augment_copy(&self) -> u32 {
+        self.inner.augment_copy
     }
 
     /// Window length in samples.

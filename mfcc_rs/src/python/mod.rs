@@ -109,12 +109,20 @@ fn config_of(config: Option<&Bound<'_, PyFeatureConfig>>) -> FeatureConfig {
 }
 
 /// `y`, whose rate is `sr` (the configured rate when `None`), at the
-/// configured rate and speed, as a file is read.
+/// configured rate and speed, as a file is read. Augmentation is refused:
+/// its chains are drawn from a file's path.
 fn at_configured_rate<'a>(
     y: &'a [f32],
     sr: Option<u32>,
     config: &FeatureConfig,
 ) -> crate::Result<Cow<'a, [f32]>> {
+    if !config.augment.is_empty() {
+        return Err(Error::Config(
+            "augment draws each file's chain from the file's path, and an in-memory signal has \
+             none: featurise files (featurize, iter_featurize or iter_file_windows)"
+                .into(),
+        ));
+    }
     let from = audio::perturbed_rate(sr.unwrap_or(config.sample_rate), config.speed);
     if from == config.sample_rate {
         return Ok(Cow::Borrowed(y));
