@@ -7,7 +7,7 @@ mod common;
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
-use common::{small_wav, wav, Encoding};
+use common::{flac, small_wav, wav, Encoding};
 use mfcc_rs::audio::decode::{decode_bytes, decode_file};
 use mfcc_rs::audio::resample::resample;
 use mfcc_rs::audio::{load, load_bytes};
@@ -102,91 +102,6 @@ fn stereo_is_the_float32_mean_of_the_channels() {
             assert_eq!(got.samples, want, "{encoding:?} extensible={extensible}");
         }
     }
-}
-
-/// A FLAC file holding one frame of VERBATIM subframes (the samples stored
-/// as they are), so tests need no encoder. `frames[i][c]` is channel `c`.
-fn flac(bits: u32, rate: u32, frames: &[Vec<i32>]) -> Vec<u8> {
-    let channels = frames[0].len() as u64;
-    let n = frames.len() as u64;
-    let mut info = BitWriter::default();
-    info.put(4096, 16); // min and max block size
-    info.put(4096, 16);
-    info.put(0, 24); // min and max frame size: unknown
-    info.put(0, 24);
-    info.put(rate as u64, 20);
-    info.put(channels - 1, 3);
-    info.put(bits as u64 - 1, 5);
-    info.put(n, 36);
-    info.bytes.extend([0; 16]); // MD5: not computed
-
-    let mut frame = BitWriter::default();
-    frame.put(0b1111_1111_1111_1000, 16); // sync, fixed block size
-    frame.put(0b0111, 4); // block size - 1 follows in 16 bits
-    frame.put(0, 4); // sample rate from STREAMINFO
-    frame.put(channels - 1, 4); // independent channels
-    frame.put(0, 4); // sample size from STREAMINFO
-    frame.put(0, 8); // frame number 0
-    frame.put(n - 1, 16);
-    let crc8 = crc(&frame.bytes, 8, 0x07);
-    frame.put(crc8, 8);
-    for c in 0..channels as usize {
-        frame.put(0b0000_0010, 8); // VERBATIM, no wasted bits
-        for f in frames {
-            frame.put(f[c] as u64 & ((1 << bits) - 1), bits);
-        }
-    }
-    frame.align();
-    let crc16 = crc(&frame.bytes, 16, 0x8005);
-    frame.put(crc16, 16);
-
-    let mut out = b"fLaC".to_vec();
-    out.extend([0x80, 0, 0, 34]); // last metadata block: STREAMINFO, 34 bytes
-    out.extend(info.bytes);
-    out.extend(frame.bytes);
-    out
-}
-
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    used: u32,
-}
-
-impl BitWriter {
-    fn put(&mut self, value: u64, bits: u32) {
-        for i in (0..bits).rev() {
-            if self.used % 8 == 0 {
-                self.bytes.push(0);
-            }
-            let bit = ((value >> i) & 1) as u8;
-            *self.bytes.last_mut().unwrap() |= bit << (7 - self.used % 8);
-            self.used += 1;
-        }
-    }
-
-    fn align(&mut self) {
-        self.used = self.used.next_multiple_of(8);
-    }
-}
-
-/// MSB-first CRC with a zero initial value, as FLAC's CRC-8 and CRC-16.
-fn crc(bytes: &[u8], width: u32, poly: u64) -> u64 {
-    let top = 1u64 << (width - 1);
-    let mask = (1u64 << width) - 1;
-    let mut crc = 0u64;
-    for &byte in bytes {
-        crc ^= (byte as u64) << (width - 8);
-        for _ in 0..8 {
-            let shifted = if crc & top != 0 {
-                (crc << 1) ^ poly
-            } else {
-                crc << 1
-            };
-            crc = shifted & mask;
-        }
-    }
-    crc
 }
 
 #[test]
