@@ -41,8 +41,9 @@ WindowSink = Callable[[str, "list[WindowPrediction]"], None]
 
 @dataclass
 class WindowPrediction:
-    """One window: where it lies in the utterance and what the model says
-    about it alone (softmax of its logits)."""
+    """One window: where it lies in the recording (seconds from the start
+    of the file, also for a segment of it) and what the model says about it
+    alone (softmax of its logits)."""
 
     start_s: float
     end_s: float
@@ -58,7 +59,9 @@ class Prediction:
     window, so no label) or
     "error" (not readable or not usable audio); ``note`` says why for every
     status but "ok". ``label`` and ``probabilities`` are empty when there
-    was no window to score."""
+    was no window to score. ``start`` and ``end`` are the seconds of the
+    segment of ``source`` predicted (``end`` None: to its end), both None
+    for a whole file."""
 
     source: str
     label: str | None
@@ -68,6 +71,8 @@ class Prediction:
     status: str
     note: str | None = None
     windows: list[WindowPrediction] | None = field(default=None, repr=False)
+    start: float | None = None
+    end: float | None = None
 
 
 def _default_device() -> str:
@@ -276,6 +281,7 @@ class EmotionRecognizer:
         sample_rate: int | None = None,
         windows: bool = False,
         on_windows: WindowSink | None = None,
+        segments: Sequence[features.Segment | None] | None = None,
     ) -> list[Prediction]:
         """Every prediction of :meth:`iter_predict`, as a list.
 
@@ -289,6 +295,8 @@ class EmotionRecognizer:
             Also give every window's own prediction.
         on_windows : callable or None, default None
             As for :meth:`iter_predict`.
+        segments : sequence of (float, float or None) or None, or None, default None
+            As for :meth:`iter_predict`.
 
         Returns
         -------
@@ -298,9 +306,10 @@ class EmotionRecognizer:
         Raises
         ------
         ValueError
-            Arrays given without ``sample_rate``.
+            Arrays given without ``sample_rate``, or ``segments`` not one
+            per input or with a segment for an array.
         """
-        return list(self.iter_predict(inputs, sample_rate, windows, on_windows))
+        return list(self.iter_predict(inputs, sample_rate, windows, on_windows, segments))
 
     def iter_predict(
         self,
@@ -308,6 +317,7 @@ class EmotionRecognizer:
         sample_rate: int | None = None,
         windows: bool = False,
         on_windows: WindowSink | None = None,
+        segments: Sequence[features.Segment | None] | None = None,
     ) -> Iterator[Prediction]:
         """One :class:`Prediction` per input, in input order, as soon as it
         is ready.
@@ -345,6 +355,12 @@ class EmotionRecognizer:
             holding it (``windows=True`` holds it in the Prediction). A file
             found damaged at its end (truncated) has had windows sent before
             its "error" Prediction.
+        segments : sequence of (float, float or None) or None, or None, default None
+            Per input, the ``(start, end)`` seconds of its file to predict
+            (``end`` None: to the end), or None for all of it (always for
+            an array); None: every input whole. Each segment is an
+            utterance of its own, read by seeking into the file; one that
+            ends past the end of its file gives status "error".
 
         Yields
         ------
@@ -356,9 +372,16 @@ class EmotionRecognizer:
         Raises
         ------
         ValueError
-            Arrays given without ``sample_rate``.
+            Arrays given without ``sample_rate``, or ``segments`` not one
+            per input or with a segment for an array.
         """
         items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
+        spans = [None] * len(items) if segments is None else list(segments)
+        if len(spans) != len(items):
+            raise ValueError(f"{len(spans)} segments for {len(items)} inputs: give one per input (or None)")
+        for i, (item, span) in enumerate(zip(items, spans)):
+            if span is not None and isinstance(item, np.ndarray):
+                raise ValueError(f"segments[{i}]: array inputs are predicted whole; cut the array instead")
         if sample_rate is None and any(isinstance(x, np.ndarray) for x in items):
             raise ValueError(
                 "sample_rate is required to predict from arrays (the rate of the "
@@ -366,17 +389,19 @@ class EmotionRecognizer:
                 "other rates are resampled)"
             )
         paths: list[str] = []
-        for i, item in enumerate(items):
+        parts: list[features.Segment | None] = []
+        for i, (item, span) in enumerate(zip(items, spans)):
             if isinstance(item, np.ndarray):
-                yield from self._predict_files(paths, windows, on_windows)
-                paths = []
+                yield from self._predict_files(paths, parts, windows, on_windows)
+                paths, parts = [], []
                 yield self._sent(
                     self._predict_array(item, sample_rate, f"array[{i}]", windows or on_windows is not None),
                     on_windows,
                 )
             else:
                 paths.append(os.fspath(item))
-        yield from self._predict_files(paths, windows, on_windows)
+                parts.append(span)
+        yield from self._predict_files(paths, parts, windows, on_windows)
 
     @torch.inference_mode()
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
@@ -392,26 +417,32 @@ class EmotionRecognizer:
         return torch.cat(out).numpy() if out else np.zeros((0, n_classes), np.float32)
 
     def _predict_files(
-        self, paths: list[str], windows: bool, on_windows: WindowSink | None
+        self,
+        paths: list[str],
+        segments: list[features.Segment | None],
+        windows: bool,
+        on_windows: WindowSink | None,
     ) -> Iterator[Prediction]:
-        for long, run in features.split_long(paths, self.files_per_chunk):
+        for long, run in features.split_long(paths, self.files_per_chunk, segments=segments):
             if long:
-                yield self._predict_long(run[0], windows, on_windows)
+                yield self._predict_long(paths[run.start], segments[run.start], windows, on_windows)
                 continue
-            batch = features.featurize(run, self.features, self.threads)
+            mine = segments[run.start : run.stop]
+            batch = features.featurize(paths[run.start : run.stop], self.features, self.threads, mine)
             logits = self.window_logits(batch.windows)
             start = 0
-            for info in batch.files:
-                mine = logits[start : start + info.n_windows]
+            for info, segment in zip(batch.files, mine):
+                scored = logits[start : start + info.n_windows]
                 start += info.n_windows
                 yield self._sent(
                     self._prediction(
                         info.path,
                         info.duration_s,
-                        mine,
+                        scored,
                         info.note,
                         info.error,
                         windows or on_windows is not None,
+                        segment,
                     ),
                     on_windows,
                 )
@@ -425,11 +456,14 @@ class EmotionRecognizer:
             p.windows = None
         return p
 
-    def _predict_long(self, path: str, windows: bool, on_windows: WindowSink | None) -> Prediction:
-        """One file a chunk of windows at a time (see :meth:`iter_predict`).
-        Chunks are whole model batches, so every window is scored in the
-        batch it would be in with the whole file at once."""
-        chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+    def _predict_long(
+        self, path: str, segment: features.Segment | None, windows: bool, on_windows: WindowSink | None
+    ) -> Prediction:
+        """One file (or long segment) a chunk of windows at a time (see
+        :meth:`iter_predict`). Chunks are whole model batches, so every
+        window is scored in the batch it would be in with the whole file at
+        once."""
+        chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size, segment)
         running = RunningPool(1, self.checkpoint.average)
         kept: list[WindowPrediction] | None = [] if windows and on_windows is None else None
         n = 0
@@ -439,7 +473,7 @@ class EmotionRecognizer:
             if kept is not None or on_windows is not None:
                 # Until the file has ended its windows are full ones.
                 duration = chunks.info.duration_s if chunks.info is not None else np.inf
-                timeline = self._windows(logits, duration, first=n)
+                timeline = self._windows(logits, duration, first=n, segment=segment)
                 if on_windows is not None:
                     on_windows(path, timeline)
                 else:
@@ -454,9 +488,10 @@ class EmotionRecognizer:
                 info.note,
                 info.error,
                 kept is not None,
+                segment,
             )
         score = running.result()[0]
-        return self._scored(path, info.duration_s, score, n, info.note, kept)
+        return self._scored(path, info.duration_s, score, n, info.note, kept, segment)
 
     def _predict_array(self, y: np.ndarray, sample_rate: int, source: str, windows: bool) -> Prediction:
         duration = len(y) / sample_rate if y.ndim == 1 else 0.0
@@ -474,17 +509,30 @@ class EmotionRecognizer:
         note: str | None,
         error: str | None,
         windows: bool,
+        segment: features.Segment | None = None,
     ) -> Prediction:
+        start, end = segment or (None, None)
         if error is not None:
-            return Prediction(source, None, {}, 0, duration, "error", error, [] if windows else None)
+            return Prediction(
+                source, None, {}, 0, duration, "error", error, [] if windows else None, start, end
+            )
         if len(logits) == 0:
             return Prediction(
-                source, None, {}, 0, duration, "too_short", note or "no full window", [] if windows else None
+                source,
+                None,
+                {},
+                0,
+                duration,
+                "too_short",
+                note or "no full window",
+                [] if windows else None,
+                start,
+                end,
             )
         logits = logits.astype(np.float64)
         score = pool(logits, np.zeros(len(logits), dtype=int), 1, self.checkpoint.average)[0]
-        per_window = self._windows(logits, duration) if windows else None
-        return self._scored(source, duration, score, len(logits), note, per_window)
+        per_window = self._windows(logits, duration, segment=segment) if windows else None
+        return self._scored(source, duration, score, len(logits), note, per_window, segment)
 
     def _scored(
         self,
@@ -494,9 +542,11 @@ class EmotionRecognizer:
         n_windows: int,
         note: str | None,
         per_window: list[WindowPrediction] | None,
+        segment: features.Segment | None = None,
     ) -> Prediction:
         """The Prediction of an utterance whose windows pooled to ``score``."""
         probs = softmax(score) if self.checkpoint.average == "logits" else score
+        start, end = segment or (None, None)
         return Prediction(
             source,
             self.labels[int(np.argmax(probs))],
@@ -506,21 +556,30 @@ class EmotionRecognizer:
             "padded" if note else "ok",
             note,
             per_window,
+            start,
+            end,
         )
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, probs)}
 
-    def _windows(self, logits: np.ndarray, duration: float, first: int = 0) -> list[WindowPrediction]:
+    def _windows(
+        self, logits: np.ndarray, duration: float, first: int = 0, segment: features.Segment | None = None
+    ) -> list[WindowPrediction]:
         cfg = self.features
         hop, length = cfg.window_hop / cfg.sample_rate, cfg.window_length / cfg.sample_rate
+        # Times in the recording: a segment's windows are counted from its start.
+        offset = segment[0] if segment is not None else 0.0
         out = []
         for k, probs in enumerate(softmax(logits), start=first):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
             out.append(
                 WindowPrediction(
-                    round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))], self._named(probs)
+                    round(offset + k * hop, 6),
+                    round(offset + end, 6),
+                    self.labels[int(np.argmax(probs))],
+                    self._named(probs),
                 )
             )
         return out

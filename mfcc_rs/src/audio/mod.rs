@@ -77,7 +77,8 @@ impl Segment {
     }
 
     /// The segment's first frame and its end (exclusive) in a file of
-    /// `rate` Hz: each time rounded to the nearest frame.
+    /// `rate` Hz: each time rounded to the nearest frame, halves away from
+    /// zero.
     pub fn frames(&self, rate: u32) -> (u64, Option<u64>) {
         // `as` saturates: a time past any file is refused when read.
         let frame = |t: f64| (t * f64::from(rate)).round() as u64;
