@@ -12,9 +12,8 @@ docs/model-card.md).
 Prints a table, or writes CSV or JSON with --out. Exits 0 when every
 input was handled, a file that could not be read or a segment past the
 end of its file included (its row says "error" and why; a summary goes to
-stderr); 1 for a checkpoint or manifest
-that cannot be used or an output that cannot be written, 2 for bad
-arguments, 130 when interrupted.
+stderr); 1 for a checkpoint or manifest that cannot be used or an output
+that cannot be written, 2 for bad arguments, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -212,7 +211,7 @@ class TableWriter:
         for w in windows:
             span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
             self.write(
-                f"{span:<{self.path_width}}{self._span(item.start, item.end)}  "
+                f"{span:<{self.path_width}}{self._span(*(item.segment or (None, None)))}  "
                 f"{w.label:<{self.label_width}}  {self._probs(w.probabilities)}"
             )
 
@@ -256,7 +255,7 @@ class CsvWriter:
                 {
                     "path": str(item.path),
                     "reference": item.reference or "",
-                    **_span(item.start, item.end),
+                    **_span(*(item.segment or (None, None))),
                     "window": k,
                     "start_s": w.start_s,
                     "end_s": w.end_s,

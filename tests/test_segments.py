@@ -211,7 +211,7 @@ def test_a_corpus_of_segments_trains(small, tmp_path):
 # -- predicting --------------------------------------------------------------------------------
 
 
-def test_predict_writes_one_row_per_segment(trained_run, long_wav, tmp_path, capsys):
+def test_predict_writes_one_row_per_segment(trained_run, long_wav, tmp_path, capsys, monkeypatch):
     path, _, cuts = long_wav
     manifest = write_manifest(
         tmp_path / "m.csv",
@@ -252,6 +252,14 @@ def test_predict_writes_one_row_per_segment(trained_run, long_wav, tmp_path, cap
     records = json.loads(out.read_text())["predictions"]
     assert [(r["start"], r["end"]) for r in records[:2]] == [(0.0, 3.0), (3.0, 7.25)]
     assert [w["start_s"] for w in records[1]["windows"]] == pytest.approx([3.0, 3.4, 3.8, 4.2, 4.6, 5.0])
+    # Each segment alone, a chunk of windows at a time, as a long one is:
+    # the same (up to the model's rounding in batches of other windows).
+    monkeypatch.setattr(features, "LONG_FILE_BYTES", 0)
+    assert predict_main([*argv, "--windows", "--quiet", "--out", str(out), str(manifest)]) == 0
+    for alone, together in zip(json.loads(out.read_text())["predictions"], records, strict=True):
+        windows = zip(alone.pop("windows"), together.pop("windows"), strict=True)
+        for a, b in [(alone, together), *windows]:
+            assert a == {**b, "probabilities": pytest.approx(b["probabilities"], abs=1e-6)}
     # Without segments the JSON is as it was.
     assert predict_main([*argv, "--quiet", "--out", str(out), str(cuts[0])]) == 0
     assert "start" not in json.loads(out.read_text())["predictions"][0]
