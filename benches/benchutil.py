@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -133,9 +134,10 @@ MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
 
 def sampled(command: list[str], every_s: float = 0.02) -> dict:
     """Runs ``command`` (output discarded), sampling its /proc entries every
-    ``every_s`` seconds: its wall seconds (``"wall_s"``), the peak of each
-    of :data:`MEMORY_FIELDS` in MiB, and the most open descriptors
-    (``"fds"``). Linux only.
+    ``every_s`` seconds: its wall seconds (``"wall_s"``), its CPU seconds,
+    user and system (``"cpu_s"``, steadier than the wall time on a shared
+    machine), the peak of each of :data:`MEMORY_FIELDS` in MiB, and the
+    most open descriptors (``"fds"``). Linux only.
 
     Raises
     ------
@@ -143,6 +145,7 @@ def sampled(command: list[str], every_s: float = 0.02) -> dict:
         The command failed (its last stderr lines in the message).
     """
     start = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = dict.fromkeys(MEMORY_FIELDS, 0)
     fds = 0
@@ -160,4 +163,7 @@ def sampled(command: list[str], every_s: float = 0.02) -> dict:
     _, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{err[-2000:]}")
-    return {"wall_s": time.perf_counter() - start, "fds": fds, **{k: v / 1024 for k, v in peak.items()}}
+    wall = time.perf_counter() - start
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
+    return {"wall_s": wall, "cpu_s": cpu, "fds": fds, **{k: v / 1024 for k, v in peak.items()}}

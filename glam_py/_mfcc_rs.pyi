@@ -10,6 +10,10 @@ import numpy.typing as npt
 
 class AudioDecodeError(ValueError): ...
 
+#: ``(start, end)`` seconds of a recording; ``end`` None: to its end (a
+#: name of the stubs only).
+_Segment = tuple[float, float | None]
+
 class FieldSpec(TypedDict):
     name: str
     type: Literal["int", "float", "str"]
@@ -150,6 +154,7 @@ class FeatureStream:
         config: FeatureConfig | None = None,
         threads: int | None = None,
         files_per_chunk: int = 256,
+        segments: list[_Segment | None] | None = None,
     ) -> None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[FeatureBatch]: ...
@@ -163,6 +168,7 @@ class FileWindows:
         config: FeatureConfig | None = None,
         threads: int | None = None,
         windows_per_chunk: int = 1024,
+        segment: _Segment | None = None,
     ) -> None: ...
     def __iter__(self) -> Iterator[npt.NDArray[np.float32]]: ...
     def __next__(self) -> npt.NDArray[np.float32]: ...
@@ -181,5 +187,6 @@ def featurize(
     paths: list[str | os.PathLike[str]],
     config: FeatureConfig | None = None,
     threads: int | None = None,
+    segments: list[_Segment | None] | None = None,
 ) -> FeatureBatch: ...
 def mel_filterbank(config: FeatureConfig | None = None) -> npt.NDArray[np.float32]: ...

@@ -576,7 +576,8 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
         choices=corpora.NAMES,
         default="demo",
         help="demo: the built-in synthetic corpus, generated under --root if "
-        "missing; csv: a manifest (path,label[,speaker]); folders: one folder per "
+        "missing; csv: a manifest (path,label[,speaker][,start,end]: start and end in "
+        "seconds make a row a segment of its file); folders: one folder per "
         "label; the others read that corpus's published layout (default: demo).",
     )
     parser.add_argument(

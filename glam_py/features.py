@@ -8,6 +8,14 @@ handed to numpy without a copy. The classes are the extension's own:
 validation and derived sizes live there, once), and :class:`FeatureBatch`,
 :class:`FileInfo` and :class:`FileError` are the typed results it returns.
 
+Segments: :func:`featurize`, :func:`iter_featurize` and
+:func:`iter_file_windows` read a ``(start, end)`` part of a file, in seconds
+(``end`` None: to the end), as if it were a file of its own: the decoder
+seeks to it and the samples are those of the decoded file cut at
+``round(start * rate)`` and ``round(end * rate)`` (the file's own rate),
+then resampled alone. A segment that ends past the end of its file is
+that input's error.
+
 Sample rates: a parameter named ``sr`` is always the rate of the signal
 it comes with, in Hz, as in librosa. Functions that featurise resample such
 a signal to ``config.sample_rate`` first, as a file: from ``sr *
@@ -43,6 +51,7 @@ __all__ = [
     "FileWindows",
     "LONG_FILE_BYTES",
     "PAD_CHOICES",
+    "Segment",
     "featurize",
     "featurize_signal",
     "iter_featurize",
@@ -54,6 +63,9 @@ __all__ = [
     "resample",
 ]
 
+
+#: ``(start, end)`` seconds of a recording; ``end`` None: to its end.
+Segment = tuple[float, float | None]
 
 #: The values of ``FeatureConfig.pad``, from the crate's field table.
 PAD_CHOICES: tuple[str, ...] = tuple(next(f["choices"] for f in FeatureConfig.fields() if f["name"] == "pad"))
@@ -70,6 +82,17 @@ def _paths(paths: Sequence[str | os.PathLike] | str | os.PathLike) -> list[str]:
     if isinstance(paths, (str, os.PathLike)):
         return [os.fspath(paths)]
     return [os.fspath(p) for p in paths]
+
+
+def _segment(segment: Segment) -> tuple[float, float | None]:
+    start, end = segment
+    return float(start), None if end is None else float(end)
+
+
+def _segments(segments: Sequence[Segment | None] | None) -> list[tuple[float, float | None] | None] | None:
+    if segments is None:
+        return None
+    return [None if s is None else _segment(s) for s in segments]
 
 
 def load(path: str | os.PathLike, sr: int | None = 16000) -> np.ndarray:
@@ -217,6 +240,7 @@ def featurize(
     paths: Sequence[str | os.PathLike] | str | os.PathLike,
     config: FeatureConfig | None = None,
     threads: int | None = None,
+    segments: Sequence[Segment | None] | None = None,
 ) -> FeatureBatch:
     """Decode, resample, window and featurise files in parallel.
 
@@ -234,6 +258,11 @@ def featurize(
     threads : int or None, default None
         Worker threads; None: all cores. Pools are started once per count
         and reused.
+    segments : sequence of (float, float or None) or None, or None, default None
+        Per path, the ``(start, end)`` seconds to read (``end`` None: to
+        the end of the file), or None for the whole file; None: every file
+        whole. Segments of one file are featurised in parallel like files,
+        each seeking to its start.
 
     Returns
     -------
@@ -243,11 +272,12 @@ def featurize(
     Raises
     ------
     ValueError
-        ``threads`` is 0.
+        ``threads`` is 0, ``segments`` has not one entry per path, or a
+        segment is not ``0 <= start < end`` (its position named).
     KeyboardInterrupt
         Ctrl-C during the work.
     """
-    return _mfcc_rs.featurize(_paths(paths), config, threads)
+    return _mfcc_rs.featurize(_paths(paths), config, threads, _segments(segments))
 
 
 def iter_featurize(
@@ -255,6 +285,7 @@ def iter_featurize(
     config: FeatureConfig | None = None,
     threads: int | None = None,
     files_per_chunk: int = 256,
+    segments: Sequence[Segment | None] | None = None,
 ) -> FeatureStream:
     """The streaming form of :func:`featurize`, one batch per chunk of files.
 
@@ -272,6 +303,8 @@ def iter_featurize(
         Worker threads; None: all cores.
     files_per_chunk : int, default 256
         Files per batch.
+    segments : sequence of (float, float or None) or None, or None, default None
+        Per path, the part to read, as for :func:`featurize`.
 
     Returns
     -------
@@ -282,9 +315,10 @@ def iter_featurize(
     Raises
     ------
     ValueError
-        ``threads`` or ``files_per_chunk`` is 0.
+        ``threads`` or ``files_per_chunk`` is 0, or ``segments`` is not
+        one valid segment (or None) per path.
     """
-    return _mfcc_rs.FeatureStream(_paths(paths), config, threads, files_per_chunk)
+    return _mfcc_rs.FeatureStream(_paths(paths), config, threads, files_per_chunk, _segments(segments))
 
 
 #: Files larger than this (32 MiB: 17 min of 16 kHz 16-bit mono, 3 min of
@@ -300,6 +334,7 @@ def iter_file_windows(
     config: FeatureConfig | None = None,
     threads: int | None = None,
     windows_per_chunk: int = 1024,
+    segment: Segment | None = None,
 ) -> FileWindows:
     """The windows of one file, a chunk at a time, in memory bounded by the
     chunk however long the recording.
@@ -319,6 +354,9 @@ def iter_file_windows(
         Worker threads for each chunk; None: all cores.
     windows_per_chunk : int, default 1024
         Windows per chunk (fewer only in the last).
+    segment : (float, float or None) or None, default None
+        The ``(start, end)`` seconds to read (``end`` None: to the end of
+        the file); None: the whole file.
 
     Returns
     -------
@@ -332,32 +370,54 @@ def iter_file_windows(
     Raises
     ------
     ValueError
-        ``threads`` or ``windows_per_chunk`` is 0.
+        ``threads`` or ``windows_per_chunk`` is 0, or ``segment`` is not
+        ``0 <= start < end``.
     """
-    return _mfcc_rs.FileWindows(os.fspath(path), config, threads, windows_per_chunk)
+    return _mfcc_rs.FileWindows(
+        os.fspath(path), config, threads, windows_per_chunk, None if segment is None else _segment(segment)
+    )
 
 
 def split_long(
-    paths: Sequence[str | os.PathLike], files_per_chunk: int, long_file_bytes: int | None = None
-) -> list[tuple[bool, list[str]]]:
-    """Consecutive paths in runs, in order: ``(False, paths)`` for up to
-    ``files_per_chunk`` files of at most ``long_file_bytes`` (featurised
-    together), ``(True, [path])`` for each larger file (featurised alone,
-    :func:`iter_file_windows`). A file that cannot be examined counts as
-    small, so the batch reports its error. ``long_file_bytes`` defaults
-    to :data:`LONG_FILE_BYTES`."""
+    paths: Sequence[str | os.PathLike],
+    files_per_chunk: int,
+    long_file_bytes: int | None = None,
+    segments: Sequence[Segment | None] | None = None,
+) -> list[tuple[bool, range]]:
+    """The positions of consecutive inputs in runs, in order: ``(False,
+    range)`` for up to ``files_per_chunk`` short inputs (featurised
+    together), ``(True, range(i, i + 1))`` for each long one (featurised
+    alone, :func:`iter_file_windows`).
+
+    A file is long when it is larger than ``long_file_bytes`` (default
+    :data:`LONG_FILE_BYTES`); a file that cannot be examined counts as
+    short, so the batch reports its error. A segment with an end (of
+    ``segments``, one per path or None) is long when it lasts longer than
+    ``long_file_bytes`` of 16 kHz 16-bit mono audio would (17 minutes by
+    default), however long its file; one without an end is long when its
+    file is.
+    """
     if long_file_bytes is None:
         long_file_bytes = LONG_FILE_BYTES
-    runs: list[tuple[bool, list[str]]] = []
-    for path in map(os.fspath, paths):
-        try:
-            long = os.stat(path).st_size > long_file_bytes
-        except OSError:
-            long = False
-        if long:
-            runs.append((True, [path]))
-        elif runs and not runs[-1][0] and len(runs[-1][1]) < files_per_chunk:
-            runs[-1][1].append(path)
+    runs: list[tuple[bool, range]] = []
+    for i, path in enumerate(map(os.fspath, paths)):
+        segment = segments[i] if segments is not None else None
+        if segment is not None and segment[1] is not None:
+            long = (segment[1] - segment[0]) * _BYTES_PER_SECOND > long_file_bytes
         else:
-            runs.append((False, [path]))
+            try:
+                long = os.stat(path).st_size > long_file_bytes
+            except OSError:
+                long = False
+        if long:
+            runs.append((True, range(i, i + 1)))
+        elif runs and not runs[-1][0] and len(runs[-1][1]) < files_per_chunk:
+            runs[-1] = (False, range(runs[-1][1].start, i + 1))
+        else:
+            runs.append((False, range(i, i + 1)))
     return runs
+
+
+#: Bytes of a second of 16 kHz 16-bit mono audio, to weigh a segment
+#: against :data:`LONG_FILE_BYTES`.
+_BYTES_PER_SECOND = 16000 * 2

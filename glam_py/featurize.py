@@ -271,6 +271,7 @@ def _featurize(args: argparse.Namespace) -> int:
         return write(args, cfg, corpus)
     utterances = corpus.utterances
     paths = [u.file for u in utterances]
+    segments = [u.segment for u in utterances]
     windows_per_label: collections.Counter[str] = collections.Counter()
     n_windows = 0
     seconds = 0.0
@@ -279,27 +280,29 @@ def _featurize(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     bar = counter(len(paths), "featurising", "file", args.quiet)
     try:
-        first = 0
         # Small files in parallel chunks, each long one alone a chunk of
         # windows at a time: memory stays flat however long a recording is.
-        for long, run in features.split_long(paths, args.files_per_chunk):
+        for long, run in features.split_long(paths, args.files_per_chunk, segments=segments):
             if long:
-                chunks = features.iter_file_windows(run[0], cfg, args.threads)
+                chunks = features.iter_file_windows(
+                    paths[run.start], cfg, args.threads, segment=segments[run.start]
+                )
                 counted = sum(len(chunk) for chunk in chunks)
                 files = [chunks.info]
                 n_windows += counted if chunks.info.error is None else 0
             else:
-                batch = features.featurize(run, cfg, args.threads)
+                batch = features.featurize(
+                    paths[run.start : run.stop], cfg, args.threads, segments[run.start : run.stop]
+                )
                 files = batch.files
                 n_windows += len(batch)
-            for f, info in enumerate(files, start=first):
+            for f, info in enumerate(files, start=run.start):
                 if info.error is not None:
                     errors.append((info.path, info.error))
                     continue
                 windows_per_label[utterances[f].label] += info.n_windows
                 seconds += info.duration_s
                 notes += info.note is not None
-            first += len(files)
             bar.set_postfix_str(f"{seconds / 3600:.3f} audio h")
             bar.update(len(files))
     finally:

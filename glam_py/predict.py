@@ -6,13 +6,14 @@ docs/model-card.md).
     python -m glam_py.predict recordings/ a.wav
     python -m glam_py.predict --checkpoint runs/latest recordings/ a.wav b.flac
     python -m glam_py.predict --checkpoint runs/latest manifest.csv --out predictions.csv
+    python -m glam_py.predict segments.csv --out segments.json   # path,start,end: one row per segment
     python -m glam_py.predict --checkpoint model.pt talk.wav --windows --out talk.json
 
 Prints a table, or writes CSV or JSON with --out. A prediction whose top
 probability is below --min-confidence is marked uncertain ("?" after its
 label in the table, uncertain=true in CSV and JSON); its label is given
-all the same. Exits 0 when every
-input was handled, a file that could not be read included (its row says
+all the same. Exits 0 when every input was handled, a file that could not
+be read or a segment past the end of its file included (its row says
 "error" and why; a summary goes to stderr); 1 for a checkpoint or manifest
 that cannot be used or an output that cannot be written, 2 for bad
 arguments, 130 when interrupted.
@@ -32,7 +33,7 @@ from typing import Callable, Iterator, TextIO
 from tqdm import tqdm
 
 from glam_py import cli, pretrained
-from glam_py.audio_inputs import AudioInput, expand
+from glam_py.audio_inputs import AudioInput, expand, overlap_note
 from glam_py.cli import add_device_flag, add_quiet_flag, add_threads_flag, plural, positive_int
 from glam_py.errors import InputError, UsageError
 from glam_py.features import PAD_CHOICES
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INPUT",
         help="audio files (wav, flac, ogg, mp3, aiff), folders searched recursively for them, "
         "or CSV manifests with a 'path' column relative to the manifest (and optionally "
-        "'label', reported as the reference).",
+        "'label', reported as the reference, and 'start' and 'end' in seconds: each row a "
+        "segment of its file, predicted on its own).",
     )
     cli.add_checkpoint_flags(
         p,
@@ -164,13 +166,18 @@ def predictions(
     on_windows: Callable[[AudioInput, list[WindowPrediction]], None] | None = None,
 ) -> Iterator[tuple[AudioInput, Prediction]]:
     """The recognizer's predictions, in input order, with a row for every
-    argument that named no file. With ``on_windows``, each input's window
-    predictions go there as they are computed (before its prediction, whose
-    ``windows`` is then None), so a long recording's timeline is never held."""
+    argument that named no file; a manifest row's error names the row.
+    With ``on_windows``, each input's window predictions go there as they
+    are computed (before its prediction, whose ``windows`` is then None), so
+    a long recording's timeline is never held."""
     current: list[AudioInput] = []
     sink = None if on_windows is None else (lambda source, ws: on_windows(current[0], ws))
+    readable = [i for i in inputs if i.error is None]
     stream = recognizer.iter_predict(
-        [i.path for i in inputs if i.error is None], windows=windows and sink is None, on_windows=sink
+        [i.path for i in readable],
+        windows=windows and sink is None,
+        on_windows=sink,
+        segments=[i.segment for i in readable],
     )
     for item in inputs:
         if item.error is not None:
@@ -189,21 +196,27 @@ def predictions(
             )
         else:
             current[:] = [item]
-            yield item, next(stream)
+            prediction = next(stream)
+            if prediction.status == "error" and item.row is not None:
+                prediction.note = f"{item.row}: {prediction.note}"
+            yield item, prediction
 
 
 class TableWriter:
     """Aligned columns, one line per utterance as it is predicted (its
     window lines, indented, above it: they are written as they come)."""
 
-    def __init__(self, write: Callable[[str], None], labels: tuple[str, ...], path_width: int):
-        self.write, self.labels = write, labels
+    def __init__(
+        self, write: Callable[[str], None], labels: tuple[str, ...], path_width: int, segments: bool = False
+    ):
+        self.write, self.labels, self.segments = write, labels, segments
         self.widths = [max(len(label), 5) for label in labels]
         self.path_width = min(path_width, 80)
         self.label_width = max(len("prediction"), *(len(label) + len(UNCERTAIN_MARK) for label in labels))
         probs = "  ".join(f"{label:>{w}}" for label, w in zip(labels, self.widths))
+        span = f"  {'start':>9}  {'end':>9}" if segments else ""
         self.write(
-            f"{'path':<{self.path_width}}  {'prediction':<{self.label_width}}  {probs}  windows  status"
+            f"{'path':<{self.path_width}}{span}  {'prediction':<{self.label_width}}  {probs}  windows  status"
         )
 
     def _probs(self, probabilities: dict[str, float]) -> str:
@@ -212,18 +225,24 @@ class TableWriter:
             for label, w in zip(self.labels, self.widths)
         )
 
+    def _span(self, start: float | None, end: float | None) -> str:
+        if not self.segments:
+            return ""
+        return "  " + "  ".join(f"{'-' if t is None else f'{t:.3f}':>9}" for t in (start, end))
+
     def windows(self, item: AudioInput, windows: list[WindowPrediction]) -> None:
         for w in windows:
             span = f"  {w.start_s:.2f}-{w.end_s:.2f} s"
             self.write(
-                f"{span:<{self.path_width}}  {w.label:<{self.label_width}}  {self._probs(w.probabilities)}"
+                f"{span:<{self.path_width}}{self._span(*(item.segment or (None, None)))}  "
+                f"{w.label:<{self.label_width}}  {self._probs(w.probabilities)}"
             )
 
     def row(self, item: AudioInput, p: Prediction) -> None:
         status = p.status if p.note is None else f"{p.status}: {p.note}"
         label = (p.label + UNCERTAIN_MARK * bool(p.uncertain)) if p.label else "-"
         self.write(
-            f"{p.source:<{self.path_width}}  {label:<{self.label_width}}  "
+            f"{p.source:<{self.path_width}}{self._span(p.start, p.end)}  {label:<{self.label_width}}  "
             f"{self._probs(p.probabilities)}  {p.n_windows:>7}  {status}"
         )
 
@@ -235,13 +254,18 @@ class CsvWriter:
     """One row per utterance; with windows, one more per window before it
     (its index, start and end filled in, the utterance's own row leaving
     them empty), written as they are computed. ``uncertain`` is true or
-    false on an utterance's row with a label, empty elsewhere."""
+    false on an utterance's row with a label, empty elsewhere. With
+    ``segments``, every row has its segment's ``start`` and ``end``
+    (empty for a whole file)."""
 
-    def __init__(self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool):
+    def __init__(
+        self, f: TextIO, labels: tuple[str, ...], windows: bool, references: bool, segments: bool = False
+    ):
         self.labels = labels
         columns = (
             ["path"]
             + (["reference"] if references else [])
+            + (["start", "end"] if segments else [])
             + (["window", "start_s", "end_s"] if windows else [])
             + ["prediction", "uncertain"]
             + [f"p_{label}" for label in labels]
@@ -257,6 +281,7 @@ class CsvWriter:
                 {
                     "path": str(item.path),
                     "reference": item.reference or "",
+                    **_span(*(item.segment or (None, None))),
                     "window": k,
                     "start_s": w.start_s,
                     "end_s": w.end_s,
@@ -270,6 +295,7 @@ class CsvWriter:
         base = {
             "path": p.source,
             "reference": item.reference or "",
+            **_span(p.start, p.end),
             "prediction": p.label or "",
             "uncertain": "" if p.uncertain is None else str(p.uncertain).lower(),
             "n_windows": p.n_windows,
@@ -284,17 +310,23 @@ class CsvWriter:
         pass
 
 
+def _span(start: float | None, end: float | None) -> dict[str, float | str]:
+    """A segment's CSV fields, empty for a whole file."""
+    return {"start": "" if start is None else start, "end": "" if end is None else end}
+
+
 class JsonWriter:
     """One JSON document: the checkpoint's description (with its
     temperature and the ``min_confidence`` that marks a prediction
     ``uncertain``), then a list with one object per utterance, written as
     they come so memory stays flat. With
     windows, an utterance's object opens with its "windows" list, written
-    window by window as they are computed."""
+    window by window as they are computed. With ``segments``, every object
+    has its segment's "start" and "end" (null for a whole file)."""
 
-    def __init__(self, f: TextIO, recognizer: EmotionRecognizer, windows: bool):
+    def __init__(self, f: TextIO, recognizer: EmotionRecognizer, windows: bool, segments: bool = False):
         ckpt = recognizer.checkpoint
-        self.f, self.first, self.with_windows = f, True, windows
+        self.f, self.first, self.with_windows, self.segments = f, True, windows, segments
         self.open = False  # an utterance's "windows" list has been started
         head = {
             "checkpoint": str(ckpt.path),
@@ -320,6 +352,8 @@ class JsonWriter:
     def row(self, item: AudioInput, p: Prediction) -> None:
         record = asdict(p)
         del record["windows"]
+        if not self.segments:
+            del record["start"], record["end"]
         record["reference"] = item.reference
         if self.with_windows and not self.open:
             self.f.write(("" if self.first else ",\n") + '{"windows": [')
@@ -353,6 +387,7 @@ def summary(counts: Counter, total: int, uncertain: int = 0, min_confidence: flo
 
 def run(args: argparse.Namespace, fmt: str) -> int:
     inputs = expand(args.inputs)
+    segments = any(i.segment is not None for i in inputs)
     options = dict(
         batch_size=args.batch_size, pad=args.pad, precision=args.precision, min_confidence=args.min_confidence
     )
@@ -380,9 +415,13 @@ def run(args: argparse.Namespace, fmt: str) -> int:
         )
     if recognizer.precision_note:
         print(f"note: {recognizer.precision_note}", file=sys.stderr)
+    overlapping = overlap_note(inputs)
+    if overlapping and not args.quiet:
+        print(f"note: {overlapping}", file=sys.stderr)
     if args.adapt:
+        usable = [i for i in inputs if i.error is None]
         try:
-            n = recognizer.adapt([i.path for i in inputs if i.error is None])
+            n = recognizer.adapt([i.path for i in usable], segments=[i.segment for i in usable])
         except ValueError as e:  # no input gave a window
             raise InputError(f"--adapt: {e}") from None
         print(
@@ -397,11 +436,13 @@ def run(args: argparse.Namespace, fmt: str) -> int:
                 if out is sys.stdout
                 else (lambda line: out.write(line + "\n"))
             )
-            writer = TableWriter(to_out, ckpt.labels, max((len(str(i.path)) for i in inputs), default=4))
+            writer = TableWriter(
+                to_out, ckpt.labels, max((len(str(i.path)) for i in inputs), default=4), segments
+            )
         elif fmt == "csv":
-            writer = CsvWriter(out, ckpt.labels, args.windows, any(i.reference for i in inputs))
+            writer = CsvWriter(out, ckpt.labels, args.windows, any(i.reference for i in inputs), segments)
         else:
-            writer = JsonWriter(out, recognizer, args.windows)
+            writer = JsonWriter(out, recognizer, args.windows, segments)
         counts: Counter = Counter()
         uncertain = 0
         bar = counter(len(inputs), "predicting", "file", args.quiet)

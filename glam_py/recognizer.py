@@ -53,9 +53,9 @@ WindowSink = Callable[[str, "list[WindowPrediction]"], None]
 
 @dataclass
 class WindowPrediction:
-    """One window: where it lies in the utterance and what the model says
-    about it alone (softmax of its logits over the checkpoint's
-    temperature)."""
+    """One window: where it lies in the recording (seconds from the start
+    of the file, also for a segment of it) and what the model says about it
+    alone (softmax of its logits over the checkpoint's temperature)."""
 
     start_s: float
     end_s: float
@@ -73,7 +73,9 @@ class Prediction:
     status but "ok". ``label`` and ``probabilities`` are empty when there
     was no window to score. ``uncertain`` is True when the top probability
     is below the recognizer's ``min_confidence`` (the label is given all
-    the same), False when it is not, None without a label."""
+    the same), False when it is not, None without a label. ``start`` and
+    ``end`` are the seconds of the segment of ``source`` predicted (``end``
+    None: to its end), both None for a whole file."""
 
     source: str
     label: str | None
@@ -84,6 +86,8 @@ class Prediction:
     note: str | None = None
     windows: list[WindowPrediction] | None = field(default=None, repr=False)
     uncertain: bool | None = None
+    start: float | None = None
+    end: float | None = None
 
 
 def _default_device() -> str:
@@ -324,6 +328,7 @@ class EmotionRecognizer:
         sample_rate: int | None = None,
         windows: bool = False,
         on_windows: WindowSink | None = None,
+        segments: Sequence[features.Segment | None] | None = None,
     ) -> list[Prediction]:
         """Every prediction of :meth:`iter_predict`, as a list.
 
@@ -337,6 +342,8 @@ class EmotionRecognizer:
             Also give every window's own prediction.
         on_windows : callable or None, default None
             As for :meth:`iter_predict`.
+        segments : sequence of (float, float or None) or None, or None, default None
+            As for :meth:`iter_predict`.
 
         Returns
         -------
@@ -346,9 +353,10 @@ class EmotionRecognizer:
         Raises
         ------
         ValueError
-            Arrays given without ``sample_rate``.
+            Arrays given without ``sample_rate``, or ``segments`` not one
+            per input or with a segment for an array.
         """
-        return list(self.iter_predict(inputs, sample_rate, windows, on_windows))
+        return list(self.iter_predict(inputs, sample_rate, windows, on_windows, segments))
 
     def iter_predict(
         self,
@@ -356,6 +364,7 @@ class EmotionRecognizer:
         sample_rate: int | None = None,
         windows: bool = False,
         on_windows: WindowSink | None = None,
+        segments: Sequence[features.Segment | None] | None = None,
     ) -> Iterator[Prediction]:
         """One :class:`Prediction` per input, in input order, as soon as it
         is ready.
@@ -396,6 +405,12 @@ class EmotionRecognizer:
             holding it (``windows=True`` holds it in the Prediction). A file
             found damaged at its end (truncated) has had windows sent before
             its "error" Prediction.
+        segments : sequence of (float, float or None) or None, or None, default None
+            Per input, the ``(start, end)`` seconds of its file to predict
+            (``end`` None: to the end), or None for all of it (always for
+            an array); None: every input whole. Each segment is an
+            utterance of its own, read by seeking into the file; one that
+            ends past the end of its file gives status "error".
 
         Yields
         ------
@@ -407,9 +422,16 @@ class EmotionRecognizer:
         Raises
         ------
         ValueError
-            Arrays given without ``sample_rate``.
+            Arrays given without ``sample_rate``, or ``segments`` not one
+            per input or with a segment for an array.
         """
         items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
+        spans = [None] * len(items) if segments is None else list(segments)
+        if len(spans) != len(items):
+            raise ValueError(f"{len(spans)} segments for {len(items)} inputs: give one per input (or None)")
+        for i, (item, span) in enumerate(zip(items, spans)):
+            if span is not None and isinstance(item, np.ndarray):
+                raise ValueError(f"segments[{i}]: array inputs are predicted whole; cut the array instead")
         if sample_rate is None and any(isinstance(x, np.ndarray) for x in items):
             raise ValueError(
                 "sample_rate is required to predict from arrays (the rate of the "
@@ -417,19 +439,26 @@ class EmotionRecognizer:
                 "other rates are resampled)"
             )
         paths: list[str] = []
-        for i, item in enumerate(items):
+        parts: list[features.Segment | None] = []
+        for i, (item, span) in enumerate(zip(items, spans)):
             if isinstance(item, np.ndarray):
-                yield from self._predict_files(paths, windows, on_windows)
-                paths = []
+                yield from self._predict_files(paths, parts, windows, on_windows)
+                paths, parts = [], []
                 yield self._sent(
                     self._predict_array(item, sample_rate, f"array[{i}]", windows or on_windows is not None),
                     on_windows,
                 )
             else:
                 paths.append(os.fspath(item))
-        yield from self._predict_files(paths, windows, on_windows)
+                parts.append(span)
+        yield from self._predict_files(paths, parts, windows, on_windows)
 
-    def adapt(self, inputs: Input | Iterable[Input], sample_rate: int | None = None) -> int:
+    def adapt(
+        self,
+        inputs: Input | Iterable[Input],
+        sample_rate: int | None = None,
+        segments: Sequence[features.Segment | None] | None = None,
+    ) -> int:
         """Normalises every later input by the statistics of all of
         ``inputs`` together (a first pass over them) instead of each file's
         own: the model, trained with windows normalised per utterance,
@@ -444,6 +473,9 @@ class EmotionRecognizer:
             left out of the statistics (prediction reports them).
         sample_rate : int or None, default None
             Rate of array inputs in Hz.
+        segments : sequence of (float, float or None) or None, or None, default None
+            Per input, the segment of its file to take, as for
+            :meth:`iter_predict`.
 
         Returns
         -------
@@ -459,15 +491,20 @@ class EmotionRecognizer:
         self.check_adaptable()
         items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
         stats = Statistics()
-        paths = [os.fspath(x) for x in items if not isinstance(x, np.ndarray)]
-        for long, run in features.split_long(paths, self.files_per_chunk):
+        spans = [None] * len(items) if segments is None else list(segments)
+        files = [(os.fspath(x), s) for x, s in zip(items, spans) if not isinstance(x, np.ndarray)]
+        paths, parts = [p for p, _ in files], [s for _, s in files]
+        for long, run in features.split_long(paths, self.files_per_chunk, segments=parts):
             if long:
                 for chunk in features.iter_file_windows(
-                    run[0], self.features, self.threads, 4 * self.batch_size
+                    paths[run.start], self.features, self.threads, 4 * self.batch_size, parts[run.start]
                 ):
                     stats.add(chunk)
             else:
-                stats.add(features.featurize(run, self.features, self.threads).windows)
+                batch = features.featurize(
+                    paths[run.start : run.stop], self.features, self.threads, parts[run.start : run.stop]
+                )
+                stats.add(batch.windows)
         for y in (x for x in items if isinstance(x, np.ndarray)):
             try:
                 stats.add(features.featurize_signal(y, sample_rate, self.features)[0])
@@ -511,13 +548,18 @@ class EmotionRecognizer:
         return torch.cat(out).numpy() if out else np.zeros((0, n_classes), np.float32)
 
     def _predict_files(
-        self, paths: list[str], windows: bool, on_windows: WindowSink | None
+        self,
+        paths: list[str],
+        segments: list[features.Segment | None],
+        windows: bool,
+        on_windows: WindowSink | None,
     ) -> Iterator[Prediction]:
-        for long, run in features.split_long(paths, self.files_per_chunk):
+        for long, run in features.split_long(paths, self.files_per_chunk, segments=segments):
             if long:
-                yield self._predict_long(run[0], windows, on_windows)
+                yield self._predict_long(paths[run.start], segments[run.start], windows, on_windows)
                 continue
-            batch = features.featurize(run, self.features, self.threads)
+            mine = segments[run.start : run.stop]
+            batch = features.featurize(paths[run.start : run.stop], self.features, self.threads, mine)
             bounds = np.cumsum([0] + [info.n_windows for info in batch.files])
             logits = self.window_logits(
                 np.concatenate([self.normalized(batch.windows[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
@@ -525,17 +567,18 @@ class EmotionRecognizer:
                 else batch.windows
             )
             start = 0
-            for info in batch.files:
-                mine = logits[start : start + info.n_windows]
+            for info, segment in zip(batch.files, mine):
+                scored = logits[start : start + info.n_windows]
                 start += info.n_windows
                 yield self._sent(
                     self._prediction(
                         info.path,
                         info.duration_s,
-                        mine,
+                        scored,
                         info.note,
                         info.error,
                         windows or on_windows is not None,
+                        segment,
                     ),
                     on_windows,
                 )
@@ -549,15 +592,20 @@ class EmotionRecognizer:
             p.windows = None
         return p
 
-    def _predict_long(self, path: str, windows: bool, on_windows: WindowSink | None) -> Prediction:
-        """One file a chunk of windows at a time (see :meth:`iter_predict`).
-        Chunks are whole model batches, so every window is scored in the
-        batch it would be in with the whole file at once."""
-        chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+    def _predict_long(
+        self, path: str, segment: features.Segment | None, windows: bool, on_windows: WindowSink | None
+    ) -> Prediction:
+        """One file (or long segment) a chunk of windows at a time (see
+        :meth:`iter_predict`). Chunks are whole model batches, so every
+        window is scored in the batch it would be in with the whole file at
+        once."""
+        chunks = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size, segment)
         stats = self._adapted
         if self.checkpoint.normalize != "none" and stats is None:
             # The file's own statistics need all of it: a first pass, as long in memory as one chunk.
-            first = features.iter_file_windows(path, self.features, self.threads, 4 * self.batch_size)
+            first = features.iter_file_windows(
+                path, self.features, self.threads, 4 * self.batch_size, segment
+            )
             gathered = Statistics()
             for chunk in first:
                 gathered.add(chunk)
@@ -574,7 +622,7 @@ class EmotionRecognizer:
             if kept is not None or on_windows is not None:
                 # Until the file has ended its windows are full ones.
                 duration = chunks.info.duration_s if chunks.info is not None else np.inf
-                timeline = self._windows(logits, duration, first=n)
+                timeline = self._windows(logits, duration, first=n, segment=segment)
                 if on_windows is not None:
                     on_windows(path, timeline)
                 else:
@@ -589,9 +637,10 @@ class EmotionRecognizer:
                 info.note,
                 info.error,
                 kept is not None,
+                segment,
             )
         score = running.result()[0]
-        return self._scored(path, info.duration_s, score, n, info.note, kept)
+        return self._scored(path, info.duration_s, score, n, info.note, kept, segment)
 
     def _predict_array(self, y: np.ndarray, sample_rate: int, source: str, windows: bool) -> Prediction:
         duration = len(y) / sample_rate if y.ndim == 1 else 0.0
@@ -609,17 +658,30 @@ class EmotionRecognizer:
         note: str | None,
         error: str | None,
         windows: bool,
+        segment: features.Segment | None = None,
     ) -> Prediction:
+        start, end = segment or (None, None)
         if error is not None:
-            return Prediction(source, None, {}, 0, duration, "error", error, [] if windows else None)
+            return Prediction(
+                source, None, {}, 0, duration, "error", error, [] if windows else None, start=start, end=end
+            )
         if len(logits) == 0:
             return Prediction(
-                source, None, {}, 0, duration, "too_short", note or "no full window", [] if windows else None
+                source,
+                None,
+                {},
+                0,
+                duration,
+                "too_short",
+                note or "no full window",
+                [] if windows else None,
+                start=start,
+                end=end,
             )
         logits = logits.astype(np.float64)
         score = pool(logits, np.zeros(len(logits), dtype=int), 1, self.checkpoint.average)[0]
-        per_window = self._windows(logits, duration) if windows else None
-        return self._scored(source, duration, score, len(logits), note, per_window)
+        per_window = self._windows(logits, duration, segment=segment) if windows else None
+        return self._scored(source, duration, score, len(logits), note, per_window, segment)
 
     def _scored(
         self,
@@ -629,9 +691,11 @@ class EmotionRecognizer:
         n_windows: int,
         note: str | None,
         per_window: list[WindowPrediction] | None,
+        segment: features.Segment | None = None,
     ) -> Prediction:
         """The Prediction of an utterance whose windows pooled to ``score``."""
         probs = probabilities(score, self.checkpoint.average, self.temperature)
+        start, end = segment or (None, None)
         return Prediction(
             source,
             self.labels[int(np.argmax(probs))],
@@ -642,21 +706,30 @@ class EmotionRecognizer:
             note,
             per_window,
             bool(probs.max() < self.min_confidence),
+            start,
+            end,
         )
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, probs)}
 
-    def _windows(self, logits: np.ndarray, duration: float, first: int = 0) -> list[WindowPrediction]:
+    def _windows(
+        self, logits: np.ndarray, duration: float, first: int = 0, segment: features.Segment | None = None
+    ) -> list[WindowPrediction]:
         cfg = self.features
         hop, length = cfg.window_hop / cfg.sample_rate, cfg.window_length / cfg.sample_rate
+        # Times in the recording: a segment's windows are counted from its start.
+        offset = segment[0] if segment is not None else 0.0
         out = []
         for k, probs in enumerate(softmax(logits / self.temperature), start=first):
             # A padded utterance's one window ends where the (shorter) utterance does.
             end = min(k * hop + length, duration)
             out.append(
                 WindowPrediction(
-                    round(k * hop, 6), round(end, 6), self.labels[int(np.argmax(probs))], self._named(probs)
+                    round(offset + k * hop, 6),
+                    round(offset + end, 6),
+                    self.labels[int(np.argmax(probs))],
+                    self._named(probs),
                 )
             )
         return out

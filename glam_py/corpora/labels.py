@@ -38,7 +38,11 @@ def apply_label_map(
     kept, skipped = [], []
     for u in utterances:
         if u.label in mapping:
-            kept.append(Utterance(u.file, mapping[u.label], u.speaker, u.utterance_id, u.session, u.subset))
+            kept.append(
+                Utterance(
+                    u.file, mapping[u.label], u.speaker, u.utterance_id, u.session, u.subset, u.start, u.end
+                )
+            )
         else:
             skipped.append(Skipped(u.path, f"label {u.label!r} is not in the label map"))
     return kept, skipped

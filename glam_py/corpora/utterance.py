@@ -29,6 +29,10 @@ class Utterance:
         The emotion label, as the corpus names it (before any label map).
     speaker, utterance_id, session, subset : str, optional
         What the corpus tells of the recording, where it does.
+    start, end : float, optional
+        The part of the file that is the utterance, in seconds (a segment
+        of a long recording; ``end`` None: to the end of the file); both
+        None: the whole file.
     """
 
     file: str
@@ -37,6 +41,8 @@ class Utterance:
     utterance_id: str = ""
     session: str | None = None
     subset: str | None = None
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "file", os.fspath(self.file))
@@ -47,6 +53,14 @@ class Utterance:
     @property
     def path(self) -> Path:
         return Path(self.file)
+
+    @property
+    def segment(self) -> tuple[float, float | None] | None:
+        """``(start, end)`` seconds as the feature frontend takes them, or
+        None for the whole file."""
+        if self.start is None and self.end is None:
+            return None
+        return (self.start or 0.0, self.end)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ and read by training: shards of windows as ``.npy`` files, ``index.csv``
 ``skipped.csv`` (every file left out, and why)."""
 
 from glam_py.store.format import FORMAT_VERSION, StoreMismatch, UnsupportedFormat
-from glam_py.store.reader import FeatureStore, left_out_summary, verify_store
+from glam_py.store.reader import FeatureStore, left_out_summary, utterance_key, verify_store
 from glam_py.store.writer import WriteReport, assemble, merge, write_store
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "assemble",
     "left_out_summary",
     "merge",
+    "utterance_key",
     "verify_store",
     "write_store",
 ]

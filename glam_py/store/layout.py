@@ -24,9 +24,14 @@ SETTINGS = "features.json"
 INDEX = "index.csv"
 SKIPPED = "skipped.csv"
 LEFT_OUT = "left_out.csv"  # files the reader or label map dropped before featurising
+# start and end: the segment of the file that is the utterance (seconds;
+# empty for the whole file). Stores written before they existed lack them
+# and are read as whole files (glam_py.store.reader.utterance_key).
 INDEX_COLUMNS = [
     "utterance_id",
     "path",
+    "start",
+    "end",
     "label",
     "speaker",
     "session",

@@ -54,6 +54,13 @@ def left_out_summary(root: str | Path) -> str | None:
         return _left_out_line(root, (row["reason"] for row in csv.DictReader(f)), kept, pad)
 
 
+def utterance_key(row: dict) -> tuple[str, str, str]:
+    """What names an utterance of an index row in every store of its
+    corpus: its file and the segment of it (empty for a whole file, and in
+    stores written before segments, whose index has no such columns)."""
+    return row["path"], row.get("start", ""), row.get("end", "")
+
+
 class FeatureStore:
     def __init__(self, root: str | Path, expected: FeatureConfig | None = None):
         """Opens a complete store.

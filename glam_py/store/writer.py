@@ -39,8 +39,9 @@ class WriteReport:
 
 
 def _fingerprint(utterances: Sequence[Utterance]) -> str:
-    """Names, labels, speakers and each file's size and modification time,
-    so a store of files that changed since is not taken for current."""
+    """Names, segments, labels, speakers and each file's size and
+    modification time, so a store of files that changed since is not taken
+    for current."""
     h = hashlib.sha256()
     for u in utterances:
         try:
@@ -48,7 +49,9 @@ def _fingerprint(utterances: Sequence[Utterance]) -> str:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
-        h.update(f"{u.path}\t{u.label}\t{u.speaker}\t{stamp}\n".encode())
+        # Whole files as before segments existed, so their stores stay current.
+        segment = "" if u.segment is None else f"\t{u.start}\t{u.end}"
+        h.update(f"{u.path}\t{u.label}\t{u.speaker}\t{stamp}{segment}\n".encode())
     return h.hexdigest()
 
 
@@ -98,18 +101,29 @@ def _claim(root: Path, settings: dict) -> None:
         )
 
 
+def _seconds(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
 def _shard_rows(files: Sequence[features.FileInfo], chunk: Sequence[Utterance], k: int):
     index, skipped, first = [], [], 0
     for u, info in zip(chunk, files):
+        # A segment's read errors name it; its other reasons get it here.
+        segment = ""
+        if u.segment is not None:
+            start, end = u.segment
+            segment = f" (segment {start:g}-{end:g} s)" if end is not None else f" (segment from {start:g} s)"
         if info.error is not None:
             skipped.append(dict(path=str(u.path), reason=f"unreadable: {info.error}"))
         elif info.n_windows == 0:
-            skipped.append(dict(path=str(u.path), reason=f"too short: {info.note}"))
+            skipped.append(dict(path=str(u.path), reason=f"too short{segment}: {info.note}"))
         else:
             index.append(
                 dict(
                     utterance_id=u.utterance_id or Path(u.path).stem,
                     path=str(u.path),
+                    start=_seconds(u.start),
+                    end=_seconds(u.end),
                     label=u.label,
                     speaker=u.speaker or "",
                     session=u.session or "",
@@ -176,9 +190,7 @@ def write_store(
         paths = (layout.shard_array(root, k), layout.shard_skipped(root, k), layout.shard_index(root, k))
         array = atomic_write(
             paths[0],
-            lambda f, k=k, files=files: _featurize_shard(
-                [u.file for u in chunks[k]], config, threads, f, files
-            ),
+            lambda f, k=k, files=files: _featurize_shard(chunks[k], config, threads, f, files),
         )
         index, skipped = _shard_rows(files, chunks[k], k)
         failed += sum(1 for f in files if f.error is not None)
@@ -197,25 +209,29 @@ def write_store(
 
 
 def _featurize_shard(
-    paths: Sequence[str],
+    utterances: Sequence[Utterance],
     config: FeatureConfig,
     threads: int | None,
     f: BinaryIO,
     files: list[features.FileInfo],
 ) -> None:
-    """The windows of ``paths`` into the open ``.npy`` file ``f``, their
-    :class:`FileInfo` appended to ``files``: small files in one parallel
-    batch, each long one a chunk at a time (a damaged one's windows taken
-    back out)."""
+    """The windows of ``utterances`` into the open ``.npy`` file ``f``,
+    their :class:`FileInfo` appended to ``files``: small files (and
+    segments) in one parallel batch, each long one a chunk at a time (a
+    damaged one's windows taken back out)."""
     out = layout.WindowAppender(f, config.n_features, config.n_frames)
-    for long, run in features.split_long(paths, len(paths)):
+    paths = [u.file for u in utterances]
+    segments = [u.segment for u in utterances]
+    for long, run in features.split_long(paths, len(paths), segments=segments):
         if not long:
-            batch = features.featurize(run, config, threads)
+            batch = features.featurize(
+                paths[run.start : run.stop], config, threads, segments[run.start : run.stop]
+            )
             out.append(batch.windows)
             files.extend(batch.files)
             continue
         mark = out.mark()
-        chunks = features.iter_file_windows(run[0], config, threads)
+        chunks = features.iter_file_windows(paths[run.start], config, threads, segment=segments[run.start])
         for chunk in chunks:
             out.append(chunk)
         if chunks.info.error is not None:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from glam_py.normalize import NORMALIZATIONS, normalize_groups
-from glam_py.store import FeatureStore
+from glam_py.store import FeatureStore, utterance_key
 
 
 @dataclass
@@ -72,16 +72,18 @@ def load_utterances(
     ValueError
         The training and test stores share no utterance.
     """
-    test_rows = {row["path"]: i for i, row in enumerate(test_store.index)}
+    test_rows = {utterance_key(row): i for i, row in enumerate(test_store.index)}
     pairs = [
-        (i, test_rows[row["path"]]) for i, row in enumerate(train_store.index) if row["path"] in test_rows
+        (i, test_rows[utterance_key(row)])
+        for i, row in enumerate(train_store.index)
+        if utterance_key(row) in test_rows
     ]
     if not pairs:
         raise ValueError("the training and test stores share no utterance")
     rows = [train_store.index[i] for i, _ in pairs]
     class_names = train_store.labels
     lookup = {c: k for k, c in enumerate(class_names)}
-    at_speed = [{row["path"]: i for i, row in enumerate(store.index)} for store in speed_stores]
+    at_speed = [{utterance_key(row): i for i, row in enumerate(store.index)} for store in speed_stores]
     return Utterances(
         ids=[r["utterance_id"] for r in rows],
         labels=np.array([lookup[r["label"]] for r in rows]),
@@ -92,9 +94,9 @@ def load_utterances(
         test_windows=[test_store.windows(j) for _, j in pairs],
         speed_windows=[
             tuple(
-                store.windows(index[r["path"]])
+                store.windows(index[utterance_key(r)])
                 for store, index in zip(speed_stores, at_speed)
-                if r["path"] in index
+                if utterance_key(r) in index
             )
             for r in rows
         ]

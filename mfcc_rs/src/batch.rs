@@ -2,6 +2,9 @@
 //! parallel, one bad file never costing the others. [`FeatureStream`] does
 //! the same chunk by chunk, so memory stays bounded by the chunk size however
 //! large the corpus. Both stop early when a caller's cancel flag is set.
+//! An input may be a segment of a recording ([`Source`]): many segments of
+//! one long file are featurised in parallel like files, each seeking to
+//! its start.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,14 +14,31 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
-use crate::audio;
+use crate::audio::{self, Segment};
 use crate::augment::Chain;
 use crate::config::FeatureConfig;
 use crate::dsp::mfcc::Pipeline;
 use crate::error::{Error, Result};
 use crate::featurize::WindowCutter;
 
-/// What one file gave.
+/// One input: a file, or a segment of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The part of the file read; all of it when `None`.
+    pub segment: Option<Segment>,
+}
+
+impl From<PathBuf> for Source {
+    fn from(path: PathBuf) -> Self {
+        Source {
+            path,
+            segment: None,
+        }
+    }
+}
+
+/// What one file (or segment) gave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileSummary {
     /// Duration of the decoded audio in seconds.
@@ -114,7 +134,14 @@ impl FileWindows {
     /// a file that cannot be opened is done at once, with its error as the
     /// outcome.
     pub fn open(config: &FeatureConfig, path: &Path) -> Self {
-        let opened = audio::AudioReader::open(path, Some(config.sample_rate), config.speed);
+        Self::open_segment(config, path, None)
+    }
+
+    /// [`FileWindows::open`] for `segment` of the file (all of it when
+    /// `None`): the windows of the segment alone, as if it were a file.
+    pub fn open_segment(config: &FeatureConfig, path: &Path, segment: Option<Segment>) -> Self {
+        let opened =
+            audio::AudioReader::open_segment(path, Some(config.sample_rate), config.speed, segment);
         let (reader, outcome) = match opened {
             Ok(reader) => (Some(reader), None),
             Err(e) => (None, Some(Err(e))),
@@ -226,9 +253,9 @@ const WINDOWS_PER_STEP: usize = 256;
 fn featurize_file(
     pipe: &Pipeline,
     pool: &ThreadPool,
-    path: &Path,
+    source: &Source,
 ) -> Result<(Vec<f32>, FileSummary)> {
-    let mut file = FileWindows::open(pipe.config(), path);
+    let mut file = FileWindows::open_segment(pipe.config(), &source.path, source.segment);
     let mut windows = Vec::new();
     let never = AtomicBool::new(false);
     while file.outcome().is_none() {
@@ -239,15 +266,15 @@ fn featurize_file(
     outcome.map(|summary| (windows, summary))
 }
 
-/// Featurises `paths` on `pool`; `first_file` is the position of `paths[0]`
-/// in the caller's whole list.
+/// Featurises `sources` on `pool`; `first_file` is the position of
+/// `sources[0]` in the caller's whole list.
 pub fn featurize_files(
     pipe: &Pipeline,
     pool: &ThreadPool,
-    paths: &[PathBuf],
+    sources: &[Source],
     first_file: usize,
 ) -> Batch {
-    featurize_files_until(pipe, pool, paths, first_file, &AtomicBool::new(false))
+    featurize_files_until(pipe, pool, sources, first_file, &AtomicBool::new(false))
         .expect("nothing sets the flag")
 }
 
@@ -256,14 +283,16 @@ pub fn featurize_files(
 pub fn featurize_files_until(
     pipe: &Pipeline,
     pool: &ThreadPool,
-    paths: &[PathBuf],
+    sources: &[Source],
     first_file: usize,
     cancel: &AtomicBool,
 ) -> Option<Batch> {
     let per_file: Vec<Result<(Vec<f32>, FileSummary)>> = pool.install(|| {
-        paths
+        sources
             .par_iter()
-            .map(|path| (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, pool, path)))
+            .map(|source| {
+                (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, pool, source))
+            })
             .collect::<Option<_>>()
     })?;
     let config = pipe.config();
@@ -297,11 +326,11 @@ pub fn featurize_files_until(
     })
 }
 
-/// Featurises a corpus `files_per_chunk` files at a time.
+/// Featurises a corpus `files_per_chunk` files (or segments) at a time.
 pub struct FeatureStream {
     pipe: Arc<Pipeline>,
     pool: Arc<ThreadPool>,
-    paths: Vec<PathBuf>,
+    sources: Vec<Source>,
     files_per_chunk: usize,
     next: usize,
 }
@@ -309,7 +338,7 @@ pub struct FeatureStream {
 impl FeatureStream {
     pub fn new(
         config: &FeatureConfig,
-        paths: Vec<PathBuf>,
+        sources: Vec<Source>,
         threads: Option<usize>,
         files_per_chunk: usize,
     ) -> Result<Self> {
@@ -319,19 +348,19 @@ impl FeatureStream {
         Ok(FeatureStream {
             pipe: Pipeline::shared(config)?,
             pool: thread_pool(threads)?,
-            paths,
+            sources,
             files_per_chunk,
             next: 0,
         })
     }
 
     pub fn n_files(&self) -> usize {
-        self.paths.len()
+        self.sources.len()
     }
 
     /// The input list, in order.
-    pub fn paths(&self) -> &[PathBuf] {
-        &self.paths
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
     }
 
     pub fn config(&self) -> &FeatureConfig {
@@ -341,14 +370,14 @@ impl FeatureStream {
     /// The next chunk, `None` at the end, or `Some(None)` when `cancel` was
     /// set; a cancelled chunk is featurised again by the next call.
     pub fn next_until(&mut self, cancel: &AtomicBool) -> Option<Option<Batch>> {
-        if self.next >= self.paths.len() {
+        if self.next >= self.sources.len() {
             return None;
         }
-        let end = (self.next + self.files_per_chunk).min(self.paths.len());
+        let end = (self.next + self.files_per_chunk).min(self.sources.len());
         let batch = featurize_files_until(
             &self.pipe,
             &self.pool,
-            &self.paths[self.next..end],
+            &self.sources[self.next..end],
             self.next,
             cancel,
         );
@@ -372,6 +401,10 @@ impl Iterator for FeatureStream {
 mod tests {
     use super::*;
 
+    fn sources(paths: &[PathBuf]) -> Vec<Source> {
+        paths.iter().cloned().map(Source::from).collect()
+    }
+
     #[test]
     fn missing_files_are_reported_and_the_rest_featurised() {
         let dir = std::env::temp_dir().join(format!("mfcc_rs_batch_{}", std::process::id()));
@@ -380,7 +413,7 @@ mod tests {
         write_wav(&good, 16000, &vec![0.1; 40000]);
         let paths = vec![dir.join("missing.wav"), good.clone(), dir.clone()];
         let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
-        let batch = featurize_files(&pipe, &thread_pool(Some(2)).unwrap(), &paths, 10);
+        let batch = featurize_files(&pipe, &thread_pool(Some(2)).unwrap(), &sources(&paths), 10);
         assert_eq!(batch.n_windows(), 2);
         assert_eq!(batch.file_index, vec![11, 11]);
         assert_eq!(batch.windows.len(), 2 * 26 * 63);
@@ -411,10 +444,10 @@ mod tests {
         let whole = featurize_files(
             &Pipeline::new(&config).unwrap(),
             &thread_pool(Some(1)).unwrap(),
-            &paths,
+            &sources(&paths),
             0,
         );
-        let stream = FeatureStream::new(&config, paths, Some(2), 2).unwrap();
+        let stream = FeatureStream::new(&config, sources(&paths), Some(2), 2).unwrap();
         let chunks: Vec<Batch> = stream.collect();
         assert_eq!(chunks.len(), 3);
         let windows: Vec<f32> = chunks.iter().flat_map(|b| b.windows.clone()).collect();
@@ -489,7 +522,7 @@ mod tests {
                 &mut reference,
             )
             .unwrap();
-            let whole = featurize_files(&pipe, &pool, std::slice::from_ref(&path), 0);
+            let whole = featurize_files(&pipe, &pool, &sources(std::slice::from_ref(&path)), 0);
             assert_eq!(whole.windows, reference, "{rate} Hz at {}", config.speed);
             let mut file = FileWindows::open(&config, &path);
             let mut chunks = Vec::new();
@@ -523,6 +556,65 @@ mod tests {
                 (0.3 * (2.0 * std::f64::consts::PI * 400.0 * k as f64 / rate as f64).sin()) as f32
             })
             .collect()
+    }
+
+    #[test]
+    fn segments_are_featurised_like_files_of_their_own() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_segments_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("long.wav");
+        let rate = 44100;
+        write_wav(&path, rate, &tone(rate, rate as usize * 12));
+        let decoded = audio::decode::decode_file(&path).unwrap().samples;
+        // Overlapping, to the end, past the end, shorter than a window.
+        let segments = [
+            (0.5, Some(3.0)),
+            (2.0, Some(6.5)),
+            (6.5, None),
+            (11.0, Some(13.0)),
+            (4.0, Some(5.0)),
+        ];
+        let sources: Vec<Source> = segments
+            .iter()
+            .map(|&(start, end)| Source {
+                path: path.clone(),
+                segment: Some(Segment::new(start, end).unwrap()),
+            })
+            .collect();
+        let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+        let batch = featurize_files(&pipe, &thread_pool(Some(2)).unwrap(), &sources, 0);
+        let mut expected = Vec::new();
+        for (i, source) in sources.iter().enumerate() {
+            let (s, e) = source.segment.unwrap().frames(rate);
+            let Some(cut) = decoded.get(s as usize..e.map_or(decoded.len(), |e| e as usize)) else {
+                let err = batch.files[i].as_ref().unwrap_err().to_string();
+                assert!(
+                    err.contains("long.wav: segment 11-13 s ends past the end"),
+                    "{err}"
+                );
+                continue;
+            };
+            let signal = audio::resample::resample(cut, rate, 16000).unwrap();
+            let mut windows = Vec::new();
+            crate::featurize::featurize_utterance(
+                &pipe,
+                &signal,
+                &mut pipe.scratch(),
+                &mut windows,
+            )
+            .unwrap();
+            let summary = batch.files[i].as_ref().unwrap();
+            assert_eq!(summary.n_windows * 26 * 63, windows.len(), "{i}");
+            assert!((summary.duration_s - signal.len() as f64 / 16000.0).abs() < 1e-9);
+            expected.extend(windows);
+        }
+        assert_eq!(batch.windows, expected);
+        // 2.5, 4.5 and 5.5 s give 2, 7 and 9 windows; 1 s none.
+        assert_eq!(
+            batch.file_index,
+            [[0; 2].as_slice(), &[1; 7], &[2; 9]].concat()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -578,7 +670,7 @@ mod tests {
             let hz = ups as f64 * 16000.0 / middle.len() as f64;
             assert!((hz - 400.0 * speed).abs() < 1.0, "speed {speed}: {hz} Hz");
             let pipe = Pipeline::new(&config).unwrap();
-            let batch = featurize_files(&pipe, &pool, std::slice::from_ref(&path), 0);
+            let batch = featurize_files(&pipe, &pool, &sources(std::slice::from_ref(&path)), 0);
             let summary = batch.files[0].as_ref().unwrap();
             assert!((summary.duration_s - expected as f64 / 16000.0).abs() < 1e-9);
             assert_eq!(summary.original_sample_rate, 16000);
@@ -597,11 +689,11 @@ mod tests {
     fn augmented_copies_are_reproducible_and_differ_from_each_other() {
         let dir = std::env::temp_dir().join(format!("mfcc_rs_augment_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let paths: Vec<PathBuf> = (0..6)
+        let paths: Vec<Source> = (0..6)
             .map(|i| {
                 let p = dir.join(format!("{i}.wav"));
                 write_wav(&p, 16000, &tone(16000, 40000 + 3000 * i));
-                p
+                Source::from(p)
             })
             .collect();
         let copy = |k| FeatureConfig {
@@ -620,7 +712,7 @@ mod tests {
         assert_eq!(run(&copy(1), 2).windows, first.windows);
         let pipe = Pipeline::new(&copy(1)).unwrap();
         let pool = thread_pool(Some(2)).unwrap();
-        let reversed: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+        let reversed: Vec<Source> = paths.iter().rev().cloned().collect();
         let backwards = featurize_files(&pipe, &pool, &reversed, 0);
         let per_file = |b: &Batch, i: usize| -> Vec<f32> {
             let size = b.n_features * b.n_frames;
@@ -658,9 +750,11 @@ mod tests {
         assert!(thread_pool(Some(0)).is_err());
         let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
         let paths = vec![PathBuf::from("/nonexistent.wav"); 4];
-        let cancelled = featurize_files_until(&pipe, &pool, &paths, 0, &AtomicBool::new(true));
+        let cancelled =
+            featurize_files_until(&pipe, &pool, &sources(&paths), 0, &AtomicBool::new(true));
         assert!(cancelled.is_none());
-        let mut stream = FeatureStream::new(&FeatureConfig::default(), paths, Some(1), 3).unwrap();
+        let mut stream =
+            FeatureStream::new(&FeatureConfig::default(), sources(&paths), Some(1), 3).unwrap();
         assert!(matches!(
             stream.next_until(&AtomicBool::new(true)),
             Some(None)

@@ -6,7 +6,9 @@
 //!
 //! [`AudioStream`] decodes packet by packet, so a recording of any length
 //! is read in bounded memory; [`decode_file`] and [`decode_bytes`] collect
-//! its whole output.
+//! its whole output. [`AudioStream::select`] narrows it to a segment: it
+//! seeks to the segment's start and delivers exactly the frames a whole
+//! decode has there.
 //!
 //! Where soundfile would quietly return part of a damaged file, this module
 //! refuses it: a file whose data ends before its header says it does is an
@@ -20,11 +22,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
-use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::errors::{Error as SymphoniaError, SeekErrorKind};
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::{TimeBase, Timestamp};
 
 use crate::error::{Error, Result};
 
@@ -69,6 +72,8 @@ pub struct AudioStream {
     interleaved: Vec<f32>,
     label: PathBuf,
     finished: bool,
+    /// The frames delivered, once [`AudioStream::select`] narrowed them.
+    span: Option<Span>,
 }
 
 impl AudioStream {
@@ -171,7 +176,92 @@ impl AudioStream {
             interleaved: Vec::new(),
             label: label.to_path_buf(),
             finished: false,
+            span: None,
         })
+    }
+
+    /// Narrows the stream, before its first read, to frames `start` to
+    /// `end` (exclusive; to the end of the file when `None`): what a whole
+    /// decode has at those positions, bit for bit where the codec decodes
+    /// a packet alone (PCM, ADPCM, FLAC). It seeks to the packet holding
+    /// `start` and discards the frames before it; a format whose
+    /// timestamps are not in frames, or that cannot seek, is decoded from
+    /// its start and the frames before `start` discarded (still a packet at
+    /// a time). Lossy codecs (MP3, Vorbis) restart their decoder at the
+    /// seek point, so their first frames may differ slightly from a whole
+    /// decode's.
+    ///
+    /// A segment that starts at or ends past the end of the file is an
+    /// error naming the file, the segment and the file's duration: at once
+    /// when the header gives the length, else when reading reaches the end.
+    pub fn select(&mut self, start: u64, end: Option<u64>) -> Result<()> {
+        let rate = self.sample_rate;
+        let segment = segment_label(start, end, rate);
+        if end.is_some_and(|e| e <= start) {
+            return Err(Error::decode(
+                &self.label,
+                format!("{segment} is shorter than one sample at the file's rate ({rate} Hz)"),
+            ));
+        }
+        if let Some(declared) = self.declared {
+            let past = if start >= declared {
+                Some("starts")
+            } else {
+                end.filter(|&e| e > declared).map(|_| "ends")
+            };
+            if let Some(what) = past {
+                let reason = format!(
+                    "{segment} {what} past the end of the file ({} s)",
+                    seconds(declared, rate)
+                );
+                return Err(Error::decode(&self.label, reason));
+            }
+        }
+        let track = self.format.tracks().iter().find(|t| t.id == self.track_id);
+        let origin = track.map_or(0, |t| t.start_ts.get());
+        let in_frames = track
+            .and_then(|t| t.time_base)
+            .is_some_and(|tb| Some(tb) == TimeBase::try_new(1, rate));
+        let mut next = Some(0);
+        if start > 0 && in_frames {
+            let to = SeekTo::Timestamp {
+                ts: Timestamp::new(
+                    i64::try_from(start)
+                        .unwrap_or(i64::MAX)
+                        .saturating_add(origin),
+                ),
+                track_id: self.track_id,
+            };
+            let sought = catch_unwind(AssertUnwindSafe(|| {
+                self.format.seek(SeekMode::Accurate, to)
+            }))
+            .map_err(|_| Error::decode(&self.label, GAVE_UP))?;
+            match sought {
+                Ok(_) => {
+                    self.decoder.reset();
+                    // The next packet's timestamp says where it is.
+                    next = None;
+                }
+                // Nothing moved: decode from the start and discard.
+                Err(SymphoniaError::SeekError(SeekErrorKind::Unseekable)) => {}
+                Err(SymphoniaError::SeekError(SeekErrorKind::OutOfRange)) => {
+                    let reason = format!("{segment} starts past the end of the file");
+                    return Err(Error::decode(&self.label, reason));
+                }
+                Err(e) => {
+                    let reason =
+                        format!("cannot seek to {segment}: {}", describe(&e, &Stage::Header));
+                    return Err(Error::decode(&self.label, reason));
+                }
+            }
+        }
+        self.span = Some(Span {
+            start,
+            end,
+            next,
+            origin,
+        });
+        Ok(())
     }
 
     /// The file's sample rate in Hz.
@@ -232,20 +322,51 @@ impl AudioStream {
             }
             self.interleaved.resize(buffer.samples_interleaved(), 0.0);
             buffer.copy_to_slice_interleaved(&mut self.interleaved);
-            append_mono(&self.interleaved, self.channels, out);
+            let n = self.interleaved.len() / self.channels;
+            let (from, to) = self
+                .span
+                .as_mut()
+                .map_or((0, n), |span| span.keep(packet.pts.get(), n));
+            let kept = &self.interleaved[from * self.channels..to * self.channels];
+            append_mono(kept, self.channels, out);
+            if self.span.as_ref().is_some_and(Span::reached_end) {
+                return Ok(false);
+            }
         }
         Ok(true)
     }
 
     fn check_complete(&self) -> Result<()> {
-        if let Some(declared) = self.declared.filter(|&d| (self.frames as u64) < d) {
+        // Frames of the file decoded: all it holds, unless a segment ended
+        // the reading before its end.
+        let decoded = match &self.span {
+            None => self.frames as u64,
+            Some(span) if span.reached_end() => return Ok(()),
+            Some(span) => span.next.map_or(span.start, |n| n.max(0) as u64),
+        };
+        if let Some(declared) = self.declared.filter(|&d| decoded < d) {
             return Err(Error::decode(
                 &self.label,
                 format!(
-                    "truncated: the file holds {} of the {declared} frames its header declares",
-                    self.frames
+                    "truncated: the file holds {decoded} of the {declared} frames its header declares"
                 ),
             ));
+        }
+        if let Some(span) = &self.span {
+            let what = if decoded <= span.start {
+                Some("starts")
+            } else {
+                span.end.map(|_| "ends")
+            };
+            if let Some(what) = what {
+                let rate = self.sample_rate;
+                let reason = format!(
+                    "{} {what} past the end of the file ({} s)",
+                    segment_label(span.start, span.end, rate),
+                    seconds(decoded, rate)
+                );
+                return Err(Error::decode(&self.label, reason));
+            }
         }
         if self.frames == 0 {
             return Err(Error::decode(&self.label, "contains no samples"));
@@ -339,6 +460,51 @@ fn check_level(samples: &[f32], first_frame: usize) -> std::result::Result<(), S
             first_frame + at
         )),
     }
+}
+
+/// Frames `[start, end)` of a file (to its end when `end` is `None`), the
+/// only ones a stream narrowed by [`AudioStream::select`] delivers.
+struct Span {
+    start: u64,
+    end: Option<u64>,
+    /// The file frame of the next decoded sample: counted from 0 when the
+    /// stream is read from its start, `None` after a seek until a packet's
+    /// timestamp says.
+    next: Option<i64>,
+    /// The timestamp of the file's first frame.
+    origin: i64,
+}
+
+impl Span {
+    /// The frames `[from, to)` to keep of a decoded packet of `n` frames
+    /// stamped `pts`.
+    fn keep(&mut self, pts: i64, n: usize) -> (usize, usize) {
+        let first = *self.next.get_or_insert(pts - self.origin);
+        let n = n as i64;
+        self.next = Some(first + n);
+        let within = |frame: u64| (frame as i64 - first).clamp(0, n) as usize;
+        (within(self.start), self.end.map_or(n as usize, within))
+    }
+
+    /// Whether every frame up to `end` has been decoded.
+    fn reached_end(&self) -> bool {
+        matches!((self.end, self.next), (Some(end), Some(next)) if next >= end as i64)
+    }
+}
+
+/// "segment 12.5-15 s", or "segment from 12.5 s" to the end of the file.
+fn segment_label(start: u64, end: Option<u64>, rate: u32) -> String {
+    match end {
+        Some(end) => format!("segment {}-{} s", seconds(start, rate), seconds(end, rate)),
+        None => format!("segment from {} s", seconds(start, rate)),
+    }
+}
+
+/// `frames` at `rate` Hz in seconds, to the millisecond, for messages:
+/// "12.5", "15", "0.333".
+fn seconds(frames: u64, rate: u32) -> String {
+    let text = format!("{:.3}", frames as f64 / f64::from(rate));
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Reads like `inner` except for the few bytes of `patch` at its offset.
@@ -528,5 +694,50 @@ mod tests {
         }
         let odd = b"RIFF\x04\x00\x00\x00WAVEdat".to_vec();
         assert_eq!(as_read(&odd), odd);
+    }
+
+    /// A source that counts the bytes read through it.
+    struct Counted {
+        inner: Cursor<Vec<u8>>,
+        read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    impl Seek for Counted {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_wav_segment_is_read_by_seeking_to_it() {
+        let code = |k: u32| (k % 2000) as i16 - 1000;
+        let data: Vec<u8> = (0..1_000_000).flat_map(|k| code(k).to_le_bytes()).collect();
+        let bytes = wav_with_data_size(data.len() as u32, &data);
+        let len = bytes.len() as u64;
+        let read = std::sync::Arc::default();
+        let source = Counted {
+            inner: Cursor::new(bytes),
+            read: std::sync::Arc::clone(&read),
+        };
+        let mut stream =
+            AudioStream::from_source(source, len, None, Path::new("long.wav")).unwrap();
+        stream.select(900_001, Some(901_000)).unwrap();
+        let samples = stream.collect().unwrap().samples;
+        let expected: Vec<f32> = (900_001..901_000)
+            .map(|k| f32::from(code(k)) / 32768.0)
+            .collect();
+        assert_eq!(samples, expected);
+        // The file is 2 MB; the header and the packets around the segment
+        // are a few kB.
+        let read = read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(read < 100_000, "{read} bytes read");
     }
 }

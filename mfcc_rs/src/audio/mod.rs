@@ -2,7 +2,7 @@
 //! float32, average the channels, resample with soxr's HQ response.
 //! [`AudioReader`] does it piece by piece, in bounded memory, with the same
 //! samples as [`load`], and can change the audio's speed on the way
-//! ([`perturbed_rate`]).
+//! ([`perturbed_rate`]) or read only a [`Segment`] of a recording.
 
 pub mod decode;
 pub mod resample;
@@ -43,6 +43,49 @@ pub fn perturbed_rate(rate: u32, speed: f64) -> u32 {
     (f64::from(rate) * speed).round() as u32
 }
 
+/// A part of a recording: from `start_s` seconds to `end_s`, or to the end
+/// of the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    start_s: f64,
+    end_s: Option<f64>,
+}
+
+impl Segment {
+    /// Refuses (a configuration error) times that are not finite, a
+    /// negative start, and an end not after the start.
+    pub fn new(start_s: f64, end_s: Option<f64>) -> Result<Self> {
+        if !(start_s.is_finite() && start_s >= 0.0) {
+            return Err(Error::Config(format!(
+                "a segment's start ({start_s}) must be a finite number of seconds >= 0"
+            )));
+        }
+        if let Some(end) = end_s.filter(|e| !(e.is_finite() && *e > start_s)) {
+            return Err(Error::Config(format!(
+                "a segment's end ({end}) must be a finite number of seconds after its start ({start_s})"
+            )));
+        }
+        Ok(Segment { start_s, end_s })
+    }
+
+    pub fn start_s(&self) -> f64 {
+        self.start_s
+    }
+
+    pub fn end_s(&self) -> Option<f64> {
+        self.end_s
+    }
+
+    /// The segment's first frame and its end (exclusive) in a file of
+    /// `rate` Hz: each time rounded to the nearest frame, halves away from
+    /// zero.
+    pub fn frames(&self, rate: u32) -> (u64, Option<u64>) {
+        // `as` saturates: a time past any file is refused when read.
+        let frame = |t: f64| (t * f64::from(rate)).round() as u64;
+        (frame(self.start_s), self.end_s.map(frame))
+    }
+}
+
 /// [`load`] for a file already in memory: `hint_ext` is its extension (a
 /// format hint) and `label` names it in errors.
 pub fn load_bytes(
@@ -71,7 +114,27 @@ impl AudioReader {
     /// at its own rate when `None`, played `speed` times as fast (1: as
     /// recorded; see [`perturbed_rate`]).
     pub fn open(path: &Path, target_sr: Option<u32>, speed: f64) -> Result<Self> {
-        Self::new(decode::AudioStream::open(path)?, target_sr, speed, path)
+        Self::open_segment(path, target_sr, speed, None)
+    }
+
+    /// [`AudioReader::open`] that reads only `segment` of the file (all of
+    /// it when `None`): the frames of the segment at the file's rate
+    /// ([`decode::AudioStream::select`]), then resampled, so the samples
+    /// are those of the segment cut from the decoded file and resampled
+    /// alone (the resampler's edges fall at the segment's ends, as for a
+    /// file holding only the segment).
+    pub fn open_segment(
+        path: &Path,
+        target_sr: Option<u32>,
+        speed: f64,
+        segment: Option<Segment>,
+    ) -> Result<Self> {
+        let mut stream = decode::AudioStream::open(path)?;
+        if let Some(segment) = segment {
+            let (start, end) = segment.frames(stream.sample_rate());
+            stream.select(start, end)?;
+        }
+        Self::new(stream, target_sr, speed, path)
     }
 
     fn new(

@@ -6,13 +6,60 @@ use std::sync::Arc;
 
 use numpy::ndarray::Array1;
 use numpy::{IntoPyArray, PyArray1, PyArray3};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::config::{fields_repr, PyFeatureConfig};
 use super::{config_of, interruptible, to_py, windows_array};
-use crate::batch::{thread_pool, Batch, FeatureStream, FileSummary, FileWindows};
+use crate::audio::Segment;
+use crate::batch::{thread_pool, Batch, FeatureStream, FileSummary, FileWindows, Source};
 use crate::dsp::mfcc::Pipeline;
 use crate::error::Error;
+
+/// A segment as Python gives it: `(start, end)` in seconds, `end` None for
+/// the end of the file.
+pub(super) type PySegment = (f64, Option<f64>);
+
+/// `segment` checked (a ValueError, `what` naming it, when it is not
+/// `0 <= start < end`).
+fn segment_of(segment: Option<PySegment>, what: &str) -> PyResult<Option<Segment>> {
+    segment
+        .map(|(start, end)| Segment::new(start, end))
+        .transpose()
+        .map_err(|e| match e {
+            Error::Config(reason) => PyValueError::new_err(format!("{what}: {reason}")),
+            other => to_py(other),
+        })
+}
+
+/// The inputs of a call: `paths[i]`, or its segment `segments[i]` where
+/// that is not None.
+pub(super) fn sources_of(
+    paths: Vec<PathBuf>,
+    segments: Option<Vec<Option<PySegment>>>,
+) -> PyResult<Vec<Source>> {
+    let Some(segments) = segments else {
+        return Ok(paths.into_iter().map(Source::from).collect());
+    };
+    if segments.len() != paths.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} segments for {} paths: give one per path (None for a whole file)",
+            segments.len(),
+            paths.len()
+        )));
+    }
+    paths
+        .into_iter()
+        .zip(segments)
+        .enumerate()
+        .map(|(i, (path, segment))| {
+            Ok(Source {
+                segment: segment_of(segment, &format!("segments[{i}]"))?,
+                path,
+            })
+        })
+        .collect()
+}
 
 /// What one input file gave.
 ///
@@ -145,12 +192,12 @@ pub struct FeatureBatch {
 }
 
 impl FeatureBatch {
-    /// `all_paths` is the whole input list the batch's positions refer to.
-    pub(super) fn new(py: Python<'_>, batch: Batch, all_paths: &[PathBuf]) -> PyResult<Self> {
+    /// `all` is the whole input list the batch's positions refer to.
+    pub(super) fn new(py: Python<'_>, batch: Batch, all: &[Source]) -> PyResult<Self> {
         let mut files = Vec::with_capacity(batch.files.len());
         let mut errors = Vec::new();
-        for (result, path) in batch.files.into_iter().zip(&all_paths[batch.first_file..]) {
-            let info = file_info(path, result.as_ref());
+        for (result, source) in batch.files.into_iter().zip(&all[batch.first_file..]) {
+            let info = file_info(&source.path, result.as_ref());
             if let Err(e) = result {
                 errors.push(Py::new(
                     py,
@@ -232,11 +279,15 @@ impl FeatureBatch {
 /// threads : int or None, default None
 ///     Worker threads; None: all cores.
 /// files_per_chunk : int, default 256
+/// segments : list of (float, float or None) or None, or None, default None
+///     Per path, the ``(start, end)`` seconds to read (``end`` None: to the
+///     end), or None for the whole file; None: every file whole.
 ///
 /// Raises
 /// ------
 /// ValueError
-///     ``threads`` or ``files_per_chunk`` is 0.
+///     ``threads`` or ``files_per_chunk`` is 0, or a segment is not
+///     ``0 <= start < end`` or ``segments`` has not one entry per path.
 #[pyclass(name = "FeatureStream", module = "glam_py._mfcc_rs")]
 pub struct PyFeatureStream {
     inner: FeatureStream,
@@ -245,14 +296,16 @@ pub struct PyFeatureStream {
 #[pymethods]
 impl PyFeatureStream {
     #[new]
-    #[pyo3(signature = (paths, config=None, threads=None, files_per_chunk=256))]
+    #[pyo3(signature = (paths, config=None, threads=None, files_per_chunk=256, segments=None))]
     fn new(
         paths: Vec<PathBuf>,
         config: Option<&Bound<'_, PyFeatureConfig>>,
         threads: Option<usize>,
         files_per_chunk: usize,
+        segments: Option<Vec<Option<PySegment>>>,
     ) -> PyResult<Self> {
-        let inner = FeatureStream::new(&config_of(config), paths, threads, files_per_chunk)
+        let sources = sources_of(paths, segments)?;
+        let inner = FeatureStream::new(&config_of(config), sources, threads, files_per_chunk)
             .map_err(to_py)?;
         Ok(PyFeatureStream { inner })
     }
@@ -273,7 +326,7 @@ impl PyFeatureStream {
             Some(batch) => batch.map(Some),
         })?;
         batch
-            .map(|b| FeatureBatch::new(py, b, slf.inner.paths()))
+            .map(|b| FeatureBatch::new(py, b, slf.inner.sources()))
             .transpose()
     }
 }
@@ -298,6 +351,9 @@ impl PyFeatureStream {
 /// threads : int or None, default None
 ///     Worker threads; None: all cores.
 /// windows_per_chunk : int, default 1024
+/// segment : (float, float or None) or None, default None
+///     The ``(start, end)`` seconds to read (``end`` None: to the end);
+///     None: the whole file.
 ///
 /// Attributes
 /// ----------
@@ -307,7 +363,8 @@ impl PyFeatureStream {
 /// Raises
 /// ------
 /// ValueError
-///     ``threads`` or ``windows_per_chunk`` is 0.
+///     ``threads`` or ``windows_per_chunk`` is 0, or the segment is not
+///     ``0 <= start < end``.
 #[pyclass(name = "FileWindows", module = "glam_py._mfcc_rs")]
 pub struct PyFileWindows {
     pipe: Arc<Pipeline>,
@@ -319,14 +376,16 @@ pub struct PyFileWindows {
 #[pymethods]
 impl PyFileWindows {
     #[new]
-    #[pyo3(signature = (path, config=None, threads=None, windows_per_chunk=1024))]
+    #[pyo3(signature = (path, config=None, threads=None, windows_per_chunk=1024, segment=None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         config: Option<&Bound<'_, PyFeatureConfig>>,
         threads: Option<usize>,
         windows_per_chunk: usize,
+        segment: Option<PySegment>,
     ) -> PyResult<Self> {
+        let segment = segment_of(segment, "segment")?;
         if windows_per_chunk == 0 {
             return Err(to_py(Error::Config(
                 "windows_per_chunk must be at least 1".into(),
@@ -335,7 +394,7 @@ impl PyFileWindows {
         let config = config_of(config);
         let pipe = Pipeline::shared(&config).map_err(to_py)?;
         let pool = thread_pool(threads).map_err(to_py)?;
-        let inner = py.detach(|| FileWindows::open(&config, &path));
+        let inner = py.detach(|| FileWindows::open_segment(&config, &path, segment));
         Ok(PyFileWindows {
             pipe,
             pool,

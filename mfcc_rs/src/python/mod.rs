@@ -27,7 +27,9 @@ use crate::dsp::mfcc::Pipeline;
 use crate::error::Error;
 use crate::featurize::featurize_utterance;
 
-use self::batch::{FeatureBatch, FileError, FileInfo, PyFeatureStream, PyFileWindows};
+use self::batch::{
+    sources_of, FeatureBatch, FileError, FileInfo, PyFeatureStream, PyFileWindows, PySegment,
+};
 use self::config::PyFeatureConfig;
 
 pyo3::create_exception!(
@@ -221,22 +223,25 @@ fn featurize_signal<'py>(
     ))
 }
 
-/// Featurises files in parallel on `threads` threads with the GIL released.
+/// Featurises files (or segments of them, `segments[i]` for `paths[i]`)
+/// in parallel on `threads` threads with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (paths, config=None, threads=None))]
+#[pyo3(signature = (paths, config=None, threads=None, segments=None))]
 fn featurize(
     py: Python<'_>,
     paths: Vec<PathBuf>,
     config: Option<&Bound<'_, PyFeatureConfig>>,
     threads: Option<usize>,
+    segments: Option<Vec<Option<PySegment>>>,
 ) -> PyResult<FeatureBatch> {
+    let sources = sources_of(paths, segments)?;
     let config = config_of(config);
     let pipe = Pipeline::shared(&config).map_err(to_py)?;
     let pool = thread_pool(threads).map_err(to_py)?;
     let batch = interruptible(py, |cancel| {
-        featurize_files_until(&pipe, &pool, &paths, 0, cancel)
+        featurize_files_until(&pipe, &pool, &sources, 0, cancel)
     })?;
-    FeatureBatch::new(py, batch, &paths)
+    FeatureBatch::new(py, batch, &sources)
 }
 
 /// The librosa mel filterbank of a configuration, `[n_mels, 1 + n_fft / 2]`.

@@ -99,43 +99,71 @@ pub fn small_wav() -> Vec<u8> {
 /// A FLAC file holding one frame of VERBATIM subframes (the samples stored
 /// as they are), so tests need no encoder. `frames[i][c]` is channel `c`.
 pub fn flac(bits: u32, rate: u32, frames: &[Vec<i32>]) -> Vec<u8> {
+    flac_blocks(bits, rate, frames, frames.len(), true, None)
+}
+
+/// [`flac`] in frames of `block` samples (the last one shorter), fewer than
+/// 128 of them; `total` false leaves the length out of the header, as a
+/// streaming encoder may. Frame `broken`, when given, has a reserved
+/// subframe type, which no decoder can decode (its checksums are right, so
+/// a reader seeking past it finds the frames around it).
+pub fn flac_blocks(
+    bits: u32,
+    rate: u32,
+    frames: &[Vec<i32>],
+    block: usize,
+    total: bool,
+    broken: Option<usize>,
+) -> Vec<u8> {
     let channels = frames[0].len() as u64;
     let n = frames.len() as u64;
+    assert!(
+        frames.len().div_ceil(block) < 128,
+        "one-byte frame numbers only"
+    );
     let mut info = BitWriter::default();
-    info.put(4096, 16); // min and max block size
-    info.put(4096, 16);
+    // Min and max block size: at least 16, which the last block may undercut.
+    info.put(block.max(16) as u64, 16);
+    info.put(block.max(16) as u64, 16);
     info.put(0, 24); // min and max frame size: unknown
     info.put(0, 24);
     info.put(rate as u64, 20);
     info.put(channels - 1, 3);
     info.put(bits as u64 - 1, 5);
-    info.put(n, 36);
+    info.put(if total { n } else { 0 }, 36);
     info.bytes.extend([0; 16]); // MD5: not computed
-
-    let mut frame = BitWriter::default();
-    frame.put(0b1111_1111_1111_1000, 16); // sync, fixed block size
-    frame.put(0b0111, 4); // block size - 1 follows in 16 bits
-    frame.put(0, 4); // sample rate from STREAMINFO
-    frame.put(channels - 1, 4); // independent channels
-    frame.put(0, 4); // sample size from STREAMINFO
-    frame.put(0, 8); // frame number 0
-    frame.put(n - 1, 16);
-    let crc8 = crc(&frame.bytes, 8, 0x07);
-    frame.put(crc8, 8);
-    for c in 0..channels as usize {
-        frame.put(0b0000_0010, 8); // VERBATIM, no wasted bits
-        for f in frames {
-            frame.put(f[c] as u64 & ((1 << bits) - 1), bits);
-        }
-    }
-    frame.align();
-    let crc16 = crc(&frame.bytes, 16, 0x8005);
-    frame.put(crc16, 16);
 
     let mut out = b"fLaC".to_vec();
     out.extend([0x80, 0, 0, 34]); // last metadata block: STREAMINFO, 34 bytes
     out.extend(info.bytes);
-    out.extend(frame.bytes);
+    for (number, samples) in frames.chunks(block).enumerate() {
+        let mut frame = BitWriter::default();
+        frame.put(0b1111_1111_1111_1000, 16); // sync, fixed block size
+        frame.put(0b0111, 4); // block size - 1 follows in 16 bits
+        frame.put(0, 4); // sample rate from STREAMINFO
+        frame.put(channels - 1, 4); // independent channels
+        frame.put(0, 4); // sample size from STREAMINFO
+        frame.put(number as u64, 8);
+        frame.put(samples.len() as u64 - 1, 16);
+        let crc8 = crc(&frame.bytes, 8, 0x07);
+        frame.put(crc8, 8);
+        for c in 0..channels as usize {
+            // VERBATIM or the reserved type 000010, no wasted bits.
+            let kind = if broken == Some(number) {
+                0b0000_0100
+            } else {
+                0b0000_0010
+            };
+            frame.put(kind, 8);
+            for f in samples {
+                frame.put(f[c] as u64 & ((1 << bits) - 1), bits);
+            }
+        }
+        frame.align();
+        let crc16 = crc(&frame.bytes, 16, 0x8005);
+        frame.put(crc16, 16);
+        out.extend(frame.bytes);
+    }
     out
 }
 
