@@ -175,5 +175,6 @@ def featurize(
     paths: list[str | os.PathLike[str]],
     config: FeatureConfig | None = None,
     threads: int | None = None,
+    data: list[bytes | None] | None = None,
 ) -> FeatureBatch: ...
 def mel_filterbank(config: FeatureConfig | None = None) -> npt.NDArray[np.float32]: ...

@@ -213,6 +213,7 @@ def featurize(
     paths: Sequence[str | os.PathLike] | str | os.PathLike,
     config: FeatureConfig | None = None,
     threads: int | None = None,
+    data: Sequence[bytes | None] | None = None,
 ) -> FeatureBatch:
     """Decode, resample, window and featurise files in parallel.
 
@@ -230,6 +231,11 @@ def featurize(
     threads : int or None, default None
         Worker threads; None: all cores. Pools are started once per count
         and reused.
+    data : sequence of bytes or None, optional
+        One entry per path: the file's contents when they are already in
+        memory (a dataset's audio), decoded from there with the path only
+        naming it (in :class:`FileInfo` and errors); None reads the file.
+        Default: every file is read.
 
     Returns
     -------
@@ -239,11 +245,11 @@ def featurize(
     Raises
     ------
     ValueError
-        ``threads`` is 0.
+        ``threads`` is 0, or ``data`` has not one entry per path.
     KeyboardInterrupt
         Ctrl-C during the work.
     """
-    return _mfcc_rs.featurize(_paths(paths), config, threads)
+    return _mfcc_rs.featurize(_paths(paths), config, threads, None if data is None else list(data))
 
 
 def iter_featurize(

@@ -106,6 +106,24 @@ impl FileWindows {
     /// outcome.
     pub fn open(config: &FeatureConfig, path: &Path) -> Self {
         let opened = audio::AudioReader::open(path, Some(config.sample_rate), config.speed);
+        Self::start(path, opened)
+    }
+
+    /// [`FileWindows::open`] for a file already in memory; `path` names it
+    /// in errors (and its extension, if any, hints the format).
+    pub fn from_bytes(config: &FeatureConfig, path: &Path, bytes: Vec<u8>) -> Self {
+        let hint = path.extension().and_then(|e| e.to_str());
+        let opened = audio::AudioReader::from_bytes(
+            bytes,
+            hint,
+            path,
+            Some(config.sample_rate),
+            config.speed,
+        );
+        Self::start(path, opened)
+    }
+
+    fn start(path: &Path, opened: Result<audio::AudioReader>) -> Self {
         let (reader, outcome) = match opened {
             Ok(reader) => (Some(reader), None),
             Err(e) => (None, Some(Err(e))),
@@ -191,12 +209,36 @@ impl FileWindows {
 /// Windows cut per step when a whole file's windows are collected.
 const WINDOWS_PER_STEP: usize = 256;
 
+/// A file to featurise: read from `path`, or decoded from `bytes` when it
+/// is already in memory (a dataset's audio), `path` then only naming it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Input {
+    pub fn file(path: &Path) -> Self {
+        Input {
+            path: path.to_path_buf(),
+            bytes: None,
+        }
+    }
+
+    fn open(self, config: &FeatureConfig) -> FileWindows {
+        match self.bytes {
+            None => FileWindows::open(config, &self.path),
+            Some(bytes) => FileWindows::from_bytes(config, &self.path, bytes),
+        }
+    }
+}
+
 fn featurize_file(
     pipe: &Pipeline,
     pool: &ThreadPool,
-    path: &Path,
+    input: Input,
 ) -> Result<(Vec<f32>, FileSummary)> {
-    let mut file = FileWindows::open(pipe.config(), path);
+    let mut file = input.open(pipe.config());
     let mut windows = Vec::new();
     let never = AtomicBool::new(false);
     while file.outcome().is_none() {
@@ -228,10 +270,24 @@ pub fn featurize_files_until(
     first_file: usize,
     cancel: &AtomicBool,
 ) -> Option<Batch> {
+    let inputs = paths.iter().map(|path| Input::file(path)).collect();
+    featurize_inputs_until(pipe, pool, inputs, first_file, cancel)
+}
+
+/// [`featurize_files_until`] for files of which some are already in memory.
+pub fn featurize_inputs_until(
+    pipe: &Pipeline,
+    pool: &ThreadPool,
+    inputs: Vec<Input>,
+    first_file: usize,
+    cancel: &AtomicBool,
+) -> Option<Batch> {
     let per_file: Vec<Result<(Vec<f32>, FileSummary)>> = pool.install(|| {
-        paths
-            .par_iter()
-            .map(|path| (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, pool, path)))
+        inputs
+            .into_par_iter()
+            .map(|input| {
+                (!cancel.load(Ordering::Relaxed)).then(|| featurize_file(pipe, pool, input))
+            })
             .collect::<Option<_>>()
     })?;
     let config = pipe.config();
@@ -358,6 +414,42 @@ mod tests {
         let summary = batch.files[1].as_ref().unwrap();
         assert_eq!(summary.original_sample_rate, 16000);
         assert!((summary.duration_s - 2.5).abs() < 1e-9);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_in_memory_give_the_windows_of_the_same_files_on_disk() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_bytes_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.wav");
+        let y: Vec<f32> = (0..70000).map(|k| (k as f32 * 0.02).sin() * 0.3).collect();
+        write_wav(&good, 22050, &y);
+        let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+        let pool = thread_pool(Some(2)).unwrap();
+        let on_disk = featurize_files(&pipe, &pool, std::slice::from_ref(&good), 0);
+        let in_memory = |path: &str, bytes: &[u8]| Input {
+            path: PathBuf::from(path),
+            bytes: Some(bytes.to_vec()),
+        };
+        let wav = std::fs::read(&good).unwrap();
+        let inputs = vec![
+            in_memory("ds.arrow#audio/0", &wav),
+            in_memory("ds.arrow#audio/1", b"not audio at all"),
+            Input::file(&good),
+        ];
+        let never = AtomicBool::new(false);
+        let batch = featurize_inputs_until(&pipe, &pool, inputs, 5, &never).unwrap();
+        let n = on_disk.n_windows();
+        assert!(n > 0);
+        assert_eq!(batch.windows[..on_disk.windows.len()], on_disk.windows);
+        assert_eq!(batch.windows[on_disk.windows.len()..], on_disk.windows);
+        assert_eq!(batch.file_index, [vec![5; n], vec![7; n]].concat());
+        assert_eq!(
+            batch.files[0].as_ref().unwrap(),
+            on_disk.files[0].as_ref().unwrap()
+        );
+        let err = batch.files[1].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with("ds.arrow#audio/1: "), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -51,8 +51,7 @@ pub fn load_bytes(
     label: &Path,
     target_sr: Option<u32>,
 ) -> Result<Audio> {
-    let stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
-    AudioReader::new(stream, target_sr, 1.0, label)?.collect()
+    AudioReader::from_bytes(bytes, hint_ext, label, target_sr, 1.0)?.collect()
 }
 
 /// A file decoded and resampled a piece at a time; the pieces joined are
@@ -72,6 +71,19 @@ impl AudioReader {
     /// recorded; see [`perturbed_rate`]).
     pub fn open(path: &Path, target_sr: Option<u32>, speed: f64) -> Result<Self> {
         Self::new(decode::AudioStream::open(path)?, target_sr, speed, path)
+    }
+
+    /// [`AudioReader::open`] for a file already in memory: `hint_ext` is
+    /// its extension (a format hint) and `label` names it in errors.
+    pub fn from_bytes(
+        bytes: Vec<u8>,
+        hint_ext: Option<&str>,
+        label: &Path,
+        target_sr: Option<u32>,
+        speed: f64,
+    ) -> Result<Self> {
+        let stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
+        Self::new(stream, target_sr, speed, label)
     }
 
     fn new(

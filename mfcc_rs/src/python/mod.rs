@@ -18,9 +18,10 @@ use pyo3::exceptions::{
     PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 
 use crate::audio;
-use crate::batch::{featurize_files_until, thread_pool};
+use crate::batch::{featurize_inputs_until, thread_pool, Input};
 use crate::config::FeatureConfig;
 use crate::dsp::mel::{MelFilterbank, MelSpec};
 use crate::dsp::mfcc::Pipeline;
@@ -213,20 +214,38 @@ fn featurize_signal<'py>(
     ))
 }
 
-/// Featurises files in parallel on `threads` threads with the GIL released.
+/// Featurises files in parallel on `threads` threads with the GIL released;
+/// `data[i]`, where given, is file `i` already in memory.
 #[pyfunction]
-#[pyo3(signature = (paths, config=None, threads=None))]
+#[pyo3(signature = (paths, config=None, threads=None, data=None))]
 fn featurize(
     py: Python<'_>,
     paths: Vec<PathBuf>,
     config: Option<&Bound<'_, PyFeatureConfig>>,
     threads: Option<usize>,
+    data: Option<Vec<Option<PyBackedBytes>>>,
 ) -> PyResult<FeatureBatch> {
     let config = config_of(config);
     let pipe = Pipeline::shared(&config).map_err(to_py)?;
     let pool = thread_pool(threads).map_err(to_py)?;
+    let bytes: Vec<Option<Vec<u8>>> = match data {
+        None => vec![None; paths.len()],
+        Some(data) if data.len() == paths.len() => {
+            data.into_iter().map(|b| b.map(|b| b.to_vec())).collect()
+        }
+        Some(data) => {
+            return Err(PyValueError::new_err(format!(
+                "data has {} entries for {} paths",
+                data.len(),
+                paths.len()
+            )))
+        }
+    };
+    let inputs = (paths.iter().cloned().zip(bytes))
+        .map(|(path, bytes)| Input { path, bytes })
+        .collect();
     let batch = interruptible(py, |cancel| {
-        featurize_files_until(&pipe, &pool, &paths, 0, cancel)
+        featurize_inputs_until(&pipe, &pool, inputs, 0, cancel)
     })?;
     FeatureBatch::new(py, batch, &paths)
 }
