@@ -30,6 +30,7 @@ from glam_py.cli import (
     plural,
     positive_int,
 )
+from glam_py.corpora import hf
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
@@ -289,7 +290,7 @@ def _featurize(args: argparse.Namespace) -> int:
                 files = [chunks.info]
                 n_windows += counted if chunks.info.error is None else 0
             else:
-                batch = features.featurize(run, cfg, args.threads)
+                batch = features.featurize(run, cfg, args.threads, hf.audio_bytes(run))
                 files = batch.files
                 n_windows += len(batch)
             for f, info in enumerate(files, start=first):

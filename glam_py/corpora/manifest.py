@@ -38,7 +38,10 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 
 def read_manifest(
-    manifest: str | Path, path_column: str = "path", label_column: str = "label"
+    manifest: str | Path,
+    path_column: str = "path",
+    label_column: str = "label",
+    speaker_column: str | None = None,
 ) -> list[Utterance]:
     """Reads a manifest.
 
@@ -48,8 +51,9 @@ def read_manifest(
         The CSV file; paths in it are relative to its folder.
     path_column, label_column : str, default "path", "label"
         The columns of the audio paths and of the labels (EmoDB's own
-        manifest calls its label column ``emotion``). A ``speaker`` column
-        is read when present.
+        manifest calls its label column ``emotion``).
+    speaker_column : str, optional
+        The column of speakers; default ``speaker``, read when present.
 
     Raises
     ------
@@ -58,16 +62,19 @@ def read_manifest(
         empty field; the message names the file (and the line).
     """
     manifest = Path(manifest)
-    expected = f"columns {path_column},{label_column}[,speaker]"
+    speaker = speaker_column or "speaker"
+    expected = f"columns {path_column},{label_column}" + (
+        f",{speaker}" if speaker_column else f"[,{speaker}]"
+    )
     if not manifest.is_file():
         raise LayoutError(f"{manifest}: manifest not found (expected a CSV with {expected})")
     columns, rows = read_csv(manifest)
-    missing = [c for c in (path_column, label_column) if c not in columns]
+    missing = [c for c in (path_column, label_column, speaker_column) if c and c not in columns]
     if missing:
         found = ",".join(columns) or "no header"
         raise LayoutError(
             f"{manifest}: no column {' or '.join(missing)} (expected {expected}, "
-            f"found {found}; --path-column and --label-column name others)"
+            f"found {found}; --path-column, --label-column and --speaker-column name others)"
         )
     utterances = []
     for line, row in rows:
@@ -78,7 +85,7 @@ def read_manifest(
             Utterance(
                 path,
                 row[label_column],
-                row.get("speaker") or None,
+                row.get(speaker) or None,
                 utterance_id=Path(row[path_column]).stem,
             )
         )

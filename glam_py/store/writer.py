@@ -9,6 +9,7 @@ into folders that :func:`merge` joins."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import BinaryIO, Callable, Sequence
 
 from glam_py import features
 from glam_py.atomic import atomic_write, write_checks, write_json
-from glam_py.corpora import Skipped, Utterance
+from glam_py.corpora import Skipped, Utterance, hf
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
 from glam_py.store.format import (
@@ -39,12 +40,13 @@ class WriteReport:
 
 
 def _fingerprint(utterances: Sequence[Utterance]) -> str:
-    """Names, labels, speakers and each file's size and modification time,
-    so a store of files that changed since is not taken for current."""
+    """Names, labels, speakers and each file's size and modification time
+    (a dataset row's: its table's), so a store of files that changed since
+    is not taken for current."""
     h = hashlib.sha256()
     for u in utterances:
         try:
-            st = Path(u.path).stat()
+            st = os.stat(hf.stored_in(u.file))
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
@@ -204,13 +206,13 @@ def _featurize_shard(
     files: list[features.FileInfo],
 ) -> None:
     """The windows of ``paths`` into the open ``.npy`` file ``f``, their
-    :class:`FileInfo` appended to ``files``: small files in one parallel
-    batch, each long one a chunk at a time (a damaged one's windows taken
-    back out)."""
+    :class:`FileInfo` appended to ``files``: small files (and dataset rows,
+    read from their tables now) in one parallel batch, each long one a
+    chunk at a time (a damaged one's windows taken back out)."""
     out = layout.WindowAppender(f, config.n_features, config.n_frames)
     for long, run in features.split_long(paths, len(paths)):
         if not long:
-            batch = features.featurize(run, config, threads)
+            batch = features.featurize(run, config, threads, hf.audio_bytes(run))
             out.append(batch.windows)
             files.extend(batch.files)
             continue

@@ -379,6 +379,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             iemocap_happy=args.iemocap_happy,
             path_column=args.path_column,
             label_column=args.label_column,
+            speaker_column=args.speaker_column,
         )
     overrides = overrides_from(args, demo, store_features)
     try:
