@@ -347,14 +347,16 @@ def _read_bytes(table: Path, column: str, rows: list[int]) -> list[bytes | None]
     for first, piece in _pieces(table, column, rows):
         local = rows[bisect.bisect_left(rows, first) : bisect.bisect_left(rows, first + piece.num_rows)]
         taken = piece.column(column).take([r - first for r in local])
+        del piece  # a row group is let go before the next is read
         out += pc.struct_field(taken, "bytes").to_pylist()
     return out
 
 
 def _pieces(table: Path, column: str, rows: list[int]) -> Iterator[tuple[int, Any]]:
-    """``(first row, batch)`` for each record batch (Arrow, memory-mapped)
-    or row group (Parquet, only ``column``'s bytes read) holding some of
-    ``rows`` (ascending)."""
+    """``(first row, record batch)`` for each batch holding some of ``rows``
+    (ascending): an Arrow file's own batches, memory-mapped; a Parquet
+    file's row groups streamed a few rows at a time, only ``column``'s bytes
+    and no further than the last row wanted."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -371,12 +373,19 @@ def _pieces(table: Path, column: str, rows: list[int]) -> Iterator[tuple[int, An
                 first += batch.num_rows
         return
     with open(table, "rb") as f:
-        pf = pq.ParquetFile(f)
+        # Buffered reads, not a whole row group at once: an audio dataset's hold up to 100 MB.
+        pf = pq.ParquetFile(f, buffer_size=1 << 20, pre_buffer=False)
         for g in range(pf.num_row_groups):
             n = pf.metadata.row_group(g).num_rows
-            if wanted(first, n):
-                yield first, pf.read_row_group(g, columns=[f"{column}.bytes"])
-            first += n
+            if not wanted(first, n):
+                first += n
+                continue
+            for batch in pf.iter_batches(batch_size=64, row_groups=[g], columns=[f"{column}.bytes"]):
+                if wanted(first, batch.num_rows):
+                    yield first, batch
+                first += batch.num_rows
+                if first > rows[-1]:
+                    return
 
 
 def _kind(table: Path) -> str:
