@@ -324,7 +324,7 @@ def _batches(table: Path, audio: str, columns: list[str]) -> Iterator[tuple[Any,
                 yield batch, pc.struct_field(batch.column(audio), "bytes").is_valid().to_pylist()
         return
     with open(table, "rb") as f:
-        pf = pq.ParquetFile(f)
+        pf = pq.ParquetFile(f, buffer_size=1 << 20, pre_buffer=False)
         leaf = next(k for k in range(pf.metadata.num_columns) if pf.schema.column(k).path == f"{audio}.bytes")
         for g in range(pf.num_row_groups):
             group = pf.read_row_group(g, columns=[*columns, f"{audio}.path"])
@@ -332,9 +332,11 @@ def _batches(table: Path, audio: str, columns: list[str]) -> Iterator[tuple[Any,
             if stats is not None and stats.has_null_count and stats.null_count == 0:
                 # Every row has bytes: no need to read them to know.
                 yield group, [True] * group.num_rows
-            else:
-                present = pf.read_row_group(g, columns=[f"{audio}.bytes"]).column(audio)
-                yield group, pc.struct_field(present, "bytes").is_valid().to_pylist()
+                continue
+            present = []
+            for part in pf.iter_batches(batch_size=64, row_groups=[g], columns=[f"{audio}.bytes"]):
+                present += pc.struct_field(part.column(audio), "bytes").is_valid().to_pylist()
+            yield group, present
 
 
 def _read_bytes(table: Path, column: str, rows: list[int]) -> list[bytes | None]:
