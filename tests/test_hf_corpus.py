@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -185,12 +186,15 @@ def test_a_tiny_training_run_from_a_dataset(datasets, files, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def unusable(datasets, files, tmp_path_factory) -> Path:
-    """A folder holding an empty folder, a dataset and one without an Audio column."""
+    """A folder holding an empty folder, a dataset, one without an Audio
+    column and one whose table is damaged."""
     root = tmp_path_factory.mktemp("unusable")
     (root / "empty").mkdir()
     _dataset(datasets, files[:2]).save_to_disk(root / "ds")
     paths = {"path": [str(f) for f in files[:2]], "label": ["a", "b"]}
     datasets.Dataset.from_dict(paths).save_to_disk(root / "plain")
+    shutil.copytree(root / "ds", root / "broken")
+    (root / "broken" / "data-00000-of-00001.arrow").write_bytes(b"not an Arrow stream")
     return root
 
 
@@ -210,6 +214,10 @@ def unusable(datasets, files, tmp_path_factory) -> Path:
         (["--root", "{tmp}/ds", "--speaker-column", "actor"], "no speaker column actor"),
         (["--root", "{tmp}/ds", "--subset", "dev"], "no split 'dev' (--subset); the dataset has no splits"),
         (["--root", "{tmp}/plain"], "no Audio column audio (found path, label;"),
+        (
+            ["--root", "{tmp}/broken"],
+            "data-00000-of-00001.arrow: not an Arrow file written by save_to_disk (",
+        ),
     ],
 )
 def test_what_is_not_a_usable_dataset_is_refused_in_one_line(unusable, capsys, argv, says):

@@ -282,6 +282,7 @@ def _features(schema: Any) -> dict[str, Any]:
 
 
 def _audio_column(table: Path, schema: Any, features: dict[str, Any], given: str | None) -> str:
+    import pyarrow as pa
     from datasets import Audio
 
     if given is None:
@@ -293,7 +294,7 @@ def _audio_column(table: Path, schema: Any, features: dict[str, Any], given: str
         given = declared[0] if declared else "audio"
     name = _column(table, schema, given, "Audio", "--path-column")
     kind = schema.field(name).type
-    fields = {kind.field(i).name for i in range(kind.num_fields)} if kind.num_fields else set()
+    fields = {field.name for field in kind} if pa.types.is_struct(kind) else set()
     if not {"bytes", "path"} <= fields:
         raise LayoutError(
             f"{table}: column {name} is not an Audio column (a struct of bytes and path): it holds {kind}"
