@@ -188,5 +188,6 @@ def featurize(
     config: FeatureConfig | None = None,
     threads: int | None = None,
     segments: list[_Segment | None] | None = None,
+    data: list[bytes | None] | None = None,
 ) -> FeatureBatch: ...
 def mel_filterbank(config: FeatureConfig | None = None) -> npt.NDArray[np.float32]: ...

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from glam_py import corpora
+from glam_py.corpora import hf, iemocap
 from glam_py.corpora.demo import DEMO_ROOT
 from glam_py.errors import InputError, UsageError
 from glam_py.features import AudioDecodeError, FeatureConfig
@@ -564,8 +565,8 @@ class _CorpusFlag(argparse.Action):
 
 def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--corpus``, ``--root``, ``--manifest``, ``--path-column``,
-    ``--label-column``, ``--subset``, ``--labels`` and ``--iemocap-happy``:
-    which corpus, and how its labels become classes (for
+    ``--label-column``, ``--speaker-column``, ``--subset``, ``--labels`` and
+    ``--iemocap-happy``: which corpus, and how its labels become classes (for
     :func:`glam_py.corpora.load`, with :func:`corpus_root`,
     :func:`label_map` and :data:`CORPUS_FLAGS`). Repeated, they name several
     corpora (:func:`corpus_namespaces`), each ``--corpus`` starting one, with
@@ -577,8 +578,9 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
         default="demo",
         help="demo: the built-in synthetic corpus, generated under --root if "
         "missing; csv: a manifest (path,label[,speaker][,start,end]: start and end in "
-        "seconds make a row a segment of its file); folders: one folder per "
-        "label; the others read that corpus's published layout (default: demo).",
+        "seconds make a row a segment of its file); hf: a Hugging Face dataset (a "
+        "save_to_disk folder or Parquet files; pip install 'glam[hf]'); folders: one "
+        "folder per label; the others read that corpus's published layout (default: demo).",
     )
     parser.add_argument(
         "--root",
@@ -597,25 +599,35 @@ def add_corpus_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument(
         "--path-column",
         action=_CorpusFlag,
-        default="path",
+        default=None,
         metavar="NAME",
         help="with --corpus csv: the manifest's column of audio paths, relative "
-        "to the manifest (default: path).",
+        "to the manifest; with --corpus hf: the Audio column (default: path for csv; "
+        "for hf the one the dataset declares Audio, else audio).",
     )
     parser.add_argument(
         "--label-column",
         action=_CorpusFlag,
         default="label",
         metavar="NAME",
-        help="with --corpus csv: the manifest's column of labels (default: label; "
+        help="with --corpus csv or hf: the column of labels (default: label; "
         "EmoDB's own manifest.csv calls it emotion).",
+    )
+    parser.add_argument(
+        "--speaker-column",
+        action=_CorpusFlag,
+        default=None,
+        metavar="NAME",
+        help="with --corpus csv or hf: the column of speakers (default: speaker, when there is one).",
     )
     parser.add_argument(
         "--subset",
         action=_CorpusFlag,
-        choices=["impro", "script", "full"],
         default="full",
-        help="with --corpus iemocap: improvised, scripted or all sessions (default: full).",
+        metavar="NAME",
+        help="with --corpus iemocap: impro, script or full (improvised, scripted or all "
+        "sessions); with --corpus hf: one split of the dataset, or full for every split "
+        "(default: full).",
     )
     parser.add_argument(
         "--labels",
@@ -651,6 +663,7 @@ CORPUS_FLAGS = (
     "manifest",
     "path_column",
     "label_column",
+    "speaker_column",
     "subset",
     "labels",
     "iemocap_happy",
@@ -743,9 +756,11 @@ def check_corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
     ------
     UsageError
         ``--root`` missing for a corpus other than demo, a flag that applies
-        only to another corpus, or a malformed ``--labels``.
+        only to other corpora, an IEMOCAP ``--subset`` that is not one, or a
+        malformed ``--labels``.
     InputError
-        ``--root`` or ``--manifest`` does not exist.
+        ``--root`` or ``--manifest`` does not exist, or ``--corpus hf``
+        without the datasets package.
     """
     if len(getattr(args, "corpus_groups", None) or ()) > 1:
         raise UsageError(f"--corpus given {len(args.corpus_groups)} times: this command takes one corpus")
@@ -758,15 +773,23 @@ def _check_one_corpus(parser: argparse.ArgumentParser, args: argparse.Namespace)
     corpus_root(args)
     label_map(args)
     only = {
-        "--manifest": "csv",
-        "--path-column": "csv",
-        "--label-column": "csv",
-        "--subset": "iemocap",
-        "--iemocap-happy": "iemocap",
+        "--manifest": ("csv",),
+        "--path-column": ("csv", "hf"),
+        "--label-column": ("csv", "hf"),
+        "--speaker-column": ("csv", "hf"),
+        "--subset": ("iemocap", "hf"),
+        "--iemocap-happy": ("iemocap",),
     }
     for flag in corpus_flags_given(parser, args):
-        if flag in only and only[flag] != args.corpus:
-            raise UsageError(f"{flag} applies only with --corpus {only[flag]}")
+        if flag in only and args.corpus not in only[flag]:
+            raise UsageError(f"{flag} applies only with --corpus {' or '.join(only[flag])}")
+    if args.corpus == "iemocap" and args.subset not in iemocap.SUBSETS:
+        raise UsageError(f"--subset {args.subset}: with --corpus iemocap choose {', '.join(iemocap.SUBSETS)}")
+    if args.corpus == "hf":
+        try:
+            hf.require()
+        except ImportError as e:
+            raise InputError(str(e)) from None
     if args.root is not None and args.corpus != "demo" and not args.root.is_dir():
         raise InputError(
             f"--root {args.root}: " + ("not a folder" if args.root.exists() else "no such folder")
@@ -794,6 +817,7 @@ def load_corpus(args: argparse.Namespace) -> corpora.Corpus:
         iemocap_happy=args.iemocap_happy,
         path_column=args.path_column,
         label_column=args.label_column,
+        speaker_column=args.speaker_column,
     )
     if not corpus.utterances:
         found = sorted({s.reason for s in corpus.left_out})[:3]

@@ -241,6 +241,7 @@ def featurize(
     config: FeatureConfig | None = None,
     threads: int | None = None,
     segments: Sequence[Segment | None] | None = None,
+    data: Sequence[bytes | None] | None = None,
 ) -> FeatureBatch:
     """Decode, resample, window and featurise files in parallel.
 
@@ -263,6 +264,11 @@ def featurize(
         the end of the file), or None for the whole file; None: every file
         whole. Segments of one file are featurised in parallel like files,
         each seeking to its start.
+    data : sequence of bytes or None, optional
+        One entry per path: the file's contents when they are already in
+        memory (a dataset's audio), decoded from there with the path only
+        naming it (in :class:`FileInfo` and errors); None reads the file.
+        Default: every file is read.
 
     Returns
     -------
@@ -272,12 +278,14 @@ def featurize(
     Raises
     ------
     ValueError
-        ``threads`` is 0, ``segments`` has not one entry per path, or a
-        segment is not ``0 <= start < end`` (its position named).
+        ``threads`` is 0, ``segments`` or ``data`` has not one entry per
+        path, or a segment is not ``0 <= start < end`` (its position named).
     KeyboardInterrupt
         Ctrl-C during the work.
     """
-    return _mfcc_rs.featurize(_paths(paths), config, threads, _segments(segments))
+    return _mfcc_rs.featurize(
+        _paths(paths), config, threads, _segments(segments), None if data is None else list(data)
+    )
 
 
 def iter_featurize(

@@ -30,6 +30,7 @@ from glam_py.cli import (
     plural,
     positive_int,
 )
+from glam_py.corpora import hf
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
@@ -291,8 +292,9 @@ def _featurize(args: argparse.Namespace) -> int:
                 files = [chunks.info]
                 n_windows += counted if chunks.info.error is None else 0
             else:
+                mine = paths[run.start : run.stop]
                 batch = features.featurize(
-                    paths[run.start : run.stop], cfg, args.threads, segments[run.start : run.stop]
+                    mine, cfg, args.threads, segments[run.start : run.stop], hf.audio_bytes(mine)
                 )
                 files = batch.files
                 n_windows += len(batch)

@@ -123,8 +123,8 @@ MISTAKES = [  # (command, argv, exit status, what the line says)
         "error: --root {tiny}/nowhere: no such folder",
     ),
     ("train", ["--labels", "sad,sad"], 2, "--labels 'sad,sad': 'sad' is named twice"),
-    ("train", ["--subset", "impro"], 2, "--subset applies only with --corpus iemocap"),
-    ("train", ["--label-column", "emotion"], 2, "--label-column applies only with --corpus csv"),
+    ("train", ["--subset", "impro"], 2, "--subset applies only with --corpus iemocap or hf"),
+    ("train", ["--label-column", "emotion"], 2, "--label-column applies only with --corpus csv or hf"),
     (
         "train",
         ["--corpus", "csv", "--root", "{tiny}/demo", "--labels", "calm"],

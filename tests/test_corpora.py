@@ -202,6 +202,12 @@ def test_csv_manifest_and_label_maps(tmp_path):
         corpora.read_corpus("csv", tmp_path, manifest=tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="unknown corpus 'timit'"):
         corpora.read_corpus("timit", tmp_path)
+    (tmp_path / "actors.csv").write_text("path,label,actor\na/1.wav,ang,s1\n")
+    named = corpora.read_corpus("csv", tmp_path, manifest=tmp_path / "actors.csv", speaker_column="actor")
+    assert named[0][0].speaker == "s1"
+    assert corpora.read_corpus("csv", tmp_path, manifest=tmp_path / "actors.csv")[0][0].speaker is None
+    with pytest.raises(LayoutError, match="no column speaker .*--speaker-column"):
+        corpora.read_corpus("csv", tmp_path, manifest=tmp_path / "actors.csv", speaker_column="speaker")
 
 
 def test_a_manifest_from_a_spreadsheet_reads_and_a_foreign_one_is_one_line(tmp_path):

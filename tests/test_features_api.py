@@ -230,6 +230,34 @@ def test_featurize_files_reports_bad_files_and_keeps_the_rest(tmp_path):
     np.testing.assert_array_equal(batch.windows[batch.file_index == 2], alone)
 
 
+def test_files_in_memory_featurise_as_the_same_files_on_disk(tmp_path):
+    wav = write(tmp_path / "a.wav", tone(3.1, sr=22050), sr=22050)
+    flac = write(tmp_path / "b.flac", tone(2.7))
+    on_disk = features.featurize([wav, flac], FeatureConfig(speed=1.1), threads=2)
+    names = ["rows.arrow#audio/0", "rows.arrow#audio/1", "rows.arrow#audio/2", str(flac)]
+    data = [wav.read_bytes(), flac.read_bytes(), b"RIFF but not audio", None]
+    batch = features.featurize(names, FeatureConfig(speed=1.1), threads=2, data=data)
+    assert [f.path for f in batch.files] == names
+    for k, info in enumerate(on_disk.files):
+        got = batch.files[k]
+        assert (got.n_windows, got.duration_s, got.sample_rate) == (
+            info.n_windows,
+            info.duration_s,
+            info.sample_rate,
+        )
+        np.testing.assert_array_equal(
+            batch.windows[batch.file_index == k], on_disk.windows[on_disk.file_index == k]
+        )
+    assert batch.files[2].error.startswith("rows.arrow#audio/2: ") and batch.errors[0].kind == "decode"
+    np.testing.assert_array_equal(
+        batch.windows[batch.file_index == 3], on_disk.windows[on_disk.file_index == 1]
+    )
+    with pytest.raises(
+        ValueError, match=r"1 data entries for 4 paths: give one per path \(None to read the file\)"
+    ):
+        features.featurize(names, data=[None])
+
+
 def test_batches_are_typed():
     batch = features.featurize([], FeatureConfig(output="log_mel"))
     assert isinstance(batch, features.FeatureBatch) and len(batch) == 0

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from glam_py.corpora import cremad, emodb, folders, iemocap, ravdess, savee, tess
+from glam_py.corpora import cremad, emodb, folders, hf, iemocap, ravdess, savee, tess
 from glam_py.corpora.labels import PAPER_CLASSES, apply_label_map, classes, parse_label_map
 from glam_py.corpora.manifest import read_manifest
 from glam_py.corpora.utterance import LayoutError, Skipped, Utterance
@@ -29,10 +29,10 @@ CORPORA = {
     "savee": savee.read,
     "folders": folders.read,
 }
-NAMES = (*CORPORA, "csv", "demo")
+NAMES = (*CORPORA, "csv", "hf", "demo")
 
 IEMOCAP_HAPPY = ("merge", "authors")
-UNMAPPED = ("csv", "folders", "demo")  # corpora whose labels are kept as they are by default
+UNMAPPED = ("csv", "hf", "folders", "demo")  # corpora whose labels are kept as they are by default
 
 __all__ = [
     "CORPORA",
@@ -59,17 +59,26 @@ def read_corpus(
     root: str | Path,
     subset: str = "full",
     manifest: str | Path | None = None,
-    path_column: str = "path",
+    path_column: str | None = None,
     label_column: str = "label",
+    speaker_column: str | None = None,
 ) -> tuple[list[Utterance], list[Skipped]]:
     """Every utterance of corpus ``name`` under ``root``. ``subset`` applies
-    to IEMOCAP; ``manifest`` (default ``root/manifest.csv``) and its
-    ``path_column`` and ``label_column`` to ``csv``."""
+    to IEMOCAP (impro, script or full) and to ``hf`` (a split, or full);
+    ``manifest`` (default ``root/manifest.csv``) to ``csv``; the columns to
+    ``csv`` (:func:`read_manifest`; ``path_column`` default path) and
+    ``hf`` (:func:`glam_py.corpora.hf.read`; ``path_column`` names the
+    Audio column)."""
     root = Path(root)
     if name in ("csv", "demo"):
         return read_manifest(
-            Path(manifest) if manifest else root / "manifest.csv", path_column, label_column
+            Path(manifest) if manifest else root / "manifest.csv",
+            path_column or "path",
+            label_column,
+            speaker_column,
         ), []
+    if name == "hf":
+        return hf.read(root, subset, path_column, label_column, speaker_column)
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(NAMES)}")
     if name == "iemocap":
@@ -126,21 +135,22 @@ def load(
     manifest: str | Path | None = None,
     labels: dict[str, str] | None = None,
     iemocap_happy: str = "merge",
-    path_column: str = "path",
+    path_column: str | None = None,
     label_column: str = "label",
+    speaker_column: str | None = None,
 ) -> Corpus:
     """Reads corpus ``name`` and applies its label map: the one way every
     command turns a corpus into labelled utterances.
 
     Parameters
     ----------
-    name, root, subset, manifest, path_column, label_column
+    name, root, subset, manifest, path_column, label_column, speaker_column
         As for :func:`read_corpus`.
     labels
         The label map (:func:`parse_label_map`); its order is the class
         order. Default: :func:`default_label_map` (the paper's neutral,
-        happy, sad, angry), except for csv, folders and demo, whose labels
-        are all kept in the order they first appear.
+        happy, sad, angry), except for csv, hf, folders and demo, whose
+        labels are all kept in the order they first appear.
     iemocap_happy
         With the default IEMOCAP map: "merge" (the paper) or "authors".
 
@@ -151,8 +161,13 @@ def load(
         UTF-8.
     ValueError
         Unknown corpus or ``iemocap_happy``.
+    ImportError
+        ``hf`` without the ``datasets`` package; the message says how to
+        install it.
     """
-    utterances, left_out = read_corpus(name, root, subset, manifest, path_column, label_column)
+    utterances, left_out = read_corpus(
+        name, root, subset, manifest, path_column, label_column, speaker_column
+    )
     _check_names([u.file for u in utterances] + [os.fspath(s.path) for s in left_out])
     mapping = labels
     if mapping is None and name not in UNMAPPED:

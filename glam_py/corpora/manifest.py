@@ -118,7 +118,10 @@ def overlaps(
 
 
 def read_manifest(
-    manifest: str | Path, path_column: str = "path", label_column: str = "label"
+    manifest: str | Path,
+    path_column: str = "path",
+    label_column: str = "label",
+    speaker_column: str | None = None,
 ) -> list[Utterance]:
     """Reads a manifest.
 
@@ -128,11 +131,12 @@ def read_manifest(
         The CSV file; paths in it are relative to its folder.
     path_column, label_column : str, default "path", "label"
         The columns of the audio paths and of the labels (EmoDB's own
-        manifest calls its label column ``emotion``). A ``speaker`` column
-        is read when present, and ``start`` and ``end`` (seconds) make a
-        row a segment of its file (:func:`read_segment`), whose
-        utterance id is the file's stem and the segment,
-        ``"talk_12.5-15"``.
+        manifest calls its label column ``emotion``). ``start`` and
+        ``end`` (seconds) make a row a segment of its file
+        (:func:`read_segment`), whose utterance id is the file's stem and
+        the segment, ``"talk_12.5-15"``.
+    speaker_column : str, optional
+        The column of speakers; default ``speaker``, read when present.
 
     Raises
     ------
@@ -144,16 +148,19 @@ def read_manifest(
         the file and the line (both lines for an overlap).
     """
     manifest = Path(manifest)
-    expected = f"columns {path_column},{label_column}[,speaker]"
+    speaker = speaker_column or "speaker"
+    expected = f"columns {path_column},{label_column}" + (
+        f",{speaker}" if speaker_column else f"[,{speaker}]"
+    )
     if not manifest.is_file():
         raise LayoutError(f"{manifest}: manifest not found (expected a CSV with {expected})")
     columns, rows = read_csv(manifest)
-    missing = [c for c in (path_column, label_column) if c not in columns]
+    missing = [c for c in (path_column, label_column, speaker_column) if c and c not in columns]
     if missing:
         found = ",".join(columns) or "no header"
         raise LayoutError(
             f"{manifest}: no column {' or '.join(missing)} (expected {expected}, "
-            f"found {found}; --path-column and --label-column name others)"
+            f"found {found}; --path-column, --label-column and --speaker-column name others)"
         )
     utterances = []
     for line, row in rows:
@@ -166,7 +173,7 @@ def read_manifest(
             # As written, so that the id reads like the row.
             utterance_id += f"_{(row.get('start') or '0').strip()}-{(row.get('end') or 'end').strip()}"
         utterances.append(
-            Utterance(path, row[label_column], row.get("speaker") or None, utterance_id, start=start, end=end)
+            Utterance(path, row[label_column], row.get(speaker) or None, utterance_id, start=start, end=end)
         )
     clash = overlaps((str(line), u.path, u.start, u.end) for (line, _), u in zip(rows, utterances))
     if clash:

@@ -9,6 +9,7 @@ into folders that :func:`merge` joins."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import BinaryIO, Callable, Sequence
 
 from glam_py import features
 from glam_py.atomic import atomic_write, write_checks, write_json
-from glam_py.corpora import Skipped, Utterance
+from glam_py.corpora import Skipped, Utterance, hf
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
 from glam_py.store.format import (
@@ -40,12 +41,12 @@ class WriteReport:
 
 def _fingerprint(utterances: Sequence[Utterance]) -> str:
     """Names, segments, labels, speakers and each file's size and
-    modification time, so a store of files that changed since is not taken
-    for current."""
+    modification time (a dataset row's: its table's), so a store of files
+    that changed since is not taken for current."""
     h = hashlib.sha256()
     for u in utterances:
         try:
-            st = Path(u.path).stat()
+            st = os.stat(hf.stored_in(u.file))
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
@@ -217,15 +218,17 @@ def _featurize_shard(
 ) -> None:
     """The windows of ``utterances`` into the open ``.npy`` file ``f``,
     their :class:`FileInfo` appended to ``files``: small files (and
-    segments) in one parallel batch, each long one a chunk at a time (a
-    damaged one's windows taken back out)."""
+    segments, and dataset rows, read from their tables now) in one parallel
+    batch, each long one a chunk at a time (a damaged one's windows taken
+    back out)."""
     out = layout.WindowAppender(f, config.n_features, config.n_frames)
     paths = [u.file for u in utterances]
     segments = [u.segment for u in utterances]
     for long, run in features.split_long(paths, len(paths), segments=segments):
         if not long:
+            mine = paths[run.start : run.stop]
             batch = features.featurize(
-                paths[run.start : run.stop], config, threads, segments[run.start : run.stop]
+                mine, config, threads, segments[run.start : run.stop], hf.audio_bytes(mine)
             )
             out.append(batch.windows)
             files.extend(batch.files)

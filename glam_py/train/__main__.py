@@ -468,6 +468,7 @@ def corpus_sources(
                 iemocap_happy=ns.iemocap_happy,
                 path_column=ns.path_column,
                 label_column=ns.label_column,
+                speaker_column=ns.speaker_column,
                 title=cli.corpus_name(ns) if several else None,
             )
         )

@@ -46,8 +46,9 @@ class CorpusSource:
     labels: dict[str, str] | None = None
     store: Path | None = None
     iemocap_happy: str = "merge"
-    path_column: str = "path"
+    path_column: str | None = None
     label_column: str = "label"
+    speaker_column: str | None = None
     # The corpus's name in tables and split names when a run has several
     # (cli.corpus_name); ``name`` is its reader.
     title: str | None = None
@@ -77,6 +78,7 @@ class CorpusSource:
             iemocap_happy=self.iemocap_happy,
             path_column=self.path_column,
             label_column=self.label_column,
+            speaker_column=self.speaker_column,
         )
 
     def fingerprint(self) -> str:
@@ -88,9 +90,12 @@ class CorpusSource:
             self.labels,
             self.iemocap_happy,
         ]
-        if (self.path_column, self.label_column) != ("path", "label"):
-            # Only when not the defaults, so caches made before the columns could be named stay valid.
-            fields += [self.path_column, self.label_column]
+        # Only when not the defaults, so caches made before the columns could be named stay valid.
+        columns = (self.path_column or "path", self.label_column)
+        if columns != ("path", "label"):
+            fields += columns
+        if self.speaker_column is not None:
+            fields.append(self.speaker_column)
         key = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 

@@ -27,6 +27,10 @@ pub struct Source {
     pub path: PathBuf,
     /// The part of the file read; all of it when `None`.
     pub segment: Option<Segment>,
+    /// The file's bytes when it is already in memory (a dataset's audio):
+    /// decoded from them, `path` then only naming it. Shared, so a batch's
+    /// sources can be listed and cloned without copying audio.
+    pub bytes: Option<Arc<[u8]>>,
 }
 
 impl From<PathBuf> for Source {
@@ -34,6 +38,16 @@ impl From<PathBuf> for Source {
         Source {
             path,
             segment: None,
+            bytes: None,
+        }
+    }
+}
+
+impl Source {
+    fn open(&self, config: &FeatureConfig) -> FileWindows {
+        match &self.bytes {
+            None => FileWindows::open_segment(config, &self.path, self.segment),
+            Some(bytes) => FileWindows::from_bytes(config, &self.path, bytes.clone(), self.segment),
         }
     }
 }
@@ -142,6 +156,30 @@ impl FileWindows {
     pub fn open_segment(config: &FeatureConfig, path: &Path, segment: Option<Segment>) -> Self {
         let opened =
             audio::AudioReader::open_segment(path, Some(config.sample_rate), config.speed, segment);
+        Self::start(config, path, opened)
+    }
+
+    /// [`FileWindows::open_segment`] for a file already in memory; `path`
+    /// names it in errors (and its extension, if any, hints the format).
+    pub fn from_bytes(
+        config: &FeatureConfig,
+        path: &Path,
+        bytes: Arc<[u8]>,
+        segment: Option<Segment>,
+    ) -> Self {
+        let hint = path.extension().and_then(|e| e.to_str());
+        let opened = audio::AudioReader::from_bytes(
+            bytes,
+            hint,
+            path,
+            Some(config.sample_rate),
+            config.speed,
+            segment,
+        );
+        Self::start(config, path, opened)
+    }
+
+    fn start(config: &FeatureConfig, path: &Path, opened: Result<audio::AudioReader>) -> Self {
         let (reader, outcome) = match opened {
             Ok(reader) => (Some(reader), None),
             Err(e) => (None, Some(Err(e))),
@@ -255,7 +293,7 @@ fn featurize_file(
     pool: &ThreadPool,
     source: &Source,
 ) -> Result<(Vec<f32>, FileSummary)> {
-    let mut file = FileWindows::open_segment(pipe.config(), &source.path, source.segment);
+    let mut file = source.open(pipe.config());
     let mut windows = Vec::new();
     let never = AtomicBool::new(false);
     while file.outcome().is_none() {
@@ -427,6 +465,60 @@ mod tests {
     }
 
     #[test]
+    fn files_in_memory_give_the_windows_of_the_same_files_on_disk() {
+        let dir = std::env::temp_dir().join(format!("mfcc_rs_bytes_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.wav");
+        let y: Vec<f32> = (0..70000).map(|k| (k as f32 * 0.02).sin() * 0.3).collect();
+        write_wav(&good, 22050, &y);
+        let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();
+        let pool = thread_pool(Some(2)).unwrap();
+        let file = Source::from(good.clone());
+        let on_disk = featurize_files(&pipe, &pool, std::slice::from_ref(&file), 0);
+        let wav: Arc<[u8]> = std::fs::read(&good).unwrap().into();
+        let in_memory = |path: &str, bytes: Arc<[u8]>, segment| Source {
+            path: PathBuf::from(path),
+            segment,
+            bytes: Some(bytes),
+        };
+        let part = Some(Segment::new(0.5, Some(2.75)).unwrap());
+        let sources = vec![
+            in_memory("ds.arrow#audio/0", wav.clone(), None),
+            in_memory(
+                "ds.arrow#audio/1",
+                Arc::from(&b"not audio at all"[..]),
+                None,
+            ),
+            file,
+            in_memory("ds.arrow#audio/3", wav, part),
+        ];
+        let segment_on_disk = Source {
+            segment: part,
+            ..Source::from(good.clone())
+        };
+        let cut = featurize_files(&pipe, &pool, std::slice::from_ref(&segment_on_disk), 0);
+        let never = AtomicBool::new(false);
+        let batch = featurize_files_until(&pipe, &pool, &sources, 5, &never).unwrap();
+        let n = on_disk.n_windows();
+        assert!(n > 0 && cut.n_windows() > 0 && cut.n_windows() < n);
+        let whole = on_disk.windows.len();
+        assert_eq!(batch.windows[..whole], on_disk.windows);
+        assert_eq!(batch.windows[whole..2 * whole], on_disk.windows);
+        assert_eq!(batch.windows[2 * whole..], cut.windows);
+        assert_eq!(
+            batch.file_index,
+            [vec![5; n], vec![7; n], vec![8; cut.n_windows()]].concat()
+        );
+        assert_eq!(
+            batch.files[0].as_ref().unwrap(),
+            on_disk.files[0].as_ref().unwrap()
+        );
+        let err = batch.files[1].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with("ds.arrow#audio/1: "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn stream_chunks_concatenate_to_one_batch() {
         let dir = std::env::temp_dir().join(format!("mfcc_rs_stream_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -577,8 +669,8 @@ mod tests {
         let sources: Vec<Source> = segments
             .iter()
             .map(|&(start, end)| Source {
-                path: path.clone(),
                 segment: Some(Segment::new(start, end).unwrap()),
+                ..Source::from(path.clone())
             })
             .collect();
         let pipe = Pipeline::new(&FeatureConfig::default()).unwrap();

@@ -94,11 +94,11 @@ impl AudioStream {
 
     /// [`AudioStream::open`] for a file already in memory.
     pub fn from_bytes(
-        bytes: Vec<u8>,
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
         extension: Option<&str>,
         label: &Path,
     ) -> Result<AudioStream> {
-        let len = bytes.len() as u64;
+        let len = bytes.as_ref().len() as u64;
         Self::from_source(Cursor::new(bytes), len, extension, label)
     }
 

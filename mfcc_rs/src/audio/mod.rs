@@ -89,13 +89,12 @@ impl Segment {
 /// [`load`] for a file already in memory: `hint_ext` is its extension (a
 /// format hint) and `label` names it in errors.
 pub fn load_bytes(
-    bytes: Vec<u8>,
+    bytes: impl AsRef<[u8]> + Send + Sync + 'static,
     hint_ext: Option<&str>,
     label: &Path,
     target_sr: Option<u32>,
 ) -> Result<Audio> {
-    let stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
-    AudioReader::new(stream, target_sr, 1.0, label)?.collect()
+    AudioReader::from_bytes(bytes, hint_ext, label, target_sr, 1.0, None)?.collect()
 }
 
 /// A file decoded and resampled a piece at a time; the pieces joined are
@@ -135,6 +134,25 @@ impl AudioReader {
             stream.select(start, end)?;
         }
         Self::new(stream, target_sr, speed, path)
+    }
+
+    /// [`AudioReader::open_segment`] for a file already in memory:
+    /// `hint_ext` is its extension (a format hint) and `label` names it in
+    /// errors.
+    pub fn from_bytes(
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
+        hint_ext: Option<&str>,
+        label: &Path,
+        target_sr: Option<u32>,
+        speed: f64,
+        segment: Option<Segment>,
+    ) -> Result<Self> {
+        let mut stream = decode::AudioStream::from_bytes(bytes, hint_ext, label)?;
+        if let Some(segment) = segment {
+            let (start, end) = segment.frames(stream.sample_rate());
+            stream.select(start, end)?;
+        }
+        Self::new(stream, target_sr, speed, label)
     }
 
     fn new(

@@ -8,6 +8,7 @@ use numpy::ndarray::Array1;
 use numpy::{IntoPyArray, PyArray1, PyArray3};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 
 use super::config::{fields_repr, PyFeatureConfig};
 use super::{config_of, interruptible, to_py, windows_array};
@@ -33,28 +34,37 @@ fn segment_of(segment: Option<PySegment>, what: &str) -> PyResult<Option<Segment
 }
 
 /// The inputs of a call: `paths[i]`, or its segment `segments[i]` where
-/// that is not None.
+/// that is not None, read from `data[i]` where that is not None (the file
+/// already in memory, `paths[i]` then only naming it).
 pub(super) fn sources_of(
     paths: Vec<PathBuf>,
     segments: Option<Vec<Option<PySegment>>>,
+    data: Option<Vec<Option<PyBackedBytes>>>,
 ) -> PyResult<Vec<Source>> {
-    let Some(segments) = segments else {
-        return Ok(paths.into_iter().map(Source::from).collect());
+    let n = paths.len();
+    let per_path = |given: usize, name: &str, none: &str| {
+        PyValueError::new_err(format!(
+            "{given} {name} for {n} paths: give one per path (None {none})"
+        ))
     };
-    if segments.len() != paths.len() {
-        return Err(PyValueError::new_err(format!(
-            "{} segments for {} paths: give one per path (None for a whole file)",
-            segments.len(),
-            paths.len()
-        )));
-    }
+    let segments = match segments {
+        None => vec![None; n],
+        Some(s) if s.len() == n => s,
+        Some(s) => return Err(per_path(s.len(), "segments", "for a whole file")),
+    };
+    let data = match data {
+        None => (0..n).map(|_| None).collect(),
+        Some(d) if d.len() == n => d,
+        Some(d) => return Err(per_path(d.len(), "data entries", "to read the file")),
+    };
     paths
         .into_iter()
-        .zip(segments)
+        .zip(segments.into_iter().zip(data))
         .enumerate()
-        .map(|(i, (path, segment))| {
+        .map(|(i, (path, (segment, bytes)))| {
             Ok(Source {
                 segment: segment_of(segment, &format!("segments[{i}]"))?,
+                bytes: bytes.map(|b| Arc::from(&b[..])),
                 path,
             })
         })
@@ -304,7 +314,7 @@ impl PyFeatureStream {
         files_per_chunk: usize,
         segments: Option<Vec<Option<PySegment>>>,
     ) -> PyResult<Self> {
-        let sources = sources_of(paths, segments)?;
+        let sources = sources_of(paths, segments, None)?;
         let inner = FeatureStream::new(&config_of(config), sources, threads, files_per_chunk)
             .map_err(to_py)?;
         Ok(PyFeatureStream { inner })

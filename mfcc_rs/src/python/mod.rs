@@ -18,6 +18,7 @@ use pyo3::exceptions::{
     PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 
 use crate::audio;
 use crate::batch::{featurize_files_until, thread_pool};
@@ -224,17 +225,19 @@ fn featurize_signal<'py>(
 }
 
 /// Featurises files (or segments of them, `segments[i]` for `paths[i]`)
-/// in parallel on `threads` threads with the GIL released.
+/// in parallel on `threads` threads with the GIL released; `data[i]`,
+/// where given, is file `i` already in memory.
 #[pyfunction]
-#[pyo3(signature = (paths, config=None, threads=None, segments=None))]
+#[pyo3(signature = (paths, config=None, threads=None, segments=None, data=None))]
 fn featurize(
     py: Python<'_>,
     paths: Vec<PathBuf>,
     config: Option<&Bound<'_, PyFeatureConfig>>,
     threads: Option<usize>,
     segments: Option<Vec<Option<PySegment>>>,
+    data: Option<Vec<Option<PyBackedBytes>>>,
 ) -> PyResult<FeatureBatch> {
-    let sources = sources_of(paths, segments)?;
+    let sources = sources_of(paths, segments, data)?;
     let config = config_of(config);
     let pipe = Pipeline::shared(&config).map_err(to_py)?;
     let pool = thread_pool(threads).map_err(to_py)?;
