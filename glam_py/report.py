@@ -3,7 +3,8 @@
 Per model: the confusion matrices summed over the splits (the paper's
 Fig. 2), a reliability diagram of the test utterances' top probabilities
 (with the expected calibration error), a t-SNE map of the test utterances' embeddings (Fig. 3) and the
-training curves, under the results table.
+training curves, under the results table. Under --protocol corpus the
+confusion matrices and the reliability diagram are drawn per test corpus.
 A run without a test split (--protocol all) gets its table and training
 curves (loss, validation UA) only.
 
@@ -26,11 +27,12 @@ from glam_py.lock import writing
 from glam_py.reports.confusion import plot_confusion
 from glam_py.reports.curves import plot_curves
 from glam_py.reports.embedding import MIN_POINTS, plot_tsne, tsne_points, utterance_embeddings
-from glam_py.reports.markdown import ModelReport, page
+from glam_py.reports.markdown import CorpusFigures, ModelReport, page
 from glam_py.reports.reliability import plot_reliability
 from glam_py.reports.rundir import ReportError, RunRecord, load_run
 from glam_py.rundir import safe_name
 from glam_py.store import FeatureStore
+from glam_py.train.data import corpus_utterance_id
 
 
 def _tsne(
@@ -48,24 +50,34 @@ def _tsne(
     ckpt_path = run.layout.model_file(key, split["split"])
     if not ckpt_path.is_file():
         return None, f"the checkpoint {ckpt_path} is missing"
+    ids = split["test_ids"]
+    if split["test_corpus"] is not None:
+        # A run of several corpora lists each utterance with its corpus's
+        # name; the corpus's own store knows it without.
+        own = {
+            corpus_utterance_id(split["test_corpus"], r["utterance_id"]): r["utterance_id"]
+            for r in store.index
+        }
+        ids = [own.get(u, u) for u in ids]
     try:
-        embeddings, labels = utterance_embeddings(Checkpoint.load(ckpt_path), store, split["test_ids"])
+        embeddings, labels = utterance_embeddings(Checkpoint.load(ckpt_path), store, ids)
     except (ReportError, CheckpointError) as e:
         return None, str(e)
     points = tsne_points(embeddings, seed=split["seed"])
     return plot_tsne(points, labels, run.labels, key, split["split"], path), None
 
 
-def _reliability(m: ModelReport, splits: list[dict], path: Path, test_split: bool) -> None:
-    """Draws ``m``'s reliability diagram at ``path``, or says in ``m`` why
-    there is none (and removes one an earlier report left, which would
-    contradict the page)."""
-    data = plot_reliability(splits, m.key, path) if test_split else None
+def _reliability(
+    splits: list[dict], key: str, path: Path, test_split: bool
+) -> tuple[dict | None, str | None]:
+    """Draws the reliability diagram of ``splits`` at ``path``: (its data,
+    None), or (None, why there is none), having removed one an earlier
+    report left, which would contradict the page."""
+    data = plot_reliability(splits, key, path) if test_split else None
     if data is not None:
-        m.reliability, m.data["reliability"] = path, data
-        return
+        return data, None
     path.unlink(missing_ok=True)
-    m.reliability_note = (
+    return None, (
         "the run has no test split (--protocol all)"
         if not test_split
         else "the split files do not record the test utterances' confidences (the run was "
@@ -73,12 +85,35 @@ def _reliability(m: ModelReport, splits: list[dict], path: Path, test_split: boo
     )
 
 
-def _open_store(run: RunRecord) -> tuple[FeatureStore | None, str | None]:
-    """(store, None) or (None, why the test windows cannot be read)."""
+def _corpus_figures(run: RunRecord, key: str, corpus: str, out: Path) -> tuple[CorpusFigures, dict]:
+    """``key``'s confusion matrix and reliability diagram over the splits
+    that test ``corpus``, and the arrays they show."""
+    splits = [s for s in run.models[key] if s["test_corpus"] == corpus]
+    name = f"{safe_name(key)}_{safe_name(corpus)}"
+    c = CorpusFigures(corpus, len(splits), out / f"confusion_{name}.png")
+    data = {"confusion": plot_confusion(splits, run.labels, f"{key} on {corpus}", c.confusion)}
+    path = out / f"reliability_{name}.png"
+    reliability, c.reliability_note = _reliability(splits, f"{key} on {corpus}", path, True)
+    if reliability is not None:
+        c.reliability, c.ece, data["reliability"] = path, reliability["ECE"], reliability
+    return c, data
+
+
+def _open_store(run: RunRecord, corpus: str | None) -> tuple[FeatureStore | None, str | None]:
+    """(store, None) or (None, why the test windows of ``corpus`` (None:
+    the run's only corpus) cannot be read)."""
     if run.test_store is None:
         return None, f"{run.layout.stores_file} is missing, so the test features cannot be found"
+    path = run.test_store
+    if corpus is not None:
+        if corpus not in run.corpus_stores:
+            return None, (
+                f"{run.layout.stores_file} records no test store of {corpus} (a run trained before "
+                f"each corpus's was recorded has the first corpus's only)"
+            )
+        path = run.corpus_stores[corpus]
     try:
-        return FeatureStore(run.test_store), None
+        return FeatureStore(path), None
     except (FileNotFoundError, ValueError) as e:
         return None, f"the test feature store cannot be opened: {e}"
 
@@ -111,27 +146,46 @@ def write_report(
             f"{run.layout.results_file} has no model {unknown[0]!r}; it has {', '.join(run.models)}"
         )
     chosen = {key: _chosen_split(run, key, split) for key in keys}
-    if not run.test_split:
-        store, store_note = None, "the run has no test split (--protocol all)"
-    elif tsne:
-        store, store_note = _open_store(run)
-    else:
-        store, store_note = None, "skipped on request (--no-tsne)"
+    # Per test corpus (None: the run's only one), opened once for every model.
+    stores: dict[str | None, tuple[FeatureStore | None, str | None]] = {}
     reports = []
     for key in keys:
         splits = run.models[key]
         started = time.perf_counter()
+        if not run.test_split:
+            store, store_note = None, "the run has no test split (--protocol all)"
+        elif tsne:
+            corpus = chosen[key]["test_corpus"]
+            if corpus not in stores:
+                stores[corpus] = _open_store(run, corpus)
+            store, store_note = stores[corpus]
+        else:
+            store, store_note = None, "skipped on request (--no-tsne)"
+        pooled = run.test_split and not run.test_corpora
         m = ModelReport(
             key,
             len(splits),
-            out / f"confusion_{safe_name(key)}.png" if run.test_split else None,
+            out / f"confusion_{safe_name(key)}.png" if pooled else None,
             out / f"curves_{safe_name(key)}.png",
             tsne_split=chosen[key]["split"],
             tsne_note=store_note,
         )
-        if m.confusion is not None:
-            m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
-        _reliability(m, splits, out / f"reliability_{safe_name(key)}.png", run.test_split)
+        reliability = out / f"reliability_{safe_name(key)}.png"
+        if run.test_corpora:
+            # Figures pooled over the corpora would mix unrelated test sets:
+            # one per test corpus instead, and none left from an earlier report.
+            for stale in (out / f"confusion_{safe_name(key)}.png", reliability):
+                stale.unlink(missing_ok=True)
+            m.data["corpora"] = {}
+            for corpus in run.test_corpora:
+                figures, m.data["corpora"][corpus] = _corpus_figures(run, key, corpus, out)
+                m.corpora.append(figures)
+        else:
+            if m.confusion is not None:
+                m.data["confusion"] = plot_confusion(splits, run.labels, key, m.confusion)
+            data, m.reliability_note = _reliability(splits, key, reliability, run.test_split)
+            if data is not None:
+                m.reliability, m.data["reliability"] = reliability, data
         m.data["curves"] = plot_curves(splits, len(run.labels), key, m.curves)
         if store is not None:
             path = out / f"tsne_{safe_name(key)}.png"

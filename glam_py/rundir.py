@@ -2,8 +2,9 @@
 RUN``), the one place that spells its file names:
 
 - ``config.json``: the run's settings, compared when the same command resumes;
-- ``stores.json``: where the training and test feature stores are (kept out
-  of config.json because a store may move);
+- ``stores.json``: where the training and test feature stores are, and
+  each corpus's test store (kept out of config.json because a store may
+  move);
 - ``results.json``, ``results.md``, ``results.csv``: the table, once every
   split is done;
 - ``report/``: figures and report.md (``python -m glam_py.report``);
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from glam_py.atomic import write_json, write_text
 
@@ -250,13 +251,29 @@ class RunDir:
         run = self.read_config()["run"]
         return variants(run["models"], run["alphas"])
 
-    def write_stores(self, train: Path, test: Path) -> None:
-        """Records where the training and test feature stores are (as
-        absolute paths) in stores.json."""
-        write_json(self.stores_file, {"train": str(Path(train).resolve()), "test": str(Path(test).resolve())})
+    def write_stores(self, train: Path, test: Path, test_corpora: Mapping[str, Path] | None = None) -> None:
+        """Records where the feature stores are (as absolute paths) in
+        stores.json.
 
-    def read_stores(self) -> dict[str, Path]:
-        """``{"train": Path, "test": Path}`` from stores.json.
+        Parameters
+        ----------
+        train, test : Path
+            The training and test stores (of the first corpus, with
+            several: they stand for the run's feature settings).
+        test_corpora : mapping of str to Path, or None, default None
+            Each corpus's test store by its name in the run, recorded
+            under ``"test_corpora"`` so that a report maps the test
+            utterances of any corpus; None records none.
+        """
+        stores: dict = {"train": str(Path(train).resolve()), "test": str(Path(test).resolve())}
+        if test_corpora is not None:
+            stores["test_corpora"] = {name: str(Path(path).resolve()) for name, path in test_corpora.items()}
+        write_json(self.stores_file, stores)
+
+    def read_stores(self) -> dict:
+        """stores.json: ``{"train": Path, "test": Path}``, with
+        ``"test_corpora": {name: Path}`` where the run recorded each
+        corpus's test store (runs trained before did not).
 
         Raises
         ------
@@ -267,7 +284,10 @@ class RunDir:
         """
         if not self.stores_file.is_file():
             raise FileNotFoundError(f"{self.stores_file} is missing")
-        return {k: Path(v) for k, v in _read_json(self.stores_file).items()}
+        return {
+            k: {name: Path(p) for name, p in v.items()} if isinstance(v, dict) else Path(v)
+            for k, v in _read_json(self.stores_file).items()
+        }
 
     def write_results(self, results: dict, markdown: str, csv: str) -> None:
         """results.json, results.md and results.csv, each atomically."""

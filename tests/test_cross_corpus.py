@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from glam_py import cli, predict
+from glam_py import cli, predict, report
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.train import __main__ as train
 from glam_py.train.protocol import corpus_splits
@@ -187,3 +188,86 @@ def test_the_corpus_sampler_draws_each_training_corpus_equally():
     assert corpus_draws(rows, [], (0, 1, 2, 3)) is None
     picked = np.random.default_rng(0).choice(len(rows), size=40_000, p=draw)
     assert abs((picked >= 30).mean() - 0.5) < 0.01
+
+
+@pytest.fixture(scope="module")
+def corpus_run(two, tmp_path_factory) -> Path:
+    """A finished corpus-protocol run, two seeds per test corpus, its
+    report written by training itself."""
+    out = tmp_path_factory.mktemp("corpus-run") / "run"
+    argv = [*_corpora(two), "--protocol", "corpus", "--repeats", "2", "--epochs", "1", "--pad", "tile"]
+    argv += ["--out", str(out), "--cache", str(out.parent / "cache"), "--quiet"]
+    assert cli.run(lambda: train.main(argv)) == 0
+    return out
+
+
+def _split_files(run: Path, corpus: str) -> list[dict]:
+    return [
+        json.loads(p.read_text()) for p in sorted((run / "splits").glob(f"glam__corpus_{corpus}_seed*.json"))
+    ]
+
+
+def test_the_report_draws_each_test_corpus_apart(corpus_run):
+    from glam_py.train.metrics import expected_calibration_error
+
+    page = (corpus_run / "report" / "report.md").read_text()
+    # Pooled over the corpora the figures would mix unrelated test sets.
+    assert not (corpus_run / "report" / "confusion_glam.png").exists()
+    assert not (corpus_run / "report" / "reliability_glam.png").exists()
+    for corpus in ("north", "south"):
+        splits = _split_files(corpus_run, corpus)
+        assert len(splits) == 2
+        for figure in ("confusion", "reliability"):
+            assert (corpus_run / "report" / f"{figure}_glam_{corpus}.png").stat().st_size > 0
+        confidence = [c for s in splits for c in s["reliability"]["confidence"]]
+        correct = [c for s in splits for c in s["reliability"]["correct"]]
+        ece = expected_calibration_error(np.array(confidence), np.array(correct, dtype=float))
+        section = page.split(f"### Tested on {corpus}")[1].split("###")[0]
+        assert f"2 splits pooled: **{ece:.2f}%**" in section
+        assert f"(confusion_glam_{corpus}.png)" in page and f"(reliability_glam_{corpus}.png)" in page
+    assert page.index("### Tested on north") < page.index("### Tested on south")
+
+
+def test_per_corpus_confusion_sums_that_corpus_splits(corpus_run, tmp_path):
+    _, (m,) = report.write_report(corpus_run, out=tmp_path, tsne=False, log=lambda _: None)
+    assert [c.corpus for c in m.corpora] == ["north", "south"]
+    for c in m.corpora:
+        counts = m.data["corpora"][c.corpus]["confusion"]["counts"]
+        expected = np.sum([s["confusion"] for s in _split_files(corpus_run, c.corpus)], axis=0)
+        np.testing.assert_array_equal(counts, expected)
+        assert counts.sum() == 2 * 16  # two seeds, each testing all of the corpus
+        assert c.ece == m.data["corpora"][c.corpus]["reliability"]["ECE"]
+
+
+def test_the_tsne_maps_the_chosen_split_from_its_corpus_store(corpus_run, tmp_path):
+    from glam_py.store import FeatureStore
+
+    stores = json.loads((corpus_run / "stores.json").read_text())
+    assert stores["test"] == stores["test_corpora"]["north"] != stores["test_corpora"]["south"]
+    chosen = _split_files(corpus_run, "south")[1]
+    _, (m,) = report.write_report(corpus_run, out=tmp_path, split=chosen["split"], log=lambda _: None)
+    label_of = {
+        f"south/{r['utterance_id']}": r["label"] for r in FeatureStore(stores["test_corpora"]["south"]).index
+    }
+    class_names = json.loads((corpus_run / "results.json").read_text())["labels"]
+    assert m.tsne is not None and len(m.data["tsne"]["points"]) == len(chosen["test_ids"]) == 16
+    assert [class_names[k] for k in m.data["tsne"]["labels"]] == [label_of[u] for u in chosen["test_ids"]]
+    # The map reads south's recorded store: gone, the map gives way to a note naming it.
+    gone = tmp_path / "moved-away"
+    moved = {**stores, "test_corpora": {**stores["test_corpora"], "south": str(gone)}}
+    (corpus_run / "stores.json").write_text(json.dumps(moved))
+    try:
+        _, (m,) = report.write_report(corpus_run, out=tmp_path, split=chosen["split"], log=lambda _: None)
+        assert m.tsne is None and "cannot be opened" in m.tsne_note and str(gone) in m.tsne_note
+        # A run trained before each corpus's store was recorded maps its first corpus only.
+        (corpus_run / "stores.json").write_text(
+            json.dumps({"train": stores["train"], "test": stores["test"]})
+        )
+        _, (m,) = report.write_report(corpus_run, out=tmp_path, split=chosen["split"], log=lambda _: None)
+        assert m.tsne is None and "records no test store of south" in m.tsne_note
+        _, (m,) = report.write_report(
+            corpus_run, out=tmp_path, split="corpus north seed1", log=lambda _: None
+        )
+        assert m.tsne is not None and len(m.data["tsne"]["points"]) == 16
+    finally:
+        (corpus_run / "stores.json").write_text(json.dumps(stores))

@@ -88,6 +88,16 @@ def test_stores_and_results(tmp_path):
     assert not list(Path(run.root).glob("*.tmp*"))
 
 
+def test_stores_json_records_each_corpus_test_store(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.write_stores(
+        tmp_path / "a-train", tmp_path / "a-test", {"a": tmp_path / "a-test", "b": tmp_path / "b"}
+    )
+    stores = run.read_stores()
+    assert stores["test"] == (tmp_path / "a-test").resolve()
+    assert stores["test_corpora"] == {"a": (tmp_path / "a-test").resolve(), "b": (tmp_path / "b").resolve()}
+
+
 def test_a_run_begun_before_a_setting_existed_resumes_with_its_default(tmp_path):
     run = RunDir(tmp_path)
     run.record_config(

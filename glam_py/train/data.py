@@ -105,6 +105,26 @@ def load_utterances(
     )
 
 
+def corpus_utterance_id(corpus: str, utterance_id: str) -> str:
+    """An utterance's id in a run of several corpora (what its split file
+    lists): prefixed with its corpus's name, since two corpora may both
+    hold a "03a01Fa".
+
+    Parameters
+    ----------
+    corpus : str
+        The corpus's name in the run.
+    utterance_id : str
+        The id its feature store gives it.
+
+    Returns
+    -------
+    str
+        ``corpus/utterance_id``.
+    """
+    return f"{corpus}/{utterance_id}"
+
+
 def combine(parts: Sequence[tuple[str, Utterances]]) -> Utterances:
     """Several corpora's utterances as one set, for a run that trains on
     some and tests on others: classes numbered in the first corpus's order
@@ -146,7 +166,7 @@ def combine(parts: Sequence[tuple[str, Utterances]]) -> Utterances:
             raise ValueError(f"corpus {name} and {first_name} differ in speed perturbation")
     prefixed = lambda name, values: [f"{name}/{v}" if v else "" for v in values]
     return Utterances(
-        ids=[f"{name}/{i}" for name, data in parts for i in data.ids],
+        ids=[corpus_utterance_id(name, i) for name, data in parts for i in data.ids],
         labels=np.concatenate(
             [
                 np.array([classes.index(data.class_names[k]) for k in data.labels], dtype=np.int64)

@@ -99,7 +99,7 @@ def corpus_splits(corpora: Sequence[str], tests: Sequence[str], repeats: int, fi
         for seed in range(first_seed, first_seed + repeats):
             splits.append(
                 Split(
-                    f"corpus {test}" + (f" seed{seed}" if repeats > 1 else ""),
+                    corpus_split_name(test, seed, repeats),
                     seed,
                     tuple(idx[of != test].tolist()),
                     tuple(idx[of == test].tolist()),
@@ -107,6 +107,27 @@ def corpus_splits(corpora: Sequence[str], tests: Sequence[str], repeats: int, fi
                 )
             )
     return splits
+
+
+def corpus_split_name(test: str, seed: int, repeats: int) -> str:
+    """The name of the corpus protocol's split that tests ``test`` with
+    ``seed``: "corpus urdu", or "corpus urdu seed3" when each test corpus
+    has several (``repeats`` > 1).
+
+    Parameters
+    ----------
+    test : str
+        The test corpus's name.
+    seed : int
+        The split's seed.
+    repeats : int
+        Trainings per test corpus.
+
+    Returns
+    -------
+    str
+    """
+    return f"corpus {test}" + (f" seed{seed}" if repeats > 1 else "")
 
 
 def all_utterances(n: int, seed: int) -> Split:

@@ -305,8 +305,9 @@ def execute(
         "features": {side: FeatureConfig().to_dict() for side in ("train", "test")},
     }
     out_dir.record_config(resolved, defaults)
-    # The report reads it to embed the test utterances again.
-    out_dir.write_stores(train_store.root, test_store.root)
+    # The report reads it to embed the test utterances again, each corpus's
+    # from its own store (the corpus protocol tests each in turn).
+    out_dir.write_stores(train_store.root, test_store.root, {name: group[1].root for name, group in stores})
     ddp = run.ddp and world.size > 1
     jobs = [(key, model, alpha, split) for key, model, alpha in rows for split in splits]
     mine = [job for i, job in enumerate(jobs) if ddp or i % world.size == world.rank]
