@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import Field, dataclass, field, fields
 
-from glam_py import models
 from glam_py.features import FeatureConfig
 from glam_py.normalize import NORMALIZATIONS
 from glam_py.precision import CHOICES
@@ -455,6 +454,10 @@ def preset(name: str, model: str) -> TrainConfig:
     ValueError
         For an unknown preset or model name.
     """
+    # Imported here: the models pull in torch, which featurize (reading
+    # these settings for the variants a recipe trains on) does not need.
+    from glam_py import models
+
     if name == "paper":
         return PAPER
     if name == "authors":
