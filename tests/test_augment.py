@@ -161,7 +161,13 @@ def test_augment_flags_and_their_refusals_in_one_line(small):
         ]
         check(parser, parser.parse_args(argv))
     with pytest.raises(StoreMismatch, match=r"has no augmented copy 1 \(noise\)"):
-        speed_stores(CorpusSource("store", store=store.root), cfg.replace(augment=("noise",)), root, 2, quiet)
+        speed_stores(
+            CorpusSource("store", store=store.root),
+            cfg.replace(augment=("noise",), train_overlap_s=1.6),
+            root,
+            2,
+            quiet,
+        )
     # The user sees one line and status 2, before any work.
     for argv, message in (
         (["--augment", "noise,hiss"], 'unknown effect "hiss"'),

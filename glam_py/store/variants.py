@@ -133,8 +133,10 @@ def open_variant(store: FeatureStore, config: FeatureConfig) -> FeatureStore:
 
 def record_corpus_argv(root: str | Path, argv: list[str]) -> None:
     """Records in the store at ``root`` the corpus flags of the featurize
-    command writing it (``corpus.json``), read by :func:`corpus_argv`."""
-    write_json(Path(root) / CORPUS_ARGV, {"argv": argv})
+    command writing it (``corpus.json``), read by :func:`corpus_argv`;
+    left as it is when it says the same."""
+    if corpus_argv(root) != argv:
+        write_json(Path(root) / CORPUS_ARGV, {"argv": argv})
 
 
 def corpus_argv(root: str | Path) -> list[str] | None:

@@ -65,9 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="train from this feature store (from python -m glam_py.featurize --out) "
-        "instead of a corpus (no corpus flags then); its windows serve training and "
-        "test. The store's feature settings are used; feature flags or --config "
-        "features that differ from them are refused, naming each difference.",
+        "instead of a corpus (no corpus flags then), exactly as from the corpus: its own "
+        "windows are the test windows, and the training windows (the training overlap, "
+        "--speeds, --augment) its own where the settings agree, else the training variants "
+        "featurize --preset/--speeds/--augment wrote into it; a store lacking one is refused "
+        "with the featurize command that adds it. The store's feature settings are used; "
+        "feature flags or --config features that differ from them are refused, naming each "
+        "difference.",
     )
     src.add_argument(
         "--cache",
@@ -407,6 +411,8 @@ def check_store_variants(store: Path, features: FeatureConfig, run: RunConfig) -
         the featurize command that adds them to the store.
     """
     cfg = run.train_config(run.models[0])
+    if cfg.features != features:
+        return  # opening the store names each difference (run.stores_for)
     missing = variants.missing(store, features, cfg.stored_features())
     if not missing:
         return
