@@ -242,25 +242,28 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
         *((variants.variant_root(args.out, v), v, variants.describe(v)) for v in args.variants),
     ]:
         if max_shards == 0:
-            print(f"{root}: {what}: not begun (--max-shards reached)")
+            print(f"{root}: {what}: not begun (--max-shards {args.max_shards} reached)")
             continue
         report = _write_one(args, root, config, corpus, max_shards)
         reports.append(report)
         if max_shards is not None:
             max_shards -= report.shards_written
+        # Without variants, the lines of a store of test windows alone.
+        name = f"{root}: {what}" if args.variants else str(root)
         if report.shards_written == 0 and report.complete:
-            print(f"{root}: {what}: complete; nothing to do")
+            print(f"{name}: {'complete' if args.variants else 'the store is complete'}; nothing to do")
         else:
             print(
-                f"{root}: {what}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
+                f"{name}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
                 f"{'was' if report.shards_already_done == 1 else 'were'} already there) of "
                 f"{report.shards_total}; {'complete' if report.complete else 'not complete yet'}"
             )
     utterances = corpus.utterances
-    failed = sum(r.failed_files for r in reports)
+    # The same files in every store: counted per store, not summed over them.
+    failed = max(r.failed_files for r in reports)
     print(
         f"{plural(len(utterances), 'file')} to featurise ({len(corpus.left_out)} left out before); "
-        f"this run: {failed} unreadable, {sum(r.too_short for r in reports)} shorter than a window "
+        f"this run: {failed} unreadable, {max(r.too_short for r in reports)} shorter than a window "
         f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete"
     )
     if reports[0].complete and not args.quiet:

@@ -173,3 +173,17 @@ def test_a_store_trains_best_exactly_as_the_corpus_does(tmp_path):
         assert ours.config == theirs.config and len(ours) == len(theirs)
         for i in range(len(ours)):
             np.testing.assert_array_equal(ours.windows(i), theirs.windows(i))
+
+
+def test_parts_in_separate_folders_merge_with_their_variants(demo, tmp_path):
+    parts = [tmp_path / f"part{k}" for k in range(2)]
+    base = ["--corpus", "csv", "--root", str(demo / "demo"), "--files-per-shard", "5", "--quiet"]
+    for k, part in enumerate(parts):
+        assert featurize.main([*base, "--out", str(part), "--shard", f"{k}/2", "--speeds", "0.9"]) == 0
+    out = tmp_path / "merged"
+    assert featurize.main(["--merge", *map(str, parts), "--out", str(out)]) == 0
+    test = FeatureStore(out).config
+    slow = test.replace(speed=0.9)
+    assert variants.missing(out, test, [test, slow]) == []
+    assert FeatureStore(variants.variant_root(out, slow), expected=slow).n_windows > 0
+    assert featurize.main(["--verify", str(out)]) == 0
