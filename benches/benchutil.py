@@ -49,8 +49,9 @@ def emodb_train_command(
 ) -> list[str]:
     """``python -m glam_py.train`` on EmoDB as the protocol benchmarks run it:
     short utterances tiled (the README's EmoDB command), quiet, no report,
-    into run directory ``out`` with feature cache ``cache``; ``flags`` add
-    to it (``--repeats``, ``--preset``...)."""
+    into run directory ``out`` with feature cache ``cache``, under the
+    paper preset unless ``flags``, which add to it (``--repeats``,
+    ``--preset``...), say otherwise."""
     return [
         sys.executable,
         "-m",
@@ -71,6 +72,8 @@ def emodb_train_command(
         str(out),
         "--cache",
         str(cache),
+        "--preset",
+        "paper",
         *flags,
     ]
 

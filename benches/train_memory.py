@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             store_mb = sum(f.stat().st_size for f in store.glob("shard_*.npy")) / 2**20
             peak = sampled(
+                # The store's own windows train, as before training variants.
                 [sys.executable, "-m", "glam_py.train", "--store", str(store), "--models", args.model]
+                + ["--preset", "paper", "--train-overlap-s", "1.6"]
                 + ["--repeats", "1", "--epochs", "1", "--workers", "1", "--threads", str(args.threads)]
                 + ["--out", str(Path(tmp) / f"run{copies}"), "--quiet", "--no-report"],
                 every_s=0.05,

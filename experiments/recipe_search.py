@@ -158,6 +158,8 @@ def refine_candidates(chosen: list[str]) -> dict[str, dict]:
 def command(name: str, recipe_file: Path, stage: str, args: argparse.Namespace) -> list[str]:
     """The train command of one candidate."""
     flags = {
+        # Every candidate is the paper's recipe with its changes on top.
+        "--preset": "paper",
         "--corpus": "emodb",
         "--root": str(args.root),
         "--pad": "tile",

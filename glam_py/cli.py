@@ -463,10 +463,75 @@ def add_settings_flags(
         )
 
 
+#: Feature settings train and featurize take no flag for: test windows (a
+#: store's own) are never augmented, and --augment / --augment-copies
+#: augment the training windows.
+TRAINING_VARIANT_FIELDS = ("augment", "augment_copy")
+
+#: The training settings that decide which windows a recipe trains on
+#: besides the test windows (TrainConfig.stored_features()): train's flags,
+#: and featurize's for the store's training variants.
+VARIANT_SETTINGS = ("train_overlap_s", "speeds", "augment", "augment_copies")
+
+PRESET_HELP = (
+    "paper: lr 1e-4, 2 s windows, 1 s training / 1.6 s test overlap; "
+    "authors: the per-model recipes of the authors' scripts; best: the recipe a nested "
+    "search chose on EmoDB's training speakers (lr 1e-3 with warm-up and cosine decay, "
+    "10 epochs of 1.6 s-overlap training windows at speeds 0.9, 1.0 and 1.1, masks, label "
+    "smoothing, weight averaging; about 1.1x the paper's cost)"
+)
+
+
+def add_recipe_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, preset_default: str, variants_only: bool
+) -> None:
+    """``--preset`` and ``--train-overlap-s``, then the training settings'
+    own flags (:func:`add_settings_flags`): every recipe field, or with
+    ``variants_only`` those that decide the training windows
+    (:data:`VARIANT_SETTINGS`: ``--speeds``, ``--augment``,
+    ``--augment-copies``), as featurize takes them to write a store's
+    training variants.
+
+    Parameters
+    ----------
+    parser
+        The parser or argument group the flags join.
+    preset_default : str
+        What ``--preset`` says it defaults to (its parsed default is None,
+        so that a command tells "not given" apart).
+    variants_only : bool
+        Only the flags that decide the training windows.
+    """
+    from glam_py.train.config import BEST, PRESETS, TrainConfig
+
+    parser.add_argument(
+        "--preset", choices=PRESETS, default=None, help=f"{PRESET_HELP} (default: {preset_default})."
+    )
+    parser.add_argument(
+        "--train-overlap-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="overlap of consecutive training windows in seconds (default: the preset's: best and "
+        "the authors' GLAM recipes 1.6, paper 1.0; the demo: 1.6); --overlap-s sets the test windows'.",
+    )
+    recipe = TrainConfig.recipe_fields()
+    if variants_only:
+        recipe = [f for f in recipe if f.name in VARIANT_SETTINGS]
+    add_settings_flags(parser, recipe, BEST)
+
+
 def settings_flags_given(args: argparse.Namespace, settings_fields: list[dataclasses.Field]) -> dict:
     """The values of :func:`add_settings_flags`' flags that the command
     line gave, by field name."""
     return {f.name: getattr(args, f.name) for f in settings_fields if hasattr(args, f.name)}
+
+
+def settings_argv(values: dict) -> list[str]:
+    """Settings as the flags that give them, each followed by its value
+    as a flag takes it (``{"speeds": (0.9, 1.1)}`` gives ``--speeds
+    0.9,1.1``): what passes settings on to another command."""
+    return [x for name, value in values.items() for x in (_flag(name), _shown(value))]
 
 
 def with_flag_names(message: str, names: tuple[str, ...] = ()) -> str:

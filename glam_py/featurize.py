@@ -8,7 +8,13 @@ featurises it.
 Several machines: ``--shard K/N`` (or torchrun's RANK/WORLD_SIZE, or a SLURM
 array's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT) writes every N-th shard;
 into one shared folder the parts complete the store by themselves, into
-separate folders ``--merge PART_DIR ... --out DIR`` joins them."""
+separate folders ``--merge PART_DIR ... --out DIR`` joins them.
+
+Training variants: ``--preset``, ``--train-overlap-s``, ``--speeds``,
+``--augment`` and ``--augment-copies`` (train's flags) also write into the
+store every set of training windows that ``python -m glam_py.train --store
+DIR`` with the same flags trains on, each a store of its own in
+DIR/variants/; running again with more writes only the missing ones."""
 
 from __future__ import annotations
 
@@ -36,14 +42,16 @@ from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
 from glam_py.lock import writing
 from glam_py.progress import counter, interactive
-from glam_py.store import left_out_summary, merge, verify_store, write_store
+from glam_py.store import WriteReport, left_out_summary, merge, variants, verify_store, write_store
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m glam_py.featurize", description=__doc__.replace("``", ""))
     add_corpus_flags(p)
     add_threads_flag(p, "featurising")
-    add_feature_flags(p.add_argument_group("features"), FeatureConfig())
+    add_feature_flags(
+        p.add_argument_group("features"), FeatureConfig(), leave_out=cli.TRAINING_VARIANT_FIELDS
+    )
     p.add_argument(
         "--files-per-chunk",
         type=positive_int,
@@ -106,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit with status 1 when any file could not be read (they are always "
         "listed: in OUT/skipped.csv, or on stderr without --out).",
     )
+    recipe = p.add_argument_group(
+        "training variants (with --out)",
+        "Given any of these, the store also gets the training windows that python -m glam_py.train "
+        "--store OUT with the same flags trains on (the training overlap, the speeds, the augmented "
+        "copies), each a store of its own in OUT/variants/; its own windows stay the test windows, "
+        "never perturbed. The recipe is train's: its default preset with the flags given.",
+    )
+    cli.add_recipe_flags(recipe, "none: no training variants; with the other flags of this group, best", True)
     add_quiet_flag(p)
     return p
 
@@ -142,8 +158,52 @@ def part_from(args_shard: tuple[int, int] | None, env: dict[str, str]) -> tuple[
     return k - first, n
 
 
+def recipe_flags_given(args: argparse.Namespace) -> dict:
+    """The training-variant flags the command line gave, by setting name
+    (``preset`` included)."""
+    # The settings' flags leave no attribute when not given; --preset and
+    # --train-overlap-s leave None.
+    names = ("preset", *cli.VARIANT_SETTINGS)
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def training_variants(args: argparse.Namespace, test: FeatureConfig) -> list[FeatureConfig]:
+    """The settings of every training variant that ``train --store`` with
+    the recipe flags needs (``TrainConfig.stored_features()`` but the test
+    windows ``test``), for every model under its preset (the authors'
+    presets differ by model).
+
+    Raises
+    ------
+    UsageError
+        The flags give invalid training settings; the message names them.
+    """
+    from glam_py.models import names
+    from glam_py.train.config import DEFAULT_PRESET, preset
+
+    values = recipe_flags_given(args)
+    name = values.pop("preset", DEFAULT_PRESET)
+    configs = []
+    for model in names():
+        try:
+            cfg = preset(name, model).updated({**values, "features": test.to_dict()})
+        except ValueError as e:
+            raise UsageError(cli.with_flag_names(str(e), cli.VARIANT_SETTINGS)) from None
+        configs += cfg.stored_features()
+    return [c for c in dict.fromkeys(configs) if c != test]
+
+
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every argument, before any work (see :func:`glam_py.cli.parse`)."""
+    recipe = recipe_flags_given(args)
+    if recipe and (args.verify or args.merge or args.out is None):
+        flag = cli.settings_argv({next(iter(recipe)): None})[0]
+        if args.verify or args.merge:
+            raise UsageError(
+                f"{flag} does not apply with {'--verify' if args.verify else '--merge'}, which "
+                f"{'checks' if args.verify else 'joins'} every variant the store has"
+            )
+        raise UsageError(f"{flag} applies only with --out DIR: it writes training variants into the store")
     if args.verify:
         if not args.verify.is_dir():
             raise InputError(f"--verify {args.verify}: no such folder")
@@ -157,8 +217,10 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     else:
         args.features = feature_config_from(args, FeatureConfig())
         cli.check_corpus_flags(parser, args)
+        args.variants = training_variants(args, args.features) if recipe else []
         if args.out is not None:
             args.part = part_from(args.shard, dict(os.environ))
+            args.corpus_argv = corpus_flags(parser, args)
         else:
             for flag, dest in (("--shard", "shard"), ("--max-shards", "max_shards")):
                 if getattr(args, dest) is not None:
@@ -168,6 +230,68 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) -> int:
+    """The store's own (test) windows, then each training variant
+    (``args.variants``) into its folder; each resumes what an earlier run
+    left and a complete one is left as it is."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    variants.record_corpus_argv(args.out, args.corpus_argv)
+    max_shards = args.max_shards  # over the test windows and every variant
+    reports = []
+    for root, config, what in [
+        (args.out, cfg, "test windows"),
+        *((variants.variant_root(args.out, v), v, variants.describe(v)) for v in args.variants),
+    ]:
+        if max_shards == 0:
+            print(f"{root}: {what}: not begun (--max-shards {args.max_shards} reached)")
+            continue
+        report = _write_one(args, root, config, corpus, max_shards)
+        reports.append(report)
+        if max_shards is not None:
+            max_shards -= report.shards_written
+        # Without variants, the lines of a store of test windows alone.
+        name = f"{root}: {what}" if args.variants else str(root)
+        if report.shards_written == 0 and report.complete:
+            print(f"{name}: {'complete' if args.variants else 'the store is complete'}; nothing to do")
+        else:
+            print(
+                f"{name}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
+                f"{'was' if report.shards_already_done == 1 else 'were'} already there) of "
+                f"{report.shards_total}; {'complete' if report.complete else 'not complete yet'}"
+            )
+    utterances = corpus.utterances
+    # The same files in every store: counted per store, not summed over them.
+    failed = max(r.failed_files for r in reports)
+    print(
+        f"{plural(len(utterances), 'file')} to featurise ({len(corpus.left_out)} left out before); "
+        f"this run: {failed} unreadable, {max(r.too_short for r in reports)} shorter than a window "
+        f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete"
+    )
+    if reports[0].complete and not args.quiet:
+        print(left_out_summary(args.out) or f"left out: none of {len(utterances)} utterances")
+    if args.strict and failed:
+        where = (
+            f"{args.out}/skipped.csv"
+            if reports[0].complete
+            else f"{args.out}/shard_*.skipped.csv (skipped.csv once complete)"
+        )
+        raise InputError(f"{plural(failed, 'file')} could not be read (--strict); see {where}")
+    return 0
+
+
+def corpus_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The corpus flags of this command, paths made absolute, so that the
+    command they are recorded for works from any folder."""
+    argv = cli.corpus_argv(parser, args)
+    for flag in ("--root", "--manifest"):
+        if flag in argv:
+            i = argv.index(flag) + 1
+            argv[i] = str(Path(argv[i]).resolve())
+    return argv
+
+
+def _write_one(
+    args: argparse.Namespace, root: Path, cfg: FeatureConfig, corpus: corpora.Corpus, max_shards: int | None
+) -> WriteReport:
     utterances = corpus.utterances
     part = args.part
     start = time.perf_counter()
@@ -186,48 +310,25 @@ def write(args: argparse.Namespace, cfg: FeatureConfig, corpus: corpora.Corpus) 
 
     try:
         with cli.resumable():
-            report = write_store(
-                args.out,
+            return write_store(
+                root,
                 utterances,
                 cfg,
                 left_out=corpus.left_out,
                 files_per_shard=args.files_per_shard,
                 part=part,
                 threads=args.threads,
-                max_shards=args.max_shards,
+                max_shards=max_shards,
                 classes=corpus.classes,
                 on_shard=progress,
             )
     finally:
         bar.close()
-    if report.shards_written == 0 and report.complete:
-        print(f"{args.out}: the store is complete; nothing to do")
-    else:
-        print(
-            f"{args.out}: wrote {plural(report.shards_written, 'shard')} ({report.shards_already_done} "
-            f"{'was' if report.shards_already_done == 1 else 'were'} already there) of "
-            f"{report.shards_total}; {'complete' if report.complete else 'not complete yet'}"
-        )
-    print(
-        f"{plural(len(utterances), 'file')} to featurise ({len(corpus.left_out)} left out before); "
-        f"this run: {report.failed_files} unreadable, {report.too_short} shorter than a window "
-        f"({cfg.pad}); every skipped file and why: {args.out}/skipped.csv once complete"
-    )
-    if report.complete and not args.quiet:
-        print(left_out_summary(args.out) or f"left out: none of {len(utterances)} utterances")
-    if args.strict and report.failed_files:
-        where = (
-            f"{args.out}/skipped.csv"
-            if report.complete
-            else f"{args.out}/shard_*.skipped.csv (skipped.csv once complete)"
-        )
-        raise InputError(f"{plural(report.failed_files, 'file')} could not be read (--strict); see {where}")
-    return 0
 
 
 def verify(store: Path) -> int:
     """``--verify STORE``: one line per damaged file, 1 when any."""
-    problems = verify_store(store)
+    problems = [p for root in (store, *variants.variant_roots(store)) for p in verify_store(root)]
     for problem in problems:
         print(problem)
     print(f"{store}: {plural(len(problems), 'damaged file')}" if problems else f"{store}: every shard intact")
@@ -251,6 +352,11 @@ def main(argv: list[str] | None = None) -> int:
 def _featurize(args: argparse.Namespace) -> int:
     if args.merge:
         complete = merge(args.out, args.merge)
+        # Each training variant joined as its own store, from the parts that have it.
+        names = dict.fromkeys(v.name for part in args.merge for v in variants.variant_roots(part))
+        for name in names:
+            sources = [part / variants.VARIANTS / name for part in args.merge]
+            complete &= merge(args.out / variants.VARIANTS / name, [p for p in sources if p.is_dir()])
         print(
             f"{args.out}: merged {plural(len(args.merge), 'part')}; "
             f"{'complete' if complete else 'shards still missing'}"

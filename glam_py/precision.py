@@ -21,7 +21,8 @@ import functools
 from pathlib import Path
 from typing import ContextManager, Literal, NamedTuple
 
-import torch
+# torch is imported where used: the training settings check precision
+# names through CHOICES, and featurize reads those settings without torch.
 
 # The type of a precision setting (a config field, a --precision flag).
 Precision = Literal["auto", "fp32", "bf16"]
@@ -55,6 +56,8 @@ def cpu_flags() -> frozenset[str]:
 
 def cuda_capability(device: str) -> tuple[int, int] | None:
     """The compute capability of the CUDA ``device``, None without CUDA."""
+    import torch
+
     if not torch.cuda.is_available():
         return None
     return tuple(torch.cuda.get_device_capability(torch.device(device)))
@@ -63,6 +66,8 @@ def cuda_capability(device: str) -> tuple[int, int] | None:
 def native_bf16(device: str) -> bool:
     """Whether ``device`` ("cpu", "cuda", "cuda:1"...) multiplies bf16
     matrices natively (AMX or AVX512-BF16; CUDA capability 8.0 or above)."""
+    import torch
+
     kind = torch.device(device).type
     if kind == "cpu":
         return bool(CPU_BF16_FLAGS & cpu_flags())
@@ -146,4 +151,6 @@ def autocast(precision: Precision, device: str) -> ContextManager:
     """
     if resolve(precision, device).precision == "fp32":
         return contextlib.nullcontext()
+    import torch
+
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)

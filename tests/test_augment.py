@@ -15,8 +15,9 @@ import pytest
 import soundfile as sf
 
 from glam_py import features
-from glam_py.errors import UsageError
+from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
+from glam_py.store import StoreMismatch
 from glam_py.train.__main__ import build_parser, check, overrides_from
 from glam_py.train.config import PAPER, TrainConfig
 from glam_py.train.data import load_utterances
@@ -147,10 +148,26 @@ def test_augment_flags_and_their_refusals_in_one_line(small):
         overrides_from(parser.parse_args(["--augment", "hiss"]), demo=False)
     root, cfg, _ = small
     store = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, quiet)[1]
-    with pytest.raises(UsageError, match="--augment does not apply with --store"):
-        check(parser, parser.parse_args(["--store", str(store.root), "--augment", "noise"]))
-    with pytest.raises(ValueError, match="a given store cannot be perturbed"):
-        speed_stores(CorpusSource("store", store=store.root), cfg.replace(augment=("noise",)), root, 2, quiet)
+    with pytest.raises(InputError, match=r"lacks augmented copy 1 \(noise\) at the training overlap 1.6 s"):
+        argv = [
+            "--store",
+            str(store.root),
+            "--preset",
+            "paper",
+            "--train-overlap-s",
+            "1.6",
+            "--augment",
+            "noise",
+        ]
+        check(parser, parser.parse_args(argv))
+    with pytest.raises(StoreMismatch, match=r"has no augmented copy 1 \(noise\)"):
+        speed_stores(
+            CorpusSource("store", store=store.root),
+            cfg.replace(augment=("noise",), train_overlap_s=1.6),
+            root,
+            2,
+            quiet,
+        )
     # The user sees one line and status 2, before any work.
     for argv, message in (
         (["--augment", "noise,hiss"], 'unknown effect "hiss"'),

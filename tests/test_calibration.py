@@ -197,7 +197,8 @@ def test_train_refuses_an_unknown_calibration_in_one_line(capsys):
 def test_a_calibrated_demo_training_saves_its_temperature_and_reports_its_reliability(tmp_path):
     generate_demo_corpus(tmp_path / "demo", n_speakers=4, per_class_per_speaker=3)
     run = tmp_path / "run"
-    argv = ["--corpus", "csv", "--root", str(tmp_path / "demo"), "--models", "apcnn", "--repeats", "1"]
+    argv = ["--preset", "paper", "--corpus", "csv", "--root", str(tmp_path / "demo"), "--models", "apcnn"]
+    argv += ["--repeats", "1"]
     argv += ["--epochs", "1", "--pad", "tile", "--calibrate", "temperature", "--threads", "2"]
     assert train_main([*argv, "--cache", str(tmp_path / "cache"), "--out", str(run), "--quiet"]) == 0
     split = json.loads((run / "splits" / "apcnn__seed1.json").read_text())

@@ -123,6 +123,8 @@ def test_feature_flags_and_label_order_reach_the_featurised_store(tiny, tmp_path
 
 def _train(*flags: str) -> list[str]:
     return [
+        "--preset",
+        "paper",
         "--models",
         "apcnn",
         "--repeats",
@@ -152,6 +154,9 @@ def tiled_store(tiny):
             "tile",
             "--n-mfcc",
             "20",
+            # The paper recipe's training windows (1 s overlap), a variant.
+            "--preset",
+            "paper",
         ]
     )
     return store
@@ -172,7 +177,7 @@ def _run(main, argv, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_path, capsys):
+def test_a_store_with_other_settings_is_refused_naming_them(tiny, tiled_store, tmp_path, capsys):
     code, err = _run(
         train.main,
         _train(
@@ -198,10 +203,17 @@ def test_a_store_with_other_settings_is_refused_naming_them(tiled_store, tmp_pat
     assert code == 1 and "n_mfcc: asked 26, stored 20; pad: asked drop, stored tile" in err
     code, err = _run(
         train.main,
-        _train("--store", str(tiled_store), "--train-overlap-s", "1.0", "--out", str(tmp_path / "run")),
+        _train("--store", str(tiled_store), "--train-overlap-s", "1.2", "--out", str(tmp_path / "run")),
         capsys,
     )
-    assert code == 2 and "--train-overlap-s does not apply with --store" in err
+    # A training overlap the store holds no variant of: one line, with the command that adds it.
+    assert code == 1 and err.count("\n") == 1 and not (tmp_path / "run").exists()
+    assert (
+        f"error: --store {tiled_store} lacks speed 1 at the training overlap 1.2 s, which --preset paper"
+        in err
+    )
+    command = f"python -m glam_py.featurize --root {tiny / 'demo'} --n-mfcc 20 --pad tile --out {tiled_store}"
+    assert f"add it with: {command} --preset paper --train-overlap-s 1.2;" in err
 
 
 @pytest.mark.parametrize("flags", [[], ["--n-mfcc", "20", "--pad", "tile"]], ids=["no-flags", "same-flags"])
@@ -210,10 +222,10 @@ def test_config_json_records_the_store_settings_used(tiled_store, tmp_path, flag
     assert train.main(_train("--store", str(tiled_store), *flags, "--out", str(out))) == 0
     config = json.loads((out / "config.json").read_text())
     stored = FeatureStore(tiled_store).config.to_dict()
-    assert config["features"] == {"train": stored, "test": stored}
+    # The paper preset trains at a 1 s overlap: the store's variant served.
+    assert config["features"] == {"train": {**stored, "overlap_s": 1.0}, "test": stored}
     assert config["train"]["apcnn"]["features"] == stored
-    # The paper preset asks for a 1 s training overlap; the store's windows served.
-    assert config["train"]["apcnn"]["train_overlap_s"] == stored["overlap_s"] == 1.6
+    assert config["train"]["apcnn"]["train_overlap_s"] == 1.0
     assert config["labels"] == ["neutral", "happy", "sad", "angry"]
 
 

@@ -387,6 +387,8 @@ def test_a_file_the_decoder_panics_on_is_its_error_and_prints_no_panic(tmp_path)
 def test_a_train_log_has_one_plain_line_per_epoch_and_ctrl_c_or_sigterm_says_how_to_resume(tiny, tmp_path):
     common = [
         "glam_py.train",
+        "--preset",
+        "paper",
         "--corpus",
         "csv",
         "--root",

@@ -92,7 +92,7 @@ def test_corpus_splits_leave_each_corpus_out_in_turn():
 
 def test_leave_one_corpus_out_reports_each_test_corpus(two, tmp_path):
     out = tmp_path / "run"
-    argv = [*_corpora(two), "--protocol", "corpus", "--epochs", "1", "--pad", "tile"]
+    argv = [*_corpora(two), "--protocol", "corpus", "--epochs", "1", "--pad", "tile", "--preset", "paper"]
     argv += ["--out", str(out), "--cache", str(tmp_path / "cache"), "--no-report", "--quiet"]
     assert cli.run(lambda: train.main(argv)) == 0
     results = json.loads((out / "results.json").read_text())
@@ -115,7 +115,7 @@ def test_leave_one_corpus_out_reports_each_test_corpus(two, tmp_path):
 
 def test_a_model_trained_on_every_corpus_predicts(two, tmp_path, capsys):
     out = tmp_path / "all"
-    argv = [*_corpora(two), "--protocol", "all", "--epochs", "1", "--pad", "tile"]
+    argv = [*_corpora(two), "--protocol", "all", "--epochs", "1", "--pad", "tile", "--preset", "paper"]
     argv += ["--out", str(out), "--cache", str(tmp_path / "cache"), "--no-report", "--quiet"]
     assert cli.run(lambda: train.main(argv)) == 0
     capsys.readouterr()

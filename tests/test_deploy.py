@@ -39,7 +39,8 @@ def deployed(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("deploy")
     generate_demo_corpus(root / "demo", n_speakers=6, per_class_per_speaker=2)
     out = root / "run"
-    argv = ["--corpus", "csv", "--root", str(root / "demo"), "--protocol", "all", "--select", "val"]
+    argv = ["--preset", "paper", "--corpus", "csv", "--root", str(root / "demo"), "--protocol", "all"]
+    argv += ["--select", "val"]
     argv += ["--models", "glam", "--epochs", "2", "--lr", "3e-3", "--alpha", "0", "--pad", "tile"]
     argv += ["--cache", str(root / "cache"), "--threads", "2", "--out", str(out), "--quiet"]
     assert train_main(argv) == 0

@@ -112,7 +112,7 @@ def test_recipe_search_trains_each_candidate_with_a_validation_split(tmp_path):
     assert cmd[1:3] == ["-m", "glam_py.train"] and cmd[-2:] == ["--no-report", "--quiet"]
     assert pairs["--select"] == "val" and pairs["--repeats"] == "5" and pairs["--threads"] == "2"
     assert pairs["--out"] == str(tmp_path / "w" / "full-ema")
-    assert pairs["--config"].endswith("full-ema.json")
+    assert pairs["--config"].endswith("full-ema.json") and pairs["--preset"] == "paper"
     refine = command("best-ema", tmp_path / "r.json", "refine", args)
     assert dict(zip(refine[3::2], refine[4::2]))["--select"] == "val"
     assert (

@@ -173,7 +173,8 @@ def test_unreadable_and_unlabelled_rows_are_skipped_with_the_reason(datasets, fi
 def test_a_tiny_training_run_from_a_dataset(datasets, files, tmp_path, capsys):
     root = tmp_path / "emodb_hf"
     _dataset(datasets, files).save_to_disk(root)
-    argv = ["--corpus", "hf", "--root", str(root), "--models", "apcnn", "--repeats", "1", "--epochs", "1"]
+    argv = ["--preset", "paper", "--corpus", "hf", "--root", str(root), "--models", "apcnn", "--repeats", "1"]
+    argv += ["--epochs", "1"]
     argv += ["--pad", "tile", "--threads", "2", "--quiet", "--no-report"]
     argv += ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
     code, out, err = _run(train, argv, capsys)

@@ -125,6 +125,8 @@ def test_training_with_normalisation_writes_it_into_the_checkpoint(small, tmp_pa
     root, _, _ = small
     out = tmp_path / "run"
     argv = [
+        "--preset",
+        "paper",
         "--corpus",
         "csv",
         "--root",

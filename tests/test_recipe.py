@@ -374,7 +374,9 @@ def test_recipe_flags_are_made_from_the_configuration():
     assert overrides_from(parser.parse_args([]), demo=False) == {}
     flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
     assert flags["--schedule"].choices == ("exponential", "cosine")
-    assert flags["--ema-decay"].help.endswith("(default: 0.0).")
+    # The defaults shown are the best preset's, train's default.
+    assert flags["--ema-decay"].help.endswith("(default: 0.99).")
+    assert flags["--preset"].help.endswith("(default: best; the demo corpus: paper, with its short recipe).")
     assert all(f"--{f.name.replace('_', '-')}" in flags for f in TrainConfig.recipe_fields())
     with pytest.raises(UsageError, match="--label-smoothing must be at least 0 and below 1, got 1.0"):
         overrides_from(parser.parse_args(["--label-smoothing", "1"]), demo=False)

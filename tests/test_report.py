@@ -23,6 +23,8 @@ from glam_py.train.metrics import expected_calibration_error
 
 def _train_args(root: Path, out: Path) -> list[str]:
     return [
+        "--preset",
+        "paper",
         "--corpus",
         "csv",
         "--root",

@@ -188,7 +188,8 @@ def test_a_corpus_of_segments_trains(small, tmp_path):
     for speaker, parts in by_speaker.items():
         sf.write(tmp_path / f"{speaker}.wav", np.concatenate(parts), 16000, subtype="PCM_16")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
-    command = ["--corpus", "csv", "--root", str(tmp_path), "--models", "apcnn", "--repeats", "1"]
+    command = ["--preset", "paper", "--corpus", "csv", "--root", str(tmp_path), "--models", "apcnn"]
+    command += ["--repeats", "1"]
     command += ["--epochs", "1", "--pad", "tile", "--cache", str(tmp_path / "cache"), "--threads", "2"]
     assert train_main([*command, "--out", str(tmp_path / "run"), "--quiet", "--no-report"]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())

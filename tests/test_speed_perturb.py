@@ -16,7 +16,7 @@ from glam_py import features
 from glam_py.atomic import write_json
 from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
-from glam_py.errors import UsageError
+from glam_py.errors import InputError, UsageError
 from glam_py.features import FeatureConfig
 from glam_py.store import FeatureStore, StoreMismatch, layout, write_store
 from glam_py.train.__main__ import build_parser, check, overrides_from
@@ -160,7 +160,7 @@ def test_speeds_flag_and_its_refusals(small):
     assert given == {"speeds": SPEEDS}
     assert TrainConfig().updated(given).speeds == SPEEDS
     flags = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
-    assert flags["--speeds"].help.endswith("(default: none).")
+    assert flags["--speeds"].help.endswith("(default: 0.9,1.0,1.1).")  # the best preset's
     assert "as many times as long as there are speeds" in flags["--speeds"].help
     # JSON (--config, config.json) gives a list.
     assert TrainConfig.from_dict({"speeds": [0.9, 1.1]}).speeds == (0.9, 1.1)
@@ -175,15 +175,13 @@ def test_speeds_flag_and_its_refusals(small):
             overrides_from(parser.parse_args(flags_given), demo=False)
     root, cfg, _ = small
     store = stores_for(CorpusSource("demo", root), cfg, root / "cache", 2, quiet)[1]
-    args = parser.parse_args(["--store", str(store.root), "--speeds", "0.9,1.0"])
-    with pytest.raises(UsageError, match="--speeds does not apply with --store"):
+    # A store without the speeds' variants is refused, saying how to add them.
+    args = parser.parse_args(["--store", str(store.root), "--preset", "paper", "--speeds", "0.9,1.0"])
+    with pytest.raises(InputError, match="lacks speed 1 at the training overlap 1 s and 1 more variant"):
         check(parser, args)
-    # --preset best perturbs; its refusal says how to train it from a store.
-    args = parser.parse_args(["--store", str(store.root), "--preset", "best"])
-    with pytest.raises(UsageError, match="give --speeds none .*also --epochs 30"):
-        check(parser, args)
-    check(parser, parser.parse_args(["--store", str(store.root), "--preset", "best", "--speeds", "none"]))
-    with pytest.raises(ValueError, match="a given store cannot be perturbed"):
+    args = parser.parse_args(["--store", str(store.root), "--train-overlap-s", "1.6", "--speeds", "none"])
+    check(parser, args)  # best without speeds at the store's own overlap: its own windows serve
+    with pytest.raises(StoreMismatch, match="has no speed 0.9 at the training overlap 1 s"):
         speed_stores(CorpusSource("store", store=store.root), cfg.replace(speeds=SPEEDS), root, 2, quiet)
 
 

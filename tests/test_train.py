@@ -439,6 +439,8 @@ def test_a_run_names_the_utterances_it_left_out_and_why(small, tmp_path, capsys)
     shutil.copytree(small[0] / "wav", root / "wav")
     shutil.copy(small[0] / "manifest.csv", root / "manifest.csv")
     command = [
+        "--preset",
+        "paper",
         "--corpus",
         "csv",
         "--root",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import torch
 
 from glam_py import cli
 from glam_py.cli import (
+    TRAINING_VARIANT_FIELDS,
     add_corpus_flags,
     add_device_flag,
     add_feature_flags,
@@ -43,17 +45,14 @@ from glam_py.models import names as model_names
 from glam_py.precision import CHOICES
 from glam_py.precision import HELP as precision_help
 from glam_py.progress import interactive
-from glam_py.store import FeatureStore
+from glam_py.store import FeatureStore, variants
 from glam_py.train import parallel
-from glam_py.train.config import BEST, PAPER, PRESETS, RunConfig, TrainConfig, load_overrides
+from glam_py.train.config import BEST, DEFAULT_PRESET, RunConfig, TrainConfig, load_overrides, preset
 from glam_py.train.distributed import World
 from glam_py.train.progress import for_output
 from glam_py.train.run import CorpusSource, execute
 
 DEMO_DEFAULTS = dict(repeats=1, epochs=6, lr=5e-4, alpha=0.0, train_overlap_s=1.6)
-# Feature settings train takes no flag for: test windows are never
-# augmented, and --augment / --augment-copies augment the training windows.
-TRAINING_VARIANT_FIELDS = ("augment", "augment_copy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="train from this feature store (from python -m glam_py.featurize --out) "
-        "instead of a corpus (no corpus flags then); its windows serve training and "
-        "test. The store's feature settings are used; feature flags or --config "
-        "features that differ from them are refused, naming each difference.",
+        "instead of a corpus (no corpus flags then), exactly as from the corpus: its own "
+        "windows are the test windows, and the training windows (the training overlap, "
+        "--speeds, --augment) its own where the settings agree, else the training variants "
+        "featurize --preset/--speeds/--augment wrote into it; a store lacking one is refused "
+        "with the featurize command that adds it. The store's feature settings are used; "
+        "feature flags or --config features that differ from them are refused, naming each "
+        "difference.",
     )
     src.add_argument(
         "--cache",
@@ -78,26 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where featurised corpora are kept and reused (default: data/cache).",
     )
     feats = p.add_argument_group(
-        "features (override the preset's; the defaults shown are the paper preset's)",
+        "features (override the preset's; the defaults shown are the best preset's)",
         "The settings of the test windows; the training windows differ only in their overlap "
         "(--train-overlap-s).",
     )
-    add_feature_flags(feats, PAPER.features, leave_out=TRAINING_VARIANT_FIELDS)
+    add_feature_flags(feats, BEST.features, leave_out=TRAINING_VARIANT_FIELDS)
     run = p.add_argument_group("protocol")
     run.add_argument(
         "--models",
         default="glam",
         help=f"comma-separated models to train: {', '.join(model_names())} (default: glam).",
-    )
-    run.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default="paper",
-        help="paper: lr 1e-4, 2 s windows, 1 s training / 1.6 s test overlap; "
-        "authors: the per-model recipes of the authors' scripts; best: the recipe a nested "
-        "search chose on EmoDB's training speakers (lr 1e-3 with warm-up and cosine decay, "
-        "30 epochs of 1.6 s-overlap training windows, masks, label smoothing, weight "
-        "averaging; about 1.1x the paper's cost) (default: paper).",
     )
     run.add_argument(
         "--protocol",
@@ -156,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
         metavar="N",
-        help="epochs, at least 1 (default: the preset's 50; demo: 6).",
+        help=f"epochs, at least 1 (default: the preset's: best {BEST.epochs}, paper 50; demo: 6).",
     )
     hp.add_argument(
         "--alpha",
@@ -170,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=positive_float,
         default=None,
-        help="learning rate (default: the paper's 1e-4; demo: 5e-4).",
+        help=f"learning rate (default: the preset's: best {BEST.lr:g}, paper 1e-4; demo: 5e-4).",
     )
     hp.add_argument(
         "--batch-size",
@@ -180,24 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch size (default: the preset's 32).",
     )
     hp.add_argument(
-        "--train-overlap-s",
-        type=float,
-        default=None,
-        metavar="S",
-        help="overlap of consecutive training windows in seconds (default: the paper "
-        "preset's 1.0; the authors' GLAM recipes and the demo: 1.6); --overlap-s sets "
-        "the test windows'.",
-    )
-    hp.add_argument(
         "--average",
         choices=["logits", "probabilities"],
         default=None,
         help="utterance prediction: mean of the windows' logits or probabilities (default: logits).",
     )
     # The recipe's optional ingredients (off in the paper and authors
-    # presets; --preset best turns some on), their flags
-    # made from TrainConfig's field metadata.
-    cli.add_settings_flags(hp, TrainConfig.recipe_fields(), PAPER)
+    # presets; --preset best turns some on), their flags made from
+    # TrainConfig's field metadata; featurize shares those that decide the
+    # training windows.
+    cli.add_recipe_flags(hp, f"{DEFAULT_PRESET}; the demo corpus: paper, with its short recipe", False)
     hp.add_argument(
         "--config",
         type=Path,
@@ -313,7 +298,6 @@ def overrides_from(args: argparse.Namespace, demo: bool, store_features: Feature
     given = {**values.get("features", {}), **feature_flags_given(args)}
     if store_features is not None:
         values["features"] = {**store_features.to_dict(), **given}
-        values["train_overlap_s"] = store_features.overlap_s
     elif given:
         values["features"] = given
     if args.select_on_test:
@@ -359,17 +343,13 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             if given:
                 raise UsageError(f"{flag} does not apply with --protocol all, which {why}")
     # Feature flags first, so that a mistake is named as the flag.
-    cli.feature_config_from(args, PAPER.features)
+    cli.feature_config_from(args, BEST.features)
     demo = args.corpus == "demo" and args.store is None
     store_features = None
     if args.store is not None:
         given = cli.corpus_flags_given(parser, args)
         if given:
             raise UsageError(f"--store replaces the corpus; {given[0]} does not apply with it")
-        if args.train_overlap_s is not None:
-            raise UsageError(
-                "--train-overlap-s does not apply with --store: the store's windows serve training and test"
-            )
         try:
             store_features = FeatureStore(args.store).config
         except FileNotFoundError:
@@ -387,7 +367,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     try:
         args.run = RunConfig(
             models=tuple(args.models.split(",")),
-            preset=args.preset,
+            preset=args.preset or ("paper" if demo else DEFAULT_PRESET),
             protocol=args.protocol,
             test_corpora=tuple(args.test_corpus.split(",")) if args.test_corpus else (),
             # --protocol all has one split whatever the count; 1 is what config.json then says.
@@ -411,22 +391,73 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             problem = parallel.refusal(model, args.run.train_config(model))
             if problem:
                 raise UsageError(problem)
-    if args.store is not None and args.run.train_config(args.run.models[0]).augment:
-        raise UsageError(
-            "--augment does not apply with --store: a store holds one set of windows; "
-            "train from the corpus, which is featurised once per augmented copy, or give --augment none"
-        )
-    if args.store is not None and args.run.train_config(args.run.models[0]).speeds:
-        # One speed sees each window once per epoch: as many epochs as BEST's speeds x epochs.
-        raise UsageError(
-            "--speeds does not apply with --store: a store holds one speed; "
-            "train from the corpus, which is featurised at each speed, or give --speeds none "
-            f"(with --preset best, also --epochs {BEST.epochs * len(BEST.speeds)}: the recipe "
-            "without speed perturbation)"
-        )
+    if args.store is not None:
+        check_store_variants(args.store, store_features, args.run)
     args.sources, args.demo = sources, demo
     cli.check_output_dir(args.out, "--out")
     cli.check_output_dir(args.cache, "--cache")
+
+
+def check_store_variants(store: Path, features: FeatureConfig, run: RunConfig) -> None:
+    """The store holds every set of windows the run's recipe trains on:
+    its own windows at the training overlap, or its variants
+    (:mod:`glam_py.store.variants`), as training from the corpus would
+    featurise them.
+
+    Raises
+    ------
+    InputError
+        One line naming the first missing variant (and how many more) and
+        the featurize command that adds them to the store.
+    """
+    cfg = run.train_config(run.models[0])
+    if cfg.features != features:
+        return  # opening the store names each difference (run.stores_for)
+    missing = variants.missing(store, features, cfg.stored_features())
+    if not missing:
+        return
+    more = f" and {cli.plural(len(missing) - 1, 'more variant')}" if len(missing) > 1 else ""
+    own = (
+        f"; or train on the store's own windows with --train-overlap-s {features.overlap_s:g}"
+        if missing == [cfg.train_features()]
+        else ""
+    )
+    raise InputError(
+        f"--store {store} lacks {variants.describe(missing[0])}{more}, which --preset {run.preset} trains "
+        f"on; add {'them' if more else 'it'} with: {featurize_command(store, features, run)}{own}"
+    )
+
+
+def featurize_command(store: Path, features: FeatureConfig, run: RunConfig) -> str:
+    """The featurize command that adds the run's training variants to the
+    store: the corpus flags that wrote it (recorded by featurize), its
+    feature settings as flags, and the recipe's flags that decide the
+    training windows where they differ from its preset's."""
+    cfg = run.train_config(run.models[0])
+    base = preset(run.preset, run.models[0])
+    recipe = cli.settings_argv(
+        {
+            name: getattr(cfg, name)
+            for name in cli.VARIANT_SETTINGS
+            if getattr(cfg, name) != getattr(base, name)
+        }
+    )
+    return shlex.join(
+        [
+            "python",
+            "-m",
+            "glam_py.featurize",
+            *(variants.corpus_argv(store) or ["--corpus", "CORPUS", "--root", "ROOT"]),
+            *cli.settings_argv(
+                {name: new for name, (new, _) in features.differences(FeatureConfig()).items()}
+            ),
+            "--out",
+            str(store),
+            "--preset",
+            run.preset,
+            *recipe,
+        ]
+    )
 
 
 def corpus_sources(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import Field, dataclass, field, fields
 
-from glam_py import models
 from glam_py.features import FeatureConfig
 from glam_py.normalize import NORMALIZATIONS
 from glam_py.precision import CHOICES
@@ -374,6 +373,13 @@ class TrainConfig(Settings):
         copies = [train.replace(augment=effects, augment_copy=k) for k in range(1, self.augment_copies + 1)]
         return (at_speeds or [train]) + copies
 
+    def stored_features(self) -> list[FeatureConfig]:
+        """Every set of windows a run featurises, each once: the test
+        windows, the training windows, then :meth:`variant_features`. A
+        store serves the recipe when it holds them all (its own windows the
+        test windows, the others its variants: :mod:`glam_py.store.variants`)."""
+        return list(dict.fromkeys([self.features, self.train_features(), *self.variant_features()]))
+
     @classmethod
     def recipe_fields(cls) -> list[Field]:
         """The fields that carry command-line help in their metadata
@@ -436,6 +442,9 @@ BEST = PAPER.updated(
     }
 )
 PRESETS = ("paper", "authors", "best")
+# What train uses without --preset (the demo corpus keeps its short recipe
+# on the paper preset): the evidence says best (docs/research/confirmation.md).
+DEFAULT_PRESET = "best"
 
 
 def preset(name: str, model: str) -> TrainConfig:
@@ -455,6 +464,10 @@ def preset(name: str, model: str) -> TrainConfig:
     ValueError
         For an unknown preset or model name.
     """
+    # Imported here: the models pull in torch, which featurize (reading
+    # these settings for the variants a recipe trains on) does not need.
+    from glam_py import models
+
     if name == "paper":
         return PAPER
     if name == "authors":

@@ -20,6 +20,7 @@ from glam_py.lock import WriterLock
 from glam_py.precision import resolve
 from glam_py.rundir import RunDir, variants
 from glam_py.store import FeatureStore, StoreMismatch, write_store
+from glam_py.store.variants import config_key, open_variant
 from glam_py.train import parallel
 from glam_py.train import results as tables
 from glam_py.train.config import RunConfig, TrainConfig
@@ -106,15 +107,16 @@ def stores_for(
     """The training and test stores, featurised once per corpus and
     feature setting and reused by every split, model and later run.
 
-    A given store serves training and test alike, so it must hold the test
-    features ``cfg`` asks for; its overlap then stands for
-    ``cfg.train_overlap_s`` too.
+    A given store's own windows are the test windows, so they must have
+    the test features ``cfg`` asks for; the training windows are its own
+    too when ``cfg`` trains at their overlap, else its variant at the
+    training overlap (:mod:`glam_py.store.variants`).
 
     Raises
     ------
     StoreMismatch
-        The given store was featurised with other settings; the message
-        names each one.
+        The given store was featurised with other settings (the message
+        names each one), or lacks the training windows.
     """
     if source.store is not None:
         try:
@@ -124,7 +126,7 @@ def stores_for(
                 f"{e}; ask for the store's settings (the feature flags or "
                 f"--config) or featurise it again with these"
             ) from None
-        return store, store
+        return open_variant(store, cfg.train_features()), store
     train, test = cached_stores(source, [cfg.train_features(), cfg.features], cache, threads, log)
     return train, test
 
@@ -134,25 +136,21 @@ def speed_stores(
 ) -> list[FeatureStore]:
     """The training store of each of ``cfg.variant_features()``: at each
     of ``cfg.speeds`` (speed perturbation), then each augmented copy
-    (``cfg.augment``), featurised once and cached like :func:`stores_for`'s;
-    none without either. The store at speed 1 is the unperturbed training
-    store.
+    (``cfg.augment``), featurised once and cached like :func:`stores_for`'s,
+    or a given store's variants; none without either. The store at speed 1
+    is the unperturbed training store.
 
     Raises
     ------
-    ValueError
-        ``cfg.speeds`` or ``cfg.augment`` with a given store, which holds
-        one variant only.
+    StoreMismatch
+        A given store lacks one of them (``featurize`` with the recipe's
+        flags writes them).
     """
     configs = cfg.variant_features()
-    if not configs:
-        return []
     if source.store is not None:
-        raise ValueError(
-            "speeds and augment need the corpus: a given store cannot be perturbed; "
-            "train from the corpus, which is featurised for each variant"
-        )
-    return cached_stores(source, configs, cache, threads, log)
+        store = FeatureStore(source.store, expected=cfg.features)
+        return [open_variant(store, config) for config in configs]
+    return cached_stores(source, configs, cache, threads, log) if configs else []
 
 
 def cached_stores(
@@ -168,8 +166,7 @@ def cached_stores(
     corpus = source.load()
     out = []
     for config in configs:
-        digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
-        root = cache / f"{source.name}-{source.fingerprint()}-{digest}"
+        root = cache / f"{source.name}-{source.fingerprint()}-{config_key(config)}"
 
         def write(root: Path = root, config: FeatureConfig = config):
             # Runs with other --out share the cache: one featurises, the
@@ -282,13 +279,9 @@ def execute(
         log(f"note: {chosen.note}")
     resolved = {
         "run": {**run.__dict__, "models": list(run.models), "alphas": list(run.alphas)},
-        # With a given store its overlap serves training too (stores_for).
         "train": {
             key: run.train_config(m, a)
-            .replace(
-                train_overlap_s=train_store.config.overlap_s,
-                precision=resolve(run.train_config(m, a).precision, device).precision,
-            )
+            .replace(precision=resolve(run.train_config(m, a).precision, device).precision)
             .to_dict()
             for key, m, a in rows
         },

@@ -9,11 +9,14 @@ from pathlib import Path
 
 def train_command(root: Path, out: Path) -> list[str]:
     """``python -m glam_py.train`` on the CSV corpus at ``root``: APCNN and
-    MHCNN, two splits of three epochs, results into ``out``."""
+    MHCNN under the paper's recipe, two splits of three epochs, results
+    into ``out``."""
     return [
         sys.executable,
         "-m",
         "glam_py.train",
+        "--preset",
+        "paper",
         "--corpus",
         "csv",
         "--root",
