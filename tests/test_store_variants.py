@@ -65,8 +65,10 @@ def test_featurize_adds_the_recipes_variants_leaving_what_is_there(demo, monkeyp
     test = FeatureStore(store).config
     train_windows = test.replace(overlap_s=BEST.train_overlap_s)
     # best trains at speeds 0.9, 1.0 and 1.1 at its 1.6 s overlap, which is
-    # the test windows' too: speed 1 is the store's own windows.
-    assert written == [train_windows.replace(speed=0.9), train_windows.replace(speed=1.1)]
+    # the test windows' too: speed 1 is the store's own windows; then one
+    # augmented copy.
+    augmented = train_windows.replace(augment=",".join(BEST.augment), augment_copy=1)
+    assert written == [train_windows.replace(speed=0.9), train_windows.replace(speed=1.1), augmented]
     assert {k: v for k, v in _stamps(store).items() if k in test_windows} == test_windows
     slow = FeatureStore(variants.variant_root(store, written[0]), expected=written[0])
     row = slow.index[0]
@@ -161,14 +163,14 @@ def test_a_store_trains_best_exactly_as_the_corpus_does(tmp_path):
     assert a["config"]["train"]["apcnn"]["speeds"] == [0.9, 1.0, 1.1]
     assert split_metrics(a) == split_metrics(b)
     assert a["models"]["apcnn"]["summary"] == b["models"]["apcnn"]["summary"]
-    # The windows behind them: training, test, then each speed's.
+    # The windows behind them: training, test, then each speed's and the augmented copy's.
     run = RunConfig(models=("apcnn",), preset="best")
     cfg = run.train_config("apcnn")
     quiet = lambda _: None  # noqa: E731
     source = CorpusSource("emodb", emodb, labels=parse_label_map("neutral,sad"))
     from_corpus = corpus_stores([source], cfg, tmp_path / "cache", 2, quiet)[0][1]
     from_store = corpus_stores([CorpusSource("store", store=store)], cfg, tmp_path / "none", 2, quiet)[0][1]
-    assert len(from_corpus) == len(from_store) == 5
+    assert len(from_corpus) == len(from_store) == 6
     for ours, theirs in zip(from_corpus, from_store):
         assert ours.config == theirs.config and len(ours) == len(theirs)
         for i in range(len(ours)):
