@@ -195,7 +195,19 @@ def corpus_run(two, tmp_path_factory) -> Path:
     """A finished corpus-protocol run, two seeds per test corpus, its
     report written by training itself."""
     out = tmp_path_factory.mktemp("corpus-run") / "run"
-    argv = [*_corpora(two), "--protocol", "corpus", "--repeats", "2", "--epochs", "1", "--pad", "tile"]
+    argv = [
+        *_corpora(two),
+        "--protocol",
+        "corpus",
+        "--repeats",
+        "2",
+        "--epochs",
+        "1",
+        "--pad",
+        "tile",
+        "--preset",
+        "paper",
+    ]
     argv += ["--out", str(out), "--cache", str(out.parent / "cache"), "--quiet"]
     assert cli.run(lambda: train.main(argv)) == 0
     return out
