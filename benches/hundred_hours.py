@@ -4,8 +4,8 @@ short files, each featurised (``python -m glam_py.featurize --out``), then
 GLAM trained for one epoch from the store (``python -m glam_py.train
 --store``), measuring how time, memory and disk grow with the corpus.
 
-    .venv/bin/python -m benches.hundred_hours --hours 1 10 100 --json FILE
-    .venv/bin/python -m benches.hundred_hours --hours 100 --generate-only
+    .venv/bin/python -m benches.hundred_hours --hours 1 10 100 --generate-only   # the audio, once
+    .venv/bin/python -m benches.hundred_hours --hours 1 10 100 --train-timeout 25 --json FILE
 
 The audio is generated once into ``--data`` (default data/hundred_hours,
 git-ignored) and reused, each size taking the smaller ones' files and more:
@@ -20,7 +20,7 @@ git-ignored) and reused, each size taking the smaller ones' files and more:
   ``short/manifest_<H>h.csv`` (``path,label,speaker``).
 
 The two layouts so hold the same audio and give the same windows; 100 hours
-take 12.6 GB as recordings and 11.7 GB as files. For each size, smallest
+take 12.8 GB as recordings and 11.6 GB as files. For each size, smallest
 first: each layout's ``featurize --out`` (wall time, audio hours per second
 of wall time, peak memory, megabytes read from storage rather than the page
 cache, the store's size on disk), then one epoch of ``train --store`` on the
@@ -55,7 +55,7 @@ from glam_py.store import FeatureStore
 
 RECORDING_S = 3600.0
 SPEAKERS_PER_RECORDING = 4
-# Featurising 1 h of audio in this many seconds is real time.
+# Seconds in an hour: audio hours per second times this is the x real time.
 HOUR_S = 3600.0
 
 
@@ -68,8 +68,7 @@ def segments(recording: int) -> list[tuple[float, float, str, str]]:
     out, t, j = [], 0.0, 0
     while True:
         start = round(t + rng.uniform(0.1, 0.5), 3)
-        # At least one whole window (2 s) once rounded to the millisecond.
-        end = max(round(start + rng.uniform(2.0, 4.0), 3), start + 2.0)
+        end = round(start + rng.uniform(2.0, 4.0), 3)
         if end > RECORDING_S:
             return out
         speaker = (recording * SPEAKERS_PER_RECORDING + j % SPEAKERS_PER_RECORDING) % 40
@@ -101,9 +100,9 @@ def file_name(k: int, j: int) -> str:
 
 def cut(recording: Path, k: int, folder: Path) -> None:
     """Every segment of recording ``k`` into its own WAV file under
-    ``folder``, marked done by ``folder/r<k>/.done`` (so an interrupted cut
-    is redone)."""
-    done = folder / f"r{k:03d}" / ".done"
+    ``folder``, marked done by a ``.done`` file beside them (so an
+    interrupted cut is redone)."""
+    done = (folder / file_name(k, 0)).parent / ".done"
     if done.is_file():
         return
     done.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +205,11 @@ def train(store: Path, out: Path, threads: int, timeout_s: float | None) -> dict
 def machine() -> str:
     """The CPU, its cores and the load when this is called."""
     model = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -234,7 +237,8 @@ def table(rows: list[dict]) -> str:
             trained = f"| {windows} | {rate} | {wall} | {mib(t['VmRSS'])} ({mib(t['RssAnon'])}) |"
         per_s = r["audio_h"] / f["wall_s"]
         lines.append(
-            f"| {r['audio_h']:.2f} | {r['layout']} | {r['files']:,} | {f['windows']:,} | {f['wall_s']:.1f} ({f['cpu_s']:.1f}) "
+            f"| {r['audio_h']:.2f} | {r['layout']} | {r['files']:,} | {f['windows']:,} "
+            f"| {f['wall_s']:.1f} ({f['cpu_s']:.1f}) "
             f"| {per_s:.2f} | {per_s * HOUR_S:,.0f} | {mib(f['VmRSS'])} | {f['read_mb']:,.0f} "
             f"| {f['store_mb']:,.0f} {trained}"
         )
