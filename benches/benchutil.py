@@ -135,12 +135,61 @@ def paired(benchmark, anchor, ours, units: float, unit: str, rounds: int = 15) -
 MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
 
 
-def sampled(command: list[str], every_s: float = 0.02) -> dict:
-    """Runs ``command`` (output discarded), sampling its /proc entries every
-    ``every_s`` seconds: its wall seconds (``"wall_s"``), its CPU seconds,
-    user and system (``"cpu_s"``, steadier than the wall time on a shared
-    machine), the peak of each of :data:`MEMORY_FIELDS` in MiB, and the
-    most open descriptors (``"fds"``). Linux only.
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc/PID/task/*/children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except OSError:  # the thread or the process ended meanwhile
+                pass
+    return out
+
+
+def _memory(pid: int) -> dict[str, int] | None:
+    """:data:`MEMORY_FIELDS` of ``pid`` in KiB, None once it has ended."""
+    now = dict.fromkeys(MEMORY_FIELDS, 0)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in now:
+                    now[key] = int(value.split()[0])
+    except (OSError, ValueError):
+        return None
+    return now
+
+
+def sampled(
+    command: list[str],
+    every_s: float = 0.02,
+    tree: bool = False,
+    timeout_s: float | None = None,
+) -> dict:
+    """Runs ``command`` (output discarded), sampling its /proc entries
+    every ``every_s`` seconds: its wall seconds (``"wall_s"``), its CPU
+    seconds, user and system (``"cpu_s"``, steadier than the wall time on a
+    shared machine), the megabytes it read from storage rather than the
+    page cache (``"read_mb"``), the peak of each of :data:`MEMORY_FIELDS` in
+    MiB, the most open descriptors (``"fds"``), and whether it was stopped
+    at ``timeout_s`` (``"stopped"``). Linux only.
+
+    Parameters
+    ----------
+    command : list of str
+        The command line.
+    every_s : float
+        Seconds between samples (default 0.02).
+    tree : bool
+        Sum the memory over the process and its descendants at each sample
+        (shared pages are then counted once per process); default: the
+        process alone. Descriptors are the process's own either way.
+    timeout_s : float, optional
+        Stop the command (SIGTERM) once it has run this many seconds; the
+        figures are then those up to the stop (default: no limit).
 
     Raises
     ------
@@ -151,22 +200,38 @@ def sampled(command: list[str], every_s: float = 0.02) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = dict.fromkeys(MEMORY_FIELDS, 0)
-    fds = 0
+    fds, stopped = 0, False
     while proc.poll() is None:
+        if timeout_s is not None and time.perf_counter() - start > timeout_s:
+            proc.terminate()
+            stopped = True
+            break
+        own = _memory(proc.pid)
+        if own is None:  # ended between poll and read
+            break
+        for pid in _tree(proc.pid)[1:] if tree else ():
+            for key, value in (_memory(pid) or {}).items():
+                own[key] += value
+        for key, value in own.items():
+            peak[key] = max(peak[key], value)
         try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    if key in peak:
-                        peak[key] = max(peak[key], int(value.split()[0]))
             fds = max(fds, len(os.listdir(f"/proc/{proc.pid}/fd")))
-        except (OSError, ValueError):  # ended between poll and read
+        except OSError:
             break
         time.sleep(every_s)
     _, err = proc.communicate()
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not stopped:
         raise RuntimeError(f"{' '.join(command)} failed:\n{err[-2000:]}")
     wall = time.perf_counter() - start
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
-    return {"wall_s": wall, "cpu_s": cpu, "fds": fds, **{k: v / 1024 for k, v in peak.items()}}
+    # ru_inblock counts 512-byte blocks read from storage.
+    read_mb = (done.ru_inblock - children.ru_inblock) * 512 / 2**20
+    return {
+        "stopped": stopped,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "read_mb": read_mb,
+        "fds": fds,
+        **{k: v / 1024 for k, v in peak.items()},
+    }
