@@ -426,7 +426,7 @@ PAPER = TrainConfig()
 # at three speeds, which costs about 1.1x the paper's 50 epochs. The same
 # for every model, so that comparisons under it are fair. Channel
 # augmentation (one copy, every effect) joined it when a cross-corpus study
-# chose it: +19 UA from EmoDB to URDU (-6 the other way), and EmoDB's
+# chose it: +17 UA from EmoDB to URDU (-6 the other way), and EmoDB's
 # leave-one-speaker-out WA 2 points higher (docs/research/cross-corpus.md).
 BEST = PAPER.updated(
     {
