@@ -15,6 +15,7 @@ from glam_py.features import FeatureConfig
 from glam_py.store import FeatureStore
 from glam_py.train import __main__ as train
 from glam_py.train.data import load_utterances
+from tests.support.commands import run_main
 
 
 def _flags(parser) -> dict[str, tuple]:
@@ -168,17 +169,8 @@ def _features_file(folder):
     return path
 
 
-def _run(main, argv, capsys) -> tuple[int, str]:
-    """Exit status and stderr of a command run as from the shell."""
-    try:
-        code = cli.run(lambda: main(argv))
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
-
-
 def test_a_store_with_other_settings_is_refused_naming_them(tiny, tiled_store, tmp_path, capsys):
-    code, err = _run(
+    code, err = run_main(
         train.main,
         _train(
             "--store", str(tiled_store), "--n-mfcc", "20", "--pad", "drop", "--out", str(tmp_path / "run")
@@ -188,7 +180,7 @@ def test_a_store_with_other_settings_is_refused_naming_them(tiny, tiled_store, t
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
     assert "pad: asked drop, stored tile" in err and "n_mfcc" not in err
     assert not (tmp_path / "run").exists()  # the failed run left no empty folder
-    code, err = _run(
+    code, err = run_main(
         train.main,
         _train(
             "--store",
@@ -201,7 +193,7 @@ def test_a_store_with_other_settings_is_refused_naming_them(tiny, tiled_store, t
         capsys,
     )
     assert code == 1 and "n_mfcc: asked 26, stored 20; pad: asked drop, stored tile" in err
-    code, err = _run(
+    code, err = run_main(
         train.main,
         _train("--store", str(tiled_store), "--train-overlap-s", "1.2", "--out", str(tmp_path / "run")),
         capsys,

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glam_py import cli, features, featurize
+from glam_py import features, featurize
 from glam_py.corpora import parse_label_map
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.store import FeatureStore, layout, variants, writer
 from glam_py.train import __main__ as train
 from glam_py.train.config import BEST, RunConfig
 from glam_py.train.run import CorpusSource, corpus_stores
+from tests.support.commands import run_main
 from tests.support.inputs import corpora_root
 from tests.support.training import split_metrics
 
@@ -38,14 +39,6 @@ def _stamps(root: Path) -> dict[str, int]:
     # The writer's lock is taken by every run; the store's files are the rest.
     files = (p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".lock"))
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in files}
-
-
-def _run(main, argv, capsys) -> tuple[int, str]:
-    try:
-        code = cli.run(lambda: main(argv))
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
 
 
 def test_featurize_adds_the_recipes_variants_leaving_what_is_there(demo, monkeypatch, capsys):
@@ -90,7 +83,7 @@ def test_featurize_adds_the_recipes_variants_leaving_what_is_there(demo, monkeyp
     train.check(
         parser, parser.parse_args(["--store", str(store), "--augment", "noise", "--augment-copies", "2"])
     )
-    code, err = _run(
+    code, err = run_main(
         train.main,
         ["--store", str(store), "--augment", "noise", "--augment-copies", "3", "--out", str(demo / "run")],
         capsys,
@@ -123,7 +116,7 @@ def test_featurize_adds_the_recipes_variants_leaving_what_is_there(demo, monkeyp
     ],
 )
 def test_featurize_refuses_bad_variant_flags_in_one_line(tmp_path, capsys, flags, code, says):
-    got, err = _run(featurize.main, [f.format(tmp=tmp_path) for f in flags], capsys)
+    got, err = run_main(featurize.main, [f.format(tmp=tmp_path) for f in flags], capsys)
     assert got == code and err.count("\n") == 1 and says in err, err
     assert not (tmp_path / "s").exists()
 
@@ -134,7 +127,7 @@ def test_variants_of_a_store_with_other_test_settings_are_refused(demo, capsys, 
         ["--corpus", "csv", "--root", str(demo / "demo"), "--pad", "tile", "--out", str(out), "--quiet"]
     )
     argv = ["--corpus", "csv", "--root", str(demo / "demo"), "--out", str(out), "--preset", "best"]
-    code, err = _run(featurize.main, argv, capsys)
+    code, err = run_main(featurize.main, argv, capsys)
     assert code == 1 and err.count("\n") == 1 and "pad: asked drop, stored tile" in err
     assert not (out / variants.VARIANTS).exists()
 
