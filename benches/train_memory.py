@@ -5,8 +5,9 @@ corpus costs no disk), then one epoch of ``python -m glam_py.train
 
 - private (``RssAnon``): the process's own memory, torch and the model
   included; this must not grow with the store;
-- file-backed (``RssFile``): the store's memory-mapped pages in use, which
-  the kernel shares and reclaims under pressure.
+- file-backed (``RssFile``): the libraries' mapped pages (the store is
+  read with positioned reads, so its pages stay in the kernel's page
+  cache, not in the process).
 
     python -m benches.train_memory --copies 1 30
 

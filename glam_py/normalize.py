@@ -82,7 +82,7 @@ def statistics(arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 class Normalized:
     """Windows as their group's statistics normalise them, computed as they
     are read: indexing gives ``(windows[i] - mean) / scale`` in float32,
-    so a memory-mapped store stays on disk. Takes the place of the windows
+    so a store's windows stay on disk. Takes the place of the windows
     array wherever windows are read by index (training batches,
     evaluation).
 

@@ -55,8 +55,8 @@ def _tsne(
         # A run of several corpora lists each utterance with its corpus's
         # name; the corpus's own store knows it without.
         own = {
-            corpus_utterance_id(split["test_corpus"], r["utterance_id"]): r["utterance_id"]
-            for r in store.index
+            corpus_utterance_id(split["test_corpus"], u): u
+            for u in store.index.column("utterance_id").tolist()
         }
         ids = [own.get(u, u) for u in ids]
     try:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from glam_py import features
-from glam_py.atomic import write_json
+from glam_py.atomic import DamagedFile, write_json
 from glam_py.corpora import read_manifest
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.errors import UsageError
@@ -29,6 +29,7 @@ from glam_py.store import (
     layout,
     left_out_summary,
     merge,
+    reader,
     write_store,
 )
 
@@ -71,13 +72,74 @@ def test_store_contents(reference, corpus):
     expected, _ = features.featurize_signal(features.load(row["path"]), 16000, CFG)
     got = store.windows(7)
     np.testing.assert_array_equal(got, expected)
-    assert isinstance(got.base, np.memmap) or isinstance(got, np.memmap)
+    assert got.shape == expected.shape and len(got) == len(expected) and got.dtype == np.float32
+    # Indexing reads just what it names, as an array would give it.
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(got[-1], expected[-1])
+    np.testing.assert_array_equal(got[1:3], expected[1:3])
+    np.testing.assert_array_equal(got[::2], expected[::2])
+    np.testing.assert_array_equal(got[[2, 0]], expected[[2, 0]])
+    with pytest.raises(IndexError):
+        got[len(expected)]
     assert {"utterance_id", "path", "label", "speaker", "shard", "first_window", "n_windows"} <= set(row)
+    # The columns give every row the values its dict gives, as written.
+    written = layout.read_csv(reference / layout.INDEX)
+    assert [store.index[i] for i in range(len(store))] == [
+        {
+            **r,
+            "shard": int(r["shard"]),
+            "first_window": int(r["first_window"]),
+            "n_windows": int(r["n_windows"]),
+        }
+        | {"duration_s": float(r["duration_s"])}
+        for r in written
+    ]
+    assert store.index.column("label").tolist() == [r["label"] for r in written]
     # featurize's summary reads the files a line at a time, and says the same.
     line = store.skipped_summary()
     assert line.startswith(f"left out: {len(skipped) + 1} of {len(utterances)} utterances (")
     assert f"{len(skipped)} shorter than a window with pad=drop; 1 unreadable" in line
     assert left_out_summary(reference) == line
+
+
+def test_reading_keeps_a_bounded_number_of_shards_open(reference, monkeypatch):
+    # Every shard read in turn, twice over: at most MAX_OPEN_SHARDS of them
+    # open at once, and every window as the shard's array holds it.
+    monkeypatch.setattr(reader, "MAX_OPEN_SHARDS", 2)
+    store = FeatureStore(reference)
+    assert store.index.column("shard").max() >= 3
+    fds = lambda: len(os.listdir("/proc/self/fd"))
+    before = fds()
+    for _ in range(2):
+        for i in range(len(store)):
+            row = store.index[i]
+            shard = np.load(layout.shard_array(reference, row["shard"]))
+            first = row["first_window"]
+            np.testing.assert_array_equal(
+                np.asarray(store.windows(i)), shard[first : first + row["n_windows"]]
+            )
+            assert fds() <= before + 2
+    del store
+    assert fds() == before
+
+
+def test_a_damaged_index_or_shard_is_named(reference, tmp_path):
+    copy = tmp_path / "store"
+    shutil.copytree(reference, copy)
+    index = copy / layout.INDEX
+    lines = index.read_text().splitlines()
+    shard = FeatureStore(copy).index[0]["shard"]
+    # A window count past the shard's end: the read names the shard file.
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("n_windows")] = "100000"
+    index.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    with pytest.raises(DamagedFile, match=f"shard_{shard:05d}.npy: windows 0 to 100000 asked for"):
+        np.asarray(FeatureStore(copy).windows(0))
+    cells[header.index("n_windows")] = "many"
+    index.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    with pytest.raises(DamagedFile, match="index.csv, line 2: 'many' is not a number"):
+        FeatureStore(copy)
 
 
 def test_resumes_after_a_stop_and_leftovers_of_a_crash(corpus, reference, tmp_path):

@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from glam_py import models, precision
+from glam_py.store import StoredWindows
 from glam_py.train import trainer
 from glam_py.train.__main__ import build_parser, overrides_from
 from glam_py.train.config import TrainConfig
@@ -139,13 +140,13 @@ def test_learning_rate_schedules():
     assert _lr_after(9, step) == 1e-3 and _lr_after(10, step) == pytest.approx(1e-4)
 
 
-def test_window_rows_read_the_stacked_windows_from_the_memory_mapped_store(small):
+def test_window_rows_read_the_stacked_windows_from_the_store(small):
     _, _, data = small
     which = tuple(range(1, len(data), 3))
     x, y, owner = stack(data.train_windows, data.labels, which)
     rows = WindowRows(data.train_windows, data.labels, which)
-    # Nothing is copied up front: every part is a view of a memory-mapped shard.
-    assert all(isinstance(part.base, np.memmap) for part in rows._parts)
+    # Nothing is read up front: every part is a reference into the store.
+    assert all(isinstance(part, StoredWindows) for part in rows._parts)
     assert len(rows) == len(x) and rows.window_shape == x.shape[1:]
     np.testing.assert_array_equal(rows.y, y)
     np.testing.assert_array_equal(rows.owner, owner)

@@ -37,19 +37,20 @@ def utterance_embeddings(
             f"{store.root} holds features computed with other settings than the "
             f"checkpoint was trained on: {store.config.to_dict()} vs {ckpt.features.to_dict()}"
         )
-    rows = {row["utterance_id"]: i for i, row in enumerate(store.index)}
+    rows = {u: i for i, u in enumerate(store.index.column("utterance_id").tolist())}
+    label_of = store.index.column("label")
     missing = [u for u in ids if u not in rows]
     if missing:
         raise ReportError(
             f"{store.root}: {len(missing)} test utterances are not in the store (first: {missing[0]!r})"
         )
     class_of = {name: k for k, name in enumerate(ckpt.labels)}
-    unknown = sorted({store.index[rows[u]]["label"] for u in ids} - set(class_of))
+    unknown = sorted({label_of[rows[u]] for u in ids} - set(class_of))
     if unknown:
         raise ReportError(
             f"{store.root}: labels {unknown} are not among the model's classes {list(ckpt.labels)}"
         )
-    labels = np.array([class_of[store.index[rows[u]]["label"]] for u in ids])
+    labels = np.array([class_of[label_of[rows[u]]] for u in ids])
     model = ckpt.build_model()
     parts = [store.windows(rows[u]) for u in ids]
     x = np.concatenate(parts).astype(np.float32, copy=False)

@@ -1,10 +1,20 @@
 """Reading a feature store: the index, and every utterance's windows as a
-view into memory-mapped shards (nothing is copied until used)."""
+reference into its shard, read from the file when indexed.
+
+The shards are read with positioned reads (``pread``), not memory maps. A
+mapped page that has been read counts in the process's resident memory
+until the map is closed, so an epoch over a memory-mapped store grew the
+trainer's RSS by the store's size (2.5 GB in 25 minutes of a 100-hour
+epoch, docs/benchmarks.md); read pages stay in the kernel's page cache,
+shared and given back under pressure, without counting in the process."""
 
 from __future__ import annotations
 
 import csv
-from collections import Counter
+import os
+import threading
+import weakref
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,6 +24,13 @@ from glam_py.atomic import DamagedFile
 from glam_py.features import FeatureConfig
 from glam_py.store import layout
 from glam_py.store.format import StoreMismatch, describe_differences, expected_shards, read_settings
+from glam_py.store.index import StoreIndex
+
+# Shard files kept open at once by one store: an epoch reads every shard,
+# and a store of 1,000 shards open together would pass a soft limit of
+# 1,024 open files; reopening one costs microseconds against a batch's
+# milliseconds of training.
+MAX_OPEN_SHARDS = 64
 
 
 def _cause(reason: str) -> str:
@@ -54,11 +71,89 @@ def left_out_summary(root: str | Path) -> str | None:
         return _left_out_line(root, (row["reason"] for row in csv.DictReader(f)), kept, pad)
 
 
-def utterance_key(row: dict) -> tuple[str, str, str]:
-    """What names an utterance of an index row in every store of its
-    corpus: its file and the segment of it (empty for a whole file, and in
-    stores written before segments, whose index has no such columns)."""
-    return row["path"], row.get("start", ""), row.get("end", "")
+class _ShardFiles:
+    """The shard arrays of one store, opened for positioned reads on first
+    use, at most :data:`MAX_OPEN_SHARDS` at a time (the least recently
+    read closed first); safe to call from several threads."""
+
+    def __init__(self, root: Path, window_shape: tuple[int, int]):
+        self.root, self.window_shape = root, window_shape
+        self.window_bytes = 4 * window_shape[0] * window_shape[1]
+        self._open: OrderedDict[int, tuple[int, int, int]] = OrderedDict()  # k: fd, data offset, windows
+        self._lock = threading.Lock()
+
+    def _file(self, k: int) -> tuple[int, int, int]:
+        if k in self._open:
+            self._open.move_to_end(k)
+            return self._open[k]
+        path = layout.shard_array(self.root, k)
+        with path.open("rb") as f:
+            np.lib.format.read_magic(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            offset = f.tell()
+        if fortran or dtype != np.dtype("<f4") or tuple(shape[1:]) != self.window_shape:
+            raise DamagedFile(path, f"{path}: not {self.window_shape} float32 windows; featurise again")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._open[k] = (fd, offset, shape[0])
+        if len(self._open) > MAX_OPEN_SHARDS:
+            os.close(self._open.popitem(last=False)[1][0])
+        return self._open[k]
+
+    def read(self, k: int, first: int, n: int) -> np.ndarray:
+        """Windows ``first`` to ``first + n`` of shard ``k``, a new
+        read-only ``[n, n_features, n_frames]`` float32 array.
+
+        Raises
+        ------
+        DamagedFile
+            The shard holds fewer windows than asked for.
+        """
+        with self._lock:
+            fd, offset, count = self._file(k)
+            data = os.pread(fd, n * self.window_bytes, offset + first * self.window_bytes)
+        if first + n > count or len(data) != n * self.window_bytes:
+            path = layout.shard_array(self.root, k)
+            raise DamagedFile(path, f"{path}: windows {first} to {first + n} asked for, {count} held")
+        return np.frombuffer(data, dtype="<f4").reshape(n, *self.window_shape)
+
+    def close(self) -> None:
+        with self._lock:
+            while self._open:
+                os.close(self._open.popitem()[1][0])
+
+
+class StoredWindows:
+    """One utterance's windows in its store, used as a read-only
+    ``[n_windows, n_features, n_frames]`` float32 array: ``shape``,
+    ``len``, indexing by position, slice or array of positions, and
+    ``numpy.asarray``. Each use reads what it asks for from the shard
+    file; nothing is kept in memory."""
+
+    __slots__ = ("_files", "_shard", "_first", "shape")
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, files: _ShardFiles, shard: int, first: int, n: int):
+        self._files, self._shard, self._first = files, shard, first
+        self.shape = (n, *files.window_shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        n = self.shape[0]
+        if isinstance(index, (int, np.integer)):
+            if not -n <= index < n:
+                raise IndexError(f"window {index} of {n}")
+            return self._files.read(self._shard, self._first + int(index) % n, 1)[0]
+        if isinstance(index, slice):
+            begin, stop, step = index.indices(n)
+            if step == 1:
+                return self._files.read(self._shard, self._first + begin, max(0, stop - begin))
+        return np.asarray(self)[index]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._files.read(self._shard, self._first, self.shape[0])
+        return out if dtype is None else out.astype(dtype, copy=False)
 
 
 class FeatureStore:
@@ -84,8 +179,9 @@ class FeatureStore:
             When the store is incomplete (shards still missing).
         DamagedFile
             When a shard's file has another size than recorded when it was
-            written (truncated or altered), naming the file; checksums are
-            compared by :func:`verify_store` (``featurize --verify``).
+            written (truncated or altered), or ``index.csv`` a malformed
+            row, naming the file; checksums are compared by
+            :func:`verify_store` (``featurize --verify``).
         """
         self.root = Path(root)
         settings = read_settings(self.root)
@@ -109,16 +205,14 @@ class FeatureStore:
                     f"{problem}; run python -m glam_py.featurize again with "
                     f"the same arguments to write it again",
                 )
-        self.index = layout.read_csv(self.root / layout.INDEX)
-        for row in self.index:
-            for key in ("shard", "first_window", "n_windows"):
-                row[key] = int(row[key])
+        self.index = StoreIndex.read(self.root / layout.INDEX)
         self.skipped = layout.read_csv(self.root / layout.SKIPPED)
-        present = {row["label"] for row in self.index}
+        present = set(self.index.column("label").tolist())
         # The order of a model's outputs: the classes recorded when writing
         # (the label map's order), less any whose every file was skipped.
         self.labels = [c for c in settings["labels"] if c in present]
-        self._shards: dict[int, np.ndarray] = {}
+        self._files = _ShardFiles(self.root, (self.config.n_features, self.config.n_frames))
+        weakref.finalize(self, self._files.close)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -137,18 +231,15 @@ class FeatureStore:
 
     @property
     def n_windows(self) -> int:
-        return sum(row["n_windows"] for row in self.index)
+        return int(self.index.column("n_windows").sum())
 
-    def shard(self, k: int) -> np.ndarray:
-        if k not in self._shards:
-            self._shards[k] = np.load(layout.shard_array(self.root, k), mmap_mode="r")
-        return self._shards[k]
-
-    def windows(self, i: int) -> np.ndarray:
-        """``[n_windows, n_features, n_frames]`` of utterance ``i``, a view
-        into its memory-mapped shard."""
-        row = self.index[i]
-        return self.shard(row["shard"])[row["first_window"] : row["first_window"] + row["n_windows"]]
+    def windows(self, i: int) -> StoredWindows:
+        """The ``[n_windows, n_features, n_frames]`` windows of utterance
+        ``i``, read from its shard when used (:class:`StoredWindows`)."""
+        column = self.index.column
+        return StoredWindows(
+            self._files, int(column("shard")[i]), int(column("first_window")[i]), int(column("n_windows")[i])
+        )
 
 
 def verify_store(root: str | Path) -> list[DamagedFile]:

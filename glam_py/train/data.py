@@ -1,7 +1,7 @@
 """Windows for training and testing, read from feature stores: training
 windows at the training overlap (and, with speed perturbation, at each
 speed), test windows at the test overlap, matched by utterance. Training
-and evaluation read them batch by batch from the memory-mapped shards
+and evaluation read them batch by batch from the store's shards
 (:class:`WindowRows`), so a process holds a batch of windows, not the
 corpus's."""
 
@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from glam_py.normalize import NORMALIZATIONS, normalize_groups
-from glam_py.store import FeatureStore, utterance_key
+from glam_py.store import FeatureStore, StoredWindows
 
 
 @dataclass
@@ -27,10 +27,10 @@ class Utterances:
     speakers: list[str]
     sessions: list[str]
     class_names: list[str]
-    train_windows: list[np.ndarray]  # per utterance, memory-mapped; unperturbed
-    test_windows: list[np.ndarray]
+    train_windows: list[StoredWindows]  # per utterance, read when used; unperturbed
+    test_windows: list[StoredWindows]
     # Per utterance, its training windows at each speed of TrainConfig.speeds
-    # (memory-mapped, in that order; none at a speed where the utterance
+    # (read when used, in that order; none at a speed where the utterance
     # became too short for a window): what it trains on when there are any.
     # Validation reads train_windows, which are never perturbed.
     speed_windows: list[tuple[np.ndarray, ...]] = field(default_factory=list)
@@ -72,36 +72,36 @@ def load_utterances(
     ValueError
         The training and test stores share no utterance.
     """
-    test_rows = {utterance_key(row): i for i, row in enumerate(test_store.index)}
-    pairs = [
-        (i, test_rows[utterance_key(row)])
-        for i, row in enumerate(train_store.index)
-        if utterance_key(row) in test_rows
-    ]
+    test_rows = {key: j for j, key in enumerate(test_store.index.keys())}
+    pairs = [(i, test_rows[key]) for i, key in enumerate(train_store.index.keys()) if key in test_rows]
     if not pairs:
         raise ValueError("the training and test stores share no utterance")
-    rows = [train_store.index[i] for i, _ in pairs]
+    del test_rows
+    rows = np.array([i for i, _ in pairs], dtype=np.int64)
+    column = train_store.index.column
     class_names = train_store.labels
     lookup = {c: k for k, c in enumerate(class_names)}
-    at_speed = [{utterance_key(row): i for i, row in enumerate(store.index)} for store in speed_stores]
+    speed_windows = []
+    if speed_stores:
+        keys = train_store.index.keys()
+        at_speed = [{key: i for i, key in enumerate(store.index.keys())} for store in speed_stores]
+        speed_windows = [
+            tuple(
+                store.windows(index[keys[i]])
+                for store, index in zip(speed_stores, at_speed)
+                if keys[i] in index
+            )
+            for i in rows.tolist()
+        ]
     return Utterances(
-        ids=[r["utterance_id"] for r in rows],
-        labels=np.array([lookup[r["label"]] for r in rows]),
-        speakers=[r["speaker"] for r in rows],
-        sessions=[r["session"] for r in rows],
+        ids=column("utterance_id")[rows].tolist(),
+        labels=np.array([lookup[label] for label in column("label")[rows].tolist()]),
+        speakers=column("speaker")[rows].tolist(),
+        sessions=column("session")[rows].tolist(),
         class_names=class_names,
         train_windows=[train_store.windows(i) for i, _ in pairs],
         test_windows=[test_store.windows(j) for _, j in pairs],
-        speed_windows=[
-            tuple(
-                store.windows(index[utterance_key(r)])
-                for store, index in zip(speed_stores, at_speed)
-                if utterance_key(r) in index
-            )
-            for r in rows
-        ]
-        if speed_stores
-        else [],
+        speed_windows=speed_windows,
     )
 
 
@@ -229,16 +229,16 @@ def normalized(data: Utterances, mode: str) -> Utterances:
 
 class WindowRows:
     """The windows of the chosen utterances as the rows of one array that is
-    never built: a batch is copied out of the memory-mapped store when it is
-    asked for. Memory then stays flat in the store's size (the page cache
-    holds the pages in use and gives them back), where stacking a split's
-    windows took a copy of the whole training set.
+    never built: a batch is read from the store when it is asked for.
+    Memory then stays flat in the store's size (the page cache holds the
+    pages read and gives them back), where stacking a split's windows took
+    a copy of the whole training set.
 
     Parameters
     ----------
     windows : list of ndarray, or list of tuple of ndarray
         Per utterance, its ``[n_windows, n_features, n_frames]`` windows
-        (views into memory-mapped shards, :meth:`FeatureStore.windows`),
+        (:meth:`FeatureStore.windows`, read when used, or arrays),
         or several such arrays whose windows are all the utterance's, in
         order (its windows at each speed: :attr:`Utterances.speed_windows`).
     labels : ndarray
@@ -277,8 +277,13 @@ class WindowRows:
         if out is None:
             out = np.empty((len(rows), *self.window_shape), dtype=np.float32)
         parts = np.searchsorted(self._starts, rows, side="right") - 1
-        for j, (k, r) in enumerate(zip(parts.tolist(), (rows - self._starts[parts]).tolist())):
-            out[j] = self._parts[k][r]
+        offsets = rows - self._starts[parts]
+        # One read per run of consecutive windows of one part (evaluation
+        # reads whole utterances in order), not one per window.
+        breaks = np.flatnonzero((np.diff(parts) != 0) | (np.diff(offsets) != 1)) + 1
+        for a, b in zip([0, *breaks.tolist()], [*breaks.tolist(), len(rows)]):
+            first = int(offsets[a])
+            out[a:b] = self._parts[parts[a]][first : first + b - a]
         return out[: len(rows)]
 
     def chunks(self, size: int):

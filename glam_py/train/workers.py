@@ -16,8 +16,8 @@ featurising and each worker starts ready, where spawned workers each
 imported torch after it (about 1 s of a 30 s protocol). The main process
 itself is never forked: it has already run the Rust frontend's and torch's
 thread pools, which a forked child would inherit broken. Each worker opens
-the run's stores itself (memory-mapped, so the pages are shared through the
-page cache).
+the run's stores itself (read with positioned reads, so the pages are
+shared through the page cache).
 """
 
 from __future__ import annotations
