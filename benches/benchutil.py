@@ -168,14 +168,18 @@ def sampled(
     every_s: float = 0.02,
     tree: bool = False,
     timeout_s: float | None = None,
+    trace_every_s: float | None = None,
 ) -> dict:
     """Runs ``command`` (output discarded), sampling its /proc entries
     every ``every_s`` seconds: its wall seconds (``"wall_s"``), its CPU
     seconds, user and system (``"cpu_s"``, steadier than the wall time on a
     shared machine), the megabytes it read from storage rather than the
     page cache (``"read_mb"``), the peak of each of :data:`MEMORY_FIELDS` in
-    MiB, the most open descriptors (``"fds"``), and whether it was stopped
-    at ``timeout_s`` (``"stopped"``). Linux only.
+    MiB, the most open descriptors (``"fds"``), whether it was stopped at
+    ``timeout_s`` (``"stopped"``) and, with ``trace_every_s``, the memory
+    over time (``"trace"``: ``[seconds, VmRSS MiB, RssAnon MiB]`` rows, to
+    tell memory that grows through a run from memory that settles).
+    Linux only.
 
     Parameters
     ----------
@@ -190,6 +194,8 @@ def sampled(
     timeout_s : float, optional
         Stop the command (SIGTERM) once it has run this many seconds; the
         figures are then those up to the stop (default: no limit).
+    trace_every_s : float, optional
+        Record the memory about this often, in seconds (default: not).
 
     Raises
     ------
@@ -200,7 +206,7 @@ def sampled(
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = dict.fromkeys(MEMORY_FIELDS, 0)
-    fds, stopped = 0, False
+    fds, stopped, trace = 0, False, []
     while proc.poll() is None:
         if timeout_s is not None and time.perf_counter() - start > timeout_s:
             proc.terminate()
@@ -214,6 +220,9 @@ def sampled(
                 own[key] += value
         for key, value in own.items():
             peak[key] = max(peak[key], value)
+        now = time.perf_counter() - start
+        if trace_every_s is not None and (not trace or now - trace[-1][0] >= trace_every_s):
+            trace.append([round(now, 1), own["VmRSS"] / 1024, own["RssAnon"] / 1024])
         try:
             fds = max(fds, len(os.listdir(f"/proc/{proc.pid}/fd")))
         except OSError:
@@ -234,4 +243,5 @@ def sampled(
         "read_mb": read_mb,
         "fds": fds,
         **{k: v / 1024 for k, v in peak.items()},
+        **({"trace": trace} if trace_every_s is not None else {}),
     }

@@ -189,6 +189,7 @@ def train(store: Path, out: Path, threads: int, timeout_s: float | None) -> dict
         every_s=0.05,
         tree=True,
         timeout_s=timeout_s,
+        trace_every_s=30.0,
     )
     if result["stopped"]:
         return {**result, "train_windows": None, "windows_per_s": None}
