@@ -110,6 +110,42 @@ class Normalized:
         return out if dtype is None else out.astype(dtype)
 
 
+def normalization_groups(mode: str, speakers: Sequence[str], corpora: Sequence[str]) -> list[str]:
+    """Per utterance, the group whose statistics normalise it under
+    ``mode``: itself, its speaker or its corpus.
+
+    Parameters
+    ----------
+    mode : str
+        ``"utterance"``, ``"speaker"`` or ``"corpus"``.
+    speakers, corpora : sequence of str
+        Per utterance, its speaker (empty when unknown) and its corpus's
+        name.
+
+    Returns
+    -------
+    list of str
+        Per utterance, its group's name (an utterance's is its position).
+
+    Raises
+    ------
+    ValueError
+        ``"speaker"`` with utterances whose speaker is unknown, or an
+        unknown mode.
+    """
+    if mode not in NORMALIZATIONS or mode == "none":
+        raise ValueError(f"no normalisation groups for {mode!r}; choose utterance, speaker or corpus")
+    if mode == "speaker" and not all(speakers):
+        unknown = sum(1 for s in speakers if not s)
+        raise ValueError(
+            f"normalize speaker needs every utterance's speaker, and {unknown} of {len(speakers)} have "
+            "none; give the corpus a speaker column or normalise per utterance or corpus"
+        )
+    if mode == "utterance":
+        return [str(k) for k in range(len(speakers))]
+    return list(speakers) if mode == "speaker" else list(corpora)
+
+
 def normalize_groups(
     windows: Sequence[np.ndarray | tuple[np.ndarray, ...]], groups: Sequence[str]
 ) -> list[Normalized | tuple[Normalized, ...]]:

@@ -4,18 +4,23 @@ note instead of a crash when the test features are gone."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from glam_py import report
+from glam_py.checkpoints import Checkpoint
 from glam_py.corpora.demo import generate_demo_corpus
 from glam_py.reports import curves
+from glam_py.reports.embedding import utterance_embeddings
 from glam_py.reports.rundir import ReportError
+from glam_py.rundir import RunDir
 from glam_py.store import FeatureStore
 from glam_py.train.__main__ import main as train_main
 from glam_py.train.metrics import expected_calibration_error
@@ -279,3 +284,31 @@ def test_principal_components_match_sklearn():
         x = rng.normal(size=shape) * np.linspace(1, 3, shape[1])
         ours, ref = principal_components(x, 10), PCA(n_components=10, svd_solver="full").fit_transform(x)
         np.testing.assert_allclose(np.abs(ours), np.abs(ref), atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["utterance", "speaker"])
+def test_tsne_embeds_the_windows_normalised_as_the_model_was_trained(trained, mode):
+    # The run's model, as if trained with --normalize: the map must embed
+    # each window less its group's mean over the store, over its std.
+    _, run_dir = trained
+    chosen = _split_files(run_dir)[0]
+    ckpt = Checkpoint.load(RunDir(run_dir).model_file("apcnn", chosen["split"]))
+    store = FeatureStore(json.loads((run_dir / "stores.json").read_text())["test"])
+    ids = chosen["test_ids"]
+    plain, _ = utterance_embeddings(ckpt, store, ids)
+    normalised, labels = utterance_embeddings(dataclasses.replace(ckpt, normalize=mode), store, ids)
+    row_of = {u: i for i, u in enumerate(store.index.column("utterance_id").tolist())}
+    speaker = store.index.column("speaker")
+    model = ckpt.build_model()
+    for k, u in enumerate(ids):
+        i = row_of[u]
+        group = [i] if mode == "utterance" else np.flatnonzero(speaker == speaker[i])
+        every = np.concatenate([np.asarray(store.windows(j), dtype=np.float64) for j in group])
+        mean = every.mean(axis=(0, 2))[:, None]
+        std = np.maximum(every.std(axis=(0, 2)), 1e-2)[:, None]
+        x = ((np.asarray(store.windows(i)) - mean) / std).astype(np.float32)
+        with torch.no_grad():
+            expected = model.embed(torch.from_numpy(x).unsqueeze(1)).numpy().mean(axis=0)
+        np.testing.assert_allclose(normalised[k], expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(plain, normalised, atol=1e-3)
+    assert len(labels) == len(ids)

@@ -1,6 +1,8 @@
 """t-SNE of the models' penultimate embeddings, as in the GLAM paper's
 Fig. 3: each test utterance is one point, the mean of its windows'
-embeddings (``model.embed``), coloured by its true class."""
+embeddings (``model.embed``), coloured by its true class. A model trained
+on normalised features (``--normalize``) embeds its windows normalised the
+same way."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import torch
 from sklearn.manifold import TSNE
 
 from glam_py.checkpoints import Checkpoint
+from glam_py.normalize import normalization_groups, normalize_groups
 from glam_py.pooling import pool
 from glam_py.reports.canvas import new_figure, save
 from glam_py.reports.rundir import ReportError
@@ -53,6 +56,17 @@ def utterance_embeddings(
     labels = np.array([class_of[label_of[rows[u]]] for u in ids])
     model = ckpt.build_model()
     parts = [store.windows(rows[u]) for u in ids]
+    if ckpt.normalize != "none":
+        # As training normalised them: each group's statistics over the
+        # store's utterances (the test corpus's, under the corpus protocol).
+        every = [store.windows(i) for i in range(len(store))]
+        speakers = store.index.column("speaker").tolist()
+        try:
+            groups = normalization_groups(ckpt.normalize, speakers, [""] * len(store))
+        except ValueError as e:
+            raise ReportError(f"{store.root}: {e}") from None
+        normalized = normalize_groups(every, groups)
+        parts = [normalized[rows[u]] for u in ids]
     x = np.concatenate(parts).astype(np.float32, copy=False)
     owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     windows = torch.cat(

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from glam_py.normalize import NORMALIZATIONS, normalize_groups
+from glam_py.normalize import normalization_groups, normalize_groups
 from glam_py.store import FeatureStore, StoredWindows
 
 
@@ -206,19 +206,7 @@ def normalized(data: Utterances, mode: str) -> Utterances:
     """
     if mode == "none":
         return data
-    if mode not in NORMALIZATIONS:
-        raise ValueError(f"unknown normalisation {mode!r}; choose {', '.join(NORMALIZATIONS)}")
-    groups = {
-        "utterance": [f"{i}\t{k}" for k, i in enumerate(data.ids)],
-        "speaker": data.speakers,
-        "corpus": data.corpora or [""] * len(data),
-    }[mode]
-    if mode == "speaker" and not all(groups):
-        unknown = sum(1 for g in groups if not g)
-        raise ValueError(
-            f"normalize speaker needs every utterance's speaker, and {unknown} of {len(data)} have none; "
-            "give the corpus a speaker column or normalise per utterance or corpus"
-        )
+    groups = normalization_groups(mode, data.speakers, data.corpora or [""] * len(data))
     return dataclasses.replace(
         data,
         train_windows=normalize_groups(data.train_windows, groups),
