@@ -58,7 +58,7 @@ def session(tmp_path_factory) -> dict:
         pytest.skip("EmoDB recordings not found (set GLAM_CORPORA)")
     work = tmp_path_factory.mktemp("protocol")
     # The command's splits and training windows, as its run makes them.
-    run = RunConfig(repeats=SPLITS, overrides={"features": {"pad": "tile"}})
+    run = RunConfig(preset="paper", repeats=SPLITS, overrides={"features": {"pad": "tile"}})
     stores = stores_for(
         CorpusSource("emodb", corpora_root() / "emodb"),
         run.train_config("glam"),

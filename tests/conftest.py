@@ -44,6 +44,7 @@ def trained_run(tmp_path_factory) -> Path:
     generate_demo_corpus(root / "demo", n_speakers=2, per_class_per_speaker=2)
     run = RunConfig(
         models=("glam", "apcnn"),
+        preset="paper",
         repeats=1,
         threads=2,
         overrides={"epochs": 2, "lr": 3e-3, "alpha": 0.0, "features": {"pad": "tile"}},

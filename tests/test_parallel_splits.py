@@ -140,14 +140,18 @@ def test_a_run_trains_its_splits_in_groups_and_refuses_dropout(small, tmp_path):
     root, _, _ = small
     overrides = {"epochs": 1, "features": {"pad": "tile"}}
     source = CorpusSource("demo", root)
-    run = RunConfig(models=("apcnn",), repeats=3, threads=2, overrides=overrides, parallel_splits=2)
+    run = RunConfig(
+        models=("apcnn",), preset="paper", repeats=3, threads=2, overrides=overrides, parallel_splits=2
+    )
     results = execute(run, [source], tmp_path / "run", root / "cache", log=lambda m: None)
     assert [s["split"] for s in results["models"]["apcnn"]["splits"]] == ["seed1", "seed2", "seed3"]
     assert sorted(p.name for p in (tmp_path / "run" / "state").glob("*.pt")) == [
         "apcnn__seed1=x2.pt",
         "apcnn__seed3=x1.pt",
     ]
-    refused = RunConfig(models=("aacnn",), repeats=2, threads=2, overrides=overrides, parallel_splits="auto")
+    refused = RunConfig(
+        models=("aacnn",), preset="paper", repeats=2, threads=2, overrides=overrides, parallel_splits="auto"
+    )
     with pytest.raises(ValueError, match="aacnn draws dropout"):
         execute(refused, [source], tmp_path / "refused", root / "cache", log=lambda m: None)
     assert build_parser().parse_args(["--parallel-splits", "auto"]).parallel_splits == "auto"
