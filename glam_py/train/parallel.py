@@ -54,6 +54,7 @@ from torch.func import functional_call, vmap
 
 from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
+from glam_py.train import heap
 from glam_py.train.config import TrainConfig
 from glam_py.train.data import Utterances
 from glam_py.train.mixup import mixup_loss
@@ -245,6 +246,7 @@ def train_step(
     for k in step:
         if averages is not None and averages[k] is not None:
             averages[k].update(net.modules[k])
+    heap.trim()
     return losses
 
 

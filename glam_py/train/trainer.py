@@ -24,6 +24,7 @@ import torch
 from glam_py import models, precision
 from glam_py.checkpoints import load_tensors, save_tensors
 from glam_py.pooling import pool, probabilities, utterance_logits
+from glam_py.train import heap
 from glam_py.train.augment import change_level, level_rows, mask_windows
 from glam_py.train.calibration import fit_temperature, nll
 from glam_py.train.config import TrainConfig
@@ -94,13 +95,12 @@ def _scores(
     model.eval()
     # The windows take the parameters' dtype (float64 in the equivalence tests).
     dtype = next(model.parameters()).dtype
+    parts = []
     with precision.autocast(precision_name, device):
-        logits = torch.cat(
-            [
-                model(torch.from_numpy(x).unsqueeze(1).to(device, dtype)).float().cpu()
-                for x in rows.chunks(batch)
-            ]
-        ).numpy()
+        for x in rows.chunks(batch):
+            parts.append(model(torch.from_numpy(x).unsqueeze(1).to(device, dtype)).float().cpu())
+            heap.trim()  # evaluating a large test split takes minutes too
+    logits = torch.cat(parts).numpy()
     return pool(logits, rows.owner, int(rows.owner[-1]) + 1, average)
 
 
@@ -522,6 +522,7 @@ def train_split(
             # Kept on the device: no host sync per batch (it stalls a GPU).
             losses.append(loss.detach())
             progress.batch(len(ya))
+            heap.trim()
         if parallel:
             parallel.sync_buffers(model)
             if start.average is not None:
