@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{hours:g} h: trained", file=sys.stderr, flush=True)
         shutil.rmtree(stores["recordings"])
         shutil.rmtree(work / "run")
+        if args.json is not None:  # after each size, so that a stopped run keeps the sizes done
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
     report["machine_after"] = machine()
     print(f"{report['date']}, {report['machine']} at the start ({report['machine_after']} at the end)")
     print(table(report["rows"]))
