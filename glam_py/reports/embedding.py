@@ -55,8 +55,9 @@ def utterance_embeddings(
         )
     labels = np.array([class_of[label_of[rows[u]]] for u in ids])
     model = ckpt.build_model()
-    parts = [store.windows(rows[u]) for u in ids]
-    if ckpt.normalize != "none":
+    if ckpt.normalize == "none":
+        parts = [store.windows(rows[u]) for u in ids]
+    else:
         # As training normalised them: each group's statistics over the
         # store's utterances (the test corpus's, under the corpus protocol).
         every = [store.windows(i) for i in range(len(store))]

@@ -72,8 +72,9 @@ def load_utterances(
     ValueError
         The training and test stores share no utterance.
     """
+    keys = train_store.index.keys()
     test_rows = {key: j for j, key in enumerate(test_store.index.keys())}
-    pairs = [(i, test_rows[key]) for i, key in enumerate(train_store.index.keys()) if key in test_rows]
+    pairs = [(i, test_rows[key]) for i, key in enumerate(keys) if key in test_rows]
     if not pairs:
         raise ValueError("the training and test stores share no utterance")
     del test_rows
@@ -83,7 +84,6 @@ def load_utterances(
     lookup = {c: k for k, c in enumerate(class_names)}
     speed_windows = []
     if speed_stores:
-        keys = train_store.index.keys()
         at_speed = [{key: i for i, key in enumerate(store.index.keys())} for store in speed_stores]
         speed_windows = [
             tuple(
